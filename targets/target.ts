@@ -23,7 +23,7 @@ export interface FirmwareImage {
   readonly sha256: string;
 }
 
-/** States as Linux remoteproc names them (`/sys/class/remoteproc/*/state`). */
+/** States as Linux remoteproc names them (`/sys/class/remoteproc/remoteprocN/state`). */
 export type RemoteState = 'offline' | 'running' | 'crashed' | 'attached' | 'detached';
 
 export interface Channel {
