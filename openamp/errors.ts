@@ -11,32 +11,47 @@ export type FailureClass = 'infrastructure' | 'firmware' | 'protocol' | 'asserti
 export const FAILURE_CLASSES: readonly FailureClass[] = ['infrastructure', 'firmware', 'protocol', 'assertion'];
 
 export abstract class FarmError extends Error {
-  abstract readonly failureClass: FailureClass;
-
-  constructor(message: string, options?: { cause?: unknown }) {
+  /**
+   * The class is also put into `name` ("NoBufferError[protocol]"), because errors cross worker
+   * and process boundaries as text (Playwright serialises them): reporters read the class back
+   * from the first line of the message with `failureClassFromText`.
+   */
+  constructor(
+    readonly failureClass: FailureClass,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
     super(message, options);
-    this.name = new.target.name;
+    this.name = `${new.target.name}[${failureClass}]`;
   }
 }
 
 /** The target could not be provisioned, reached, powered or flashed; a tool is missing. */
 export class InfrastructureError extends FarmError {
-  readonly failureClass = 'infrastructure' as const;
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('infrastructure', message, options);
+  }
 }
 
 /** The image under test is bad: unreadable ELF, invalid resource table, no announcement. */
 export class FirmwareError extends FarmError {
-  readonly failureClass = 'firmware' as const;
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('firmware', message, options);
+  }
 }
 
 /** The exchange went wrong: corrupt ring or header, remote crashed, timeout mid-exchange. */
 export class ProtocolError extends FarmError {
-  readonly failureClass = 'protocol' as const;
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('protocol', message, options);
+  }
 }
 
 /** The remote answered, but not what the suite expected: wrong bytes, count, prefix, address. */
 export class AssertionFailure extends FarmError {
-  readonly failureClass = 'assertion' as const;
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('assertion', message, options);
+  }
 }
 
 /** An access through shared memory fell outside every mapped region or outside the backing store. */
@@ -65,11 +80,19 @@ export function classifyFailure(error: unknown): FailureClass {
     if (typeof candidate === 'string' && (FAILURE_CLASSES as readonly string[]).includes(candidate)) {
       return candidate as FailureClass;
     }
-    const name = (error as { name?: unknown }).name;
+    const name = String((error as { name?: unknown }).name ?? '');
     const message = String((error as { message?: unknown }).message ?? '');
+    const fromText = failureClassFromText(`${name}: ${message}`);
+    if (fromText) return fromText;
     if (name === 'AssertionError' || /\bexpect\(/.test(message)) return 'assertion';
   }
   return 'infrastructure';
+}
+
+/** Reads the class back from an error's text ("RemoteCrashedError[protocol]: ..."). */
+export function failureClassFromText(text: string): FailureClass | undefined {
+  const match = /\[(infrastructure|firmware|protocol|assertion)\]/.exec(text.split('\n', 1)[0] ?? '');
+  return match ? (match[1] as FailureClass) : undefined;
 }
 
 export function hex(value: number, width = 8): string {
