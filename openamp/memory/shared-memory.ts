@@ -120,6 +120,10 @@ export class AddressSpace {
   }
 }
 
+// A zero-length range still names an address, and that address must be a byte of the region:
+// otherwise the end of one region would resolve there instead of in the region that follows it
+// (daToPa of the first byte of a second, adjacent region returned the first region's end).
 function inside(base: number, size: number, address: number, length: number): boolean {
-  return Number.isInteger(address) && length >= 0 && address >= base && address + length <= base + size && address + length >= address;
+  if (!Number.isInteger(address) || !Number.isInteger(length) || length < 0) return false;
+  return address >= base && address + Math.max(length, 1) <= base + size;
 }
