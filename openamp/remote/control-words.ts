@@ -1,0 +1,37 @@
+/**
+ * First-word conventions the reference remotes understand. A message whose first u32 (LE) is
+ * one of these is a command to the remote, not a payload. SHUTDOWN_MSG is open-amp's; the two
+ * fault words are the farm's (the C reference firmware uses the same values), so the lifecycle
+ * suite can make any reference remote fail on purpose.
+ */
+export const SHUTDOWN_MSG = 0xef56a55a;
+/** Makes the remote fault like a core exception (the simulated core's thread dies). */
+export const FAULT_CRASH_WORD = 0xfa11c0de;
+/** Makes the remote stop servicing its rings while it keeps "running". */
+export const FAULT_HANG_WORD = 0xfa11b10c;
+
+export type ControlCommand = 'shutdown' | 'crash' | 'hang';
+
+/** The command a message carries, if any. Messages shorter than 4 bytes carry none. */
+export function controlCommandOf(data: Uint8Array): ControlCommand | undefined {
+  if (data.length < 4) return undefined;
+  const word = (data[0]! | (data[1]! << 8) | (data[2]! << 16) | (data[3]! << 24)) >>> 0;
+  switch (word) {
+    case SHUTDOWN_MSG:
+      return 'shutdown';
+    case FAULT_CRASH_WORD:
+      return 'crash';
+    case FAULT_HANG_WORD:
+      return 'hang';
+    default:
+      return undefined;
+  }
+}
+
+/** The 4-byte message that carries `command`. */
+export function controlMessage(command: ControlCommand): Uint8Array {
+  const word = command === 'shutdown' ? SHUTDOWN_MSG : command === 'crash' ? FAULT_CRASH_WORD : FAULT_HANG_WORD;
+  const out = new Uint8Array(4);
+  new DataView(out.buffer).setUint32(0, word, true);
+  return out;
+}
