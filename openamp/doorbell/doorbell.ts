@@ -25,3 +25,6 @@ export interface Doorbell {
 
   close(): void;
 }
+
+/** What handlers receive from transports that do not carry a notify id (socket, polling). */
+export const NOTIFY_ID_UNKNOWN = 0xffffffff;
