@@ -1,0 +1,137 @@
+/*
+ * Reference remote firmware: the portable RPMsg device core (virtio device role) and the
+ * interface each machine's platform layer implements. Freestanding: only the compiler's own
+ * headers. Everything the host writes into shared memory is untrusted and bounds-checked.
+ */
+#ifndef FW_H
+#define FW_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- wire constants (see /work/shared/openamp-protocol.md) ---- */
+#define RSC_VDEV 3u
+#define RSC_TRACE 2u
+#define FW_RSC_ADDR_ANY 0xFFFFFFFFu
+#define VIRTIO_ID_RPMSG 7u
+#define VIRTIO_RPMSG_F_NS 1u
+#define VIRTIO_STATUS_DRIVER_OK 0x04u
+#define VRING_DESC_F_WRITE 2u
+#define VRING_AVAIL_F_NO_INTERRUPT 1u
+#define RPMSG_ADDR_ANY 0xFFFFFFFFu
+#define RPMSG_NS_ADDR 0x35u
+#define RPMSG_FIRST_DYNAMIC_ADDR 0x400u
+#define RPMSG_HDR_SIZE 16u
+#define RPMSG_BUF_SIZE 512u
+#define RPMSG_MAX_PAYLOAD (RPMSG_BUF_SIZE - RPMSG_HDR_SIZE)
+#define RPMSG_NAME_SIZE 32u
+#define RPMSG_NS_SIZE 40u
+#define RPMSG_NS_CREATE 0u
+#define RPMSG_NS_DESTROY 1u
+
+/* Messages any program understands (first u32, little-endian). Documented in firmware/README.md. */
+#define FW_MSG_CRASH 0xFA11C0DEu
+#define FW_MSG_HANG 0xFA11B10Cu
+#define FW_MSG_SHUTDOWN 0xEF56A55Au
+
+/* Crash record: the last FW_CRASH_RECORD_SIZE bytes of the trace buffer. */
+#define FW_CRASH_MAGIC 0x48535243u /* "CRSH" */
+#define FW_CRASH_RECORD_SIZE 32u
+
+#define FW_VRING_NUM 256u
+#define FW_VRING_ALIGN 0x1000u
+#define FW_TRACE_SIZE 4096u
+
+struct fw_rsc_vdev_vring {
+  uint32_t da, align, num, notifyid, pa;
+} __attribute__((packed));
+
+struct fw_rsc_vdev {
+  uint32_t type, id, notifyid, dfeatures, gfeatures, config_len;
+  uint8_t status, num_of_vrings, reserved[2];
+  struct fw_rsc_vdev_vring vring[2];
+} __attribute__((packed));
+
+struct fw_rsc_trace {
+  uint32_t type, da, len, reserved;
+  char name[32];
+} __attribute__((packed));
+
+/* One vdev with two vrings and one trace buffer: the only table shape this firmware uses. */
+struct fw_resource_table {
+  uint32_t ver, num, reserved[2];
+  uint32_t offset[2];
+  struct fw_rsc_vdev vdev;
+  struct fw_rsc_trace trace;
+} __attribute__((packed));
+
+struct fw_crash_record {
+  uint32_t magic, kind, cause, pc, addr, reserved[3];
+};
+
+/* ---- platform layer (one per machine) ---- */
+void plat_init(void);
+void plat_putc(char c);
+/* The live resource table (the copy the host patches: status, vring addresses). */
+volatile struct fw_resource_table *plat_rsc(void);
+/* The trace buffer (FW_TRACE_SIZE bytes, the one the table's trace entry names). */
+char *plat_trace(void);
+/* CPU pointer for `len` bytes at bus address `pa`, or NULL when not all inside shared RAM. */
+void *plat_phys(uint64_t pa, uint32_t len);
+/* Tell the host to look at the rings. */
+void plat_kick(void);
+/* Wait a little for something to happen (a kick, or a poll interval); `busy` = work was just
+ * done. Returns -1 when the host is gone for good (linux-process: socket closed). */
+int plat_wait(int busy);
+/* Make the core really fault (the trap handler then records and logs it). */
+void plat_fault(void) __attribute__((noreturn));
+/* Stop making progress forever, on purpose. */
+void plat_hang(void) __attribute__((noreturn));
+/* The program ended (echo shutdown message): exit the process or park the core. */
+void plat_exit(int code) __attribute__((noreturn));
+
+/* ---- core ---- */
+void *fw_memcpy(void *d, const void *s, size_t n);
+void fw_memset(void *d, int v, size_t n);
+size_t fw_strnlen(const char *s, size_t max);
+int fw_strncmp(const char *a, const char *b, size_t n);
+
+void fw_log(const char *fmt, ...);
+/* Called by a platform trap handler (and before a deliberate fault): record + log. */
+void fw_crash_record(uint32_t kind, uint32_t cause, uint32_t pc, uint32_t addr);
+void fw_rsc_init(volatile struct fw_resource_table *t, uint32_t vring0_da, uint32_t vring1_da, uint32_t trace_da);
+
+struct fw_ept;
+typedef void (*fw_ept_cb)(struct fw_ept *ept, const uint8_t *data, uint32_t len, uint32_t src);
+struct fw_ept {
+  char name[RPMSG_NAME_SIZE];
+  uint32_t addr;
+  uint32_t dest;
+  fw_ept_cb cb;
+  uint8_t in_use, announce, announced, host_channel;
+  uint32_t count; /* messages received (apps use it) */
+};
+
+/* Creates an endpoint; addr RPMSG_ADDR_ANY = next free dynamic address. NULL when full/taken. */
+struct fw_ept *rpmsg_create_ept(const char *name, uint32_t addr, uint32_t dest, fw_ept_cb cb, int announce);
+/* Releases it; an announced endpoint sends NS DESTROY first. */
+void rpmsg_destroy_ept(struct fw_ept *ept);
+/* Sends (truncating to 496 bytes as open-amp does); waits a bounded time for a buffer. 0 or -1. */
+int rpmsg_send(struct fw_ept *ept, uint32_t dst, const void *data, uint32_t len);
+/* Called for NS messages from the host after the core bound matching endpoints. */
+typedef void (*fw_ns_cb)(const char *name, uint32_t addr, uint32_t flags);
+
+/* What a program provides. */
+struct fw_app {
+  const char *name;
+  /* Creates the program's endpoints; called each time the host sets DRIVER_OK. */
+  void (*start)(void);
+  fw_ns_cb ns;
+};
+extern const struct fw_app fw_app;
+
+/* Runs the device: waits for DRIVER_OK, sets up the vrings, starts the app, serves. */
+void fw_run(const char *machine) __attribute__((noreturn));
+
+#endif
