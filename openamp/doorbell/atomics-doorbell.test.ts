@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { test } from 'node:test';
-import { Worker } from 'node:worker_threads';
 import { InfrastructureError } from '../errors.js';
 import { AtomicsDoorbell } from './atomics-doorbell.js';
-import type { AtomicsEchoWorkerData, AtomicsEchoWorkerResult } from './atomics-echo-worker.js';
+import { startAtomicsEchoWorker, type AtomicsEchoWorkerData } from './atomics-echo-worker-start.js';
 
 const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
@@ -105,12 +104,7 @@ test('Atomics doorbell: rejects a buffer that is not shared or too small', () =>
 async function pingPong(mode: AtomicsEchoWorkerData['mode'], rounds: number): Promise<void> {
   const { buffer, host } = AtomicsDoorbell.createPair();
   const data: AtomicsEchoWorkerData = { buffer, rounds, mode, timeoutMs: 5000 };
-  const worker = new Worker(new URL('./atomics-echo-worker.js', import.meta.url), { workerData: data });
-  const result = new Promise<AtomicsEchoWorkerResult>((resolve, reject) => {
-    worker.once('message', resolve);
-    worker.once('error', reject);
-  });
-  const exit = new Promise<number>((resolve) => worker.once('exit', resolve));
+  const { worker, result, exit } = await startAtomicsEchoWorker(data);
   try {
     for (let i = 1; i <= rounds; i++) {
       host.notify(i);

@@ -4,18 +4,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { AtomicsDoorbell } from './atomics-doorbell.js';
-
-export interface AtomicsEchoWorkerData {
-  buffer: SharedArrayBuffer;
-  rounds: number;
-  /** 'waitSync': block in waitSync between rings; 'listen': answer from the event loop. */
-  mode: 'waitSync' | 'listen';
-  spinMicros?: number;
-  /** Give up when the host stays silent this long. */
-  timeoutMs: number;
-}
-
-export type AtomicsEchoWorkerResult = { ok: true; answered: number } | { ok: false; answered: number; error: string };
+import { ATOMICS_ECHO_READY, type AtomicsEchoWorkerData, type AtomicsEchoWorkerResult } from './atomics-echo-worker-start.js';
 
 const data = workerData as AtomicsEchoWorkerData;
 const doorbell = AtomicsDoorbell.attach(data.buffer, 'remote', { spinMicros: data.spinMicros });
@@ -26,6 +15,10 @@ function finish(result: AtomicsEchoWorkerResult): void {
   doorbell.close();
   port!.postMessage(result);
 }
+
+// A host that blocks in Atomics.wait before the worker has started can starve its start-up
+// (seen with `node -e`), so the host waits for this message first.
+port.postMessage(ATOMICS_ECHO_READY);
 
 if (data.mode === 'waitSync') {
   let answered = 0;
