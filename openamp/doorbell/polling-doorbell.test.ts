@@ -46,5 +46,5 @@ test('Polling doorbell waitSync sleeps one interval and reports a tick, or times
   start = performance.now();
   assert.equal(doorbell.waitSync(3), false);
   elapsed = performance.now() - start;
-  assert.ok(elapsed >= 2 && elapsed < 9, `short wait took ${elapsed} ms`);
+  assert.ok(elapsed >= 2 && elapsed < 50, `short wait took ${elapsed} ms`);
 });

@@ -44,6 +44,9 @@ test('UNIX socket doorbell: server and client in one process kick each other, on
     assert.deepEqual(serverHeard, [NOTIFY_ID_UNKNOWN]);
     server.notify(1);
     await waitFor(() => clientHeard === 1);
+    // Only one peer: the socket stops accepting once the first one is in.
+    await assert.rejects(UnixSocketDoorbell.connect({ path: socketPath, connectTimeoutMs: 50 }), InfrastructureError);
+    assert.equal(server.connected, true);
     assert.equal(server.kind, 'unix-socket');
     assert.equal(server.isServer, true);
     assert.equal(client.isServer, false);

@@ -71,6 +71,8 @@ export class UnixSocketDoorbellListener {
         // Node unlinks a UNIX socket path when its server closes; the doorbell unlinks again
         // on close in case it did not.
         this.server.close();
+        // One peer only: anything that slipped in before the close took effect is dropped.
+        this.server.on('connection', (extra: net.Socket) => extra.destroy());
         this.closed = true;
         resolve(new UnixSocketDoorbell(socket, this.path, true));
       };
