@@ -1,0 +1,154 @@
+import * as fs from 'node:fs';
+import { execa, type ResultPromise } from 'execa';
+import { InfrastructureError } from '../../openamp/errors.js';
+import { onProcessExit } from './exit-cleanup.js';
+
+export interface ProcessExit {
+  /** Exit code, or undefined when a signal ended it. */
+  readonly code: number | undefined;
+  readonly signal: string | undefined;
+}
+
+export interface SpawnOptions {
+  /** For messages: "qemu-riscv64-virt", "remote echo". */
+  readonly name: string;
+  readonly file: string;
+  readonly args: readonly string[];
+  readonly cwd?: string;
+  readonly env?: Readonly<Record<string, string>>;
+  /** Every chunk of stdout / stderr as text. */
+  readonly onOutput?: (stream: 'stdout' | 'stderr', text: string) => void;
+  /** Debian package that provides `file`, named in the error when it is missing. */
+  readonly debianPackage?: string;
+  /**
+   * Have the kernel SIGKILL the child when the farm process dies, even by SIGKILL (setpriv
+   * --pdeathsig). Default true.
+   */
+  readonly dieWithParent?: boolean;
+}
+
+/** A binary we need is not installed. */
+export class MissingToolError extends InfrastructureError {
+  constructor(
+    readonly tool: string,
+    readonly debianPackage: string | undefined,
+  ) {
+    super(`${tool} is not installed` + (debianPackage ? ` (Debian package ${debianPackage}; \`farm doctor --fix\` installs it)` : ''));
+  }
+}
+
+/** Finds `file` on PATH (or as given when it contains a slash); undefined when absent. */
+export function findExecutable(file: string): string | undefined {
+  const candidates = file.includes('/') ? [file] : (process.env.PATH ?? '').split(':').filter(Boolean).map((dir) => `${dir}/${file}`);
+  for (const candidate of candidates) {
+    try {
+      fs.accessSync(candidate, fs.constants.X_OK);
+      if (fs.statSync(candidate).isFile()) return candidate;
+    } catch {
+      // not here
+    }
+  }
+  return undefined;
+}
+
+/**
+ * A child process the farm owns: started with execa, its output streamed to a callback, its
+ * end observable, and guaranteed gone when the farm stops it, exits, or is interrupted.
+ */
+export class ManagedProcess {
+  readonly exited: Promise<ProcessExit>;
+  private exitInfo: ProcessExit | undefined;
+  private readonly releaseExitHook: () => void;
+
+  private constructor(
+    readonly name: string,
+    child: ResultPromise,
+    readonly pid: number,
+  ) {
+    this.exited = child.then(
+      (result) => this.recordExit(result),
+      (error: unknown) => this.recordExit(error as { exitCode?: number; signal?: string }),
+    );
+    this.releaseExitHook = onProcessExit(() => {
+      try {
+        process.kill(this.pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    });
+    void this.exited.then(() => this.releaseExitHook());
+  }
+
+  static spawn(options: SpawnOptions): ManagedProcess {
+    const resolved = findExecutable(options.file);
+    if (!resolved) throw new MissingToolError(options.file, options.debianPackage);
+    const pdeath = options.dieWithParent !== false ? findExecutable('setpriv') : undefined;
+    const file = pdeath ?? resolved;
+    const args = pdeath ? ['--pdeathsig', 'KILL', '--', resolved, ...options.args] : [...options.args];
+    const child = execa(file, args, {
+      cwd: options.cwd,
+      env: options.env,
+      extendEnv: true,
+      stdin: 'ignore',
+      buffer: false,
+      reject: false,
+      cleanup: false, // our own exit hook kills it (see exit-cleanup.ts)
+      encoding: 'utf8',
+    });
+    if (child.pid === undefined) {
+      throw new InfrastructureError(`could not start ${options.name} (${resolved})`);
+    }
+    const managed = new ManagedProcess(options.name, child, child.pid);
+    for (const stream of ['stdout', 'stderr'] as const) {
+      const readable = child[stream];
+      readable?.setEncoding('utf8');
+      readable?.on('data', (text: string) => options.onOutput?.(stream, text));
+    }
+    return managed;
+  }
+
+  get running(): boolean {
+    return this.exitInfo === undefined;
+  }
+
+  /** How it ended, once it has. */
+  get exit(): ProcessExit | undefined {
+    return this.exitInfo;
+  }
+
+  /** SIGTERM, then SIGKILL after `graceMs` (default 1000); resolves once the process is gone. */
+  async stop(options: { graceMs?: number } = {}): Promise<ProcessExit> {
+    if (this.exitInfo) return this.exitInfo;
+    this.signal('SIGTERM');
+    const grace = options.graceMs ?? 1000;
+    let timer: NodeJS.Timeout | undefined;
+    const killed = new Promise<void>((resolve) => {
+      timer = setTimeout(() => {
+        this.signal('SIGKILL');
+        resolve();
+      }, grace);
+    });
+    await Promise.race([this.exited, killed]);
+    clearTimeout(timer);
+    return this.exited;
+  }
+
+  signal(signal: NodeJS.Signals): void {
+    if (this.exitInfo) return;
+    try {
+      process.kill(this.pid, signal);
+    } catch {
+      // it exited in between
+    }
+  }
+
+  private recordExit(result: { exitCode?: number; signal?: string }): ProcessExit {
+    this.exitInfo ??= { code: result.exitCode, signal: result.signal ?? undefined };
+    return this.exitInfo;
+  }
+}
+
+/** "exit code 3" / "signal SIGSEGV". */
+export function describeExit(exit: ProcessExit): string {
+  return exit.signal ? `signal ${exit.signal}` : `exit code ${exit.code ?? '?'}`;
+}
