@@ -1,0 +1,145 @@
+/** `farm targets`, `farm doctor [--fix]` and `farm up TARGET`. */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Prerequisite, SuiteName } from '../targets/target.js';
+import type { KindRegistry } from '../targets/registry.js';
+import { FarmError, InfrastructureError } from '../openamp/errors.js';
+import type { FarmConfig } from './config.js';
+import { farmPrerequisites, inspectFarm, missingPackages } from './inventory.js';
+import { UsageError } from './selection.js';
+import { SUITE_NAMES } from '../targets/target.js';
+
+const out = (line = '') => process.stdout.write(`${line}\n`);
+
+export async function targetsCommand(config: FarmConfig, registry: KindRegistry): Promise<number> {
+  const inventory = await inspectFarm(config, registry);
+  out(`farm: ${config.source ?? 'built-in farm (no farm.yaml)'}`);
+  const rows = inventory.map((target) => [
+    target.name,
+    target.kind,
+    target.suites.join(',') || '-',
+    target.runnable ? 'yes' : 'no',
+  ]);
+  const header = ['name', 'kind', 'suites', 'runs here'];
+  const widths = header.map((_, column) => Math.max(header[column]?.length ?? 0, ...rows.map((row) => row[column]?.length ?? 0)));
+  const render = (row: string[]) => row.map((cell, column) => cell.padEnd(widths[column] ?? 0)).join('  ').trimEnd();
+  out(render(header));
+  for (const [index, target] of inventory.entries()) {
+    out(render(rows[index] ?? []));
+    for (const prerequisite of target.prerequisites.filter((item) => !item.ok)) {
+      out(`    why not: ${prerequisite.name}: ${prerequisite.detail}`);
+    }
+  }
+  return 0;
+}
+
+function printPrerequisite(prerequisite: Prerequisite): void {
+  out(`  ${prerequisite.ok ? 'ok     ' : 'MISSING'} ${prerequisite.name}: ${prerequisite.detail}`);
+  if (prerequisite.ok) return;
+  if (prerequisite.debianPackages?.length) out(`          fix: apt-get install ${prerequisite.debianPackages.join(' ')}  (or: farm doctor --fix as root)`);
+  if (prerequisite.hint) out(`          fix: ${prerequisite.hint}`);
+}
+
+function runInherited(command: string, args: string[]): Promise<number> {
+  return new Promise((resolve) => {
+    const child = spawn(command, args, { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+    child.once('error', (error) => {
+      process.stderr.write(`farm: ${command}: ${error.message}\n`);
+      resolve(127);
+    });
+    child.once('exit', (code) => resolve(code ?? 1));
+  });
+}
+
+async function checkAll(config: FarmConfig, registry: KindRegistry, print: boolean): Promise<Prerequisite[]> {
+  const farm = farmPrerequisites();
+  const inventory = await inspectFarm(config, registry);
+  if (print) {
+    out('farm');
+    farm.forEach(printPrerequisite);
+    for (const target of inventory) {
+      out(`${target.name} (${target.kind})`);
+      if (target.prerequisites.length === 0) out('  (no prerequisites)');
+      target.prerequisites.forEach(printPrerequisite);
+    }
+  }
+  return [...farm, ...inventory.flatMap((target) => target.prerequisites)];
+}
+
+export async function doctorCommand(config: FarmConfig, registry: KindRegistry, fix: boolean): Promise<number> {
+  let all = await checkAll(config, registry, true);
+  const packages = missingPackages(all);
+  if (fix && packages.length) {
+    if (process.getuid?.() !== 0) {
+      out(`\nfarm doctor --fix: not root; run as root, or: sudo apt-get install -y ${packages.join(' ')}`);
+      return 1;
+    }
+    out(`\ninstalling: ${packages.join(' ')}`);
+    if ((await runInherited('apt-get', ['update'])) !== 0 || (await runInherited('apt-get', ['install', '-y', '--no-install-recommends', ...packages])) !== 0) {
+      out('farm doctor --fix: apt-get failed');
+      return 1;
+    }
+    out('\nafter the fix:');
+    all = await checkAll(config, registry, true);
+  }
+  const missing = all.filter((item) => !item.ok);
+  out(missing.length ? `\n${missing.length} prerequisite(s) missing` : '\nall prerequisites hold');
+  return missing.length ? 1 : 0;
+}
+
+/** Boots one target, starts its firmware, streams its consoles until SIGINT / SIGTERM. */
+export async function upCommand(config: FarmConfig, registry: KindRegistry, name: string, suiteOption: string | undefined): Promise<number> {
+  const planned = config.targets.find((target) => target.name === name);
+  if (!planned) throw new UsageError(`farm up: no target "${name}" (configured: ${config.targets.map((target) => target.name).join(', ')})`);
+  const kind = registry.get(planned.kind);
+  if (!kind) throw new UsageError(`farm up: unknown kind "${planned.kind}"`);
+  if (suiteOption !== undefined && !(SUITE_NAMES as readonly string[]).includes(suiteOption)) {
+    throw new UsageError(`--suite: unknown suite "${suiteOption}" (known: ${SUITE_NAMES.join(', ')})`);
+  }
+  const suite = (suiteOption as SuiteName | undefined) ?? planned.suites[0] ?? 'echo';
+  const workDir = mkdtempSync(join(tmpdir(), `farm-up-${name}-`));
+  const target = kind.create(name, kind.parseParams(planned.params, `targets.${name}.params`), {
+    configDir: config.configDir,
+    firmware: planned.firmware,
+    workDir,
+  });
+  let stopRequested: () => void = () => undefined;
+  const stopped = new Promise<void>((resolve) => (stopRequested = resolve));
+  let signals = 0;
+  const onSignal = () => {
+    signals++;
+    if (signals === 1) {
+      out(`\n[${name}] stopping...`);
+      stopRequested();
+    } else {
+      process.exit(130);
+    }
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    await target.setup({
+      info: (message) => out(`[${name}] ${message}`),
+      console: (stream, text) => process.stdout.write(text.replace(/^(?=.)/gm, `[${name} ${stream}] `)),
+    });
+    const firmware = await target.firmwareFor(suite);
+    target.host.onNameService((event) => out(`[${name}] NS ${event.kind} "${event.name}" at 0x${event.addr.toString(16)}`));
+    await target.host.start(firmware);
+    out(`[${name}] remote running ${firmware.label} (sha256 ${firmware.sha256.slice(0, 16)}...); Ctrl-C to stop`);
+    await stopped;
+    await target.host.stop();
+    return 0;
+  } catch (error) {
+    const failure = error instanceof FarmError ? error : new InfrastructureError(error instanceof Error ? error.message : String(error));
+    process.stderr.write(`farm up: ${failure.name}: ${failure.message}\n`);
+    return 1;
+  } finally {
+    await target.teardown().catch((error: unknown) => process.stderr.write(`farm up: teardown: ${String(error)}\n`));
+    rmSync(workDir, { recursive: true, force: true });
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    out(`[${name}] down`);
+  }
+}

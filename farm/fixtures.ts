@@ -1,0 +1,183 @@
+/**
+ * The Playwright fixtures the suites run on. `target` is worker-scoped: one provisioned target
+ * per worker (created from the registry, set up, always torn down). `host` is per test: the
+ * target's Host started with the suite's firmware, its console and trace attached to the test,
+ * stopped afterwards, so every test starts from a freshly started remote. Playwright replaces
+ * the worker after a failed test, so a remote that crashed unexpectedly is re-provisioned.
+ */
+import { test as base } from '@playwright/test';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
+import { FarmError, InfrastructureError } from '../openamp/errors.js';
+import { loadKindRegistry } from '../targets/registry.js';
+import {
+  SUITE_NAMES,
+  type FirmwareImage,
+  type Host,
+  type SuiteName,
+  type Target,
+  type TargetCapabilities,
+  type TargetLog,
+} from '../targets/target.js';
+import { readRunPlan } from './run-plan.js';
+
+/** Names of the attachments reporters read back. */
+export const ATTACHMENT = {
+  meta: 'farm-target.json',
+  console: 'console',
+  trace: 'trace',
+  targetLog: 'target-log',
+} as const;
+
+export interface TargetMeta {
+  readonly target: string;
+  readonly kind: string;
+  readonly suite: SuiteName;
+  readonly firmware: { readonly label: string; readonly sha256: string; readonly path?: string };
+  readonly properties: Record<string, string>;
+}
+
+function asClassified(error: unknown, what: string): Error {
+  if (error instanceof FarmError) return error;
+  const message = error instanceof Error ? error.message : String(error);
+  return new InfrastructureError(`${what}: ${message}`, { cause: error });
+}
+
+/** Target log lines, kept until the next test takes them. */
+class BufferedLog implements TargetLog {
+  private text = '';
+  info(message: string): void {
+    this.text += `${new Date().toISOString()} ${message}\n`;
+  }
+  console(): void {
+    // Console bytes are collected by the target itself (takeConsole).
+  }
+  take(): string {
+    const text = this.text;
+    this.text = '';
+    return text;
+  }
+}
+
+interface WorkerFixtures {
+  target: Target;
+  targetLog: BufferedLog;
+}
+
+interface TestFixtures {
+  suite: SuiteName;
+  firmware: FirmwareImage;
+  capabilities: TargetCapabilities;
+  host: Host;
+}
+
+const plan = readRunPlan();
+
+export const test = base.extend<TestFixtures, WorkerFixtures>({
+  targetLog: [
+    // eslint-disable-next-line no-empty-pattern
+    async ({}, use) => {
+      await use(new BufferedLog());
+    },
+    { scope: 'worker' },
+  ],
+
+  target: [
+    async ({ targetLog }, use, workerInfo) => {
+      const name = workerInfo.project.name;
+      const planned = plan.targets.find((candidate) => candidate.name === name);
+      if (!planned) throw new InfrastructureError(`target "${name}" is not in the run plan`);
+      const registry = await loadKindRegistry();
+      const kind = registry.get(planned.kind);
+      if (!kind) throw new InfrastructureError(`unknown target kind "${planned.kind}" in worker`);
+      const workDir = mkdtempSync(join(tmpdir(), `farm-${name}-`));
+      let target: Target | undefined;
+      try {
+        try {
+          const params = kind.parseParams(planned.params, `targets.${name}.params`);
+          target = kind.create(name, params, { configDir: plan.configDir, firmware: planned.firmware, workDir });
+          targetLog.info(`setting up ${name} (${planned.kind})`);
+          await target.setup(targetLog);
+        } catch (error) {
+          throw asClassified(error, `target ${name} could not be set up`);
+        }
+        await use(target);
+      } finally {
+        try {
+          await target?.teardown();
+        } finally {
+          rmSync(workDir, { recursive: true, force: true });
+        }
+      }
+    },
+    { scope: 'worker', timeout: plan.setupTimeoutMs },
+  ],
+
+  // eslint-disable-next-line no-empty-pattern
+  suite: async ({}, use, testInfo) => {
+    const suite = basename(testInfo.file).replace(/\.spec\.[cm]?[jt]s$/, '');
+    if (!(SUITE_NAMES as readonly string[]).includes(suite)) throw new InfrastructureError(`${testInfo.file} is not a suite`);
+    await use(suite as SuiteName);
+  },
+
+  capabilities: async ({ target }, use) => {
+    await use(target.capabilities);
+  },
+
+  firmware: async ({ target, suite }, use) => {
+    let firmware: FirmwareImage;
+    try {
+      firmware = await target.firmwareFor(suite);
+    } catch (error) {
+      throw asClassified(error, `no firmware for ${suite} on ${target.name}`);
+    }
+    await use(firmware);
+  },
+
+  host: async ({ target, suite, firmware, targetLog }, use, testInfo) => {
+    testInfo.skip(
+      !target.capabilities.suites.includes(suite),
+      `target ${target.name} (${target.kind}) cannot run suite ${suite}`,
+    );
+    const meta: TargetMeta = {
+      target: target.name,
+      kind: target.kind,
+      suite,
+      firmware: { label: firmware.label, sha256: firmware.sha256, ...(firmware.path ? { path: firmware.path } : {}) },
+      properties: target.properties(),
+    };
+    await testInfo.attach(ATTACHMENT.meta, { body: JSON.stringify(meta), contentType: 'application/json' });
+    const host = target.host;
+    try {
+      try {
+        await host.start(firmware);
+      } catch (error) {
+        throw asClassified(error, `could not start ${firmware.label} on ${target.name}`);
+      }
+      await use(host);
+    } finally {
+      let trace: string;
+      try {
+        trace = await host.trace();
+      } catch (error) {
+        trace = `(trace buffer unreadable: ${error instanceof Error ? error.message : String(error)})`;
+      }
+      if (host.state === 'crashed') {
+        testInfo.annotations.push({ type: 'remote-crash', description: `${target.name}: remote core crashed` });
+      }
+      await testInfo.attach(ATTACHMENT.trace, { body: trace, contentType: 'text/plain' });
+      await testInfo.attach(ATTACHMENT.console, { body: target.takeConsole(), contentType: 'text/plain' });
+      try {
+        await host.stop();
+      } catch (error) {
+        // Failing here fails the test, and Playwright then replaces the worker (fresh target).
+        throw asClassified(error, `could not stop the remote of ${target.name} after the test`);
+      } finally {
+        await testInfo.attach(ATTACHMENT.targetLog, { body: targetLog.take(), contentType: 'text/plain' });
+      }
+    }
+  },
+});
+
+export { expect } from '@playwright/test';

@@ -1,0 +1,91 @@
+/**
+ * What the farm has and whether it can run here: the prerequisites of every configured target
+ * (from its kind), plus the farm's own. Shared by `farm targets` and `farm doctor`.
+ */
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import type { Prerequisite, SuiteName } from '../targets/target.js';
+import type { KindRegistry } from '../targets/registry.js';
+import type { FarmConfig, TargetConfig } from './config.js';
+
+export interface TargetInventory {
+  readonly name: string;
+  readonly kind: string;
+  readonly description: string;
+  readonly suites: readonly SuiteName[];
+  readonly prerequisites: readonly Prerequisite[];
+  /** Every prerequisite holds. */
+  readonly runnable: boolean;
+}
+
+const MINIMUM_NODE: readonly [number, number] = [20, 5];
+
+/** The farm's own needs, independent of targets. */
+export function farmPrerequisites(): Prerequisite[] {
+  const [major = 0, minor = 0] = process.versions.node.split('.').map(Number);
+  const nodeOk = major > MINIMUM_NODE[0] || (major === MINIMUM_NODE[0] && minor >= MINIMUM_NODE[1]);
+  const require = createRequire(import.meta.url);
+  const modules = ['@playwright/test', 'junit-report-builder', 'yaml'].map((name): Prerequisite => {
+    try {
+      require.resolve(name);
+      return { name: `npm package ${name}`, ok: true, detail: 'installed' };
+    } catch {
+      return { name: `npm package ${name}`, ok: false, detail: 'not installed', hint: 'run `npm ci` in the farm checkout' };
+    }
+  });
+  return [
+    {
+      name: `node >= ${MINIMUM_NODE.join('.')}`,
+      ok: nodeOk,
+      detail: `running ${process.version}`,
+      ...(nodeOk ? {} : { hint: 'install Node.js 20 LTS or newer (https://nodejs.org or NodeSource packages)' }),
+    },
+    ...modules,
+  ];
+}
+
+function firmwarePrerequisites(target: TargetConfig): Prerequisite[] {
+  return Object.entries(target.firmware).map(([suite, path]) => {
+    const ok = existsSync(path);
+    return {
+      name: `firmware for ${suite}`,
+      ok,
+      detail: ok ? path : `${path} does not exist`,
+      ...(ok ? {} : { hint: `build it, or fix targets.${target.name}.firmware.${suite} in farm.yaml` }),
+    };
+  });
+}
+
+export async function inspectTarget(target: TargetConfig, registry: KindRegistry): Promise<TargetInventory> {
+  const kind = registry.get(target.kind);
+  if (!kind) {
+    const prerequisite: Prerequisite = { name: `kind ${target.kind}`, ok: false, detail: 'not registered' };
+    return { name: target.name, kind: target.kind, description: '', suites: [], prerequisites: [prerequisite], runnable: false };
+  }
+  let prerequisites: Prerequisite[];
+  try {
+    prerequisites = await kind.prerequisites(kind.parseParams(target.params, `targets.${target.name}.params`));
+  } catch (error) {
+    prerequisites = [
+      { name: `${target.kind} prerequisite check`, ok: false, detail: error instanceof Error ? error.message : String(error) },
+    ];
+  }
+  prerequisites = [...prerequisites, ...firmwarePrerequisites(target)];
+  return {
+    name: target.name,
+    kind: target.kind,
+    description: kind.description,
+    suites: target.suites,
+    prerequisites,
+    runnable: prerequisites.every((prerequisite) => prerequisite.ok),
+  };
+}
+
+export function inspectFarm(config: FarmConfig, registry: KindRegistry): Promise<TargetInventory[]> {
+  return Promise.all(config.targets.map((target) => inspectTarget(target, registry)));
+}
+
+/** Debian packages that would fix the failing prerequisites. */
+export function missingPackages(prerequisites: readonly Prerequisite[]): string[] {
+  return [...new Set(prerequisites.filter((item) => !item.ok).flatMap((item) => item.debianPackages ?? []))].sort();
+}

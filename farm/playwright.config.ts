@@ -1,0 +1,39 @@
+/**
+ * The Playwright Test configuration `farm run` launches: one project per selected target,
+ * whose spec files are the suites that target runs. Everything comes from the run plan the
+ * CLI wrote (FARM_RUN_PLAN).
+ */
+import { defineConfig } from '@playwright/test';
+import { fileURLToPath } from 'node:url';
+import { readRunPlan } from './run-plan.js';
+import { reportPaths } from '../reports/paths.js';
+
+const plan = readRunPlan();
+const paths = reportPaths(plan.outDir);
+const here = (relativePath: string) => fileURLToPath(new URL(relativePath, import.meta.url));
+const escape = (value: string) => value.replace(/[.*+?^${}()|[\]\\-]/g, '\\$&');
+
+export default defineConfig({
+  testDir: here('../suites'),
+  outputDir: paths.testResults,
+  timeout: plan.timeoutMs,
+  retries: plan.retries,
+  repeatEach: plan.repeat,
+  workers: plan.workers,
+  ...(plan.shard ? { shard: plan.shard } : {}),
+  fullyParallel: false,
+  forbidOnly: true,
+  reporter: [
+    [here('../reports/progress-reporter.js'), { outDir: plan.outDir }],
+    [here('../reports/junit-reporter.js'), { outputFile: paths.junit }],
+    [here('../reports/metrics-reporter.js'), { outputFile: paths.metrics }],
+    ['html', { open: 'never', outputFolder: paths.html }],
+  ],
+  projects: plan.targets.map((target) => ({
+    name: target.name,
+    testMatch: new RegExp(`(^|[\\\\/])(${target.suites.map(escape).join('|')})\\.spec\\.js$`),
+    // A target is one machine: its tests run one at a time, in one worker.
+    workers: 1,
+    metadata: { kind: target.kind },
+  })),
+});

@@ -1,0 +1,84 @@
+/**
+ * `farm run`: writes the run plan and launches Playwright's test runner as a child process in
+ * its own process group. SIGINT / SIGTERM are forwarded to the runner, which stops its workers
+ * (their fixtures tear the targets down) and lets the reporters finish; a second signal, or a
+ * runner that does not stop within the grace period, gets the whole group killed. Nothing of
+ * the group outlives the command.
+ */
+import { spawn } from 'node:child_process';
+import { mkdirSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import { RUN_PLAN_ENV, writeRunPlan, type RunPlan } from './run-plan.js';
+import { reportPaths } from '../reports/paths.js';
+
+const GRACE_MS = 30_000;
+
+export interface RunResult {
+  readonly exitCode: number;
+}
+
+function killGroup(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pid, signal);
+  } catch {
+    // ESRCH: the group is already gone.
+  }
+}
+
+export async function runPlan(plan: RunPlan): Promise<RunResult> {
+  const paths = reportPaths(plan.outDir);
+  mkdirSync(plan.outDir, { recursive: true });
+  // Reports of an earlier run in the same out dir must not pass for this one's.
+  for (const stale of [paths.junit, paths.metrics]) rmSync(stale, { force: true });
+  writeRunPlan(paths.plan, plan);
+
+  const require = createRequire(import.meta.url);
+  const playwrightCli = require.resolve('@playwright/test/cli');
+  const configFile = fileURLToPath(new URL('./playwright.config.js', import.meta.url));
+  const child = spawn(process.execPath, [playwrightCli, 'test', '--config', configFile], {
+    stdio: 'inherit',
+    detached: true,
+    env: { ...process.env, [RUN_PLAN_ENV]: paths.plan, FORCE_COLOR: process.env.FORCE_COLOR ?? '0' },
+  });
+  const pid = child.pid;
+  if (pid === undefined) {
+    return await new Promise((resolve) => child.once('error', (error) => {
+      process.stderr.write(`farm: cannot start the Playwright runner: ${error.message}\n`);
+      resolve({ exitCode: 1 });
+    }));
+  }
+
+  let signalled: NodeJS.Signals | undefined;
+  let forceTimer: NodeJS.Timeout | undefined;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (signalled) {
+      process.stderr.write(`farm: second ${signal}, killing the run\n`);
+      killGroup(pid, 'SIGKILL');
+      return;
+    }
+    signalled = signal;
+    process.stderr.write(`farm: ${signal}: stopping the run (targets are torn down; again to kill)\n`);
+    child.kill('SIGINT');
+    forceTimer = setTimeout(() => {
+      process.stderr.write(`farm: run did not stop within ${GRACE_MS / 1000}s, killing it\n`);
+      killGroup(pid, 'SIGKILL');
+    }, GRACE_MS);
+    forceTimer.unref();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
+  const { code, signal } = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('exit', (exitCode, exitSignal) => resolve({ code: exitCode, signal: exitSignal })),
+  );
+  // Whatever is left in the runner's group (a worker, an emulator) goes with it.
+  killGroup(pid, 'SIGKILL');
+  clearTimeout(forceTimer);
+  process.off('SIGINT', onSignal);
+  process.off('SIGTERM', onSignal);
+
+  if (signalled) return { exitCode: signalled === 'SIGTERM' ? 143 : 130 };
+  if (signal) return { exitCode: 128 + (signal === 'SIGKILL' ? 9 : 15) };
+  return { exitCode: code ?? 1 };
+}

@@ -1,0 +1,52 @@
+/**
+ * The resolved run handed from the CLI to Playwright's runner (a child process) and its
+ * workers: the CLI writes it as JSON into the out dir and names it in FARM_RUN_PLAN.
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { InfrastructureError } from '../openamp/errors.js';
+import type { SuiteName } from '../targets/target.js';
+
+export const RUN_PLAN_ENV = 'FARM_RUN_PLAN';
+
+export interface PlannedTarget {
+  readonly name: string;
+  readonly kind: string;
+  readonly params: unknown;
+  readonly suites: readonly SuiteName[];
+  readonly firmware: Readonly<Partial<Record<SuiteName, string>>>;
+}
+
+export interface RunPlan {
+  readonly configSource: string | null;
+  readonly configDir: string;
+  /** Absolute. */
+  readonly outDir: string;
+  readonly targets: readonly PlannedTarget[];
+  readonly repeat: number;
+  readonly retries: number;
+  readonly workers: number;
+  readonly shard: { readonly current: number; readonly total: number } | null;
+  readonly timeoutMs: number;
+  readonly setupTimeoutMs: number;
+}
+
+export function writeRunPlan(file: string, plan: RunPlan): void {
+  writeFileSync(file, JSON.stringify(plan, null, 2));
+}
+
+let cached: RunPlan | undefined;
+
+/** The plan of the current run (Playwright config, fixtures, reporters). */
+export function readRunPlan(env: NodeJS.ProcessEnv = process.env): RunPlan {
+  if (cached) return cached;
+  const file = env[RUN_PLAN_ENV];
+  if (!file) {
+    throw new InfrastructureError(`${RUN_PLAN_ENV} is not set: start runs with \`farm run\`, not with playwright directly`);
+  }
+  try {
+    cached = JSON.parse(readFileSync(file, 'utf8')) as RunPlan;
+  } catch (error) {
+    throw new InfrastructureError(`cannot read run plan ${file}: ${String(error)}`, { cause: error });
+  }
+  return cached;
+}

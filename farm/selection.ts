@@ -1,0 +1,86 @@
+/** Turning `farm run` options + farm.yaml into a run plan (which targets, which suites, how). */
+import { resolve } from 'node:path';
+import { SUITE_NAMES, type SuiteName } from '../targets/target.js';
+import { InfrastructureError } from '../openamp/errors.js';
+import type { FarmConfig } from './config.js';
+import type { PlannedTarget, RunPlan } from './run-plan.js';
+
+/** A mistake on the command line; the CLI prints it as one line and exits 2. */
+export class UsageError extends InfrastructureError {}
+
+export interface RunOptions {
+  readonly targets: readonly string[];
+  readonly suites: readonly string[];
+  readonly repeat?: string | undefined;
+  readonly retries?: string | undefined;
+  readonly workers?: string | undefined;
+  readonly shard?: string | undefined;
+  readonly out?: string | undefined;
+}
+
+function integer(value: string | undefined, option: string, minimum: number): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^\d+$/.test(value) || Number(value) < minimum) {
+    throw new UsageError(`--${option}: expected an integer >= ${minimum}, got "${value}"`);
+  }
+  return Number(value);
+}
+
+export function parseShard(value: string | undefined): RunPlan['shard'] {
+  if (value === undefined) return null;
+  const match = /^(\d+)\/(\d+)$/.exec(value);
+  const current = Number(match?.[1]);
+  const total = Number(match?.[2]);
+  if (!match || total < 1 || current < 1 || current > total) {
+    throw new UsageError(`--shard: expected I/N with 1 <= I <= N, got "${value}"`);
+  }
+  return { current, total };
+}
+
+export interface Selection {
+  readonly plan: RunPlan;
+  /** Targets or suites dropped from the selection, said in words. */
+  readonly notes: readonly string[];
+}
+
+export function selectRun(config: FarmConfig, options: RunOptions, cwd = process.cwd()): Selection {
+  const notes: string[] = [];
+  const configured = config.targets.map((target) => target.name);
+  for (const name of options.targets) {
+    if (!configured.includes(name)) {
+      throw new UsageError(`--target: no target "${name}" in ${config.source ?? 'the built-in farm'} (configured: ${configured.join(', ')})`);
+    }
+  }
+  for (const suite of options.suites) {
+    if (!(SUITE_NAMES as readonly string[]).includes(suite)) {
+      throw new UsageError(`--suite: unknown suite "${suite}" (known: ${SUITE_NAMES.join(', ')})`);
+    }
+  }
+  const wantedSuites = options.suites as readonly SuiteName[];
+  const targets: PlannedTarget[] = [];
+  for (const target of config.targets) {
+    if (options.targets.length && !options.targets.includes(target.name)) continue;
+    const suites = wantedSuites.length ? target.suites.filter((suite) => wantedSuites.includes(suite)) : target.suites;
+    const dropped = wantedSuites.filter((suite) => !target.suites.includes(suite));
+    if (dropped.length) notes.push(`target ${target.name} (${target.kind}) does not run ${dropped.join(', ')}`);
+    if (suites.length === 0) continue;
+    targets.push({ name: target.name, kind: target.kind, params: target.params, suites, firmware: target.firmware });
+  }
+  if (targets.length === 0) throw new UsageError(`nothing to run: no selected target runs the selected suites${notes.length ? ` (${notes.join('; ')})` : ''}`);
+  const workers = integer(options.workers, 'workers', 1) ?? config.defaults.workers ?? Math.min(2, targets.length);
+  return {
+    notes,
+    plan: {
+      configSource: config.source,
+      configDir: config.configDir,
+      outDir: options.out !== undefined ? resolve(cwd, options.out) : resolve(config.configDir, config.defaults.out),
+      targets,
+      repeat: integer(options.repeat, 'repeat', 1) ?? config.defaults.repeat,
+      retries: integer(options.retries, 'retries', 0) ?? config.defaults.retries,
+      workers,
+      shard: parseShard(options.shard),
+      timeoutMs: Math.round(config.defaults.timeout * 1000),
+      setupTimeoutMs: Math.round(config.defaults.setupTimeout * 1000),
+    },
+  };
+}

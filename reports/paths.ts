@@ -1,0 +1,12 @@
+import { join } from 'node:path';
+
+/** Where a run writes its reports, under its out dir. */
+export function reportPaths(outDir: string) {
+  return {
+    junit: join(outDir, 'junit.xml'),
+    html: join(outDir, 'html'),
+    metrics: join(outDir, 'metrics.json'),
+    testResults: join(outDir, 'test-results'),
+    plan: join(outDir, 'run-plan.json'),
+  };
+}

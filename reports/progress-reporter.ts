@@ -1,0 +1,86 @@
+/**
+ * Console progress for `farm run`: one line per test as it finishes (target, suite, test,
+ * status, time), then the summary table and where the reports are.
+ */
+import type { FullConfig, FullResult, Reporter, Suite, TestCase, TestError, TestResult } from '@playwright/test/reporter';
+import { relative } from 'node:path';
+import { reportPaths } from './paths.js';
+import { RecordBook, toRecord, type TestRecord } from './test-record.js';
+import { formatDuration, formatTable, summarize } from './summary.js';
+
+export interface ProgressReporterOptions {
+  readonly outDir: string;
+}
+
+const MARK: Record<TestRecord['outcome'], string> = {
+  passed: 'ok  ',
+  failed: 'FAIL',
+  error: 'ERR ',
+  skipped: 'skip',
+  interrupted: 'INT ',
+};
+
+function shown(path: string): string {
+  const fromCwd = relative(process.cwd(), path);
+  return fromCwd && !fromCwd.startsWith('..') ? fromCwd : path;
+}
+
+export default class ProgressReporter implements Reporter {
+  private readonly book = new RecordBook();
+  private total = 0;
+  private done = 0;
+
+  constructor(private readonly options: ProgressReporterOptions) {}
+
+  printsToStdio(): boolean {
+    return true;
+  }
+
+  onBegin(config: FullConfig, suite: Suite): void {
+    this.total = suite.allTests().length;
+    const targets = config.projects.map((project) => project.name).join(', ');
+    const shard = config.shard ? `, shard ${config.shard.current}/${config.shard.total}` : '';
+    process.stdout.write(`farm: ${this.total} test(s) on ${targets} with ${config.workers} worker(s)${shard}\n`);
+  }
+
+  onTestEnd(test: TestCase, result: TestResult): void {
+    const record = toRecord(test, result);
+    this.book.add(record);
+    const willRetry = (record.outcome === 'failed' || record.outcome === 'error') && result.retry < test.retries;
+    if (!willRetry) this.done++;
+    const repeat = test.repeatEachIndex > 0 ? ` [repeat ${test.repeatEachIndex + 1}]` : '';
+    const attempt = result.retry > 0 ? ` (attempt ${result.retry + 1})` : '';
+    const status = `${record.outcome}${record.failureClass ? ` [${record.failureClass}]` : ''}${willRetry ? ', retrying' : ''}`;
+    const line = `${MARK[record.outcome]} [${this.done}/${this.total}] ${record.target}  ${record.suite} › ${record.title}${repeat}${attempt}  ${status}  ${formatDuration(record.durationMs)}`;
+    process.stdout.write(`${line}\n`);
+    if (record.message && record.outcome !== 'passed') process.stdout.write(`       ${record.message}\n`);
+    if (record.outcome === 'skipped' && record.skipReason) process.stdout.write(`       skipped: ${record.skipReason}\n`);
+  }
+
+  onStdErr(chunk: string | Buffer, test?: TestCase): void {
+    const text = chunk.toString();
+    process.stderr.write(test ? `[${test.parent.project()?.name ?? '?'}] ${text}` : text);
+  }
+
+  onError(error: TestError): void {
+    process.stderr.write(`farm: error outside a test: ${(error.message ?? error.value ?? '').split('\n')[0]}\n`);
+  }
+
+  onEnd(result: FullResult): void {
+    const records = this.book.all();
+    process.stdout.write('\n');
+    const rows = summarize(records);
+    process.stdout.write(rows.length ? `${formatTable(rows)}\n` : 'no test finished\n');
+    const failures = this.book.finished().filter((record) => record.outcome === 'failed' || record.outcome === 'error');
+    for (const record of failures) {
+      process.stdout.write(`  ${record.outcome} [${record.failureClass}] ${record.target} ${record.suite} › ${record.title}: ${record.message ?? ''}\n`);
+    }
+    if (result.status === 'interrupted') process.stdout.write('run interrupted: reports hold the tests that finished\n');
+    if (result.status === 'timedout') process.stdout.write('run stopped: global timeout\n');
+    const paths = reportPaths(this.options.outDir);
+    process.stdout.write(
+      `\nreports:\n  JUnit    ${shown(paths.junit)}\n  HTML     ${shown(paths.html)}/index.html\n  metrics  ${shown(paths.metrics)}\n`,
+    );
+    process.stdout.write(`result: ${result.status} (${formatDuration(result.duration)})\n`);
+  }
+}

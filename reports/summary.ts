@@ -1,0 +1,62 @@
+/** The end-of-run table: target x suite with passed / failed / error / skipped and duration. */
+import type { TestRecord } from './test-record.js';
+
+export interface SummaryRow {
+  readonly target: string;
+  readonly suite: string;
+  passed: number;
+  failed: number;
+  error: number;
+  skipped: number;
+  flaky: number;
+  durationMs: number;
+}
+
+export function summarize(records: readonly TestRecord[]): SummaryRow[] {
+  const rows = new Map<string, SummaryRow>();
+  for (const record of records) {
+    if (record.outcome === 'interrupted') continue;
+    const key = `${record.target}\u0000${record.suite}`;
+    const row = rows.get(key) ?? { target: record.target, suite: record.suite, passed: 0, failed: 0, error: 0, skipped: 0, flaky: 0, durationMs: 0 };
+    row[record.outcome]++;
+    if (record.flaky) row.flaky++;
+    row.durationMs += record.durationMs;
+    rows.set(key, row);
+  }
+  return [...rows.values()];
+}
+
+export function formatDuration(ms: number): string {
+  if (ms < 1000) return `${Math.round(ms)}ms`;
+  if (ms < 60_000) return `${(ms / 1000).toFixed(1)}s`;
+  return `${Math.floor(ms / 60_000)}m${Math.round((ms % 60_000) / 1000)}s`;
+}
+
+export function formatTable(rows: readonly SummaryRow[]): string {
+  const header = ['target', 'suite', 'passed', 'failed', 'error', 'skipped', 'duration'];
+  const body = rows.map((row) => [
+    row.target,
+    row.suite,
+    String(row.passed) + (row.flaky ? ` (${row.flaky} flaky)` : ''),
+    String(row.failed),
+    String(row.error),
+    String(row.skipped),
+    formatDuration(row.durationMs),
+  ]);
+  const totals = rows.reduce(
+    (sum, row) => ({
+      passed: sum.passed + row.passed,
+      failed: sum.failed + row.failed,
+      error: sum.error + row.error,
+      skipped: sum.skipped + row.skipped,
+      durationMs: sum.durationMs + row.durationMs,
+    }),
+    { passed: 0, failed: 0, error: 0, skipped: 0, durationMs: 0 },
+  );
+  const footer = ['total', '', String(totals.passed), String(totals.failed), String(totals.error), String(totals.skipped), formatDuration(totals.durationMs)];
+  const table = [header, ...body, footer];
+  const widths = header.map((_, column) => Math.max(...table.map((line) => (line[column] ?? '').length)));
+  const render = (line: string[]) => line.map((cell, column) => cell.padEnd(widths[column] ?? 0)).join('  ').trimEnd();
+  const rule = widths.map((width) => '-'.repeat(width)).join('  ');
+  return [render(header), rule, ...body.map(render), rule, render(footer)].join('\n');
+}

@@ -1,0 +1,161 @@
+/**
+ * One finished test as every farm reporter sees it: target, suite, status, failure class,
+ * and what the fixtures attached (console, trace, target metadata, echo metrics). The
+ * failure class is read back from the error text ("RemoteCrashedError[protocol]: ..."), with
+ * defaults for errors that carry none.
+ */
+import { basename } from 'node:path';
+import type { TestCase, TestError, TestResult } from '@playwright/test/reporter';
+import { failureClassFromText, type FailureClass } from '../openamp/errors.js';
+
+export type Outcome = 'passed' | 'failed' | 'error' | 'skipped' | 'interrupted';
+
+export interface EchoMetrics {
+  readonly count: number;
+  readonly bytes: number;
+  readonly p50Us: number;
+  readonly p99Us: number;
+}
+
+export interface TargetMetaRecord {
+  readonly target: string;
+  readonly kind: string;
+  readonly suite: string;
+  readonly firmware: { readonly label: string; readonly sha256: string; readonly path?: string };
+  readonly properties: Record<string, string>;
+}
+
+export interface TestRecord {
+  readonly id: string;
+  readonly target: string;
+  readonly kind: string | undefined;
+  readonly suite: string;
+  readonly title: string;
+  readonly repeatIndex: number;
+  readonly attempt: number;
+  readonly outcome: Outcome;
+  /** Passed only after a retry. */
+  readonly flaky: boolean;
+  readonly durationMs: number;
+  readonly failureClass: FailureClass | undefined;
+  /** First line of the failure. */
+  readonly message: string | undefined;
+  /** Full failure text (all errors, with stacks). */
+  readonly details: string | undefined;
+  readonly skipReason: string | undefined;
+  readonly meta: TargetMetaRecord | undefined;
+  readonly console: string;
+  readonly trace: string;
+  readonly targetLog: string;
+  readonly echo: EchoMetrics | undefined;
+  readonly annotations: readonly { type: string; description?: string }[];
+}
+
+// Strips terminal colour codes Playwright puts into expect() messages.
+// eslint-disable-next-line no-control-regex
+const ANSI = /\u001b\[[0-9;]*m/g;
+const plain = (value: string | undefined) => (value ?? '').replace(ANSI, '');
+
+function errorText(error: TestError): string {
+  return plain(error.stack ?? error.message ?? error.value);
+}
+
+/** Which of the four classes a failed result belongs to. */
+export function classifyErrors(status: TestResult['status'], errors: readonly TestError[]): FailureClass {
+  for (const error of errors) {
+    for (const candidate of [error.message, error.stack, error.value]) {
+      const found = candidate ? failureClassFromText(plain(candidate)) : undefined;
+      if (found) return found;
+    }
+  }
+  const texts = errors.map((error) => plain(error.message ?? error.value));
+  // A worker fixture (the target) that fails or times out: the target was not provisioned.
+  if (texts.some((text) => /fixture "target"|"target" (?:timeout|failed)/i.test(text))) return 'infrastructure';
+  if (texts.some((text) => /\bexpect\(|AssertionError/.test(text))) return 'assertion';
+  if (status === 'timedOut' || texts.some((text) => /Test timeout of \d+ms exceeded/.test(text))) return 'protocol';
+  return 'infrastructure';
+}
+
+function attachmentText(result: TestResult, name: string): string {
+  return result.attachments
+    .filter((attachment) => attachment.name === name && attachment.body)
+    .map((attachment) => attachment.body?.toString('utf8') ?? '')
+    .join('');
+}
+
+function attachmentJson<T>(result: TestResult, name: string): T | undefined {
+  const body = attachmentText(result, name);
+  if (!body) return undefined;
+  try {
+    return JSON.parse(body) as T;
+  } catch {
+    return undefined;
+  }
+}
+
+export function suiteOf(test: TestCase): string {
+  return basename(test.location.file).replace(/\.spec\.[cm]?[jt]s$/, '');
+}
+
+export function targetOf(test: TestCase): string {
+  return test.parent.project()?.name ?? '(no target)';
+}
+
+export function toRecord(test: TestCase, result: TestResult): TestRecord {
+  let outcome: Outcome;
+  let failureClass: FailureClass | undefined;
+  if (result.status === 'passed') outcome = 'passed';
+  else if (result.status === 'skipped') outcome = 'skipped';
+  else if (result.status === 'interrupted') outcome = 'interrupted';
+  else {
+    failureClass = classifyErrors(result.status, result.errors);
+    outcome = failureClass === 'infrastructure' ? 'error' : 'failed';
+  }
+  const first = result.errors[0];
+  const message = first ? plain(first.message ?? first.value).split('\n').find((line) => line.trim() !== '') : undefined;
+  const meta = attachmentJson<TargetMetaRecord>(result, 'farm-target.json');
+  const skip = test.annotations.concat(result.annotations ?? []).find((annotation) => annotation.type === 'skip');
+  return {
+    id: test.id,
+    target: targetOf(test),
+    kind: meta?.kind,
+    suite: suiteOf(test),
+    title: test.title,
+    repeatIndex: test.repeatEachIndex,
+    attempt: result.retry,
+    outcome,
+    flaky: outcome === 'passed' && result.retry > 0,
+    durationMs: result.duration,
+    failureClass,
+    message: message?.trim(),
+    details: result.errors.length ? result.errors.map(errorText).join('\n\n') : undefined,
+    skipReason: skip?.description,
+    meta,
+    console: attachmentText(result, 'console'),
+    trace: attachmentText(result, 'trace'),
+    targetLog: attachmentText(result, 'target-log'),
+    echo: attachmentJson<EchoMetrics>(result, 'echo-metrics'),
+    annotations: [...test.annotations, ...(result.annotations ?? [])].map((annotation) => ({
+      type: annotation.type,
+      ...(annotation.description !== undefined ? { description: annotation.description } : {}),
+    })),
+  };
+}
+
+/** The latest attempt of every test seen so far, in the order tests first finished. */
+export class RecordBook {
+  private readonly records = new Map<string, TestRecord>();
+
+  add(record: TestRecord): void {
+    this.records.set(record.id, record);
+  }
+
+  /** Records that finished (an interrupted attempt did not). */
+  finished(): TestRecord[] {
+    return [...this.records.values()].filter((record) => record.outcome !== 'interrupted');
+  }
+
+  all(): TestRecord[] {
+    return [...this.records.values()];
+  }
+}

@@ -1,0 +1,29 @@
+/**
+ * echo: open-amp's rpmsg-ping against the rpmsg-echo remote. 480 payloads of 17..496 bytes,
+ * one at a time; every echo must come back byte-identical, in order, none lost or duplicated.
+ */
+import { test } from '../farm/fixtures.js';
+import { DEMO_CHANNEL, echoRound, percentile, range } from './support/echo.js';
+import { expectNoMessage } from './support/verdict.js';
+
+export const ECHO_METRICS_ATTACHMENT = 'echo-metrics';
+
+test('echoes 480 payloads of 17..496 bytes unchanged and in order', async ({ host }, testInfo) => {
+  const channel = await host.waitForChannel(DEMO_CHANNEL, { timeoutMs: 10_000 });
+  const endpoint = await host.openEndpoint({ name: DEMO_CHANNEL });
+  const stats = await echoRound(endpoint, channel.remoteAddr, range(1, 480));
+  await expectNoMessage(endpoint, 100, 'after the last echo');
+  await endpoint.close();
+
+  const metrics = {
+    count: stats.count,
+    bytes: stats.bytes,
+    p50Us: percentile(stats.roundTripsUs, 50),
+    p99Us: percentile(stats.roundTripsUs, 99),
+  };
+  testInfo.annotations.push({
+    type: 'echo',
+    description: `${metrics.count} messages, ${metrics.bytes} bytes, round trip p50 ${metrics.p50Us.toFixed(1)} µs, p99 ${metrics.p99Us.toFixed(1)} µs`,
+  });
+  await testInfo.attach(ECHO_METRICS_ATTACHMENT, { body: JSON.stringify(metrics), contentType: 'application/json' });
+});
