@@ -11,8 +11,8 @@ import {
   linuxGenericLayout,
   openLinuxGenericShm,
   uniqueLinuxGenericPaths,
-  vringBytes,
 } from './linux-generic.js';
+import { vringSize } from '../virtio/vring-layout.js';
 
 test('Linux generic machine: the default layout is open-amp\'s', () => {
   const layout = linuxGenericLayout();
@@ -27,7 +27,7 @@ test('Linux generic machine: the default layout is open-amp\'s', () => {
   ]);
   assert.deepEqual(layout.bufferPool, { offset: 0x10000, size: 0x40000, bufferSize: 512 });
   assert.equal(bufferCount(layout), 512);
-  assert.equal(vringBytes(256, 0x1000), 10246);
+  assert.equal(vringSize(256, 0x1000), 10246);
   checkLayout(layout);
 });
 
@@ -60,7 +60,7 @@ test('Linux generic machine: process 0 creates the shm, process 1 opens it, da =
   try {
     assert.equal(fs.statSync(paths.shmPath).size, 0x80000);
     assert.equal(p0.memory.name, `file:${paths.shmPath}`);
-    const vring1 = p1.addressSpace.resolveDa(0x8000, vringBytes(256, 0x1000));
+    const vring1 = p1.addressSpace.resolveDa(0x8000, vringSize(256, 0x1000));
     assert.equal(vring1.offset, 0x8000);
     assert.equal(p1.addressSpace.daToPa(0x10000), 0x10000);
     p0.memory.storeU32(0x10000 + 511 * 512, 0x600d);

@@ -2,6 +2,7 @@ import { InfrastructureError, hex } from '../errors.js';
 import { UnixSocketDoorbell, UnixSocketDoorbellListener, DEFAULT_EVENT_SOCKET_PATH } from '../doorbell/unix-socket-doorbell.js';
 import { FileMemory } from '../memory/file-memory.js';
 import { AddressSpace, type MemoryRegion } from '../memory/shared-memory.js';
+import { vringSize } from '../virtio/vring-layout.js';
 
 /**
  * open-amp's "Linux generic machine": remote and host are two Linux processes sharing a POSIX
@@ -119,7 +120,7 @@ export function connectLinuxGenericEvent(layout: LinuxGenericLayout, timeoutMs?:
 export function checkLayout(layout: LinuxGenericLayout): void {
   const areas: { name: string; start: number; size: number }[] = [
     { name: 'resource table', start: layout.resourceTableOffset, size: 1 },
-    ...layout.vrings.map((v, i) => ({ name: `vring ${i}`, start: v.da, size: vringBytes(v.num, v.align) })),
+    ...layout.vrings.map((v, i) => ({ name: `vring ${i}`, start: v.da, size: vringSize(v.num, v.align) })),
     { name: 'buffer pool', start: layout.bufferPool.offset, size: layout.bufferPool.size },
   ];
   const sorted = [...areas].sort((a, b) => a.start - b.start);
@@ -132,10 +133,4 @@ export function checkLayout(layout: LinuxGenericLayout): void {
       throw new InfrastructureError(`${area.name} at ${hex(area.start)} (+${hex(area.size)}) overlaps ${next.name} at ${hex(next.start)}`);
     }
   }
-}
-
-/** Legacy split-vring size (the protocol doc's formula); 10246 bytes for num 256, align 0x1000. */
-export function vringBytes(num: number, align: number): number {
-  const alignUp = (n: number): number => Math.ceil(n / align) * align;
-  return alignUp(16 * num + 2 * (3 + num)) + 6 + 8 * num;
 }
