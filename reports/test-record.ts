@@ -93,6 +93,19 @@ function attachmentJson<T>(result: TestResult, name: string): T | undefined {
   }
 }
 
+// Playwright lists the annotations of the last attempt both on the test and on its result.
+function uniqueAnnotations(annotations: readonly { type: string; description?: string }[]) {
+  const seen = new Set<string>();
+  return annotations
+    .filter((annotation) => {
+      const key = `${annotation.type}\u0000${annotation.description ?? ''}`;
+      if (seen.has(key)) return false;
+      seen.add(key);
+      return true;
+    })
+    .map((annotation) => ({ type: annotation.type, ...(annotation.description !== undefined ? { description: annotation.description } : {}) }));
+}
+
 export function suiteOf(test: TestCase): string {
   return basename(test.location.file).replace(/\.spec\.[cm]?[jt]s$/, '');
 }
@@ -135,10 +148,7 @@ export function toRecord(test: TestCase, result: TestResult): TestRecord {
     trace: attachmentText(result, 'trace'),
     targetLog: attachmentText(result, 'target-log'),
     echo: attachmentJson<EchoMetrics>(result, 'echo-metrics'),
-    annotations: [...test.annotations, ...(result.annotations ?? [])].map((annotation) => ({
-      type: annotation.type,
-      ...(annotation.description !== undefined ? { description: annotation.description } : {}),
-    })),
+    annotations: uniqueAnnotations([...test.annotations, ...(result.annotations ?? [])]),
   };
 }
 

@@ -1,0 +1,176 @@
+/**
+ * Acceptance tests: the real CLI, Playwright runner, fixtures, suites and reporters, driven
+ * against the test-only fake kind (loaded through FARM_EXTRA_KINDS).
+ */
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { descendants, isAlive, junitCases, runCli, startCli, waitFor, workspace } from './testing/cli-harness.js';
+
+const space = workspace();
+after(() => space.remove());
+
+const FAKE_FARM = `defaults:
+  out: farm-out
+targets:
+  - name: bench
+    kind: fake
+`;
+
+test('farm run --suite echo --repeat 3 runs echo three times, passes, and reports', async () => {
+  const config = space.write('repeat.yaml', FAKE_FARM);
+  const result = await runCli(['run', '--config', config, '--suite', 'echo', '--repeat', '3', '--out', 'out-repeat'], space.dir);
+  assert.equal(result.code, 0, result.stdout + result.stderr);
+  const cases = junitCases(readFileSync(join(space.dir, 'out-repeat', 'junit.xml'), 'utf8'));
+  assert.equal(cases.length, 3);
+  for (const index of [1, 2, 3]) {
+    assert.ok(cases.some((entry) => entry.startsWith('bench|bench.echo|') && entry.includes(`[repeat ${index}]`) && entry.endsWith('|passed')), cases.join('\n'));
+  }
+  assert.match(result.stdout, /target\s+suite\s+passed\s+failed\s+error\s+skipped\s+duration/);
+  assert.match(result.stdout, /bench\s+echo\s+3\s+0\s+0\s+0/);
+  assert.match(result.stdout, /JUnit\s+out-repeat\/junit\.xml/);
+  const metrics = JSON.parse(readFileSync(join(space.dir, 'out-repeat', 'metrics.json'), 'utf8')) as {
+    echo: { count: number; p50Us: number; p99Us: number }[];
+  };
+  assert.equal(metrics.echo.length, 3);
+  for (const entry of metrics.echo) {
+    assert.equal(entry.count, 480);
+    assert.ok(entry.p50Us > 0 && entry.p99Us >= entry.p50Us);
+  }
+  assert.ok(existsSync(join(space.dir, 'out-repeat', 'html', 'index.html')));
+});
+
+test('a broken farm.yaml gives one line naming file, line, column and field', async () => {
+  space.write(
+    'farm.yaml',
+    `defaults:
+  repeat: 1
+targets:
+  - name: ok
+    kind: fake
+  - name: board
+    kind: qemu-rv
+`,
+  );
+  const result = await runCli(['run'], space.dir);
+  assert.equal(result.code, 2);
+  assert.equal(result.stdout, '');
+  const lines = result.stderr.split('\n').filter((line) => line !== '');
+  assert.equal(lines.length, 1, result.stderr);
+  assert.match(lines[0] ?? '', /^farm\.yaml:7:5: targets\[1\]\.kind: unknown kind "qemu-rv" \(known: .*\bfake\b.*\)$/);
+});
+
+test('failures are classified: wrong bytes = assertion <failure>, failed setup = infrastructure <error>', async () => {
+  const config = space.write(
+    'classes.yaml',
+    `targets:
+  - name: liar
+    kind: fake
+    params: { corrupt: [matrix-multiply] }
+  - name: dead
+    kind: fake
+    params: { setupFails: true }
+`,
+  );
+  const result = await runCli(['run', '--config', config, '--suite', 'matrix-multiply', '--out', 'out-classes'], space.dir);
+  assert.equal(result.code, 1);
+  const xml = readFileSync(join(space.dir, 'out-classes', 'junit.xml'), 'utf8');
+  assert.match(xml, /<testsuite name="liar"[\s\S]*<failure message="AssertionFailure\[assertion\]: iteration 0[^"]*" type="assertion"/);
+  assert.match(xml, /<testsuite name="dead"[\s\S]*<error message="InfrastructureError\[infrastructure\][^"]*" type="infrastructure"/);
+  assert.match(xml, /<property name="target.kind" value="fake"\/>/);
+  assert.match(xml, /<property name="firmware.matrix-multiply.sha256" value="[0-9a-f]{64}"\/>/);
+  assert.match(result.stdout, /liar\s+matrix-multiply\s+0\s+1\s+0/);
+  assert.match(result.stdout, /dead\s+matrix-multiply\s+0\s+0\s+1/);
+});
+
+test('farm run --shard 1/2 and 2/2 together run every test exactly once', async () => {
+  const config = space.write('shard.yaml', FAKE_FARM);
+  const full = await runCli(['run', '--config', config, '--out', 'out-full'], space.dir);
+  assert.equal(full.code, 0, full.stdout + full.stderr);
+  const all = junitCases(readFileSync(join(space.dir, 'out-full', 'junit.xml'), 'utf8'));
+  const shards: string[][] = [];
+  for (const shard of ['1/2', '2/2']) {
+    const out = `out-shard-${shard[0]}`;
+    const result = await runCli(['run', '--config', config, '--shard', shard, '--out', out], space.dir);
+    assert.equal(result.code, 0, result.stdout + result.stderr);
+    shards.push(junitCases(readFileSync(join(space.dir, out, 'junit.xml'), 'utf8')));
+  }
+  const [first = [], second = []] = shards;
+  assert.ok(first.length > 0 && second.length > 0, 'each shard runs something');
+  assert.equal(first.filter((entry) => second.includes(entry)).length, 0, 'no test in both shards');
+  assert.deepEqual([...first, ...second].sort(), [...all].sort());
+});
+
+test('Ctrl-C mid-run leaves a partial JUnit file and no process behind', async () => {
+  const pidFile = join(space.dir, 'helper.pids');
+  const config = space.write(
+    'slow.yaml',
+    `targets:
+  - name: slow
+    kind: fake
+    params: { delayMs: 15, helperPidFile: ${JSON.stringify(pidFile)} }
+`,
+  );
+  const junit = join(space.dir, 'out-int', 'junit.xml');
+  const run = startCli(['run', '--config', config, '--suite', 'lifecycle', '--suite', 'matrix-multiply', '--out', 'out-int'], space.dir);
+  const pid = run.child.pid as number;
+  await waitFor(() => existsSync(junit) && junitCases(readFileSync(junit, 'utf8')).length >= 1, 60_000, 'a first finished test');
+  const tree = descendants(pid);
+  assert.ok(tree.length >= 2, 'runner and worker are running');
+  run.child.kill('SIGINT');
+  const result = await run.result;
+  assert.equal(result.code, 130, result.stdout + result.stderr);
+  const cases = junitCases(readFileSync(junit, 'utf8'));
+  assert.ok(cases.length >= 1 && cases.length < 5, `partial report: ${cases.join(', ')}`);
+  assert.ok(cases.every((entry) => entry.endsWith('|passed')), cases.join('\n'));
+  const helpers = readFileSync(pidFile, 'utf8').trim().split('\n').map(Number);
+  await waitFor(() => [...tree, ...helpers].every((child) => !isAlive(child)), 5000, 'all processes of the run to end');
+});
+
+test('farm targets and farm doctor say which targets can run here and why not', async () => {
+  const config = space.write(
+    'inventory.yaml',
+    `targets:
+  - name: good
+    kind: fake
+    suites: [echo]
+  - name: unplugged
+    kind: fake
+    params: { setupFails: true }
+`,
+  );
+  const targets = await runCli(['targets', '--config', config], space.dir);
+  assert.equal(targets.code, 0, targets.stderr);
+  assert.match(targets.stdout, /^good\s+fake\s+echo\s+yes$/m);
+  assert.match(targets.stdout, /^unplugged\s+fake\s+echo,matrix-multiply,multi-endpoint,lifecycle\s+no$/m);
+  assert.match(targets.stdout, /why not: fake power relay: relay off/);
+
+  const doctor = await runCli(['doctor', '--config', config], space.dir);
+  assert.equal(doctor.code, 1);
+  assert.match(doctor.stdout, /ok\s+node >= 20\.5/);
+  assert.match(doctor.stdout, /MISSING fake power relay/);
+  assert.match(doctor.stdout, /1 prerequisite\(s\) missing/);
+});
+
+test('farm up boots a target, streams its console and tears down on Ctrl-C', async () => {
+  const pidFile = join(space.dir, 'up.pids');
+  const config = space.write(
+    'up.yaml',
+    `targets:
+  - name: desk
+    kind: fake
+    params: { helperPidFile: ${JSON.stringify(pidFile)} }
+`,
+  );
+  const up = startCli(['up', 'desk', '--config', config, '--suite', 'multi-endpoint'], space.dir);
+  await waitFor(() => /Ctrl-C to stop/.test(up.output()), 20_000, 'the target to be up');
+  await waitFor(() => /NS create "rpmsg-raw"/.test(up.output()), 5000, 'the announcements');
+  up.child.kill('SIGINT');
+  const result = await up.result;
+  assert.equal(result.code, 0, result.stderr);
+  assert.match(result.stdout, /\[desk remote-uart\] fake remote: booted multi-endpoint/);
+  assert.match(result.stdout, /\[desk\] down/);
+  const helper = Number(readFileSync(pidFile, 'utf8').trim());
+  await waitFor(() => !isAlive(helper), 5000, 'the helper process to end');
+});

@@ -1,0 +1,115 @@
+/** Helpers for tests that spawn the real `farm` CLI against the test-only fake kind. */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { EXTRA_KINDS_ENV } from '../../targets/registry.js';
+
+export const CLI = fileURLToPath(new URL('../cli.js', import.meta.url));
+export const FAKE_KIND_MODULE = fileURLToPath(new URL('./fake-target.js', import.meta.url));
+
+export interface Workspace {
+  readonly dir: string;
+  write(name: string, text: string): string;
+  remove(): void;
+}
+
+export function workspace(): Workspace {
+  const dir = mkdtempSync(join(tmpdir(), 'farm-cli-test-'));
+  return {
+    dir,
+    write: (name, text) => {
+      const file = join(dir, name);
+      writeFileSync(file, text);
+      return file;
+    },
+    remove: () => rmSync(dir, { recursive: true, force: true }),
+  };
+}
+
+export interface CliResult {
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+export function startCli(args: readonly string[], cwd: string): { child: ChildProcess; result: Promise<CliResult>; output: () => string } {
+  const child = spawn(process.execPath, [CLI, ...args], {
+    cwd,
+    env: { ...process.env, [EXTRA_KINDS_ENV]: FAKE_KIND_MODULE, FORCE_COLOR: '0', CI: '1' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const result = new Promise<CliResult>((resolve) =>
+    child.once('close', (code, signal) => resolve({ code, signal, stdout, stderr })),
+  );
+  return { child, result, output: () => stdout };
+}
+
+export function runCli(args: readonly string[], cwd: string): Promise<CliResult> {
+  return startCli(args, cwd).result;
+}
+
+/** Every live descendant of `pid` (Linux /proc). */
+export function descendants(pid: number): number[] {
+  const parents = new Map<number, number>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      parents.set(Number(entry), Number(fields[1]));
+    } catch {
+      // The process ended while we looked.
+    }
+  }
+  const found: number[] = [];
+  const queue = [pid];
+  while (queue.length) {
+    const current = queue.shift() as number;
+    for (const [child, parent] of parents) {
+      if (parent === current && !found.includes(child)) {
+        found.push(child);
+        queue.push(child);
+      }
+    }
+  }
+  return found;
+}
+
+export function isAlive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // A zombie has exited; only its parent's wait is missing.
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+/** Test cases of a JUnit file as "target|classname|name|outcome". */
+export function junitCases(xml: string): string[] {
+  const cases: string[] = [];
+  for (const match of xml.matchAll(/<testsuite name="([^"]*)"[\s\S]*?<\/testsuite>/g)) {
+    const suite = match[0];
+    for (const testcase of suite.matchAll(/<testcase classname="([^"]*)" name="([^"]*)"[^>]*?(\/>|>([\s\S]*?)<\/testcase>)/g)) {
+      const body = testcase[4] ?? '';
+      const outcome = /<failure/.test(body) ? 'failure' : /<error/.test(body) ? 'error' : /<skipped/.test(body) ? 'skipped' : 'passed';
+      cases.push(`${match[1]}|${testcase[1]}|${testcase[2]}|${outcome}`);
+    }
+  }
+  return cases;
+}
+
+export async function waitFor(condition: () => boolean, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
