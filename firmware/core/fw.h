@@ -66,8 +66,9 @@ struct fw_resource_table {
   struct fw_rsc_trace trace;
 } __attribute__((packed));
 
+/* magic is written last; heartbeat counts main-loop rounds (the host's stall detector). */
 struct fw_crash_record {
-  uint32_t magic, kind, cause, pc, addr, reserved[3];
+  uint32_t magic, kind, cause, pc, addr, heartbeat, reserved[2];
 };
 
 /* ---- platform layer (one per machine) ---- */
@@ -100,6 +101,7 @@ int fw_strncmp(const char *a, const char *b, size_t n);
 void fw_log(const char *fmt, ...);
 /* Called by a platform trap handler (and before a deliberate fault): record + log. */
 void fw_crash_record(uint32_t kind, uint32_t cause, uint32_t pc, uint32_t addr);
+void fw_heartbeat(void);
 void fw_rsc_init(volatile struct fw_resource_table *t, uint32_t vring0_da, uint32_t vring1_da, uint32_t trace_da);
 
 struct fw_ept;

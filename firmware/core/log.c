@@ -71,6 +71,11 @@ void fw_crash_record(uint32_t kind, uint32_t cause, uint32_t pc, uint32_t addr) 
   __sync_synchronize();
 }
 
+void fw_heartbeat(void) {
+  char *t = plat_trace();
+  if (t) ((volatile struct fw_crash_record *)(void *)(t + TRACE_TEXT))->heartbeat++;
+}
+
 void fw_rsc_init(volatile struct fw_resource_table *t, uint32_t vring0_da, uint32_t vring1_da, uint32_t trace_da) {
   char *tr = plat_trace();
   if (tr) fw_memset(tr, 0, FW_TRACE_SIZE);

@@ -95,6 +95,7 @@ static int send_raw(uint32_t src, uint32_t dst, const void *data, uint32_t len) 
     uint32_t blen;
     int got = vq_get(&vq_tx, &head, &buf, &blen);
     if (got == 0) {
+      fw_heartbeat();
       if (plat_wait(0) < 0) return -1;
       continue;
     }
@@ -273,6 +274,7 @@ void fw_run(const char *machine) {
       failed = 0;
     }
     int busy = 0;
+    fw_heartbeat();
     if (ready) {
       busy = poll_rx();
       announce_pending();

@@ -1,0 +1,60 @@
+/*
+ * xlnx-versal-virt RPU core 0: PL011 UART0 at 0xFF000000, DDR at 0 (all of it shared with the
+ * host through QEMU's memory backend). No timer is set up, so the idle wait is a plain poll.
+ */
+#include "../../core/fw.h"
+
+#define UART0_DR (*(volatile uint32_t *)0xFF000000u)
+#define UART0_FR (*(volatile uint32_t *)0xFF000018u)
+#define UART_FR_TXFF (1u << 5)
+#define RAM_BASE 0x0u
+#define RAM_SIZE (256u << 20)
+
+extern volatile struct fw_resource_table fw_resource_table;
+extern char fw_trace_buffer[];
+
+void plat_init(void) {}
+
+void plat_putc(char c) {
+  for (int i = 0; i < 100000 && (UART0_FR & UART_FR_TXFF); i++) {}
+  UART0_DR = (uint8_t)c;
+}
+
+volatile struct fw_resource_table *plat_rsc(void) { return &fw_resource_table; }
+char *plat_trace(void) { return fw_trace_buffer; }
+
+void *plat_phys(uint64_t pa, uint32_t len) {
+  if (pa - RAM_BASE > RAM_SIZE || len > RAM_SIZE - (pa - RAM_BASE)) return 0;
+  return (void *)(uintptr_t)pa;
+}
+
+void plat_kick(void) {}
+
+int plat_wait(int busy) {
+  (void)busy;
+  return 0;
+}
+
+void plat_fault(void) {
+  __asm__ volatile("udf #0");
+  for (;;) {}
+}
+
+void plat_hang(void) {
+  __asm__ volatile("cpsid if");
+  for (;;) __asm__ volatile("wfi");
+}
+
+void plat_exit(int code) {
+  fw_log("fw: exit %u\n", (uint32_t)code);
+  plat_hang();
+}
+
+void r5_fault(uint32_t exception, uint32_t pc, uint32_t addr) {
+  fw_crash_record(1, exception, pc, addr);
+}
+
+int main(void) {
+  plat_init();
+  fw_run("versal-r5");
+}
