@@ -1,0 +1,126 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { KindRegistry } from '../targets/registry.js';
+import { fakeKind } from './testing/fake-target.js';
+import { loadFarmConfig, parseFarmConfig } from './config.js';
+import { ConfigFileError } from './config-error.js';
+import { selectRun, parseShard, UsageError } from './selection.js';
+
+const registry = new KindRegistry([fakeKind]);
+
+function errorOf(text: string): string {
+  try {
+    parseFarmConfig(text, '/tmp/somewhere/farm.yaml', registry, '/tmp/somewhere');
+  } catch (error) {
+    assert.ok(error instanceof ConfigFileError, String(error));
+    assert.ok(!error.message.includes('\n'), `one line: ${error.message}`);
+    return error.message.replace(/^.*farm\.yaml:/, 'farm.yaml:');
+  }
+  assert.fail('config was accepted');
+}
+
+test('a valid farm.yaml resolves defaults, suites and firmware paths', () => {
+  const config = parseFarmConfig(
+    `defaults:
+  repeat: 2
+  timeout: 30
+targets:
+  - name: a
+    kind: fake
+    suites: [lifecycle, echo]
+    firmware:
+      echo: fw/echo.elf
+  - name: b
+    kind: fake
+    params: { delayMs: 1 }
+`,
+    '/lab/farm.yaml',
+    registry,
+  );
+  assert.equal(config.source, '/lab/farm.yaml');
+  assert.equal(config.defaults.repeat, 2);
+  assert.equal(config.defaults.retries, 0);
+  assert.equal(config.defaults.timeout, 30);
+  assert.deepEqual(config.targets[0]?.suites, ['echo', 'lifecycle'], 'canonical suite order');
+  assert.deepEqual(config.targets[0]?.firmware, { echo: '/lab/fw/echo.elf' });
+  assert.deepEqual(config.targets[1]?.suites, ['echo', 'matrix-multiply', 'multi-endpoint', 'lifecycle']);
+  assert.deepEqual(config.targets[1]?.params, { delayMs: 1 });
+});
+
+test('an unknown kind names the kind field and the known kinds', () => {
+  assert.equal(
+    errorOf(`targets:\n  - name: x\n    kind: fake\n  - name: y\n    kind: qemu-rv\n`),
+    'farm.yaml:5:5: targets[1].kind: unknown kind "qemu-rv" (known: fake)',
+  );
+});
+
+test('schema mistakes point at the offending field', () => {
+  assert.equal(errorOf(`targets:\n  - kind: fake\n`), 'farm.yaml:2:5: targets[0]: missing required field "name"');
+  assert.equal(errorOf(`targets: []\n`), 'farm.yaml:1:1: targets: must have at least 1 item(s)');
+  assert.equal(errorOf(`defaults:\n  repeat: 0\ntargets:\n  - {name: a, kind: fake}\n`), 'farm.yaml:2:3: defaults.repeat: must be at least 1, got 0');
+  assert.equal(
+    errorOf(`targets:\n  - name: a\n    kind: fake\n    colour: red\n`),
+    'farm.yaml:4:5: targets[0].colour: unknown field (known: name, kind, params, suites, firmware)',
+  );
+  assert.equal(
+    errorOf(`targets:\n  - name: a\n    kind: fake\n    suites: [echo, ping]\n`),
+    'farm.yaml:4:20: targets[0].suites[1]: unknown value "ping" (known: echo, matrix-multiply, multi-endpoint, lifecycle)',
+  );
+  assert.match(errorOf(`targets:\n  - name: a\n    kind: fake\n    firmware:\n      pong: x.elf\n`), /^farm\.yaml:5:7: targets\[0\]\.firmware\.pong: unknown field/);
+  assert.equal(
+    errorOf(`targets:\n  - name: a\n    kind: fake\n  - name: a\n    kind: fake\n`),
+    'farm.yaml:4:7: targets[1].name: duplicate target name "a" (also targets[0])',
+  );
+  assert.match(errorOf(`targets:\n  - name: "bad name"\n    kind: fake\n`), /^farm\.yaml:2:7: targets\[0\]\.name: "bad name" is not valid/);
+});
+
+test("a kind's parameter errors are located inside params", () => {
+  assert.equal(
+    errorOf(`targets:\n  - name: a\n    kind: fake\n    params:\n      delayMs: -1\n`),
+    'farm.yaml:5:7: targets[0].params.delayMs: must be a number >= 0',
+  );
+});
+
+test('YAML syntax errors give file:line:col', () => {
+  assert.match(errorOf(`targets:\n  - name: a\n   kind: [fake\n`), /^farm\.yaml:\d+:\d+: YAML syntax error: /);
+});
+
+test('without a file the built-in farm (target sim) is used', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'farm-config-'));
+  try {
+    // The built-in farm needs the sim kind; with a registry that has it, it loads.
+    const simLike = new KindRegistry([{ ...fakeKind, kind: 'sim' }]);
+    const config = loadFarmConfig(undefined, simLike, dir);
+    assert.equal(config.source, null);
+    assert.deepEqual(config.targets.map((target) => [target.name, target.kind]), [['sim', 'sim']]);
+    writeFileSync(join(dir, 'farm.yaml'), 'targets:\n  - {name: here, kind: sim}\n');
+    assert.equal(loadFarmConfig(undefined, simLike, dir).targets[0]?.name, 'here', './farm.yaml wins over the built-in farm');
+    assert.throws(() => loadFarmConfig('missing.yaml', simLike, dir), /missing\.yaml:1:1: cannot read config: no such file/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('run selection: targets, suites, shard and numbers from the command line', () => {
+  const config = parseFarmConfig(
+    `defaults: {retries: 1}\ntargets:\n  - {name: a, kind: fake, suites: [echo]}\n  - {name: b, kind: fake}\n`,
+    '/lab/farm.yaml',
+    registry,
+  );
+  const { plan, notes } = selectRun(config, { targets: [], suites: ['lifecycle'], repeat: '3' }, '/work');
+  assert.deepEqual(plan.targets.map((target) => [target.name, target.suites]), [['b', ['lifecycle']]]);
+  assert.match(notes[0] ?? '', /target a \(fake\) does not run lifecycle/);
+  assert.equal(plan.repeat, 3);
+  assert.equal(plan.retries, 1);
+  assert.equal(plan.outDir, '/lab/farm-out');
+  assert.equal(selectRun(config, { targets: ['a'], suites: [], out: 'o' }, '/work').plan.outDir, '/work/o');
+  assert.deepEqual(parseShard('2/3'), { current: 2, total: 3 });
+  for (const bad of ['0/2', '3/2', '1', 'a/b']) assert.throws(() => parseShard(bad), UsageError);
+  assert.throws(() => selectRun(config, { targets: ['zz'], suites: [] }), /no target "zz"/);
+  assert.throws(() => selectRun(config, { targets: [], suites: ['pong'] }), /unknown suite "pong"/);
+  assert.throws(() => selectRun(config, { targets: ['a'], suites: ['lifecycle'] }), /nothing to run/);
+  assert.throws(() => selectRun(config, { targets: [], suites: [], workers: '0' }), /--workers/);
+});
