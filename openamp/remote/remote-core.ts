@@ -70,6 +70,9 @@ export class RemoteCore {
   private fault: 'crash' | 'hang' | undefined;
   private faultDetail = '';
   private finishedReason: string | undefined;
+  /** Async mode (doorbell without waitSync): a ring came since the last idle wait. */
+  private rang = false;
+  private wake: (() => void) | undefined;
 
   constructor(private readonly options: RemoteCoreOptions) {
     this.control = options.control ?? new RemoteControl();
@@ -81,6 +84,23 @@ export class RemoteCore {
 
   async run(): Promise<RemoteCoreOutcome> {
     const { transport, doorbell, program } = this.options;
+    // Without a blocking wait the loop sleeps on timers; a ring cuts the sleep short.
+    const stopWaking = doorbell.waitSync
+      ? undefined
+      : doorbell.listen(() => {
+          this.rang = true;
+          const wake = this.wake;
+          this.wake = undefined;
+          wake?.();
+        });
+    try {
+      return await this.boot(transport, doorbell, program);
+    } finally {
+      stopWaking?.();
+    }
+  }
+
+  private async boot(transport: VirtioTransport, doorbell: Doorbell, program: RemoteProgram): Promise<RemoteCoreOutcome> {
     this.control.setState('waiting-for-driver');
     const driverOk = await this.waitForDriverOk();
     if (driverOk !== true) {
@@ -160,7 +180,19 @@ export class RemoteCore {
       return;
     }
     // No synchronous wait: give the event loop the time, so socket rings and timers run.
-    await new Promise<void>((resolve) => setTimeout(resolve, ms));
+    if (!this.rang) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(() => {
+          this.wake = undefined;
+          resolve();
+        }, ms);
+        this.wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+    }
+    this.rang = false;
   }
 
   private hang(): RemoteCoreOutcome {

@@ -1,0 +1,319 @@
+/**
+ * The OpenAMP host as our own TypeScript stack implements it, for every target whose remote
+ * core we drive directly (sim, QEMU, linux-process): remoteproc loads and starts the image,
+ * the RPMsg host device runs on the image's vdev, and the suites see the `Host` interface.
+ *
+ * A target supplies only what is specific to it: its RemoteprocOps (memory, image check,
+ * allocation, start/stop, kick), the host's end of its doorbell, and optionally a fault
+ * injector. It reports a crash it notices (process died, thread faulted) through
+ * `host.remoteproc.reportCrash(reason)`.
+ */
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import type { Doorbell } from '../openamp/doorbell/doorbell.js';
+import { FirmwareError, InfrastructureError, ProtocolError, RemoteCrashedError, TimeoutError, hex } from '../openamp/errors.js';
+import { Remoteproc, type RemoteprocVdev } from '../openamp/remoteproc/remoteproc.js';
+import type { RemoteprocOps } from '../openamp/remoteproc/remoteproc-ops.js';
+import { controlMessage } from '../openamp/remote/control-words.js';
+import { createRpmsgHost, rpmsgBufferCount, type VirtioRpmsgHost } from '../openamp/rpmsg/host.js';
+import { VIRTIO_ID_RPMSG } from '../openamp/virtio/transport.js';
+import { BootSession } from './openamp-host/boot-session.js';
+import { ChannelRegistry } from './openamp-host/channel-registry.js';
+import { OpenAmpHostEndpoint } from './openamp-host/host-endpoint.js';
+import { chooseProbeTarget, PROBE_PAYLOAD_BYTES } from './openamp-host/probe.js';
+import type {
+  Channel,
+  FaultKind,
+  FirmwareImage,
+  Host,
+  HostEndpoint,
+  NameServiceEvent,
+  OpenEndpointOptions,
+  RemoteState,
+} from './target.js';
+
+/** A target's own way of making its remote fail (a debugger, a QMP command...). */
+export type FaultInjector = (kind: FaultKind, host: OpenAmpHost) => Promise<void>;
+
+export interface OpenAmpHostOptions {
+  /** The target's remote core. */
+  ops: RemoteprocOps;
+  /**
+   * The host's end of the doorbell, asked for on every start once the core runs (so a target
+   * may connect a new one per boot). The target owns it and closes it.
+   */
+  doorbell: () => Doorbell | Promise<Doorbell>;
+  /** Names the core in messages and logs ("sim0", "qemu-riscv"). */
+  name?: string;
+  /** RPMsg buffer size (default 512); must match the firmware. */
+  bufferSize?: number;
+  /**
+   * Let the RPMsg host device listen on the doorbell (default true). A caller that busy-polls
+   * the device (`rpmsgDevice.poll()`, benchmarks) passes false.
+   */
+  listen?: boolean;
+  /** Used instead of sending the fault word on a channel. */
+  faultInjector?: FaultInjector;
+  /** How long a stall probe waits for its reply before the remote counts as stalled (default 1000 ms). */
+  stallTimeoutMs?: number;
+  /** Reads an image's bytes; by default its `path`. */
+  readFirmware?: (image: FirmwareImage) => Promise<Uint8Array>;
+  /** Progress lines and protocol errors. */
+  log?: (line: string) => void;
+}
+
+/** The remote was stopped while something waited on it. */
+export class RemoteStoppedError extends ProtocolError {}
+
+/** waitForChannel gave up: the firmware did not announce the channel (a firmware fault). */
+export class AnnouncementTimeoutError extends FirmwareError {}
+
+const DEFAULT_CHANNEL_TIMEOUT_MS = 10_000;
+const DEFAULT_CRASH_TIMEOUT_MS = 10_000;
+const DEFAULT_STALL_TIMEOUT_MS = 1000;
+/** Pause between two stall probes of a healthy remote. */
+const PROBE_INTERVAL_MS = 100;
+
+export class OpenAmpHost implements Host {
+  readonly remoteproc: Remoteproc;
+  readonly name: string;
+  private readonly registry = new ChannelRegistry();
+  private session: BootSession | undefined;
+  private sessions = 0;
+  private readonly log: (line: string) => void;
+  private readonly crashWaiters = new Set<(reason: string) => void>();
+
+  constructor(private readonly options: OpenAmpHostOptions) {
+    this.name = options.name ?? 'remote';
+    this.log = options.log ?? (() => {});
+    this.remoteproc = new Remoteproc(options.ops, { name: this.name, log: this.log });
+    this.remoteproc.onCrash((reason) => {
+      this.endSession(new RemoteCrashedError(`${this.name}: remote crashed: ${reason}`));
+      for (const waiter of [...this.crashWaiters]) waiter(reason);
+    });
+  }
+
+  get state(): RemoteState {
+    return this.remoteproc.state;
+  }
+
+  /** The RPMsg host device of the current boot (benchmarks and diagnostics poll it directly). */
+  get rpmsgDevice(): VirtioRpmsgHost | undefined {
+    return this.session?.up ? (this.session.device as VirtioRpmsgHost) : undefined;
+  }
+
+  async start(firmware: FirmwareImage): Promise<void> {
+    // A crashed remote is restarted from clean, as Linux recovery does.
+    if (this.remoteproc.state === 'crashed') await this.stop();
+    const bytes = await this.readImage(firmware);
+    await this.remoteproc.boot(bytes, firmware.path ?? firmware.label);
+    try {
+      const vdev = this.rpmsgVdev(this.remoteproc.vdevs, firmware);
+      const doorbell = await this.options.doorbell();
+      const bufferSize = this.options.bufferSize ?? 512;
+      const device = createRpmsgHost({
+        transport: vdev.transport,
+        doorbell,
+        bufferSize,
+        bufferPool: this.bufferPool(vdev, bufferSize),
+        listen: this.options.listen ?? true,
+        onProtocolError: (error) => this.log(`${this.name}: protocol error: ${error.message}`),
+      });
+      const session = new BootSession(++this.sessions, device);
+      this.session = session;
+      device.onNameService((announcement) => {
+        if (this.session === session) this.registry.announce(announcement);
+      });
+      // The core may have died between start and now.
+      if (this.remoteproc.state === 'crashed') this.endSession(new RemoteCrashedError(`${this.name}: remote crashed: ${this.remoteproc.crashReason}`));
+    } catch (error) {
+      await this.remoteproc.stop().catch((stopError: unknown) => this.log(`${this.name}: stop after failed start: ${String(stopError)}`));
+      throw error;
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.endSession(new RemoteStoppedError(`${this.name}: remote stopped`));
+    await this.remoteproc.stop();
+  }
+
+  async waitForChannel(name: string, options: { timeoutMs?: number } = {}): Promise<Channel> {
+    const session = this.liveSession();
+    const timeoutMs = options.timeoutMs ?? DEFAULT_CHANNEL_TIMEOUT_MS;
+    return session.race(
+      this.registry.waitFor(
+        name,
+        timeoutMs,
+        () =>
+          new AnnouncementTimeoutError(
+            `${this.name}: the remote did not announce "${name}" within ${timeoutMs} ms (announced: ${
+              this.registry
+                .channels()
+                .map((c) => `${c.name}@${hex(c.remoteAddr)}`)
+                .join(', ') || 'nothing'
+            })`,
+          ),
+      ),
+    );
+  }
+
+  channels(): readonly Channel[] {
+    return this.session?.up ? this.registry.channels() : [];
+  }
+
+  onNameService(listener: (event: NameServiceEvent) => void): () => void {
+    return this.registry.onNameService(listener);
+  }
+
+  async openEndpoint(options: OpenEndpointOptions): Promise<HostEndpoint> {
+    const session = this.liveSession();
+    const announced = options.remoteAddr === undefined && !options.announce ? this.registry.find(options.name) : undefined;
+    const endpoint = session.device.createEndpoint({
+      name: options.name,
+      ...(options.localAddr === undefined ? {} : { addr: options.localAddr }),
+      ...(options.remoteAddr !== undefined ? { dest: options.remoteAddr } : announced ? { dest: announced.remoteAddr } : {}),
+      ...(options.announce ? { announce: true } : {}),
+    });
+    return new OpenAmpHostEndpoint(endpoint, session);
+  }
+
+  async injectFault(kind: FaultKind): Promise<void> {
+    if (this.options.faultInjector) {
+      await this.options.faultInjector(kind, this);
+      return;
+    }
+    const session = this.liveSession();
+    const target = chooseProbeTarget(this.registry.channels());
+    if (!target) throw new InfrastructureError(`${this.name}: no channel to send the ${kind} word on (nothing announced yet)`);
+    const endpoint = session.device.createEndpoint({ name: target.name, dest: target.remoteAddr });
+    try {
+      await session.race(endpoint.send(controlMessage(kind), { timeoutMs: 2000 }));
+      this.log(`${this.name}: sent the ${kind} word to ${target.name}@${hex(target.remoteAddr)}`);
+    } finally {
+      if (!endpoint.destroyed && session.up) endpoint.destroy();
+    }
+  }
+
+  async waitForCrash(options: { timeoutMs?: number } = {}): Promise<string> {
+    const timeoutMs = options.timeoutMs ?? DEFAULT_CRASH_TIMEOUT_MS;
+    if (this.remoteproc.state === 'crashed') return this.remoteproc.crashReason ?? 'crashed';
+    if (this.remoteproc.state === 'offline') throw new InfrastructureError(`${this.name}: waitForCrash while the remote is offline`);
+    let resolveCrash!: (reason: string) => void;
+    const crashed = new Promise<string>((resolve) => {
+      resolveCrash = resolve;
+    });
+    this.crashWaiters.add(resolveCrash);
+    const deadline = Date.now() + timeoutMs;
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new TimeoutError(`${this.name}: the remote neither crashed nor stalled within ${timeoutMs} ms`)), timeoutMs);
+    });
+    let watching = true;
+    try {
+      const probing = this.probeUntilStalled(deadline, () => watching);
+      probing.catch(() => {});
+      return await Promise.race([crashed, timedOut, probing]);
+    } finally {
+      watching = false;
+      clearTimeout(timer);
+      this.crashWaiters.delete(resolveCrash);
+    }
+  }
+
+  async trace(): Promise<string> {
+    return this.remoteproc.readTrace(0);
+  }
+
+  /**
+   * Pings a channel of the remote until a ping goes unanswered for `stallTimeoutMs`: then the
+   * remote is declared crashed ("no progress") and the reason returned. Without any channel to
+   * ping it only waits (a crash report may still come from the target).
+   */
+  private async probeUntilStalled(deadline: number, watching: () => boolean): Promise<string> {
+    const stallMs = this.options.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS;
+    const probe = new Uint8Array(PROBE_PAYLOAD_BYTES);
+    // Bounded by the deadline: each round takes at least PROBE_INTERVAL_MS or ends.
+    while (watching() && Date.now() < deadline) {
+      const session = this.session;
+      const target = session?.up ? chooseProbeTarget(this.registry.channels()) : undefined;
+      if (!session || !target) {
+        await sleep(PROBE_INTERVAL_MS);
+        continue;
+      }
+      const endpoint = session.device.createEndpoint({ name: target.name, dest: target.remoteAddr });
+      try {
+        const wait = Math.max(1, Math.min(stallMs, deadline - Date.now()));
+        const sent = Date.now();
+        try {
+          endpoint.trySend(probe);
+          await session.race(endpoint.receive(wait));
+        } catch (error) {
+          if (!(error instanceof TimeoutError) && !(error instanceof ProtocolError && error.name.startsWith('NoBufferError'))) throw error;
+          if (!watching()) break;
+          if (Date.now() - sent < stallMs) continue;
+          const reason = `no progress: ${target.name}@${hex(target.remoteAddr)} did not answer within ${stallMs} ms`;
+          this.log(`${this.name}: ${reason}`);
+          this.remoteproc.reportCrash(reason);
+          return this.remoteproc.crashReason ?? reason;
+        }
+      } finally {
+        if (!endpoint.destroyed && session.up) endpoint.destroy();
+      }
+      await sleep(PROBE_INTERVAL_MS);
+    }
+    return new Promise<string>(() => {});
+  }
+
+  private async readImage(firmware: FirmwareImage): Promise<Uint8Array> {
+    let bytes: Uint8Array;
+    if (this.options.readFirmware) {
+      bytes = await this.options.readFirmware(firmware);
+    } else {
+      if (!firmware.path) throw new InfrastructureError(`${this.name}: firmware "${firmware.label}" has no path to load`);
+      try {
+        bytes = await readFile(firmware.path);
+      } catch (error) {
+        throw new InfrastructureError(`${this.name}: cannot read firmware ${firmware.path}: ${(error as Error).message}`, { cause: error });
+      }
+    }
+    const sha = createHash('sha256').update(bytes).digest('hex');
+    if (firmware.sha256 && sha !== firmware.sha256.toLowerCase()) {
+      throw new FirmwareError(`${this.name}: firmware ${firmware.path ?? firmware.label} has SHA-256 ${sha}, expected ${firmware.sha256}`);
+    }
+    return bytes;
+  }
+
+  private rpmsgVdev(vdevs: readonly RemoteprocVdev[], firmware: FirmwareImage): RemoteprocVdev {
+    const vdev = vdevs.find((v) => v.entry.id === VIRTIO_ID_RPMSG);
+    if (!vdev) throw new FirmwareError(`${this.name}: firmware ${firmware.label} has no RPMsg vdev (virtio id ${VIRTIO_ID_RPMSG}) in its resource table`);
+    return vdev;
+  }
+
+  /** The `vdev<N>buffer` carveout when the firmware has one (Linux), host memory otherwise. */
+  private bufferPool(vdev: RemoteprocVdev, bufferSize: number): { da: number; size: number } {
+    const needed = rpmsgBufferCount(vdev.entry.vrings[0]?.num ?? 0) * bufferSize;
+    if (vdev.bufferCarveout) return { da: vdev.bufferCarveout.da, size: vdev.bufferCarveout.len };
+    const allocation = this.remoteproc.allocate(needed, 0x1000, `vdev${vdev.index}buffer`);
+    return { da: allocation.da, size: needed };
+  }
+
+  private liveSession(): BootSession {
+    const session = this.session;
+    if (!session) throw new InfrastructureError(`${this.name}: the remote is not started`);
+    session.assertUp();
+    return session;
+  }
+
+  private endSession(error: Error): void {
+    const session = this.session;
+    if (!session || !session.up) return;
+    session.end(error);
+    this.registry.fail(error);
+    session.device.close();
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
