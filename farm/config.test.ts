@@ -72,9 +72,9 @@ test('schema mistakes point at the offending field', () => {
   assert.match(errorOf(`targets:\n  - name: a\n    kind: fake\n    firmware:\n      pong: x.elf\n`), /^farm\.yaml:5:7: targets\[0\]\.firmware\.pong: unknown field/);
   assert.equal(
     errorOf(`targets:\n  - name: a\n    kind: fake\n  - name: a\n    kind: fake\n`),
-    'farm.yaml:4:7: targets[1].name: duplicate target name "a" (also targets[0])',
+    'farm.yaml:4:5: targets[1].name: duplicate target name "a" (also targets[0])',
   );
-  assert.match(errorOf(`targets:\n  - name: "bad name"\n    kind: fake\n`), /^farm\.yaml:2:7: targets\[0\]\.name: "bad name" is not valid/);
+  assert.match(errorOf(`targets:\n  - name: "bad name"\n    kind: fake\n`), /^farm\.yaml:2:5: targets\[0\]\.name: "bad name" is not valid/);
 });
 
 test("a kind's parameter errors are located inside params", () => {
