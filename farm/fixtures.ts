@@ -106,8 +106,14 @@ export const test = base.extend<TestFixtures, WorkerFixtures>({
       } finally {
         try {
           await target?.teardown();
+        } catch (error) {
+          throw asClassified(error, `target ${name} teardown failed`);
         } finally {
-          rmSync(workDir, { recursive: true, force: true });
+          try {
+            rmSync(workDir, { recursive: true, force: true, maxRetries: 3 });
+          } catch (error) {
+            targetLog.info(`could not remove ${workDir}: ${String(error)}`);
+          }
         }
       }
     },

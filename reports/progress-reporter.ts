@@ -72,7 +72,9 @@ export default class ProgressReporter implements Reporter {
     const rows = summarize(records);
     process.stdout.write(rows.length ? `${formatTable(rows)}\n` : 'no test finished\n');
     const failures = this.book.finished().filter((record) => record.outcome === 'failed' || record.outcome === 'error');
-    for (const record of failures) {
+    const LISTED = 10;
+    if (failures.length > LISTED) process.stdout.write(`failures (first ${LISTED} of ${failures.length}):\n`);
+    for (const record of failures.slice(0, LISTED)) {
       process.stdout.write(`  ${record.outcome} [${record.failureClass}] ${record.target} ${record.suite} › ${record.title}: ${record.message ?? ''}\n`);
     }
     if (result.status === 'interrupted') process.stdout.write('run interrupted: reports hold the tests that finished\n');
