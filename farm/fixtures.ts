@@ -165,7 +165,11 @@ export const test = base.extend<TestFixtures, WorkerFixtures>({
     } finally {
       let trace: string;
       try {
-        trace = await host.trace();
+        // A wedged target must not hold the test until its timeout just to read the trace.
+        trace = await Promise.race([
+          host.trace(),
+          new Promise<never>((_, reject) => setTimeout(() => reject(new Error('no answer within 5 s')), 5000).unref()),
+        ]);
       } catch (error) {
         trace = `(trace buffer unreadable: ${error instanceof Error ? error.message : String(error)})`;
       }
