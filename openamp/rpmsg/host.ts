@@ -47,6 +47,7 @@ export class VirtioRpmsgHost extends VirtioRpmsgDevice {
   private freeTxCount: number;
   private txId = -1;
   private kickTx = false;
+  private txWaiting = false;
   private readonly expectedStatus = STATUS_RUNNING;
   private reportedStatus = -1;
 
@@ -56,6 +57,9 @@ export class VirtioRpmsgHost extends VirtioRpmsgDevice {
     if (!pool) throw new RpmsgConfigError('the host role needs a bufferPool (device address and size of the RPMsg buffers)');
     const transport = this.transport;
     const space = transport.memory;
+    if (transport.vrings.length < 2) {
+      throw new RpmsgConfigError(`an RPMsg virtio device needs 2 vrings, the transport has ${transport.vrings.length}`);
+    }
     const rxInfo = transport.vrings[0]!;
     const txInfo = transport.vrings[1]!;
     checkVringGeometry(rxInfo.num, rxInfo.align, 'vring0 (remote -> host)');
@@ -138,8 +142,15 @@ export class VirtioRpmsgHost extends VirtioRpmsgDevice {
           rx.add(id, this.poolPa + id * bufferSize, bufferSize, true);
         }
       }
-      // Without event idx interrupts stay on and there is nothing to re-arm.
-      if (handled >= budget || !this.eventIdx || !rx.enableInterrupts()) break;
+      // Drained without event idx: interrupts stay on, nothing to re-arm.
+      if (handled < budget && !this.eventIdx) break;
+      // Re-arm (with event idx: used_event = where we are) and look again: the remote may have
+      // returned entries after our last look without an interrupt.
+      if (!rx.enableInterrupts()) break;
+      if (handled >= budget) {
+        this.pollAgainSoon();
+        break;
+      }
     }
     return handled;
   }
@@ -147,8 +158,15 @@ export class VirtioRpmsgHost extends VirtioRpmsgDevice {
   protected acquireTxBuffer(_length: number): boolean {
     let id = this.tx.getUsed();
     if (id < 0) {
-      if (this.freeTxCount === 0) return false;
-      id = this.freeTx[--this.freeTxCount]!;
+      if (this.freeTxCount > 0) {
+        id = this.freeTx[--this.freeTxCount]!;
+      } else {
+        // While a sender waits, re-arm the tx-complete interrupt at the current position (with
+        // event idx it is a position, not a flag), and take what arrived meanwhile.
+        if (!this.txWaiting || !this.tx.enableInterrupts()) return false;
+        id = this.tx.getUsed();
+        if (id < 0) return false;
+      }
     } else if (id >= this.txBufferCount) {
       // In flight means we added it, so this cannot happen; keep the pool bounds anyway.
       return false;
@@ -177,6 +195,7 @@ export class VirtioRpmsgHost extends VirtioRpmsgDevice {
   }
 
   protected waitingForBuffers(waiting: boolean): void {
+    this.txWaiting = waiting;
     if (!waiting) {
       this.tx.disableInterrupts();
       return;
@@ -185,7 +204,14 @@ export class VirtioRpmsgHost extends VirtioRpmsgDevice {
     if (this.tx.enableInterrupts()) queueMicrotask(() => this.poll());
   }
 
-  protected stopRole(): void {}
+  /** A virtio reset, as Linux does when it removes the device: the remote must stop using the rings. */
+  protected stopRole(): void {
+    try {
+      this.transport.setStatus(0);
+    } catch {
+      // The transport is already gone (remoteproc stopped first): nothing left to reset.
+    }
+  }
 }
 
 export function createRpmsgHost(options: RpmsgVirtioOptions): VirtioRpmsgHost {

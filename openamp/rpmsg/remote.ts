@@ -79,7 +79,14 @@ export class VirtioRpmsgRemote extends VirtioRpmsgDevice {
           rx.putUsed(head, length);
         }
       }
-      if (handled >= budget || this.closed || !this.eventIdx || !rx.enableNotify()) break;
+      if (this.closed || (handled < budget && !this.eventIdx)) break;
+      // Re-arm (with event idx: avail_event = where we are) and look again: the host may have
+      // added entries after our last look without kicking.
+      if (!rx.enableNotify()) break;
+      if (handled >= budget) {
+        this.pollAgainSoon();
+        break;
+      }
     }
     return handled;
   }
@@ -98,8 +105,9 @@ export class VirtioRpmsgRemote extends VirtioRpmsgDevice {
     }
     for (let tries = 0; tries < tx.num; tries++) {
       if (!tx.getAvail()) {
-        // With event idx the host kicks only past avail_event: ask for the next buffer.
-        if (this.eventIdx) tx.enableNotify();
+        // With event idx the host kicks only past avail_event: ask for the next buffer, and take
+        // one that arrived meanwhile.
+        if (this.eventIdx && tx.enableNotify()) continue;
         return false;
       }
       const capacity = tx.bufferLength;
@@ -163,8 +171,10 @@ export class VirtioRpmsgRemote extends VirtioRpmsgDevice {
     const onError = (error: Error): void => this.protocolError(error);
     try {
       // Read only now: Linux assigns the vring addresses late, just before DRIVER_OK.
-      const txInfo = transport.vrings[0]!;
-      const rxInfo = transport.vrings[1]!;
+      const vrings = transport.vrings;
+      if (vrings.length < 2) throw new DeviceStatusError(`an RPMsg virtio device needs 2 vrings, the transport has ${vrings.length}`, status);
+      const txInfo = vrings[0]!;
+      const rxInfo = vrings[1]!;
       checkVringGeometry(txInfo.num, txInfo.align, 'vring0 (remote -> host)');
       checkVringGeometry(rxInfo.num, rxInfo.align, 'vring1 (host -> remote)');
       const space = transport.memory;

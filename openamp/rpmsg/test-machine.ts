@@ -3,6 +3,8 @@ import { AddressSpace, type SharedMemory } from '../memory/shared-memory.js';
 import { SabMemory } from '../memory/sab-memory.js';
 import { VIRTIO_RPMSG_F_NS, type VirtioTransport, type VringInfo } from '../virtio/transport.js';
 import { vringSize } from '../virtio/vring-layout.js';
+import { createRpmsgHost, type VirtioRpmsgHost } from './host.js';
+import { createRpmsgRemote, type VirtioRpmsgRemote } from './remote.js';
 
 /**
  * An in-process machine for the RPMsg unit tests: one SharedArrayBuffer holding a minimal
@@ -22,8 +24,12 @@ export class MemoryVdevTransport implements VirtioTransport {
     readonly memory: AddressSpace,
     private readonly store: SharedMemory,
     private readonly vdevOffset: number,
-    readonly vrings: readonly VringInfo[],
+    private readonly rings: readonly VringInfo[],
   ) {}
+
+  get vrings(): readonly VringInfo[] {
+    return this.rings;
+  }
 
   get deviceFeatures(): number {
     return this.store.loadU32(this.vdevOffset + TEST_VDEV_DFEATURES);
@@ -157,6 +163,66 @@ export function createTestMachine(options: TestMachineOptions = {}): TestMachine
     close(): void {
       hostDoorbell.close();
       remoteDoorbell.close();
+    },
+  };
+}
+
+export interface RpmsgPairOptions extends TestMachineOptions {
+  /** Both devices listen on the loopback doorbells (default false: the test calls pump()). */
+  listen?: boolean;
+  hostBufferSize?: number;
+  remoteBufferSize?: number;
+}
+
+export interface RpmsgPair {
+  machine: TestMachine;
+  host: VirtioRpmsgHost;
+  remote: VirtioRpmsgRemote;
+  hostErrors: Error[];
+  remoteErrors: Error[];
+  /** Polls remote then host until a round handles nothing (at most `maxRounds`); returns rounds. */
+  pump(maxRounds?: number): number;
+  close(): void;
+}
+
+/** A remote waiting for DRIVER_OK, then a host bringing the device up, on one test machine. */
+export function createRpmsgPair(options: RpmsgPairOptions = {}): RpmsgPair {
+  const machine = createTestMachine({ ...options, bufferSize: options.hostBufferSize ?? options.bufferSize });
+  const hostErrors: Error[] = [];
+  const remoteErrors: Error[] = [];
+  const listen = options.listen ?? false;
+  const remote = createRpmsgRemote({
+    transport: machine.remoteTransport,
+    doorbell: machine.remoteDoorbell,
+    bufferSize: options.remoteBufferSize ?? options.bufferSize,
+    listen,
+    statusPollMs: listen ? 5 : 0,
+    onProtocolError: (error) => remoteErrors.push(error),
+  });
+  const host = createRpmsgHost({
+    transport: machine.hostTransport,
+    doorbell: machine.hostDoorbell,
+    bufferPool: machine.bufferPool,
+    bufferSize: options.hostBufferSize ?? options.bufferSize,
+    listen,
+    onProtocolError: (error) => hostErrors.push(error),
+  });
+  return {
+    machine,
+    host,
+    remote,
+    hostErrors,
+    remoteErrors,
+    pump(maxRounds = 1000): number {
+      for (let round = 1; round <= maxRounds; round++) {
+        if (remote.poll() + host.poll() === 0 && round > 1) return round;
+      }
+      return maxRounds;
+    },
+    close(): void {
+      host.close();
+      remote.close();
+      machine.close();
     },
   };
 }

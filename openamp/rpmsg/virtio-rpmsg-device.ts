@@ -99,6 +99,7 @@ export abstract class VirtioRpmsgDevice implements RpmsgDevice, EndpointOwner {
   private waiters: SendWaiter[] = [];
   private pendingNs: PendingNameService[] = [];
   private polling = false;
+  private pollScheduled = false;
   private stopListening: (() => void) | undefined;
   private readonly rxHeader = new Uint8Array(RPMSG_HEADER_SIZE);
   private readonly rxHeaderView = new DataView(this.rxHeader.buffer);
@@ -109,9 +110,6 @@ export abstract class VirtioRpmsgDevice implements RpmsgDevice, EndpointOwner {
     const bufferSize = options.bufferSize ?? RPMSG_DEFAULT_BUFFER_SIZE;
     if (!Number.isInteger(bufferSize) || bufferSize < MIN_BUFFER_SIZE || bufferSize > MAX_BUFFER_SIZE) {
       throw new RpmsgConfigError(`bufferSize ${bufferSize} must be an integer between ${MIN_BUFFER_SIZE} and ${MAX_BUFFER_SIZE}`);
-    }
-    if (options.transport.vrings.length < 2) {
-      throw new RpmsgConfigError(`an RPMsg virtio device needs 2 vrings, the transport has ${options.transport.vrings.length}`);
     }
     this.bufferSize = bufferSize;
     this.maxPayload = bufferSize - RPMSG_HEADER_SIZE;
@@ -169,6 +167,11 @@ export abstract class VirtioRpmsgDevice implements RpmsgDevice, EndpointOwner {
         if (this.waiters.length > 0) this.serviceWaiters();
       }
       return handled;
+    } catch (error) {
+      // An endpoint or name-service callback threw: its buffer went back already; what is left
+      // on the rings is for the next poll, which no kick may announce.
+      this.pollAgainSoon();
+      throw error;
     } finally {
       this.polling = false;
       if (!this.closed) this.flushKicks();
@@ -258,6 +261,20 @@ export abstract class VirtioRpmsgDevice implements RpmsgDevice, EndpointOwner {
   protected listenOnDoorbell(): void {
     if (this.stopListening || this.closed) return;
     this.stopListening = this.doorbell.listen(() => {
+      this.poll();
+    });
+  }
+
+  /**
+   * poll() stopped at its budget with work left. A doorbell-driven device polls again from the
+   * event loop (no kick will come for entries already there); a device driven by its caller
+   * leaves it to the caller, who sees poll() return its budget.
+   */
+  protected pollAgainSoon(): void {
+    if (!this.stopListening || this.pollScheduled || this.closed) return;
+    this.pollScheduled = true;
+    setImmediate(() => {
+      this.pollScheduled = false;
       this.poll();
     });
   }
