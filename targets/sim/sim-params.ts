@@ -1,0 +1,61 @@
+import { ConfigError } from '../../farm/config-error.js';
+import { isPowerOfTwo } from '../../openamp/virtio/vring-layout.js';
+import { SIM_DEFAULT_BUFFER_SIZE, SIM_DEFAULT_MEMORY_SIZE, SIM_DEFAULT_VRING_NUM, SIM_MAX_MEMORY_SIZE, SIM_MIN_MEMORY_SIZE, simBufferCount } from './sim-machine.js';
+
+/** `params:` of a `kind: sim` target in farm.yaml. Every field is optional. */
+export interface SimParams {
+  /** DDR size in bytes (4 MiB by default), a multiple of 4096 between 2 MiB and 256 MiB. */
+  readonly memorySize: number;
+  /** Entries per vring, a power of two from 2 to 1024 (256 by default). */
+  readonly vringNum: number;
+  /** RPMsg buffer size including the 16-byte header, a multiple of 16 from 64 to 4096 (512 by default). */
+  readonly bufferSize: number;
+  /** How long the remote core spins on its rings before it sleeps on the doorbell, in µs (50 by default). */
+  readonly remoteSpinMicros: number;
+  /** How long a stall probe waits before a silent remote counts as hung, in ms (1000 by default). */
+  readonly stallTimeoutMs: number;
+}
+
+export const SIM_PARAM_DEFAULTS: SimParams = {
+  memorySize: SIM_DEFAULT_MEMORY_SIZE,
+  vringNum: SIM_DEFAULT_VRING_NUM,
+  bufferSize: SIM_DEFAULT_BUFFER_SIZE,
+  remoteSpinMicros: 50,
+  stallTimeoutMs: 1000,
+};
+
+const KEYS = Object.keys(SIM_PARAM_DEFAULTS) as (keyof SimParams)[];
+
+function integer(raw: Record<string, unknown>, key: keyof SimParams, path: string, min: number, max: number): number {
+  const value = raw[key];
+  if (value === undefined) return SIM_PARAM_DEFAULTS[key];
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw new ConfigError(`${path}.${key}`, `must be an integer from ${min} to ${max}, got ${JSON.stringify(value)}`);
+  }
+  return value;
+}
+
+export function parseSimParams(raw: unknown, path: string): SimParams {
+  if (raw === undefined || raw === null) return { ...SIM_PARAM_DEFAULTS };
+  if (typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigError(path, `must be a mapping, got ${JSON.stringify(raw)}`);
+  const record = raw as Record<string, unknown>;
+  for (const key of Object.keys(record)) {
+    if (!(KEYS as string[]).includes(key)) throw new ConfigError(`${path}.${key}`, `unknown parameter (known: ${KEYS.join(', ')})`);
+  }
+  const params: SimParams = {
+    memorySize: integer(record, 'memorySize', path, SIM_MIN_MEMORY_SIZE, SIM_MAX_MEMORY_SIZE),
+    vringNum: integer(record, 'vringNum', path, 2, 1024),
+    bufferSize: integer(record, 'bufferSize', path, 64, 4096),
+    remoteSpinMicros: integer(record, 'remoteSpinMicros', path, 0, 100_000),
+    stallTimeoutMs: integer(record, 'stallTimeoutMs', path, 50, 60_000),
+  };
+  if (params.memorySize % 4096 !== 0) throw new ConfigError(`${path}.memorySize`, `must be a multiple of 4096, got ${params.memorySize}`);
+  if (!isPowerOfTwo(params.vringNum)) throw new ConfigError(`${path}.vringNum`, `must be a power of two, got ${params.vringNum}`);
+  if (params.bufferSize % 16 !== 0) throw new ConfigError(`${path}.bufferSize`, `must be a multiple of 16, got ${params.bufferSize}`);
+  // Image area (1 MiB) + two vrings + the buffer pool must fit.
+  const needed = 0x10_0000 + 2 * (0x1000 + 0x1000 + 16 * params.vringNum + 8 * params.vringNum) + simBufferCount(params.vringNum) * params.bufferSize;
+  if (needed > params.memorySize) {
+    throw new ConfigError(`${path}.memorySize`, `${params.memorySize} bytes cannot hold the image area, vrings and buffers of this geometry (${needed} needed)`);
+  }
+  return params;
+}
