@@ -174,3 +174,24 @@ test('farm up boots a target, streams its console and tears down on Ctrl-C', asy
   const helper = Number(readFileSync(pidFile, 'utf8').trim());
   await waitFor(() => !isAlive(helper), 5000, 'the helper process to end');
 });
+
+test('tests the target cannot run (capabilities) are reported as skipped, never as passed', async () => {
+  const config = space.write(
+    'nofaults.yaml',
+    `targets:
+  - name: plain
+    kind: fake
+    params: { faults: [] }
+`,
+  );
+  const result = await runCli(['run', '--config', config, '--suite', 'lifecycle', '--out', 'out-skip'], space.dir);
+  assert.equal(result.code, 0, result.stdout + result.stderr);
+  const cases = junitCases(readFileSync(join(space.dir, 'out-skip', 'junit.xml'), 'utf8'));
+  assert.deepEqual(cases.filter((entry) => entry.endsWith('|skipped')).map((entry) => entry.split('|')[2]), [
+    'a crashed remote is detected and reported with its trace',
+    'a hung remote is detected as a stall',
+  ]);
+  assert.equal(cases.filter((entry) => entry.endsWith('|passed')).length, 2);
+  assert.match(result.stdout, /plain\s+lifecycle\s+2\s+0\s+0\s+2/);
+  assert.match(result.stdout, /skipped: target cannot inject a crash \(capabilities\.faults\)/);
+});
