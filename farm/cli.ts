@@ -47,6 +47,7 @@ async function main(argv: string[]): Promise<number> {
   const expectArguments = (count: number) => {
     if (rest.length !== count) throw new UsageError(`farm ${command}: unexpected argument(s) ${rest.join(' ') || '(missing)'}`);
   };
+  if (!['run', 'targets', 'doctor', 'up'].includes(command)) throw new UsageError(`unknown command "${command}"\n${USAGE}`);
   const registry = await loadKindRegistry();
   const config = loadFarmConfig(values.config, registry);
   switch (command) {
