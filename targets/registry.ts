@@ -14,6 +14,7 @@ import { InfrastructureError } from '../openamp/errors.js';
 export { ConfigError } from '../farm/config-error.js';
 
 // ---- built-in kinds: add yours here (one import, one line in BUILTIN_KINDS) ----
+import { simKind } from './sim/index.js';
 
 export const EXTRA_KINDS_ENV = 'FARM_EXTRA_KINDS';
 
@@ -47,6 +48,7 @@ export interface TargetKindDefinition<Params = unknown> {
 }
 
 const BUILTIN_KINDS: readonly TargetKindDefinition[] = [
+  simKind,
 ];
 
 export class KindRegistry {
