@@ -41,6 +41,7 @@ export class OpenAmpHostEndpoint implements HostEndpoint {
   }
 
   async receive(options: { timeoutMs?: number } = {}): Promise<Message> {
+    this.session.assertUp();
     const message = await this.session.race(this.endpoint.receive(options.timeoutMs ?? DEFAULT_RECEIVE_TIMEOUT_MS));
     return { src: message.src, dst: message.dst, data: message.data };
   }
