@@ -80,6 +80,6 @@ test('property: needEvent is true exactly when the event index lies in [old, new
       for (let i = 0; i < moved && !crossed; i++) crossed = ((old + i) & 0xffff) === event;
       assert.equal(needEvent(event, now, old), crossed);
     }),
-    { numRuns: fuzzRuns(2000) },
+    { numRuns: fuzzRuns(5000) },
   );
 });

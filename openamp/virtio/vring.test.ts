@@ -371,6 +371,6 @@ test('property: driver and device under random ring corruption stay in bounds an
       }
       assert.equal(free.length + driver.inFlightCount, num, 'every descriptor is either free or in flight');
     }),
-    { numRuns: fuzzRuns(4000) },
+    { numRuns: fuzzRuns(12000) },
   );
 });
