@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { buildElf } from '../../openamp/elf/build-elf.js';
@@ -104,7 +104,8 @@ export async function writeSimFirmware(dir: string, options: SimFirmwareOptions)
   const name = simFirmwareFileName(options);
   const path = join(dir, name);
   await mkdir(dir, { recursive: true });
-  const temporary = `${path}.${process.pid}.tmp`;
+  // Unique per call: two suites may write the same image at once.
+  const temporary = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
   await writeFile(temporary, bytes);
   await rename(temporary, path);
   return { label: name, path, sha256: sha256Hex(bytes) };

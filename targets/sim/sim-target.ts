@@ -24,7 +24,9 @@ export class SimTarget implements Target {
   readonly soc: SimSoc;
   private log: TargetLog | undefined;
   private consoleText = '';
+  /** By suite; generated images are shared by the suites that run the same program. */
   private readonly images = new Map<SuiteName, Promise<FirmwareImage>>();
+  private readonly generated = new Map<string, Promise<FirmwareImage>>();
   private tornDown = false;
 
   constructor(
@@ -105,11 +107,18 @@ export class SimTarget implements Target {
       }
       return { label: basename(configured), path: configured, sha256: sha256Hex(bytes) };
     }
-    return writeSimFirmware(join(this.context.workDir, 'firmware', 'sim'), {
-      program: SIM_PROGRAM_FOR_SUITE[suite],
-      vringNum: this.params.vringNum,
-      bufferSize: this.params.bufferSize,
-    });
+    const program = SIM_PROGRAM_FOR_SUITE[suite];
+    let image = this.generated.get(program);
+    if (!image) {
+      image = writeSimFirmware(join(this.context.workDir, 'firmware', 'sim'), {
+        program,
+        vringNum: this.params.vringNum,
+        bufferSize: this.params.bufferSize,
+      });
+      this.generated.set(program, image);
+      image.catch(() => this.generated.delete(program));
+    }
+    return image;
   }
 
   private console(line: string): void {
