@@ -66,6 +66,7 @@ interface PendingNameService {
 }
 
 const MIN_BUFFER_SIZE = RPMSG_HEADER_SIZE + RPMSG_NS_MESSAGE_SIZE;
+const SLAB_BYTES = 64 * 1024;
 const MAX_BUFFER_SIZE = RPMSG_HEADER_SIZE + 0xffff;
 
 /**
@@ -101,8 +102,8 @@ export abstract class VirtioRpmsgDevice implements RpmsgDevice, EndpointOwner {
   private polling = false;
   private pollScheduled = false;
   private stopListening: (() => void) | undefined;
-  private readonly rxHeader = new Uint8Array(RPMSG_HEADER_SIZE);
-  private readonly rxHeaderView = new DataView(this.rxHeader.buffer);
+  private slab = new Uint8Array(SLAB_BYTES);
+  private slabUsed = 0;
   private readonly txHeader = new Uint8Array(RPMSG_HEADER_SIZE);
   private readonly txHeaderView = new DataView(this.txHeader.buffer);
 
@@ -314,11 +315,9 @@ export abstract class VirtioRpmsgDevice implements RpmsgDevice, EndpointOwner {
       this.malformed(new RpmsgHeaderError(`received buffer of ${length} bytes is shorter than the ${RPMSG_HEADER_SIZE}-byte RPMsg header`));
       return;
     }
-    const view = this.rxHeaderView;
-    memory.readInto(offset, this.rxHeader);
-    const src = view.getUint32(0, true);
-    const dst = view.getUint32(4, true);
-    const payloadLength = view.getUint16(12, true);
+    const src = memory.getU32(offset);
+    const dst = memory.getU32(offset + 4);
+    const payloadLength = memory.getU16(offset + 12);
     if (payloadLength > length - RPMSG_HEADER_SIZE) {
       this.malformed(
         new RpmsgHeaderError(
@@ -338,7 +337,8 @@ export abstract class VirtioRpmsgDevice implements RpmsgDevice, EndpointOwner {
       return;
     }
     this.stats.received++;
-    const data = memory.read(offset + RPMSG_HEADER_SIZE, payloadLength);
+    const data = this.takeMessageBytes(payloadLength);
+    memory.readInto(offset + RPMSG_HEADER_SIZE, data);
     // open-amp: an endpoint with no peer yet takes the sender of the first message as its peer
     // (how a remote learns the host's address after announcing).
     if (endpoint.dest === RPMSG_ADDR_ANY) endpoint.dest = src;
@@ -468,6 +468,22 @@ export abstract class VirtioRpmsgDevice implements RpmsgDevice, EndpointOwner {
       if (!this.endpoints.has(candidate)) return candidate;
     }
     throw new RpmsgConfigError('no free endpoint address');
+  }
+
+  /**
+   * Fresh bytes for a received payload. Allocating one typed array per message costs several
+   * times the copy, so payloads are carved from a shared slab: each message still owns its
+   * bytes (a slab is never reused, only dropped when no message refers to it any more).
+   */
+  private takeMessageBytes(length: number): Uint8Array {
+    if (length > SLAB_BYTES / 8) return new Uint8Array(length);
+    if (this.slabUsed + length > SLAB_BYTES) {
+      this.slab = new Uint8Array(SLAB_BYTES);
+      this.slabUsed = 0;
+    }
+    const bytes = this.slab.subarray(this.slabUsed, this.slabUsed + length);
+    this.slabUsed += length;
+    return bytes;
   }
 
   private malformed(error: Error): void {
