@@ -231,8 +231,10 @@ export class OpenAmpHost implements Host {
    */
   private async probeUntilStalled(deadline: number, watching: () => boolean): Promise<string> {
     const stallMs = this.options.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS;
-    const probe = new Uint8Array(PROBE_PAYLOAD_BYTES);
-    // Bounded by the deadline: each round takes at least PROBE_INTERVAL_MS or ends.
+    let probe = new Uint8Array(PROBE_PAYLOAD_BYTES);
+    /** Since when no probe could even be sent (no free buffer: the remote returns none). */
+    let blockedSince: number | undefined;
+    // Bounded by the deadline: every round sleeps or waits for a reply.
     while (watching() && Date.now() < deadline) {
       const session = this.session;
       const target = session?.up ? chooseProbeTarget(this.registry.channels()) : undefined;
@@ -240,24 +242,36 @@ export class OpenAmpHost implements Host {
         await sleep(PROBE_INTERVAL_MS);
         continue;
       }
+      if (probe.length > session.device.maxPayload) probe = new Uint8Array(session.device.maxPayload);
       const endpoint = session.device.createEndpoint({ name: target.name, dest: target.remoteAddr });
+      let silentFor: number | undefined;
       try {
-        const wait = Math.max(1, Math.min(stallMs, deadline - Date.now()));
-        const sent = Date.now();
         try {
           endpoint.trySend(probe);
-          await session.race(endpoint.receive(wait));
         } catch (error) {
-          if (!(error instanceof TimeoutError) && !(error instanceof ProtocolError && error.name.startsWith('NoBufferError'))) throw error;
-          if (!watching()) break;
-          if (Date.now() - sent < stallMs) continue;
-          const reason = `no progress: ${target.name}@${hex(target.remoteAddr)} did not answer within ${stallMs} ms`;
-          this.log(`${this.name}: ${reason}`);
-          this.remoteproc.reportCrash(reason);
-          return this.remoteproc.crashReason ?? reason;
+          if (!(error instanceof Error && error.name.startsWith('NoBufferError'))) throw error;
+          blockedSince ??= Date.now();
+          silentFor = Date.now() - blockedSince;
+        }
+        if (silentFor === undefined) {
+          blockedSince = undefined;
+          const wait = Math.min(stallMs, deadline - Date.now());
+          if (wait <= 0) break;
+          try {
+            await session.race(endpoint.receive(wait));
+          } catch (error) {
+            if (!(error instanceof TimeoutError)) throw error;
+            if (wait >= stallMs) silentFor = wait;
+          }
         }
       } finally {
         if (!endpoint.destroyed && session.up) endpoint.destroy();
+      }
+      if (silentFor !== undefined && silentFor >= stallMs && watching()) {
+        const reason = `no progress: ${target.name}@${hex(target.remoteAddr)} did not answer within ${stallMs} ms`;
+        this.log(`${this.name}: ${reason}`);
+        this.remoteproc.reportCrash(reason);
+        return this.remoteproc.crashReason ?? reason;
       }
       await sleep(PROBE_INTERVAL_MS);
     }

@@ -305,3 +305,36 @@ test('an image whose bytes do not match its SHA-256 is refused', async () => {
     await r.close();
   }
 });
+
+test('hang with every host buffer stuck in the ring is still detected, without blocking the event loop', async () => {
+  const r = rig();
+  try {
+    await r.host.start(await writeSimFirmware(dir, { program: 'echo', vringNum: 4 }));
+    await r.host.waitForChannel(DEMO_CHANNEL);
+    const endpoint = await r.host.openEndpoint({ name: DEMO_CHANNEL });
+    await r.host.injectFault('hang');
+    // The core stops servicing the rings after the poll round that carried the hang word.
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    // Fill the 4 transmit buffers; the hung remote never returns them.
+    let sent = 0;
+    for (let i = 0; i < 8; i++) {
+      try {
+        await endpoint.send(new Uint8Array(8), { timeoutMs: 50 });
+        sent++;
+      } catch {
+        break;
+      }
+    }
+    assert.ok(sent <= 4, `at most 4 buffers, sent ${sent}`);
+    let ticks = 0;
+    const ticker = setInterval(() => ticks++, 20);
+    try {
+      assert.match(await r.host.waitForCrash({ timeoutMs: 5000 }), /no progress/);
+    } finally {
+      clearInterval(ticker);
+    }
+    assert.ok(ticks >= 5, `the event loop kept running while probing (${ticks} ticks)`);
+  } finally {
+    await r.close();
+  }
+});
