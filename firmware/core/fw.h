@@ -58,7 +58,9 @@ struct fw_rsc_trace {
   char name[32];
 } __attribute__((packed));
 
-/* One vdev with two vrings and one trace buffer: the only table shape this firmware uses. */
+/* The linux-process table: one vdev with two vrings and one trace buffer (open-amp's Linux
+ * machine has no carveout: the buffer pool sits at a fixed offset). The bare-metal tables
+ * (core/rsc_table.S) add a vdev0buffer carveout first; the core finds entries by type. */
 struct fw_resource_table {
   uint32_t ver, num, reserved[2];
   uint32_t offset[2];
@@ -76,6 +78,8 @@ void plat_init(void);
 void plat_putc(char c);
 /* The live resource table (the copy the host patches: status, vring addresses). */
 volatile struct fw_resource_table *plat_rsc(void);
+/* The table's vdev entry (found by type through the offset array). */
+volatile struct fw_rsc_vdev *fw_find_vdev(volatile struct fw_resource_table *t);
 /* The trace buffer (FW_TRACE_SIZE bytes, the one the table's trace entry names). */
 char *plat_trace(void);
 /* CPU pointer for `len` bytes at bus address `pa`, or NULL when not all inside shared RAM. */

@@ -251,15 +251,31 @@ static void announce_pending(void) {
     if (epts[i].in_use && epts[i].announce && !epts[i].announced) send_ns(&epts[i], RPMSG_NS_CREATE);
 }
 
+volatile struct fw_rsc_vdev *fw_find_vdev(volatile struct fw_resource_table *t) {
+  uint32_t num = t->num;
+  volatile uint32_t *offsets = (volatile uint32_t *)(void *)((volatile uint8_t *)t + 16);
+  for (uint32_t i = 0; i < num && i < 8; i++) {
+    uint32_t off = offsets[i];
+    if (off < 16 || off > 1024 || (off & 3)) continue;
+    volatile struct fw_rsc_vdev *v = (volatile struct fw_rsc_vdev *)(void *)((volatile uint8_t *)t + off);
+    if (v->type == RSC_VDEV) return v;
+  }
+  return 0;
+}
+
 void fw_run(const char *machine) {
-  volatile struct fw_resource_table *t = plat_rsc();
+  volatile struct fw_rsc_vdev *vdev = fw_find_vdev(plat_rsc());
+  if (!vdev) {
+    fw_log("fw: no vdev in the resource table\n");
+    plat_hang();
+  }
   fw_log("fw: %s on %s: waiting for DRIVER_OK\n", fw_app.name, machine);
   int failed = 0;
   for (;;) {
-    uint8_t status = t->vdev.status;
+    uint8_t status = vdev->status;
     __sync_synchronize();
     if (!ready && !failed && (status & VIRTIO_STATUS_DRIVER_OK)) {
-      if (vq_setup(&vq_tx, &t->vdev.vring[0], 0) || vq_setup(&vq_rx, &t->vdev.vring[1], 1)) {
+      if (vq_setup(&vq_tx, &vdev->vring[0], 0) || vq_setup(&vq_rx, &vdev->vring[1], 1)) {
         failed = 1; /* wait for the host to reset the device */
       } else {
         ready = 1;

@@ -1,0 +1,47 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { randomBytes } from 'node:crypto';
+
+/**
+ * Names for the files one run creates in /dev/shm and /tmp: `farm-<kind>-<pid>-<random>`. The
+ * pid lets a later run remove what a killed run left behind (its pid is no longer alive).
+ */
+export function runFileStem(kind: string): string {
+  return `farm-${kind}-${process.pid}-${randomBytes(4).toString('hex')}`;
+}
+
+const STEM = /^farm-([a-z0-9-]+?)-(\d+)-[0-9a-f]{8}(\..*)?$/;
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Removes files of runs whose process is gone, from `dirs` (default /dev/shm and /tmp). Returns what it removed. */
+export function sweepStaleRunFiles(dirs: readonly string[] = ['/dev/shm', '/tmp']): string[] {
+  const removed: string[] = [];
+  for (const dir of dirs) {
+    let names: string[];
+    try {
+      names = fs.readdirSync(dir);
+    } catch {
+      continue;
+    }
+    for (const name of names) {
+      const match = STEM.exec(name);
+      if (!match || alive(Number(match[2]))) continue;
+      const file = path.join(dir, name);
+      try {
+        fs.rmSync(file, { force: true });
+        removed.push(file);
+      } catch {
+        // someone else's file we may not remove: leave it
+      }
+    }
+  }
+  return removed;
+}
