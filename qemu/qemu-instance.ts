@@ -168,7 +168,12 @@ export class QemuInstance {
 
   /** Machine reset; the machine stays paused if it was. ROMs and boot stubs are copied in again. */
   async reset(): Promise<void> {
+    // system_reset only requests the reset; the main loop performs it later. Wait for it, or
+    // it could land after the next image was loaded and started.
+    const done = this.qmp.waitForEvent('RESET', { timeoutMs: 5000 });
+    done.catch(() => {});
     await this.qmp.execute('system_reset');
+    await done;
   }
 
   async status(): Promise<string> {

@@ -16,11 +16,21 @@ export class SegmentOutsideRamError extends FirmwareError {}
  * reset (the core goes back to its reset state, paused). There is no interrupt to ring: the
  * remote polls its rings, and so does the host.
  */
+export interface QemuOpsHooks {
+  /** Called after the core was started (the target starts its crash watch here). */
+  readonly onStarted?: () => void;
+  /** Called before the core is stopped. */
+  readonly onStopping?: () => void;
+}
+
 export class QemuRemoteprocOps implements RemoteprocOps {
   readonly memory: AddressSpace;
   private readonly allocator: CarveoutAllocator;
 
-  constructor(private readonly qemu: QemuInstance) {
+  constructor(
+    private readonly qemu: QemuInstance,
+    private readonly hooks: QemuOpsHooks = {},
+  ) {
     this.memory = qemu.memory;
     const pool = qemu.profile.carveoutPool;
     this.allocator = new CarveoutAllocator({ name: `${qemu.name} carveout pool`, da: pool.base, pa: pool.base, size: pool.size });
@@ -61,9 +71,11 @@ export class QemuRemoteprocOps implements RemoteprocOps {
         await new Promise((resolve) => setTimeout(resolve, 1));
       }
     }
+    this.hooks.onStarted?.();
   }
 
   async stop(): Promise<void> {
+    this.hooks.onStopping?.();
     await this.qemu.pause();
     await this.qemu.reset();
     const { mailbox } = this.qemu.profile;

@@ -1,0 +1,139 @@
+import { readFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { basename } from 'node:path';
+import { InfrastructureError } from '../../openamp/errors.js';
+import { PollingDoorbell } from '../../openamp/doorbell/polling-doorbell.js';
+import { ensureFirmwareBuilt, firmwareBuildDir, firmwarePath, type FirmwareProgram } from '../../firmware/build.js';
+import { CrashRecordReader, RemoteWatch } from '../../firmware/crash-record.js';
+import type { QemuMachineProfile } from '../../qemu/machines.js';
+import { QemuInstance } from '../../qemu/qemu-instance.js';
+import { OpenAmpHost } from '../openamp-host.js';
+import type { TargetContext } from '../registry.js';
+import { SUITE_NAMES, type FirmwareImage, type Host, type SuiteName, type Target, type TargetCapabilities, type TargetLog } from '../target.js';
+import { QemuRemoteprocOps } from './qemu-remoteproc-ops.js';
+import type { QemuParams } from './qemu-params.js';
+
+export const PROGRAM_FOR_SUITE: Readonly<Record<SuiteName, FirmwareProgram>> = {
+  echo: 'echo',
+  'matrix-multiply': 'matrix-multiply',
+  'multi-endpoint': 'multi-services',
+  lifecycle: 'echo',
+};
+
+const CONSOLE_STREAM = 'uart0';
+
+/**
+ * A remote core emulated by QEMU, driven by our OpenAmpHost: QEMU is started (paused) in
+ * setup; each start loads the image through the guest RAM file and resumes the machine; stop
+ * pauses and resets it. The UART (a pty) is read through SerialConsole; crashes come from QMP
+ * events, the firmware's crash record and its heartbeat (see firmware/crash-record.ts).
+ */
+export class QemuTarget implements Target {
+  readonly capabilities: TargetCapabilities = { suites: SUITE_NAMES, restartable: true, faults: ['crash', 'hang'] };
+  private qemu: QemuInstance | undefined;
+  private openAmpHost: OpenAmpHost | undefined;
+  private watch: RemoteWatch | undefined;
+  private log: TargetLog | undefined;
+  private consoleText = '';
+  private tornDown = false;
+
+  constructor(
+    readonly name: string,
+    readonly kind: string,
+    readonly profile: QemuMachineProfile,
+    readonly params: QemuParams,
+    private readonly context: TargetContext,
+  ) {}
+
+  get host(): Host {
+    if (!this.openAmpHost) throw new InfrastructureError(`${this.name}: the target is not set up`);
+    return this.openAmpHost;
+  }
+
+  /** The running QEMU (benchmarks read spawnedAt). */
+  get instance(): QemuInstance | undefined {
+    return this.qemu;
+  }
+
+  async setup(log: TargetLog): Promise<void> {
+    if (this.tornDown) throw new InfrastructureError(`${this.name}: setup after teardown`);
+    this.log = log;
+    await ensureFirmwareBuilt(this.profile.name);
+    const qemu = await QemuInstance.launch({
+      profile: this.profile,
+      stubDir: firmwareBuildDir(this.profile.name),
+      name: this.name,
+      onConsole: (text) => {
+        this.consoleText = (this.consoleText + text).slice(-1_000_000);
+        this.log?.console(CONSOLE_STREAM, text);
+      },
+      onStderr: (text) => this.log?.info(`${this.name}: qemu: ${text.trim()}`),
+    });
+    this.qemu = qemu;
+    const ops = new QemuRemoteprocOps(qemu, { onStarted: () => this.startWatch(), onStopping: () => this.stopWatch() });
+    const doorbell = new PollingDoorbell({ intervalMs: this.params.pollIntervalMs });
+    this.openAmpHost = new OpenAmpHost({
+      ops,
+      doorbell: () => doorbell,
+      name: this.name,
+      stallTimeoutMs: this.params.stallTimeoutMs,
+      log: (line) => this.log?.info(line),
+    });
+    qemu.onFailure((reason) => this.openAmpHost?.remoteproc.reportCrash(reason));
+    log.info(`${this.name}: QEMU ${qemu.qmp.version} (${this.profile.binary}) up, UART on ${qemu.console.path}, RAM ${qemu.files[0]}`);
+  }
+
+  async firmwareFor(suite: SuiteName): Promise<FirmwareImage> {
+    const configured = this.context.firmware[suite];
+    const path = configured ?? firmwarePath(this.profile.name, PROGRAM_FOR_SUITE[suite]);
+    if (!configured) await ensureFirmwareBuilt(this.profile.name);
+    let bytes: Buffer;
+    try {
+      bytes = await readFile(path);
+    } catch (error) {
+      throw new InfrastructureError(`${this.name}: cannot read firmware ${path} for ${suite}: ${(error as Error).message}`, { cause: error });
+    }
+    return { label: basename(path), path, sha256: createHash('sha256').update(bytes).digest('hex') };
+  }
+
+  takeConsole(): string {
+    const text = this.consoleText;
+    this.consoleText = '';
+    return text;
+  }
+
+  properties(): Record<string, string> {
+    return {
+      'target.kind': this.kind,
+      'qemu.binary': this.profile.binary,
+      'qemu.version': this.qemu?.qmp.version ?? 'not started',
+      'qemu.machine': this.profile.description,
+      'qemu.ram': `0x${this.profile.ram.base.toString(16)} + ${this.profile.ram.size} bytes (memory-backend-file under /dev/shm)`,
+      'qemu.doorbell': `shared-memory polling (${this.params.pollIntervalMs} ms)`,
+    };
+  }
+
+  async teardown(): Promise<void> {
+    if (this.tornDown) return;
+    this.tornDown = true;
+    this.stopWatch();
+    try {
+      if (this.openAmpHost && this.openAmpHost.state !== 'offline') await this.openAmpHost.stop().catch(() => {});
+    } finally {
+      await this.qemu?.close();
+    }
+  }
+
+  private startWatch(): void {
+    this.stopWatch();
+    const trace = this.openAmpHost?.remoteproc.resourceTable?.table.traces[0];
+    if (!trace || !this.qemu) return; // not our reference firmware: QMP events only
+    const reader = new CrashRecordReader(this.qemu.memory, trace);
+    this.watch = new RemoteWatch({ reader, stallMs: this.params.stallTimeoutMs * 2, onCrash: (reason) => this.openAmpHost?.remoteproc.reportCrash(reason) });
+  }
+
+  private stopWatch(): void {
+    this.watch?.stop();
+    this.watch = undefined;
+  }
+}
