@@ -21,19 +21,26 @@ export interface QemuOpsHooks {
   readonly onStarted?: () => void;
   /** Called before the core is stopped. */
   readonly onStopping?: () => void;
+  /**
+   * Replaces QEMU by a fresh, paused one on stop. TCG keeps translated code across a machine
+   * reset and never sees our writes to the RAM file, so the next image would run stale code.
+   */
+  readonly relaunch?: () => Promise<QemuInstance>;
 }
 
 export class QemuRemoteprocOps implements RemoteprocOps {
-  readonly memory: AddressSpace;
   private readonly allocator: CarveoutAllocator;
 
   constructor(
-    private readonly qemu: QemuInstance,
+    private qemu: QemuInstance,
     private readonly hooks: QemuOpsHooks = {},
   ) {
-    this.memory = qemu.memory;
     const pool = qemu.profile.carveoutPool;
     this.allocator = new CarveoutAllocator({ name: `${qemu.name} carveout pool`, da: pool.base, pa: pool.base, size: pool.size });
+  }
+
+  get memory(): AddressSpace {
+    return this.qemu.memory;
   }
 
   checkImage(image: ElfImage): void {
@@ -76,6 +83,10 @@ export class QemuRemoteprocOps implements RemoteprocOps {
 
   async stop(): Promise<void> {
     this.hooks.onStopping?.();
+    if (this.hooks.relaunch) {
+      this.qemu = await this.hooks.relaunch();
+      return;
+    }
     await this.qemu.pause();
     await this.qemu.reset();
     const { mailbox } = this.qemu.profile;

@@ -59,6 +59,28 @@ export class QemuTarget implements Target {
     if (this.tornDown) throw new InfrastructureError(`${this.name}: setup after teardown`);
     this.log = log;
     await ensureFirmwareBuilt(this.profile.name);
+    const qemu = await this.launch();
+    const ops = new QemuRemoteprocOps(qemu, {
+      onStarted: () => this.startWatch(),
+      onStopping: () => this.stopWatch(),
+      relaunch: async () => {
+        await this.qemu?.close();
+        this.qemu = undefined;
+        return this.launch();
+      },
+    });
+    const doorbell = new PollingDoorbell({ intervalMs: this.params.pollIntervalMs });
+    this.openAmpHost = new OpenAmpHost({
+      ops,
+      doorbell: () => doorbell,
+      name: this.name,
+      stallTimeoutMs: this.params.stallTimeoutMs,
+      log: (line) => this.log?.info(line),
+    });
+    log.info(`${this.name}: QEMU ${qemu.qmp.version} (${this.profile.binary}) up, UART on ${qemu.console.path}, RAM ${qemu.files[0]}`);
+  }
+
+  private async launch(): Promise<QemuInstance> {
     const qemu = await QemuInstance.launch({
       profile: this.profile,
       stubDir: firmwareBuildDir(this.profile.name),
@@ -70,17 +92,10 @@ export class QemuTarget implements Target {
       onStderr: (text) => this.log?.info(`${this.name}: qemu: ${text.trim()}`),
     });
     this.qemu = qemu;
-    const ops = new QemuRemoteprocOps(qemu, { onStarted: () => this.startWatch(), onStopping: () => this.stopWatch() });
-    const doorbell = new PollingDoorbell({ intervalMs: this.params.pollIntervalMs });
-    this.openAmpHost = new OpenAmpHost({
-      ops,
-      doorbell: () => doorbell,
-      name: this.name,
-      stallTimeoutMs: this.params.stallTimeoutMs,
-      log: (line) => this.log?.info(line),
+    qemu.onFailure((reason) => {
+      if (this.qemu === qemu) this.openAmpHost?.remoteproc.reportCrash(reason);
     });
-    qemu.onFailure((reason) => this.openAmpHost?.remoteproc.reportCrash(reason));
-    log.info(`${this.name}: QEMU ${qemu.qmp.version} (${this.profile.binary}) up, UART on ${qemu.console.path}, RAM ${qemu.files[0]}`);
+    return qemu;
   }
 
   async firmwareFor(suite: SuiteName): Promise<FirmwareImage> {
