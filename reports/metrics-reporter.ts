@@ -1,4 +1,8 @@
-/** metrics.json: per-test durations and outcomes, and echo round-trip figures; rewritten after every test. */
+/**
+ * metrics.json: per-test durations (split into fixture set-up, body and teardown) and outcomes,
+ * echo round-trip figures, and once the run ends, when Playwright's run started and how long it
+ * took until the reporters' onEnd; rewritten after every test. `npm run bench:farm` reads it.
+ */
 import type { FullResult, Reporter, TestCase, TestResult } from '@playwright/test/reporter';
 import { RecordBook, toRecord } from './test-record.js';
 import { writeFileAtomic } from './write-atomic.js';
@@ -11,6 +15,7 @@ export default class MetricsReporter implements Reporter {
   private readonly book = new RecordBook();
   private readonly startedAt = new Date().toISOString();
   private status: FullResult['status'] | 'running' = 'running';
+  private run: { startedAt: string; durationMs: number } | null = null;
 
   constructor(private readonly options: MetricsReporterOptions) {}
 
@@ -21,6 +26,7 @@ export default class MetricsReporter implements Reporter {
 
   onEnd(result: FullResult): void {
     this.status = result.status;
+    this.run = { startedAt: result.startTime.toISOString(), durationMs: Math.round(result.duration) };
     this.write();
   }
 
@@ -33,6 +39,7 @@ export default class MetricsReporter implements Reporter {
     const metrics = {
       startedAt: this.startedAt,
       status: this.status,
+      run: this.run,
       tests: records.map((record) => ({
         target: record.target,
         suite: record.suite,
@@ -42,6 +49,11 @@ export default class MetricsReporter implements Reporter {
         outcome: record.outcome,
         failureClass: record.failureClass ?? null,
         durationMs: record.durationMs,
+        startedAt: new Date(record.timing.startMs).toISOString(),
+        workerIndex: record.timing.workerIndex,
+        setupMs: record.timing.setupMs,
+        bodyMs: record.timing.bodyMs,
+        teardownMs: record.timing.teardownMs,
       })),
       echo: records
         .filter((record) => record.echo)

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { classifyErrors, type TestRecord } from './test-record.js';
+import type { TestResult, TestStep } from '@playwright/test/reporter';
+import { classifyErrors, timingOf, type TestRecord } from './test-record.js';
 import { buildJunitXml } from './junit-reporter.js';
 import { formatTable, summarize } from './summary.js';
 
@@ -25,6 +26,7 @@ function record(overrides: Partial<TestRecord>): TestRecord {
     outcome: 'passed',
     flaky: false,
     durationMs: 1500,
+    timing: { startMs: 0, workerIndex: 0, setupMs: 100, teardownMs: 50, bodyMs: 1350 },
     failureClass: undefined,
     message: undefined,
     details: undefined,
@@ -75,4 +77,15 @@ test('the summary counts target x suite and skips are never passes', () => {
     ],
   );
   assert.match(formatTable(rows), /total\s+1\s+1\s+1\s+1\s+6\.0s/);
+});
+
+test('timing: fixture set-up and teardown are the hook steps, the body is the rest of the duration', () => {
+  const step = (category: string, title: string, duration: number) => ({ category, title, duration }) as TestStep;
+  const result = {
+    startTime: new Date(1_700_000_000_000),
+    workerIndex: 3,
+    duration: 500,
+    steps: [step('hook', 'Before Hooks', 120), step('test.step', 'exchange', 300), step('expect', 'toBe', 1), step('hook', 'After Hooks', 30)],
+  } as unknown as TestResult;
+  assert.deepEqual(timingOf(result), { startMs: 1_700_000_000_000, workerIndex: 3, setupMs: 120, teardownMs: 30, bodyMs: 350 });
 });

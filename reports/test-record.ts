@@ -17,6 +17,21 @@ export interface EchoMetrics {
   readonly p99Us: number;
 }
 
+/**
+ * Where a test's time went, from Playwright's own step timings: the "Before Hooks" step is the
+ * fixtures' set-up (for the first test of a worker it includes the worker fixtures, i.e.
+ * provisioning the target), "After Hooks" their teardown; the body is the rest of the duration.
+ * A worker's own teardown (the target's) happens after its last test and is in no test's time.
+ */
+export interface TestTiming {
+  /** When the test's fixtures started setting up, ms since the epoch. */
+  readonly startMs: number;
+  readonly workerIndex: number;
+  readonly setupMs: number;
+  readonly teardownMs: number;
+  readonly bodyMs: number;
+}
+
 export interface TargetMetaRecord {
   readonly target: string;
   readonly kind: string;
@@ -37,6 +52,7 @@ export interface TestRecord {
   /** Passed only after a retry. */
   readonly flaky: boolean;
   readonly durationMs: number;
+  readonly timing: TestTiming;
   readonly failureClass: FailureClass | undefined;
   /** First line of the failure. */
   readonly message: string | undefined;
@@ -106,6 +122,24 @@ function uniqueAnnotations(annotations: readonly { type: string; description?: s
     .map((annotation) => ({ type: annotation.type, ...(annotation.description !== undefined ? { description: annotation.description } : {}) }));
 }
 
+function hookMs(result: TestResult, title: string): number {
+  let total = 0;
+  for (const step of result.steps ?? []) if (step.category === 'hook' && step.title === title) total += step.duration;
+  return Math.max(0, total);
+}
+
+export function timingOf(result: TestResult): TestTiming {
+  const setupMs = hookMs(result, 'Before Hooks');
+  const teardownMs = hookMs(result, 'After Hooks');
+  return {
+    startMs: result.startTime.getTime(),
+    workerIndex: result.workerIndex,
+    setupMs,
+    teardownMs,
+    bodyMs: Math.max(0, result.duration - setupMs - teardownMs),
+  };
+}
+
 export function suiteOf(test: TestCase): string {
   return basename(test.location.file).replace(/\.spec\.[cm]?[jt]s$/, '');
 }
@@ -139,6 +173,7 @@ export function toRecord(test: TestCase, result: TestResult): TestRecord {
     outcome,
     flaky: outcome === 'passed' && result.retry > 0,
     durationMs: result.duration,
+    timing: timingOf(result),
     failureClass,
     message: message?.trim(),
     details: result.errors.length ? result.errors.map(errorText).join('\n\n') : undefined,
