@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { fuzzRuns } from '../testing/fuzz-runs.js';
+import { propertyRuns } from '../testing/fuzz-runs.js';
 import { buildElf } from './build-elf.js';
 import { EM_AARCH64, EM_ARM, SHT_NOBITS, SHT_NULL } from './elf-constants.js';
 import { ElfFormatError } from './elf-error.js';
@@ -77,7 +77,7 @@ function mutate(seed: Uint8Array, mutations: readonly { kind: 'byte' | 'word'; a
 }
 
 test('garbage input only ever fails with ElfFormatError', () => {
-  fc.assert(fc.property(fc.uint8Array({ maxLength: 256 }), (bytes) => void parseChecked(bytes)), { numRuns: fuzzRuns(3000) });
+  fc.assert(fc.property(fc.uint8Array({ maxLength: 256 }), (bytes) => void parseChecked(bytes)), { numRuns: propertyRuns('elf: garbage input') });
 });
 
 test('garbage behind a valid ELF identification only ever fails with ElfFormatError', () => {
@@ -89,7 +89,7 @@ test('garbage behind a valid ELF identification only ever fails with ElfFormatEr
       bytes.set(tail, head.length);
       void parseChecked(bytes);
     }),
-    { numRuns: fuzzRuns(4000) },
+    { numRuns: propertyRuns('elf: garbage behind a valid identification') },
   );
 });
 
@@ -99,10 +99,10 @@ test('mutated and truncated valid images parse in bounds or fail with ElfFormatE
     fc.property(fc.constantFrom(...seeds), fc.array(mutation, { minLength: 1, maxLength: 6 }), fc.option(fc.nat(), { nil: undefined }), (seed, mutations, cut) => {
       outcomes[parseChecked(mutate(seed, mutations, cut)) ? 'parsed' : 'rejected']++;
     }),
-    { numRuns: fuzzRuns(13000) },
+    { numRuns: propertyRuns('elf: mutated and truncated images') },
   );
   // Both paths must be exercised, or the property says nothing about one of them.
-  if (fuzzRuns(13000) >= 1000) {
+  if (propertyRuns('elf: mutated and truncated images') >= 1000) {
     assert.ok(outcomes.parsed > 0 && outcomes.rejected > 0, JSON.stringify(outcomes));
   }
 });

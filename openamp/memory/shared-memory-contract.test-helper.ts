@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
+import { propertyRuns } from '../testing/fuzz-runs.js';
 import { MemoryAccessError } from '../errors.js';
 import type { SharedMemory } from './shared-memory.js';
 
@@ -105,7 +106,7 @@ export function describeSharedMemoryContract(backend: string, make: MemoryFactor
           const bytes = memory.read(offset, 4);
           assert.equal(bytes[0]! | (bytes[1]! << 8) | (bytes[2]! << 16) | ((bytes[3]! << 24) >>> 0), value | 0);
         }),
-        { numRuns: 200 },
+        { numRuns: propertyRuns('memory contract: u32 read back through every accessor') },
       );
     });
   });

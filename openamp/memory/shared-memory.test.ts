@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
+import { propertyRuns } from '../testing/fuzz-runs.js';
 import { MemoryAccessError } from '../errors.js';
 import { SabMemory } from './sab-memory.js';
 import { AddressSpace, checkRange, type MemoryRegion } from './shared-memory.js';
@@ -94,7 +95,7 @@ test('property: every resolved range lies inside its region and its store; every
       checkRange(resolved.memory, resolved.offset, length);
       assert.equal(space.paToDa(space.daToPa(da)), da);
     }),
-    { numRuns: 500 },
+    { numRuns: propertyRuns('memory: address space resolves in bounds or rejects') },
   );
 });
 

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import fc from 'fast-check';
 import { FarmError, MemoryAccessError, ProtocolError } from '../errors.js';
 import type { SharedMemory } from '../memory/shared-memory.js';
-import { fuzzRuns } from '../testing/fuzz-runs.js';
+import { propertyRuns } from '../testing/fuzz-runs.js';
 import { VIRTIO_STATUS } from '../virtio/transport.js';
 import { VringProtocolError, type VringErrorCode } from '../virtio/vring-error.js';
 import { VRING_DESC_F_INDIRECT, VRING_DESC_F_NEXT, vringLayout } from '../virtio/vring-layout.js';
@@ -301,7 +301,7 @@ test('property: whatever a remote returns on vring 0, the host delivers exact me
         pair.close();
       },
     ),
-    { numRuns: fuzzRuns(4000) },
+    { numRuns: propertyRuns('rpmsg hostile: remote returns anything on vring 0') },
   );
 });
 
@@ -338,7 +338,7 @@ test('property: whatever a host offers on vring 1, the remote stays in bounds an
         pair.close();
       },
     ),
-    { numRuns: fuzzRuns(4000) },
+    { numRuns: propertyRuns('rpmsg hostile: host offers anything on vring 1') },
   );
 });
 
@@ -403,6 +403,6 @@ test('property: random corruption of rings and status during live traffic never 
         pair.close();
       },
     ),
-    { numRuns: fuzzRuns(4000) },
+    { numRuns: propertyRuns('rpmsg hostile: ring and status corruption in live traffic') },
   );
 });

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { fuzzRuns } from '../testing/fuzz-runs.js';
+import { propertyRuns } from '../testing/fuzz-runs.js';
 import { RPMSG_NS_CREATE, RPMSG_NS_DESTROY } from './api.js';
 import { NameServiceMessageError, RpmsgConfigError } from './errors.js';
 import { decodeNsMessage, decodeRpmsgHeader, encodeNsMessage, encodeRpmsgHeader, encodeRpmsgName } from './wire.js';
@@ -40,7 +40,7 @@ test('property: RPMsg headers survive encode/decode at any offset', () => {
       assert.ok(bytes.subarray(0, offset).every((b) => b === 0xee), 'nothing written before the header');
       assert.ok(bytes.subarray(offset + 16).every((b) => b === 0xee), 'nothing written after the header');
     }),
-    { numRuns: fuzzRuns(5000) },
+    { numRuns: propertyRuns('rpmsg wire: header round trip') },
   );
 });
 
@@ -51,7 +51,7 @@ test('property: NS messages survive encode/decode', () => {
       assert.equal(message.length, 40);
       assert.deepEqual(decodeNsMessage(message), { name, addr, flags });
     }),
-    { numRuns: fuzzRuns(5000) },
+    { numRuns: propertyRuns('rpmsg wire: NS message round trip') },
   );
 });
 
@@ -73,7 +73,7 @@ test('property: any received NS payload decodes to a valid announcement or a Nam
       assert.equal(announcement.flags, payload[36]! & 1);
       assert.equal(announcement.addr, new DataView(payload.buffer, payload.byteOffset).getUint32(32, true));
     }),
-    { numRuns: fuzzRuns(5000) },
+    { numRuns: propertyRuns('rpmsg wire: any received NS payload') },
   );
 });
 
@@ -92,6 +92,6 @@ test('property: channel names of 32 bytes or more, empty, or with NUL are refuse
       if (valid) assert.equal(encodeRpmsgName(name).length, length);
       else assert.throws(() => encodeRpmsgName(name), RpmsgConfigError);
     }),
-    { numRuns: fuzzRuns(5000) },
+    { numRuns: propertyRuns('rpmsg wire: channel name limits') },
   );
 });

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { fuzzRuns } from '../testing/fuzz-runs.js';
+import { propertyRuns } from '../testing/fuzz-runs.js';
 import { buildResourceTable, buildRpmsgResourceTable } from './build-resource-table.js';
 import { parseResourceTable, type ResourceTable } from './parse-resource-table.js';
 import { FW_RSC_ADDR_ANY, RSC_MAX_VRINGS, RSC_NAME_SIZE } from './rsc-layout.js';
@@ -63,7 +63,7 @@ function mutate(seed: Uint8Array, mutations: readonly { at: number; value: numbe
 const value = fc.oneof(fc.integer({ min: 0, max: 255 }), fc.constantFrom(0, 1, 2, 3, 4, 127, 128, 512, 513, 16, 20, 88, 0x7fffffff, 0xffffffff, 0x10000));
 
 test('garbage only ever fails with ResourceTableError', () => {
-  fc.assert(fc.property(fc.uint8Array({ maxLength: 200 }), (bytes) => void parseChecked(bytes)), { numRuns: fuzzRuns(3000) });
+  fc.assert(fc.property(fc.uint8Array({ maxLength: 200 }), (bytes) => void parseChecked(bytes)), { numRuns: propertyRuns('rsc: garbage input') });
 });
 
 test('garbage behind a plausible header only ever fails with ResourceTableError', () => {
@@ -79,7 +79,7 @@ test('garbage behind a plausible header only ever fails with ResourceTableError'
       bytes.set(tail, head.length);
       void parseChecked(bytes);
     }),
-    { numRuns: fuzzRuns(5000) },
+    { numRuns: propertyRuns('rsc: garbage behind a plausible header') },
   );
 });
 
@@ -90,7 +90,7 @@ test('mutated and truncated valid tables parse in bounds or fail with ResourceTa
     fc.property(fc.constantFrom(...seeds), fc.array(mutation, { minLength: 1, maxLength: 4 }), fc.option(fc.nat(), { nil: undefined, freq: 4 }), (seed, mutations, cut) => {
       outcomes[parseChecked(mutate(seed, mutations, cut)) ? 'parsed' : 'rejected']++;
     }),
-    { numRuns: fuzzRuns(12000) },
+    { numRuns: propertyRuns('rsc: mutated and truncated tables') },
   );
-  if (fuzzRuns(12000) >= 1000) assert.ok(outcomes.parsed > 0 && outcomes.rejected > 0, JSON.stringify(outcomes));
+  if (propertyRuns('rsc: mutated and truncated tables') >= 1000) assert.ok(outcomes.parsed > 0 && outcomes.rejected > 0, JSON.stringify(outcomes));
 });

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { fuzzRuns } from '../testing/fuzz-runs.js';
+import { propertyRuns } from '../testing/fuzz-runs.js';
 import { FirmwareError } from '../errors.js';
 import { VringGeometryError, alignUp, checkVringGeometry, needEvent, vringLayout, vringSize } from './vring-layout.js';
 
@@ -68,7 +68,7 @@ test('property: layout fields are ordered, aligned and sized as the spec formula
       assert.ok(layout.used >= layout.usedEvent + 2);
       assert.ok(layout.used - (layout.usedEvent + 2) < align);
     }),
-    { numRuns: fuzzRuns(500) },
+    { numRuns: propertyRuns('vring: layout formula') },
   );
 });
 
@@ -80,6 +80,6 @@ test('property: needEvent is true exactly when the event index lies in [old, new
       for (let i = 0; i < moved && !crossed; i++) crossed = ((old + i) & 0xffff) === event;
       assert.equal(needEvent(event, now, old), crossed);
     }),
-    { numRuns: fuzzRuns(5000) },
+    { numRuns: propertyRuns('vring: needEvent window') },
   );
 });

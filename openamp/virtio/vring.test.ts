@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import { ProtocolError } from '../errors.js';
 import { AddressSpace } from '../memory/shared-memory.js';
 import { SabMemory } from '../memory/sab-memory.js';
-import { fuzzRuns } from '../testing/fuzz-runs.js';
+import { propertyRuns } from '../testing/fuzz-runs.js';
 import { VringDevice } from './vring-device.js';
 import { VringDriver, VringUsageError } from './vring-driver.js';
 import { VringProtocolError, type VringErrorCode } from './vring-error.js';
@@ -371,6 +371,6 @@ test('property: driver and device under random ring corruption stay in bounds an
       }
       assert.equal(free.length + driver.inFlightCount, num, 'every descriptor is either free or in flight');
     }),
-    { numRuns: fuzzRuns(12000) },
+    { numRuns: propertyRuns('vring: driver and device under ring corruption') },
   );
 });

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
+import { propertyRuns } from '../../testing/fuzz-runs.js';
 import { MATRIX_BYTES, MATRIX_MAX_SIZE, decodeMatrix, encodeMatrix, multiplyMatrices, type Matrix } from './matrix-multiply.js';
 
 function matrix(size: number, values: number[]): Matrix {
@@ -39,6 +40,6 @@ test('encode/decode round-trips any matrix', () => {
       assert.equal(decoded.size, size);
       assert.deepEqual([...decoded.elements], values);
     }),
-    { numRuns: 100 },
+    { numRuns: propertyRuns('matrix-multiply: encode/decode round trip') },
   );
 });
