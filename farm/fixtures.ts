@@ -10,6 +10,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { FarmError, InfrastructureError } from '../openamp/errors.js';
+import { onProcessExit } from '../targets/process/exit-cleanup.js';
 import { loadKindRegistry } from '../targets/registry.js';
 import {
   SUITE_NAMES,
@@ -92,6 +93,8 @@ export const test = base.extend<TestFixtures, WorkerFixtures>({
       const kind = registry.get(planned.kind);
       if (!kind) throw new InfrastructureError(`unknown target kind "${planned.kind}" in worker`);
       const workDir = mkdtempSync(join(tmpdir(), `farm-${name}-`));
+      // Playwright ends a worker interrupted mid-setup (Ctrl-C) without running this finally.
+      const releaseWorkDir = onProcessExit(() => rmSync(workDir, { recursive: true, force: true }));
       let target: Target | undefined;
       try {
         try {
@@ -109,6 +112,7 @@ export const test = base.extend<TestFixtures, WorkerFixtures>({
         } catch (error) {
           throw asClassified(error, `target ${name} teardown failed`);
         } finally {
+          releaseWorkDir();
           try {
             rmSync(workDir, { recursive: true, force: true, maxRetries: 3 });
           } catch (error) {
