@@ -7,6 +7,11 @@
  * allocation, start/stop, kick), the host's end of its doorbell, and optionally a fault
  * injector. It reports a crash it notices (process died, thread faulted) through
  * `host.remoteproc.reportCrash(reason)`.
+ *
+ * Firmware that is a command (`FirmwareImage.command`, linux-process) is not loaded: the target
+ * launches it (`launch`), the remote sets up its own resource table, and the host attaches to
+ * the running core (`Remoteproc.attach`, where `ops.attach` says the table is). Stop then
+ * detaches and stops the core (`ops.stop` ends the process); a start launches a fresh one.
  */
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
@@ -56,6 +61,12 @@ export interface OpenAmpHostOptions {
   faultInjector?: FaultInjector;
   /** How long a stall probe waits for its reply before the remote counts as stalled (default 1000 ms). */
   stallTimeoutMs?: number;
+  /**
+   * Starts a remote that runs on its own (firmware given as a `command`), e.g. spawns the
+   * process; resolves once it is started (not necessarily ready: `ops.attach` waits for that).
+   * If the start then fails, `ops.stop` is called to end it. Without it, commands are refused.
+   */
+  launch?: (firmware: FirmwareImage) => Promise<void>;
   /** Reads an image's bytes; by default its `path`. */
   readFirmware?: (image: FirmwareImage) => Promise<Uint8Array>;
   /** Progress lines and protocol errors. */
@@ -82,6 +93,8 @@ export class OpenAmpHost implements Host {
   private sessions = 0;
   private readonly log: (line: string) => void;
   private readonly crashWaiters = new Set<(reason: string) => void>();
+  /** The current remote was launched by us (a command) and attached to, not loaded. */
+  private launched = false;
 
   constructor(private readonly options: OpenAmpHostOptions) {
     this.name = options.name ?? 'remote';
@@ -94,7 +107,11 @@ export class OpenAmpHost implements Host {
   }
 
   get state(): RemoteState {
-    return this.remoteproc.state;
+    // A remote this host launched itself and attached to runs because we started it: to the
+    // suites it is 'running', as a core Linux started is (sysfs says "attached" only for cores
+    // started by someone else).
+    const state = this.remoteproc.state;
+    return state === 'attached' && this.launched ? 'running' : state;
   }
 
   /** The RPMsg host device of the current boot (benchmarks and diagnostics poll it directly). */
@@ -105,8 +122,8 @@ export class OpenAmpHost implements Host {
   async start(firmware: FirmwareImage): Promise<void> {
     // A crashed remote is restarted from clean, as Linux recovery does.
     if (this.remoteproc.state === 'crashed') await this.stop();
-    const bytes = await this.readImage(firmware);
-    await this.remoteproc.boot(bytes, firmware.path ?? firmware.label);
+    if (firmware.command) await this.launchAndAttach(firmware);
+    else await this.remoteproc.boot(await this.readImage(firmware), firmware.path ?? firmware.label);
     try {
       const vdev = this.rpmsgVdev(this.remoteproc.vdevs, firmware);
       const doorbell = await this.options.doorbell();
@@ -134,7 +151,10 @@ export class OpenAmpHost implements Host {
 
   async stop(): Promise<void> {
     this.endSession(new RemoteStoppedError(`${this.name}: remote stopped`));
+    // A launched remote: let go of it first (the vdev is reset), then end it.
+    if (this.remoteproc.state === 'attached' && this.options.ops.detach) await this.remoteproc.detach();
     await this.remoteproc.stop();
+    this.launched = false;
   }
 
   async waitForChannel(name: string, options: { timeoutMs?: number } = {}): Promise<Channel> {
@@ -276,6 +296,24 @@ export class OpenAmpHost implements Host {
       await sleep(PROBE_INTERVAL_MS);
     }
     return new Promise<string>(() => {});
+  }
+
+  private async launchAndAttach(firmware: FirmwareImage): Promise<void> {
+    if (!this.options.launch) {
+      throw new InfrastructureError(`${this.name}: firmware "${firmware.label}" is a command, and this target cannot launch a remote process`);
+    }
+    if (this.remoteproc.state !== 'offline' && this.remoteproc.state !== 'detached') {
+      throw new InfrastructureError(`${this.name}: cannot launch ${firmware.label} while the remote is ${this.remoteproc.state}`);
+    }
+    try {
+      await this.options.launch(firmware);
+      await this.remoteproc.attach();
+    } catch (error) {
+      // Attach never happened: Remoteproc is offline and would not stop what launch started.
+      await this.options.ops.stop().catch((stopError: unknown) => this.log(`${this.name}: stop after failed launch: ${String(stopError)}`));
+      throw error;
+    }
+    this.launched = true;
   }
 
   private async readImage(firmware: FirmwareImage): Promise<Uint8Array> {

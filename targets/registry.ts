@@ -16,6 +16,7 @@ export { ConfigError } from '../farm/config-error.js';
 // ---- built-in kinds: add yours here (one import, one line in BUILTIN_KINDS) ----
 import { simKind } from './sim/index.js';
 import { qemuKinds } from './qemu/index.js';
+import { linuxProcessKind } from './linux-process/index.js';
 
 export const EXTRA_KINDS_ENV = 'FARM_EXTRA_KINDS';
 
@@ -51,6 +52,7 @@ export interface TargetKindDefinition<Params = unknown> {
 const BUILTIN_KINDS: readonly TargetKindDefinition[] = [
   simKind,
   ...(qemuKinds as readonly TargetKindDefinition[]),
+  linuxProcessKind as TargetKindDefinition,
 ];
 
 export class KindRegistry {

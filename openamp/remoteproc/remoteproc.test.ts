@@ -305,3 +305,21 @@ test('attach takes over a running core from its table in memory; detach resets t
 
   await assert.rejects(new Remoteproc(fakeTarget().ops).attach(), /cannot attach to a running core/);
 });
+
+test('attach keeps the notify ids the running core set and gives ANY ones a free id', async () => {
+  const location: ResourceTableLocation = { da: DDR_DA + 0x20000, size: 0 };
+  // open-amp's Linux generic machine: vring notify ids 1 and 2, vdev notify id 0.
+  const table = buildRpmsgResourceTable({ num: 16, align: 16, vringDa: [DDR_DA + 0x30000, DDR_DA + 0x31000], vringNotifyIds: [1, 2] });
+  const target = fakeTarget({ attach: async () => ({ ...location, size: table.length }), detach: async () => {} });
+  target.shm.write(0x20000, table);
+  const [vdev] = await new Remoteproc(target.ops).attach();
+  assert.deepEqual(vdev!.transport.vrings.map((v) => v.notifyId), [1, 2]);
+  const written = parseResourceTable(target.shm.read(0x20000, table.length), 'written');
+  assert.deepEqual(written.vdevs[0]!.vrings.map((v) => v.notifyid), [1, 2]);
+
+  const mixed = buildRpmsgResourceTable({ num: 16, align: 16, vringDa: [DDR_DA + 0x30000, DDR_DA + 0x31000], vringNotifyIds: [0xffffffff, 0] });
+  const other = fakeTarget({ attach: async () => ({ ...location, size: mixed.length }), detach: async () => {} });
+  other.shm.write(0x20000, mixed);
+  const [mixedVdev] = await new Remoteproc(other.ops).attach();
+  assert.deepEqual(mixedVdev!.transport.vrings.map((v) => v.notifyId), [1, 0], 'the ANY vring skips the id the core already uses');
+});

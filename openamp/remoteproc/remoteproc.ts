@@ -209,7 +209,7 @@ export class Remoteproc {
       const source = `${this.name}: resource table at ${hex(location.da)}`;
       const bytes = where.memory.read(where.offset, location.size);
       const table = parseResourceTable(bytes, source, { vendorHandler: this.options.vendorHandler });
-      this.assignResources(bytes, table, source, false);
+      this.assignResources(bytes, table, source, 'attach');
       where.memory.write(where.offset, bytes);
       this.loadedTable = { table: parseResourceTable(bytes, source), da: location.da, memory: where.memory, offset: where.offset };
       this.lastCrash = undefined;
@@ -320,7 +320,7 @@ export class Remoteproc {
 
     this.releaseAllocations();
     try {
-      if (tableBytes && table) this.assignResources(tableBytes, table, source, true);
+      if (tableBytes && table) this.assignResources(tableBytes, table, source, 'load');
       for (const { segment, memory, offset } of placements) {
         memory.write(offset, segment.bytes());
         if (segment.memsz > segment.filesz) memory.fill(offset + segment.filesz, segment.memsz - segment.filesz, 0);
@@ -345,8 +345,24 @@ export class Remoteproc {
    * ANY get host memory (da and pa written back), fixed ones must translate, traces must
    * translate, vring notify ids are reassigned 0, 1, 2... across all vdevs (Linux's idr), and
    * a vdev notify id left ANY gets the next free id (open-amp). Vring memory is zeroed on load.
+   * On attach the core already runs with its table: its rings are not wiped and the notify ids
+   * it set are kept (open-amp's Linux machine fixes them at 1 and 2); only ANY ones are assigned.
    */
-  private assignResources(bytes: Uint8Array, table: ResourceTable, source: string, zeroVrings: boolean): void {
+  private assignResources(bytes: Uint8Array, table: ResourceTable, source: string, mode: 'load' | 'attach'): void {
+    const zeroVrings = mode === 'load';
+    let nextNotifyId = 0;
+    const kept = new Set<number>();
+    if (mode === 'attach') {
+      for (const vdev of table.vdevs) {
+        if (vdev.notifyid !== FW_RSC_NOTIFY_ID_ANY) kept.add(vdev.notifyid);
+        for (const vring of vdev.vrings) if (vring.notifyid !== FW_RSC_NOTIFY_ID_ANY) kept.add(vring.notifyid);
+      }
+    }
+    const nextFreeId = (): number => {
+      // Bounded: at most kept.size ids are skipped.
+      while (kept.has(nextNotifyId)) nextNotifyId++;
+      return nextNotifyId++;
+    };
     for (const carveout of table.carveouts) {
       const what = `${source}: carveout "${carveout.name}" (entry ${carveout.index})`;
       if (carveout.da === FW_RSC_ADDR_ANY) {
@@ -363,7 +379,6 @@ export class Remoteproc {
       this.resolve(trace.da, trace.len, `${source}: trace "${trace.name}" (entry ${trace.index}) at ${hex(trace.da)}+${hex(trace.len, 0)}`);
     }
 
-    let nextNotifyId = 0;
     table.vdevs.forEach((vdev, vdevIndex) => {
       vdev.vrings.forEach((vring, ringIndex) => {
         const size = vringSize(vring.num, vring.align);
@@ -380,11 +395,12 @@ export class Remoteproc {
           const place = this.ops.memory.resolveDa(da, size);
           place.memory.fill(place.offset, size, 0);
         }
-        patchVring(bytes, vring, { da, pa, notifyid: nextNotifyId++ });
+        const keep = mode === 'attach' && vring.notifyid !== FW_RSC_NOTIFY_ID_ANY;
+        patchVring(bytes, vring, { da, pa, notifyid: keep ? vring.notifyid : nextFreeId() });
       });
     });
     for (const vdev of table.vdevs) {
-      if (vdev.notifyid === FW_RSC_NOTIFY_ID_ANY) patchVdevNotifyId(bytes, vdev, nextNotifyId++);
+      if (vdev.notifyid === FW_RSC_NOTIFY_ID_ANY) patchVdevNotifyId(bytes, vdev, nextFreeId());
     }
   }
 

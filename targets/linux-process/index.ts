@@ -1,0 +1,49 @@
+import { FIRMWARE_TOOLCHAINS } from '../../firmware/build.js';
+import { findExecutable } from '../process/managed-process.js';
+import type { TargetKindDefinition } from '../registry.js';
+import { SUITE_NAMES, type Prerequisite } from '../target.js';
+import { parseLinuxProcessParams, type LinuxProcessParams } from './linux-process-params.js';
+import { KIND, LinuxProcessTarget } from './linux-process-target.js';
+
+export { LinuxProcessTarget, referenceCommand, STDOUT_STREAM, STDERR_STREAM } from './linux-process-target.js';
+export { LinuxProcessOps, RemoteDidNotStartError } from './linux-process-ops.js';
+export { parseLinuxProcessParams, substitutePlaceholders, LINUX_PROCESS_PARAM_DEFAULTS, PLACEHOLDERS, type LinuxProcessParams } from './linux-process-params.js';
+
+function tool(name: string, binary: string, debianPackage: string): Prerequisite {
+  const found = findExecutable(binary);
+  return { name, ok: found !== undefined, detail: found ?? `${binary} not found (Debian package ${debianPackage})`, debianPackages: [debianPackage] };
+}
+
+/** `kind: linux-process`: the remote is a Linux process on open-amp's Linux generic machine. */
+export const linuxProcessKind: TargetKindDefinition<LinuxProcessParams> = {
+  kind: KIND,
+  description: "Remote as a Linux process on open-amp's Linux generic machine (/dev/shm file + UNIX-socket kick); reference firmware from firmware/",
+  suites: SUITE_NAMES,
+  parseParams: parseLinuxProcessParams,
+  async prerequisites(params): Promise<Prerequisite[]> {
+    const list: Prerequisite[] = [tool('setpriv (the remote dies with the farm)', 'setpriv', 'util-linux')];
+    if (SUITE_NAMES.some((suite) => !params.commands[suite])) {
+      for (const { binary, debianPackage } of FIRMWARE_TOOLCHAINS['linux-process']) list.push(tool(`${binary} (reference firmware build)`, binary, debianPackage));
+      list.push(tool('make (reference firmware build)', 'make', 'make'));
+    }
+    for (const suite of SUITE_NAMES) {
+      const command = params.commands[suite];
+      if (!command) continue;
+      const executable = command[0]!;
+      // Relative paths with a '/' are relative to farm.yaml; checked when the target starts.
+      if (executable.includes('/') && !executable.startsWith('/')) continue;
+      const found = findExecutable(executable);
+      list.push({
+        name: `${suite} remote ${executable}`,
+        ok: found !== undefined,
+        detail: found ?? `${executable} is not an executable file${executable.includes('/') ? '' : ' on PATH'}`,
+        hint: `fix params.commands.${suite}`,
+      });
+    }
+    return list;
+  },
+  create: (name, params, context) => new LinuxProcessTarget(name, params, context),
+};
+
+export const kinds = [linuxProcessKind];
+export default linuxProcessKind;

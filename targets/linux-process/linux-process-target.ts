@@ -1,0 +1,192 @@
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { basename, isAbsolute, resolve } from 'node:path';
+import { InfrastructureError } from '../../openamp/errors.js';
+import { LINUX_GENERIC } from '../../openamp/machines/linux-generic.js';
+import { ensureFirmwareBuilt, firmwarePath } from '../../firmware/build.js';
+import { CrashRecordReader, describeCrash } from '../../firmware/crash-record.js';
+import { runFileStem, sweepStaleRunFiles } from '../../qemu/run-files.js';
+import { OpenAmpHost } from '../openamp-host.js';
+import { describeExit, findExecutable, type ProcessExit } from '../process/managed-process.js';
+import { PROGRAM_FOR_SUITE } from '../qemu/qemu-target.js';
+import type { TargetContext } from '../registry.js';
+import { SUITE_NAMES, type FaultKind, type FirmwareImage, type SuiteName, type Target, type TargetCapabilities, type TargetLog } from '../target.js';
+import { LinuxProcessOps } from './linux-process-ops.js';
+import { PLACEHOLDERS, substitutePlaceholders, type LinuxProcessParams } from './linux-process-params.js';
+
+export const KIND = 'linux-process';
+/** Console streams of the remote process in reports. */
+export const STDOUT_STREAM = 'remote-stdout';
+export const STDERR_STREAM = 'remote-stderr';
+const CONSOLE_LIMIT = 1_000_000;
+
+/** The reference firmware's command for `suite`: its ELF, told this start's names. */
+export function referenceCommand(suite: SuiteName): string[] {
+  return [firmwarePath('linux-process', PROGRAM_FOR_SUITE[suite]), '--shm', PLACEHOLDERS.shm, '--socket', PLACEHOLDERS.socket];
+}
+
+/**
+ * The remote is a native Linux process speaking open-amp's Linux generic machine (a /dev/shm
+ * file, a UNIX-socket kick, the remote as process 0); our OpenAmpHost is process 1. Each start
+ * spawns the suite's command with a fresh shm file and socket (unique names unless params fix
+ * them), attaches to the table the remote wrote at shm offset 0, and runs RPMsg on its vdev;
+ * stop ends the process and removes both files. An exit the host did not ask for other than
+ * a clean `exit(0)` is a crash (with the reference firmware's crash record when the table has
+ * a trace buffer). Faults are signals, so they work on any remote binary: crash = SIGSEGV,
+ * hang = SIGSTOP.
+ */
+export class LinuxProcessTarget implements Target {
+  readonly kind = KIND;
+  readonly capabilities: TargetCapabilities = { suites: SUITE_NAMES, restartable: true, faults: ['crash', 'hang'] };
+  readonly host: OpenAmpHost;
+  readonly ops: LinuxProcessOps;
+  private log: TargetLog | undefined;
+  private consoleText = '';
+  private tornDown = false;
+  private lastNames: { shmPath: string; socketPath: string } | undefined;
+
+  constructor(
+    readonly name: string,
+    readonly params: LinuxProcessParams,
+    private readonly context: TargetContext,
+  ) {
+    this.ops = new LinuxProcessOps({
+      name,
+      startTimeoutMs: params.startTimeoutMs,
+      stopGraceMs: params.stopGraceMs,
+      onOutput: (stream, text) => this.console(stream === 'stdout' ? STDOUT_STREAM : STDERR_STREAM, text),
+      onExit: (exit) => this.remoteExited(exit),
+      log: (line) => this.log?.info(line),
+    });
+    this.host = new OpenAmpHost({
+      ops: this.ops,
+      doorbell: () => this.ops.doorbell,
+      name,
+      stallTimeoutMs: params.stallTimeoutMs,
+      launch: (firmware) => this.launch(firmware),
+      faultInjector: (kind) => this.injectFault(kind),
+      log: (line) => this.log?.info(line),
+    });
+  }
+
+  async setup(log: TargetLog): Promise<void> {
+    if (this.tornDown) throw new InfrastructureError(`${this.name}: setup after teardown`);
+    this.log = log;
+    const images = Object.keys(this.context.firmware);
+    if (images.length > 0) {
+      throw new InfrastructureError(
+        `${this.name}: a linux-process target runs commands, not images: move targets.${this.name}.firmware.${images[0]} to params.commands.${images[0]} (a list: executable, arguments)`,
+      );
+    }
+    if (SUITE_NAMES.some((suite) => !this.params.commands[suite])) await ensureFirmwareBuilt('linux-process');
+    for (const suite of SUITE_NAMES) {
+      const image = await this.firmwareFor(suite);
+      log.info(`${this.name}: ${suite}: ${image.command?.join(' ')} (sha256 ${image.sha256})`);
+    }
+  }
+
+  async firmwareFor(suite: SuiteName): Promise<FirmwareImage> {
+    const configured = this.params.commands[suite];
+    if (!configured) await ensureFirmwareBuilt('linux-process');
+    const [executable, ...args] = configured ?? referenceCommand(suite);
+    const file = this.resolveExecutable(executable!, suite);
+    let bytes: Buffer;
+    try {
+      bytes = await readFile(file);
+    } catch (error) {
+      throw new InfrastructureError(`${this.name}: cannot read the ${suite} remote ${file}: ${(error as Error).message}`, { cause: error });
+    }
+    return { label: basename(file), command: [file, ...args], sha256: createHash('sha256').update(bytes).digest('hex') };
+  }
+
+  takeConsole(): string {
+    const text = this.consoleText;
+    this.consoleText = '';
+    return text;
+  }
+
+  properties(): Record<string, string> {
+    const fixed = this.params.shmPath !== undefined || this.params.socketPath !== undefined;
+    return {
+      'target.kind': this.kind,
+      'linux-process.machine':
+        `open-amp Linux generic machine: shm 0x${LINUX_GENERIC.shmSize.toString(16)} bytes, resource table at 0, ` +
+        `vrings 0x4000/0x8000 (256 entries), buffer pool 0x10000 + 0x40000`,
+      'linux-process.names': fixed
+        ? `fixed: ${this.params.shmPath ?? '(unique shm)'}, ${this.params.socketPath ?? '(unique socket)'}`
+        : `unique per start (last: ${this.lastNames ? `${this.lastNames.shmPath}, ${this.lastNames.socketPath}` : 'none yet'})`,
+      'linux-process.doorbell': 'AF_UNIX stream socket, host connects as process 1',
+      'node.version': process.version,
+    };
+  }
+
+  async teardown(): Promise<void> {
+    if (this.tornDown) return;
+    this.tornDown = true;
+    try {
+      await this.host.stop();
+    } finally {
+      // Whatever state the host was left in, the process and its files go.
+      await this.ops.stop();
+    }
+  }
+
+  private resolveExecutable(executable: string, suite: SuiteName): string {
+    const candidate = executable.includes('/') && !isAbsolute(executable) ? resolve(this.context.configDir, executable) : executable;
+    const found = findExecutable(candidate);
+    if (!found) {
+      throw new InfrastructureError(
+        `${this.name}: the ${suite} remote ${candidate} is not an executable file` +
+          (executable.includes('/') ? '' : ' on PATH') +
+          (this.params.commands[suite] ? ` (params.commands.${suite})` : ' (the reference firmware: make -C firmware MACHINES=linux-process)'),
+      );
+    }
+    return found;
+  }
+
+  private async launch(firmware: FirmwareImage): Promise<void> {
+    const command = firmware.command;
+    if (!command || command.length === 0) throw new InfrastructureError(`${this.name}: firmware ${firmware.label} has no command`);
+    sweepStaleRunFiles();
+    const stem = runFileStem(KIND);
+    const names = { shmPath: this.params.shmPath ?? `/dev/shm/${stem}.shm`, socketPath: this.params.socketPath ?? `/tmp/${stem}.event` };
+    this.lastNames = names;
+    const [file, ...args] = substitutePlaceholders(command, names);
+    this.ops.launch({ file: file!, args, cwd: this.context.configDir, ...names });
+  }
+
+  private remoteExited(exit: ProcessExit): void {
+    const how = describeExit(exit);
+    if (exit.signal === undefined && exit.code === 0) {
+      // The program ended on its own (open-amp's echo on shutdown or NS DESTROY): not a crash.
+      this.log?.info(`${this.name}: the remote process ended by itself (${how})`);
+      this.console(STDERR_STREAM, `[farm] remote process ended (${how})\n`);
+      return;
+    }
+    let reason = `remote process ended unasked (${how})`;
+    const trace = this.host.remoteproc.resourceTable?.table.traces[0];
+    const memory = this.ops.attachedMemory;
+    if (trace && memory) {
+      try {
+        const record = new CrashRecordReader(memory, trace).read();
+        if (record) reason += `: ${describeCrash(record)}`;
+      } catch (error) {
+        this.log?.info(`${this.name}: no crash record: ${(error as Error).message}`);
+      }
+    }
+    this.console(STDERR_STREAM, `[farm] ${reason}\n`);
+    this.host.remoteproc.reportCrash(reason);
+  }
+
+  private async injectFault(kind: FaultKind): Promise<void> {
+    const process = this.ops.running;
+    if (!process) throw new InfrastructureError(`${this.name}: no remote process to ${kind}`);
+    process.signal(kind === 'crash' ? 'SIGSEGV' : 'SIGSTOP');
+    this.log?.info(`${this.name}: sent ${kind === 'crash' ? 'SIGSEGV' : 'SIGSTOP'} to remote pid ${process.pid}`);
+  }
+
+  private console(stream: string, text: string): void {
+    this.consoleText = (this.consoleText + text).slice(-CONSOLE_LIMIT);
+    this.log?.console(stream, text);
+  }
+}
