@@ -8,6 +8,8 @@ import { hex } from '../openamp/errors.js';
  */
 export const CRASH_RECORD_SIZE = 32;
 export const CRASH_MAGIC = 0x48535243; // "CRSH"
+/** Written instead when the program ended on purpose (`fw_exit`); `cause` is the exit code. */
+export const EXIT_MAGIC = 0x54495845; // "EXIT"
 const FIELDS = { magic: 0, kind: 4, cause: 8, pc: 12, addr: 16, heartbeat: 20 } as const;
 
 export interface CrashRecord {
@@ -44,6 +46,11 @@ export class CrashRecordReader {
     return { kind: this.word('kind'), cause: this.word('cause'), pc: this.word('pc'), addr: this.word('addr') };
   }
 
+  /** The exit code when the program ended on purpose (an exit record), else undefined. */
+  exitCode(): number | undefined {
+    return this.word('magic') === EXIT_MAGIC ? this.word('cause') : undefined;
+  }
+
   /** Forgets a previous crash (before a restart, so an old record is not seen as new). */
   clear(): void {
     const { memory, offset } = this.memory.resolveDa(this.base, CRASH_RECORD_SIZE);
@@ -59,6 +66,11 @@ export interface RemoteWatchOptions {
   readonly reader: CrashRecordReader;
   /** Called once with the reason when the remote crashed or stalled. */
   readonly onCrash: (reason: string) => void;
+  /**
+   * Called once when the program ended on purpose (exit record): a parked core is not a
+   * stalled one, so watching stops without a crash.
+   */
+  readonly onExit?: (code: number) => void;
   /** No heartbeat for this long = stalled. Default 1000 ms. */
   readonly stallMs?: number;
   /** Default 20 ms. */
@@ -82,14 +94,22 @@ export class RemoteWatch {
   private check(stallMs: number): void {
     if (this.done) return;
     let record: CrashRecord | undefined;
+    let exitCode: number | undefined;
     let beat: number;
     try {
       record = this.options.reader.read();
+      exitCode = record ? undefined : this.options.reader.exitCode();
       beat = this.options.reader.heartbeat();
     } catch (error) {
       return this.finish(`cannot read the remote's crash record: ${(error as Error).message}`);
     }
     if (record) return this.finish(describeCrash(record));
+    if (exitCode !== undefined) {
+      this.done = true;
+      this.stop();
+      this.options.onExit?.(exitCode);
+      return;
+    }
     const now = Date.now();
     if (beat !== this.lastBeat) {
       this.lastBeat = beat;

@@ -26,8 +26,20 @@ static void on_msg(struct fw_ept *e, const uint8_t *data, uint32_t len, uint32_t
   rpmsg_send(e, src, &c, sizeof c);
 }
 
-static void start(void) {
-  rpmsg_create_ept("rpmsg-openamp-demo-channel", RPMSG_ADDR_ANY, RPMSG_ADDR_ANY, on_msg, 1);
+#define CHANNEL "rpmsg-openamp-demo-channel"
+static struct fw_ept *matrix_ept;
+
+/* Like open-amp's matrix_multiplyd: the host destroying its endpoint ends the program. */
+static void on_ns(const char *name, uint32_t addr, uint32_t flags) {
+  struct fw_ept *e = matrix_ept;
+  if (flags != RPMSG_NS_DESTROY || !e || !e->in_use || e->dest != addr || fw_strncmp(name, CHANNEL, RPMSG_NAME_SIZE)) return;
+  fw_log("matrix: host destroyed %s after %u message(s)\n", CHANNEL, e->count);
+  rpmsg_destroy_ept(e);
+  fw_exit(0);
 }
 
-const struct fw_app fw_app = { "matrix_multiplyd", start, 0 };
+static void start(void) {
+  matrix_ept = rpmsg_create_ept(CHANNEL, RPMSG_ADDR_ANY, RPMSG_ADDR_ANY, on_msg, 1);
+}
+
+const struct fw_app fw_app = { "matrix_multiplyd", start, on_ns };

@@ -37,6 +37,7 @@
 
 /* Crash record: the last FW_CRASH_RECORD_SIZE bytes of the trace buffer. */
 #define FW_CRASH_MAGIC 0x48535243u /* "CRSH" */
+#define FW_EXIT_MAGIC 0x54495845u /* "EXIT": the program ended on purpose (cause = exit code) */
 #define FW_CRASH_RECORD_SIZE 32u
 
 #define FW_VRING_NUM 256u
@@ -106,6 +107,9 @@ void fw_log(const char *fmt, ...);
 /* Called by a platform trap handler (and before a deliberate fault): record + log. */
 void fw_crash_record(uint32_t kind, uint32_t cause, uint32_t pc, uint32_t addr);
 void fw_heartbeat(void);
+/* The program ended on purpose: log, leave the exit record (so the host does not take the
+ * parked core for a stalled one), then plat_exit. */
+void fw_exit(int code) __attribute__((noreturn));
 void fw_rsc_init(volatile struct fw_resource_table *t, uint32_t vring0_da, uint32_t vring1_da, uint32_t trace_da);
 
 struct fw_ept;

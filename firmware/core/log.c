@@ -71,6 +71,20 @@ void fw_crash_record(uint32_t kind, uint32_t cause, uint32_t pc, uint32_t addr) 
   __sync_synchronize();
 }
 
+void fw_exit(int code) {
+  char *t = plat_trace();
+  fw_log("fw: %s exits (%u)\n", fw_app.name, (uint32_t)code);
+  if (t) {
+    volatile struct fw_crash_record *r = (volatile struct fw_crash_record *)(void *)(t + TRACE_TEXT);
+    r->kind = 0;
+    r->cause = (uint32_t)code;
+    __sync_synchronize();
+    r->magic = FW_EXIT_MAGIC;
+    __sync_synchronize();
+  }
+  plat_exit(code);
+}
+
 void fw_heartbeat(void) {
   char *t = plat_trace();
   if (t) ((volatile struct fw_crash_record *)(void *)(t + TRACE_TEXT))->heartbeat++;
