@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { FIRMWARE_TOOLCHAINS } from '../../firmware/build.js';
 import { findExecutable } from '../process/managed-process.js';
 import type { TargetKindDefinition } from '../registry.js';
@@ -8,6 +9,8 @@ import { KIND, LinuxProcessTarget } from './linux-process-target.js';
 export { LinuxProcessTarget, referenceCommand, STDOUT_STREAM, STDERR_STREAM } from './linux-process-target.js';
 export { LinuxProcessOps, RemoteDidNotStartError } from './linux-process-ops.js';
 export { parseLinuxProcessParams, substitutePlaceholders, LINUX_PROCESS_PARAM_DEFAULTS, PLACEHOLDERS, type LinuxProcessParams } from './linux-process-params.js';
+
+const LIBC_HEADER = '/usr/include/stdio.h';
 
 function tool(name: string, binary: string, debianPackage: string): Prerequisite {
   const found = findExecutable(binary);
@@ -25,6 +28,14 @@ export const linuxProcessKind: TargetKindDefinition<LinuxProcessParams> = {
     if (SUITE_NAMES.some((suite) => !params.commands[suite])) {
       for (const { binary, debianPackage } of FIRMWARE_TOOLCHAINS['linux-process']) list.push(tool(`${binary} (reference firmware build)`, binary, debianPackage));
       list.push(tool('make (reference firmware build)', 'make', 'make'));
+      // gcc only recommends the C library headers; doctor installs without recommends.
+      const headers = existsSync(LIBC_HEADER);
+      list.push({
+        name: 'C library headers (reference firmware build)',
+        ok: headers,
+        detail: headers ? LIBC_HEADER : `${LIBC_HEADER} not found (Debian package libc6-dev)`,
+        debianPackages: ['libc6-dev'],
+      });
     }
     for (const suite of SUITE_NAMES) {
       const command = params.commands[suite];
