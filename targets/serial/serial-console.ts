@@ -1,3 +1,4 @@
+import * as fs from 'node:fs';
 import { SerialPort } from 'serialport';
 import { InfrastructureError, TimeoutError } from '../../openamp/errors.js';
 
@@ -13,6 +14,12 @@ export interface SerialConsoleOptions {
   readonly historyLimit?: number;
 }
 
+/** How often a waiting console checks that its device node still exists, ms. */
+const PRESENCE_CHECK_MS = 250;
+
+/** The port closed (the device vanished, or `close`) while something needed it. */
+export class SerialPortClosedError extends InfrastructureError {}
+
 /**
  * A UART console: physical boards' USB serial adapters and QEMU's pty-backed UARTs are read by
  * the same code. Keeps everything received since the last `take()` (attached to each test) and
@@ -24,6 +31,8 @@ export class SerialConsole {
   private unread = '';
   private readonly waiters = new Set<() => void>();
   private closed = false;
+  private lastError: string | undefined;
+  private presenceTimer: NodeJS.Timeout | undefined;
 
   private constructor(
     private readonly port: SerialPort,
@@ -34,9 +43,11 @@ export class SerialConsole {
   ) {
     this.name = name;
     port.on('data', (chunk: Buffer) => this.receive(chunk.toString('latin1')));
-    port.on('close', () => {
-      this.closed = true;
-      for (const wake of [...this.waiters]) wake();
+    // A vanished device (USB adapter unplugged, QEMU gone) closes the port with an error.
+    port.on('close', (error?: Error | null) => this.markClosed(error?.message));
+    // Without a listener a failed read or write would be an uncaught exception.
+    port.on('error', (error: Error) => {
+      this.lastError = error.message;
     });
   }
 
@@ -68,23 +79,24 @@ export class SerialConsole {
       return typeof pattern === 'string' ? text.includes(pattern) : pattern.test(text);
     };
     if (matches()) return this.history;
+    if (this.closed) throw new SerialPortClosedError(`${this.name}: serial port ${this.path} ${this.closedText()} before ${String(pattern)} was seen`);
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
-        this.waiters.delete(check);
+        this.removeWaiter(check);
         reject(new TimeoutError(`${this.name}: no ${String(pattern)} on ${this.path} within ${timeoutMs} ms; last output: ${JSON.stringify(this.history.slice(-200))}`));
       }, timeoutMs);
       const check = (): void => {
         if (matches()) {
           clearTimeout(timer);
-          this.waiters.delete(check);
+          this.removeWaiter(check);
           resolve(this.history);
         } else if (this.closed) {
           clearTimeout(timer);
-          this.waiters.delete(check);
-          reject(new InfrastructureError(`${this.name}: serial port ${this.path} closed while waiting for ${String(pattern)}`));
+          this.removeWaiter(check);
+          reject(new SerialPortClosedError(`${this.name}: serial port ${this.path} ${this.closedText()} while waiting for ${String(pattern)}`));
         }
       };
-      this.waiters.add(check);
+      this.addWaiter(check);
     });
   }
 
@@ -94,6 +106,8 @@ export class SerialConsole {
   }
 
   write(data: string | Uint8Array): Promise<void> {
+    // serialport queues writes to a closed port until it opens again: that would never settle.
+    if (this.closed) return Promise.reject(new SerialPortClosedError(`${this.name}: cannot write to ${this.path}: ${this.closedText()}`));
     return new Promise((resolve, reject) => {
       this.port.write(typeof data === 'string' ? Buffer.from(data, 'latin1') : Buffer.from(data), (error) =>
         error ? reject(new InfrastructureError(`write to ${this.path} failed: ${error.message}`, { cause: error })) : resolve(),
@@ -111,6 +125,37 @@ export class SerialConsole {
   }
 
   private dropped = 0;
+
+  private addWaiter(check: () => void): void {
+    this.waiters.add(check);
+    // serialport misses a pty hangup now and then (the master closing right after a read); a
+    // USB adapter unplugged takes its device node along. Either way the node is gone.
+    this.presenceTimer ??= setInterval(() => {
+      if (fs.existsSync(this.path)) return;
+      this.lastError ??= 'the device vanished';
+      if (this.port.isOpen) this.port.close(() => {});
+      this.markClosed(undefined);
+    }, PRESENCE_CHECK_MS);
+    this.presenceTimer.unref();
+  }
+
+  private removeWaiter(check: () => void): void {
+    this.waiters.delete(check);
+    if (this.waiters.size === 0 && this.presenceTimer) {
+      clearInterval(this.presenceTimer);
+      this.presenceTimer = undefined;
+    }
+  }
+
+  private markClosed(reason: string | undefined): void {
+    this.closed = true;
+    if (reason) this.lastError ??= reason;
+    for (const wake of [...this.waiters]) wake();
+  }
+
+  private closedText(): string {
+    return this.lastError ? `closed (${this.lastError})` : 'closed';
+  }
 
   private receive(text: string): void {
     this.unread += text;

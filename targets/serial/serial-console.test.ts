@@ -1,0 +1,182 @@
+/**
+ * SerialConsole on a real pseudo-terminal. A small python3 helper opens the pty pair (raw, no
+ * echo), prints the device path, writes to the master side what it is told on stdin and reports
+ * what arrives from our side; its exit makes the device vanish.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { InfrastructureError, TimeoutError } from '../../openamp/errors.js';
+import { findExecutable } from '../process/managed-process.js';
+import { SerialConsole, SerialPortClosedError } from './serial-console.js';
+
+const HELPER = `
+import os, pty, sys, threading, tty
+master, slave = pty.openpty()
+tty.setraw(slave)
+print(os.ttyname(slave), flush=True)
+def pump():
+    while True:
+        try:
+            data = os.read(master, 4096)
+        except OSError:
+            return
+        if not data:
+            return
+        print('got ' + data.hex(), flush=True)
+threading.Thread(target=pump, daemon=True).start()
+for line in sys.stdin:
+    line = line.rstrip('\\n')
+    if line == 'exit':
+        break
+    os.write(master, bytes.fromhex(line))
+os.close(master)
+`;
+
+interface PtyPeer {
+  readonly path: string;
+  /** Makes the far side send `text`. */
+  send(text: string): void;
+  /** Resolves with the bytes our side wrote once `count` have arrived. */
+  received(count: number): Promise<Buffer>;
+  /** Closes the master side: the device vanishes. */
+  vanish(): Promise<void>;
+}
+
+const python = findExecutable('python3');
+const skip = python ? false : 'python3 is not installed (the test opens its pty pair with python3 -c "import pty")';
+
+async function ptyPeer(): Promise<PtyPeer> {
+  const child: ChildProcessWithoutNullStreams = spawn(python!, ['-c', HELPER], { stdio: ['pipe', 'pipe', 'pipe'] });
+  let out = '';
+  let got = Buffer.alloc(0);
+  const listeners = new Set<() => void>();
+  child.stdout.setEncoding('utf8');
+  child.stdout.on('data', (text: string) => {
+    out += text;
+    for (let nl = out.indexOf('\n'); nl >= 0; nl = out.indexOf('\n')) {
+      const line = out.slice(0, nl);
+      out = out.slice(nl + 1);
+      if (line.startsWith('got ')) got = Buffer.concat([got, Buffer.from(line.slice(4), 'hex')]);
+      else lines.push(line);
+      for (const listener of [...listeners]) listener();
+    }
+  });
+  const lines: string[] = [];
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const until = (condition: () => boolean, what: string): Promise<void> =>
+    new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        listeners.delete(check);
+        reject(new Error(`pty helper: no ${what} within 5 s`));
+      }, 5000);
+      const check = (): void => {
+        if (!condition()) return;
+        clearTimeout(timer);
+        listeners.delete(check);
+        resolve();
+      };
+      listeners.add(check);
+      check();
+    });
+  await until(() => lines.length > 0, 'device path');
+  return {
+    path: lines[0]!,
+    send: (text) => child.stdin.write(Buffer.from(text, 'latin1').toString('hex') + '\n'),
+    received: async (count) => {
+      await until(() => got.length >= count, `${count} bytes`);
+      return got;
+    },
+    vanish: async () => {
+      child.stdin.end('exit\n');
+      await exited;
+    },
+  };
+}
+
+test('SerialConsole reads lines from a pty: waitFor (string, regex, since), take, position, onText; writes reach the far side', { skip, timeout: 20_000 }, async () => {
+  const peer = await ptyPeer();
+  const chunks: string[] = [];
+  const console = await SerialConsole.open({ path: peer.path, name: 'uart0', onText: (text) => chunks.push(text) });
+  try {
+    assert.equal(console.path, peer.path);
+    peer.send('boot: waiting for ');
+    peer.send('DRIVER_OK\r\n');
+    const history = await console.waitFor('waiting for DRIVER_OK\r\n', { timeoutMs: 5000 });
+    assert.equal(history, 'boot: waiting for DRIVER_OK\r\n');
+    assert.equal(chunks.join(''), history, 'onText saw every byte once');
+    assert.equal(console.take(), history);
+    assert.equal(console.take(), '', 'take empties what was unread');
+
+    const mark = console.position;
+    assert.equal(mark, history.length);
+    peer.send('rpmsg: announced 0x400\r\n');
+    await console.waitFor(/announced (0x[0-9a-f]+)\r\n/, { since: mark });
+    // "boot:" is before the mark: not found from there.
+    await assert.rejects(console.waitFor('boot:', { since: mark, timeoutMs: 100 }), (error: unknown) => {
+      assert.ok(error instanceof TimeoutError, String(error));
+      assert.match((error as Error).message, /uart0: no boot: on \/dev\/pts\/\d+ within 100 ms; last output: ".*announced 0x400/);
+      return true;
+    });
+    assert.equal(console.text(), 'boot: waiting for DRIVER_OK\r\nrpmsg: announced 0x400\r\n');
+
+    await console.write('ping\n');
+    await console.write(new Uint8Array([0x00, 0xff, 0x7f]));
+    assert.deepEqual([...(await peer.received(8))], [...Buffer.from('ping\n', 'latin1'), 0x00, 0xff, 0x7f]);
+  } finally {
+    await console.close();
+    await peer.vanish();
+  }
+});
+
+test('SerialConsole keeps a rolling history of historyLimit characters; positions stay absolute', { skip, timeout: 20_000 }, async () => {
+  const peer = await ptyPeer();
+  const console = await SerialConsole.open({ path: peer.path, historyLimit: 16 });
+  try {
+    peer.send('0123456789');
+    await console.waitFor('9');
+    peer.send('abcdefghij');
+    await console.waitFor('j');
+    assert.equal(console.text(), '456789abcdefghij');
+    assert.equal(console.position, 20);
+    assert.equal(console.take(), '0123456789abcdefghij', 'the take log is not cut by the history limit');
+    await console.waitFor('f', { since: 15 });
+    await assert.rejects(console.waitFor('e', { since: 15, timeoutMs: 50 }), TimeoutError);
+  } finally {
+    await console.close();
+    await peer.vanish();
+  }
+});
+
+test('SerialConsole: a vanishing device fails waits and writes with a typed error, and never crashes the process', { skip, timeout: 20_000 }, async () => {
+  const peer = await ptyPeer();
+  const console = await SerialConsole.open({ path: peer.path, name: 'uart0' });
+  try {
+    peer.send('alive\r\n');
+    await console.waitFor('alive');
+    const waiting = console.waitFor('never printed', { timeoutMs: 10_000 });
+    const started = Date.now();
+    const rejected = assert.rejects(waiting, (error: unknown) => {
+      assert.ok(error instanceof SerialPortClosedError && error instanceof InfrastructureError, String(error));
+      assert.match((error as Error).message, /uart0: serial port \/dev\/pts\/\d+ closed.* while waiting for never printed/);
+      return true;
+    });
+    await peer.vanish();
+    await rejected;
+    assert.ok(Date.now() - started < 5000, 'rejected when the device went, not at the deadline');
+    // Later calls fail at once instead of waiting out their deadline or hanging.
+    await assert.rejects(console.waitFor('anything', { timeoutMs: 10_000 }), SerialPortClosedError);
+    await assert.rejects(console.write('late'), SerialPortClosedError);
+    assert.equal(console.text(), 'alive\r\n', 'what arrived before stays readable');
+  } finally {
+    await console.close();
+  }
+});
+
+test('SerialConsole.open on a missing device is an InfrastructureError naming the path', async () => {
+  await assert.rejects(SerialConsole.open({ path: '/dev/farm-no-such-tty' }), (error: unknown) => {
+    assert.ok(error instanceof InfrastructureError, String(error));
+    assert.match((error as Error).message, /cannot open serial port \/dev\/farm-no-such-tty/);
+    return true;
+  });
+});
