@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { basename } from 'node:path';
 import { InfrastructureError } from '../../openamp/errors.js';
-import { PollingDoorbell } from '../../openamp/doorbell/polling-doorbell.js';
+import { AdaptivePollingDoorbell } from '../../openamp/doorbell/adaptive-polling-doorbell.js';
 import { ensureFirmwareBuilt, firmwareBuildDir, firmwarePath, type FirmwareProgram } from '../../firmware/build.js';
 import { CrashRecordReader, RemoteWatch } from '../../firmware/crash-record.js';
 import type { QemuMachineProfile } from '../../qemu/machines.js';
@@ -69,7 +69,7 @@ export class QemuTarget implements Target {
         return this.launch();
       },
     });
-    const doorbell = new PollingDoorbell({ intervalMs: this.params.pollIntervalMs });
+    const doorbell = new AdaptivePollingDoorbell({ intervalMs: this.params.pollIntervalMs, burstMs: this.params.pollBurstMs });
     this.openAmpHost = new OpenAmpHost({
       ops,
       doorbell: () => doorbell,
@@ -124,7 +124,7 @@ export class QemuTarget implements Target {
       'qemu.version': this.qemu?.qmp.version ?? 'not started',
       'qemu.machine': this.profile.description,
       'qemu.ram': `0x${this.profile.ram.base.toString(16)} + ${this.profile.ram.size} bytes (memory-backend-file under /dev/shm)`,
-      'qemu.doorbell': `shared-memory polling (${this.params.pollIntervalMs} ms)`,
+      'qemu.doorbell': `shared-memory polling (every ${this.params.pollIntervalMs} ms idle; every event-loop turn for ${this.params.pollBurstMs} ms after each notify)`,
     };
   }
 

@@ -1,0 +1,92 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { InfrastructureError } from '../errors.js';
+import { AdaptivePollingDoorbell } from './adaptive-polling-doorbell.js';
+import { NOTIFY_ID_UNKNOWN } from './doorbell.js';
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+test('Adaptive polling doorbell: idle it polls on the timer only, never from every event-loop turn', async () => {
+  const doorbell = new AdaptivePollingDoorbell({ intervalMs: 5, burstMs: 20 });
+  const ids: number[] = [];
+  const stop = doorbell.listen((id) => ids.push(id));
+  await sleep(60);
+  stop();
+  // setInterval at 5 ms over 60 ms: a loaded machine may tick less, never more than ~12.
+  assert.ok(ids.length >= 2 && ids.length <= 13, `polled ${ids.length} times while idle`);
+  assert.ok(ids.every((id) => id === NOTIFY_ID_UNKNOWN));
+  assert.deepEqual({ bursts: doorbell.stats.bursts, burstPolls: doorbell.stats.burstPolls }, { bursts: 0, burstPolls: 0 });
+  doorbell.close();
+});
+
+test('Adaptive polling doorbell: a notify polls on every turn for burstMs, a notify from the handler extends it, then it falls back to the timer', async () => {
+  const doorbell = new AdaptivePollingDoorbell({ intervalMs: 1000, burstMs: 15 });
+  let calls = 0;
+  let extendAt = 3;
+  doorbell.listen(() => {
+    calls++;
+    // Like the RPMsg host answering what it received: it rings, which extends the burst.
+    if (calls === extendAt) doorbell.notify(1);
+  });
+  const started = performance.now();
+  doorbell.notify(1);
+  doorbell.notify(1); // joins the running burst
+  await sleep(5);
+  assert.ok(calls > 3, `polled ${calls} times within 5 ms of a notify (the timer alone: 0)`);
+  extendAt = calls + 1;
+  // Wait for the burst to end: every turn polls until burstMs after the last notify.
+  while (doorbell.stats.burstPolls > 0 && performance.now() - started < 2000) {
+    const before = doorbell.stats.burstPolls;
+    await sleep(25);
+    if (doorbell.stats.burstPolls === before) break;
+  }
+  const lasted = performance.now() - started;
+  assert.ok(lasted >= 15, `the burst lasted ${lasted.toFixed(1)} ms`);
+  assert.equal(doorbell.stats.bursts, 1, 'notifies during a burst extend it instead of starting another');
+  const after = calls;
+  await sleep(30);
+  assert.equal(calls, after, 'no polling from the event loop after the burst (timer interval 1 s)');
+  doorbell.close();
+});
+
+test('Adaptive polling doorbell: burstMs 0 is plain polling; close stops a running burst; one listener; bad options rejected', async () => {
+  const plain = new AdaptivePollingDoorbell({ intervalMs: 1000, burstMs: 0 });
+  let plainCalls = 0;
+  plain.listen(() => plainCalls++);
+  plain.notify(1);
+  await sleep(10);
+  assert.equal(plainCalls, 0);
+  plain.close();
+
+  const doorbell = new AdaptivePollingDoorbell({ intervalMs: 1000, burstMs: 10_000 });
+  let calls = 0;
+  doorbell.listen(() => calls++);
+  assert.throws(() => doorbell.listen(() => {}), InfrastructureError);
+  doorbell.notify(1);
+  await sleep(5);
+  assert.ok(calls > 0);
+  doorbell.close();
+  const at = calls;
+  await sleep(10);
+  assert.equal(calls, at, 'close ends the burst');
+  assert.throws(() => doorbell.listen(() => {}), InfrastructureError);
+  doorbell.notify(1); // after close: no-op, no throw
+
+  assert.throws(() => new AdaptivePollingDoorbell({ intervalMs: 0 }), InfrastructureError);
+  assert.throws(() => new AdaptivePollingDoorbell({ burstMs: -1 }), InfrastructureError);
+  assert.throws(() => new AdaptivePollingDoorbell({ burstMs: Number.NaN }), InfrastructureError);
+  const defaults = new AdaptivePollingDoorbell();
+  assert.deepEqual([defaults.kind, defaults.intervalMs, defaults.burstMs], ['adaptive-poll', 1, 0.2]);
+});
+
+test('Adaptive polling doorbell waitSync: returns at once during a burst, sleeps one interval otherwise', () => {
+  const doorbell = new AdaptivePollingDoorbell({ intervalMs: 10, burstMs: 50 });
+  let start = performance.now();
+  assert.equal(doorbell.waitSync(100), true);
+  assert.ok(performance.now() - start >= 9, 'slept one interval while idle');
+  doorbell.notify(1);
+  start = performance.now();
+  assert.equal(doorbell.waitSync(100), true);
+  assert.ok(performance.now() - start < 5, 'no sleep during a burst');
+  doorbell.close();
+});

@@ -1,0 +1,19 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ConfigError } from '../../farm/config-error.js';
+import { QEMU_PARAM_DEFAULTS, parseQemuParams } from './qemu-params.js';
+
+test('QEMU params: defaults, fractional pollBurstMs, 0 = timer polling only, bad values name the field', () => {
+  assert.deepEqual(parseQemuParams(undefined, 'targets.q.params'), QEMU_PARAM_DEFAULTS);
+  assert.deepEqual(QEMU_PARAM_DEFAULTS, { pollIntervalMs: 1, pollBurstMs: 0.2, stallTimeoutMs: 1000 });
+  assert.equal(parseQemuParams({ pollBurstMs: 0.5 }, 'p').pollBurstMs, 0.5);
+  assert.equal(parseQemuParams({ pollBurstMs: 0 }, 'p').pollBurstMs, 0);
+  for (const [raw, field] of [
+    [{ pollBurstMs: -1 }, 'p.pollBurstMs'],
+    [{ pollBurstMs: '1' }, 'p.pollBurstMs'],
+    [{ pollIntervalMs: 0.5 }, 'p.pollIntervalMs'],
+    [{ doorbell: 'uart' }, 'p.doorbell'],
+  ] as const) {
+    assert.throws(() => parseQemuParams(raw, 'p'), (error: unknown) => error instanceof ConfigError && error.message.includes(field));
+  }
+});
