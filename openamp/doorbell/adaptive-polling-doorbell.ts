@@ -24,9 +24,10 @@ const DEFAULT_BURST_MS = 0.2;
  * a reply is seen microseconds after it lands instead of at the next timer tick. A busy
  * exchange keeps the burst going; it ends `burstMs` after the last notify.
  *
- * Bursts are kept short: spinning holds the CPU the remote's emulator needs to answer. With
- * two QEMU targets on two shared cores a 2 ms burst made echoes slower (p50 4 ms) than timer
- * polling (1.1 ms); 0.2 ms gave p50 ~50 us (BENCHMARKS.md).
+ * Bursts are kept short: spinning holds the CPU the remote's emulator needs to answer. A
+ * target with a core to itself answers in ~30-50 us; with two QEMU targets and their workers
+ * on two shared cores a 2 ms burst made echoes 3.5x slower than timer polling and 0.2 ms
+ * mostly ~15% slower (BENCHMARKS.md).
  */
 export class AdaptivePollingDoorbell implements Doorbell {
   readonly kind = 'adaptive-poll';
