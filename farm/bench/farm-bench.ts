@@ -1,5 +1,5 @@
 /**
- * `npm run bench:farm`: the wall time of the real `farm run` (default farm: `sim`) and where
+ * `npm run bench:farm`: the wall time of the real `farm run` on `sim` and where
  * the time that is not test bodies goes. Each run spawns the CLI into a fresh temporary out dir
  * and reads back its metrics.json, whose timings come from Playwright itself (test start and
  * duration, the "Before Hooks" / "After Hooks" steps that are the fixtures, the run's start and
@@ -16,7 +16,8 @@
  * With several workers tests overlap; "between tests" is then the time no test was running at
  * all, and the parts no longer add up to the wall time.
  *
- * Options: --runs N (default 3); arguments after `--` go to `farm run` (e.g. --config FILE).
+ * Options: --runs N (default 3); arguments after `--` go to `farm run` instead of the default
+ * `--target sim` (e.g. `-- --config FILE`); the 10 s goal is judged only for the default.
  * Human-readable lines first, then one JSON object per run and one for the summary.
  */
 import { spawn } from 'node:child_process';
@@ -28,6 +29,7 @@ import { InfrastructureError } from '../../openamp/errors.js';
 
 /** The issue's goal for the whole default run on `sim`. */
 export const FARM_RUN_GOAL_MS = 10_000;
+const DEFAULT_FARM_ARGS = ['--target', 'sim'] as const;
 
 const CLI = fileURLToPath(new URL('../cli.js', import.meta.url));
 
@@ -204,7 +206,9 @@ export function summarizeRuns(runs: readonly FarmRunBreakdown[]): FarmBenchSumma
 function parseArgs(argv: readonly string[]): { runs: number; farmArgs: string[] } {
   const dashDash = argv.indexOf('--');
   const own = dashDash >= 0 ? argv.slice(0, dashDash) : [...argv];
-  const farmArgs = dashDash >= 0 ? argv.slice(dashDash + 1) : [];
+  // The issue's measurement is the default run on `sim`; the checkout's farm.yaml also lists
+  // the QEMU and linux-process targets, so `sim` is named rather than left to the config.
+  const farmArgs = dashDash >= 0 ? argv.slice(dashDash + 1) : [...DEFAULT_FARM_ARGS];
   let runs = 3;
   for (let i = 0; i < own.length; i++) {
     if (own[i] === '--runs') {
@@ -237,7 +241,9 @@ async function main(argv: readonly string[]): Promise<void> {
   );
   console.log(`where the time went in run ${runs.indexOf(typical) + 1} (wall ${seconds(typical.wallMs)}):`);
   for (const line of describeBreakdown(typical)) console.log(line);
-  console.log(`goal: whole run under ${seconds(FARM_RUN_GOAL_MS)}: ${summary.goalMet ? 'met' : 'NOT met'} (median ${seconds(summary.wallMedianMs)})`);
+  if (farmArgs.join(' ') === DEFAULT_FARM_ARGS.join(' ')) {
+    console.log(`goal: whole run on sim under ${seconds(FARM_RUN_GOAL_MS)}: ${summary.goalMet ? 'met' : 'NOT met'} (median ${seconds(summary.wallMedianMs)})`);
+  }
   for (const run of runs) console.log(JSON.stringify(run));
   console.log(JSON.stringify(summary));
 }
