@@ -13,7 +13,6 @@
  * the running core (`Remoteproc.attach`, where `ops.attach` says the table is). Stop then
  * detaches and stops the core (`ops.stop` ends the process); a start launches a fresh one.
  */
-import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { Doorbell } from '../openamp/doorbell/doorbell.js';
 import { FirmwareError, InfrastructureError, ProtocolError, RemoteCrashedError, TimeoutError, hex } from '../openamp/errors.js';
@@ -22,6 +21,7 @@ import type { RemoteprocOps } from '../openamp/remoteproc/remoteproc-ops.js';
 import { controlMessage } from '../openamp/remote/control-words.js';
 import { createRpmsgHost, rpmsgBufferCount, type VirtioRpmsgHost } from '../openamp/rpmsg/host.js';
 import { VIRTIO_ID_RPMSG } from '../openamp/virtio/transport.js';
+import { sha256Hex } from './firmware-image.js';
 import { BootSession } from './openamp-host/boot-session.js';
 import { ChannelRegistry } from './openamp-host/channel-registry.js';
 import { OpenAmpHostEndpoint } from './openamp-host/host-endpoint.js';
@@ -328,7 +328,7 @@ export class OpenAmpHost implements Host {
         throw new InfrastructureError(`${this.name}: cannot read firmware ${firmware.path}: ${(error as Error).message}`, { cause: error });
       }
     }
-    const sha = createHash('sha256').update(bytes).digest('hex');
+    const sha = sha256Hex(bytes);
     if (firmware.sha256 && sha !== firmware.sha256.toLowerCase()) {
       throw new FirmwareError(`${this.name}: firmware ${firmware.path ?? firmware.label} has SHA-256 ${sha}, expected ${firmware.sha256}`);
     }

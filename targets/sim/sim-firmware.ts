@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { buildElf } from '../../openamp/elf/build-elf.js';
@@ -9,6 +9,7 @@ import type { RemoteProgramName } from '../../openamp/remote/program.js';
 import { buildRpmsgResourceTable } from '../../openamp/rsc/build-resource-table.js';
 import { FW_RSC_ADDR_ANY } from '../../openamp/rsc/rsc-layout.js';
 import { checkVringGeometry } from '../../openamp/virtio/vring-layout.js';
+import { sha256Hex } from '../firmware-image.js';
 import type { FirmwareImage, SuiteName } from '../target.js';
 import {
   SIM_DATA_DA,
@@ -83,10 +84,6 @@ export function buildSimFirmware(options: SimFirmwareOptions): Uint8Array {
       { name: RESOURCE_TABLE_SECTION, addr: SIM_DATA_DA, data: resourceTable, segmentIndex: 1 },
     ],
   });
-}
-
-export function sha256Hex(bytes: Uint8Array): string {
-  return createHash('sha256').update(bytes).digest('hex');
 }
 
 /** File name of an image: `<program>.elf` with the default geometry, else with it spelled out. */

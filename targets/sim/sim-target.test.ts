@@ -12,7 +12,8 @@ import { parseResourceTable } from '../../openamp/rsc/parse-resource-table.js';
 import { FW_RSC_ADDR_ANY } from '../../openamp/rsc/rsc-layout.js';
 import type { TargetLog } from '../target.js';
 import { simKind } from './index.js';
-import { buildSimFirmware, sha256Hex } from './sim-firmware.js';
+import { sha256Hex } from '../firmware-image.js';
+import { buildSimFirmware } from './sim-firmware.js';
 import { SIM_DATA_DA, SIM_TEXT_DA } from './sim-machine.js';
 
 test('sim firmware: deterministic ELF32 RISC-V image with boot record and resource table in PT_LOADs', () => {

@@ -1,10 +1,11 @@
-import { readFile } from 'node:fs/promises';
-import { basename, join } from 'node:path';
+import { join } from 'node:path';
 import { InfrastructureError } from '../../openamp/errors.js';
+import { ConsoleBuffer } from '../console-buffer.js';
+import { firmwareImageFromFile } from '../firmware-image.js';
 import { OpenAmpHost } from '../openamp-host.js';
 import type { TargetContext } from '../registry.js';
 import { SUITE_NAMES, type FirmwareImage, type SuiteName, type Target, type TargetCapabilities, type TargetLog } from '../target.js';
-import { SIM_PROGRAM_FOR_SUITE, sha256Hex, writeSimFirmware } from './sim-firmware.js';
+import { SIM_PROGRAM_FOR_SUITE, writeSimFirmware } from './sim-firmware.js';
 import { SIM_DDR_BASE } from './sim-machine.js';
 import type { SimParams } from './sim-params.js';
 import { SimSoc } from './sim-soc.js';
@@ -23,7 +24,7 @@ export class SimTarget implements Target {
   readonly host: OpenAmpHost;
   readonly soc: SimSoc;
   private log: TargetLog | undefined;
-  private consoleText = '';
+  private readonly consoleBuffer = new ConsoleBuffer((stream, text) => this.log?.console(stream, text));
   /** By suite; generated images are shared by the suites that run the same program. */
   private readonly images = new Map<SuiteName, Promise<FirmwareImage>>();
   private readonly generated = new Map<string, Promise<FirmwareImage>>();
@@ -38,7 +39,7 @@ export class SimTarget implements Target {
       name,
       memorySize: params.memorySize,
       remoteSpinMicros: params.remoteSpinMicros,
-      onConsole: (line) => this.console(line),
+      onConsole: (line) => this.consoleBuffer.write(SIM_CONSOLE_STREAM, line + '\n'),
     });
     this.host = new OpenAmpHost({
       ops: this.soc,
@@ -69,9 +70,7 @@ export class SimTarget implements Target {
   }
 
   takeConsole(): string {
-    const text = this.consoleText;
-    this.consoleText = '';
-    return text;
+    return this.consoleBuffer.take();
   }
 
   properties(): Record<string, string> {
@@ -98,15 +97,7 @@ export class SimTarget implements Target {
 
   private async resolveFirmware(suite: SuiteName): Promise<FirmwareImage> {
     const configured = this.context.firmware[suite];
-    if (configured) {
-      let bytes: Uint8Array;
-      try {
-        bytes = await readFile(configured);
-      } catch (error) {
-        throw new InfrastructureError(`${this.name}: cannot read firmware ${configured} for ${suite}: ${(error as Error).message}`, { cause: error });
-      }
-      return { label: basename(configured), path: configured, sha256: sha256Hex(bytes) };
-    }
+    if (configured) return firmwareImageFromFile(this.name, suite, configured);
     const program = SIM_PROGRAM_FOR_SUITE[suite];
     let image = this.generated.get(program);
     if (!image) {
@@ -119,10 +110,5 @@ export class SimTarget implements Target {
       image.catch(() => this.generated.delete(program));
     }
     return image;
-  }
-
-  private console(line: string): void {
-    this.consoleText += line + '\n';
-    this.log?.console(SIM_CONSOLE_STREAM, line + '\n');
   }
 }
