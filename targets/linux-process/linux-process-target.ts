@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { basename, isAbsolute, resolve } from 'node:path';
 import { InfrastructureError } from '../../openamp/errors.js';
@@ -6,6 +5,8 @@ import { LINUX_GENERIC } from '../../openamp/machines/linux-generic.js';
 import { ensureFirmwareBuilt, firmwarePath } from '../../firmware/build.js';
 import { CrashRecordReader, describeCrash } from '../../firmware/crash-record.js';
 import { runFileStem, sweepStaleRunFiles } from '../../qemu/run-files.js';
+import { ConsoleBuffer } from '../console-buffer.js';
+import { sha256Hex } from '../firmware-image.js';
 import { OpenAmpHost } from '../openamp-host.js';
 import { describeExit, findExecutable, type ProcessExit } from '../process/managed-process.js';
 import { PROGRAM_FOR_SUITE } from '../qemu/qemu-target.js';
@@ -18,7 +19,6 @@ export const KIND = 'linux-process';
 /** Console streams of the remote process in reports. */
 export const STDOUT_STREAM = 'remote-stdout';
 export const STDERR_STREAM = 'remote-stderr';
-const CONSOLE_LIMIT = 1_000_000;
 
 /** The reference firmware's command for `suite`: its ELF, told this start's names. */
 export function referenceCommand(suite: SuiteName): string[] {
@@ -41,7 +41,7 @@ export class LinuxProcessTarget implements Target {
   readonly host: OpenAmpHost;
   readonly ops: LinuxProcessOps;
   private log: TargetLog | undefined;
-  private consoleText = '';
+  private readonly consoleBuffer = new ConsoleBuffer((stream, text) => this.log?.console(stream, text));
   private tornDown = false;
   private lastNames: { shmPath: string; socketPath: string } | undefined;
 
@@ -54,7 +54,7 @@ export class LinuxProcessTarget implements Target {
       name,
       startTimeoutMs: params.startTimeoutMs,
       stopGraceMs: params.stopGraceMs,
-      onOutput: (stream, text) => this.console(stream === 'stdout' ? STDOUT_STREAM : STDERR_STREAM, text),
+      onOutput: (stream, text) => this.consoleBuffer.write(stream === 'stdout' ? STDOUT_STREAM : STDERR_STREAM, text),
       onExit: (exit) => this.remoteExited(exit),
       log: (line) => this.log?.info(line),
     });
@@ -96,13 +96,11 @@ export class LinuxProcessTarget implements Target {
     } catch (error) {
       throw new InfrastructureError(`${this.name}: cannot read the ${suite} remote ${file}: ${(error as Error).message}`, { cause: error });
     }
-    return { label: basename(file), command: [file, ...args], sha256: createHash('sha256').update(bytes).digest('hex') };
+    return { label: basename(file), command: [file, ...args], sha256: sha256Hex(bytes) };
   }
 
   takeConsole(): string {
-    const text = this.consoleText;
-    this.consoleText = '';
-    return text;
+    return this.consoleBuffer.take();
   }
 
   properties(): Record<string, string> {
@@ -160,7 +158,7 @@ export class LinuxProcessTarget implements Target {
     if (exit.signal === undefined && exit.code === 0) {
       // The program ended on its own (open-amp's echo on shutdown or NS DESTROY): not a crash.
       this.log?.info(`${this.name}: the remote process ended by itself (${how})`);
-      this.console(STDERR_STREAM, `[farm] remote process ended (${how})\n`);
+      this.consoleBuffer.write(STDERR_STREAM, `[farm] remote process ended (${how})\n`);
       return;
     }
     let reason = `remote process ended unasked (${how})`;
@@ -174,7 +172,7 @@ export class LinuxProcessTarget implements Target {
         this.log?.info(`${this.name}: no crash record: ${(error as Error).message}`);
       }
     }
-    this.console(STDERR_STREAM, `[farm] ${reason}\n`);
+    this.consoleBuffer.write(STDERR_STREAM, `[farm] ${reason}\n`);
     this.host.remoteproc.reportCrash(reason);
   }
 
@@ -183,10 +181,5 @@ export class LinuxProcessTarget implements Target {
     if (!process) throw new InfrastructureError(`${this.name}: no remote process to ${kind}`);
     process.signal(kind === 'crash' ? 'SIGSEGV' : 'SIGSTOP');
     this.log?.info(`${this.name}: sent ${kind === 'crash' ? 'SIGSEGV' : 'SIGSTOP'} to remote pid ${process.pid}`);
-  }
-
-  private console(stream: string, text: string): void {
-    this.consoleText = (this.consoleText + text).slice(-CONSOLE_LIMIT);
-    this.log?.console(stream, text);
   }
 }

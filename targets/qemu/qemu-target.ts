@@ -1,12 +1,11 @@
-import { readFile } from 'node:fs/promises';
-import { createHash } from 'node:crypto';
-import { basename } from 'node:path';
 import { InfrastructureError } from '../../openamp/errors.js';
 import { AdaptivePollingDoorbell } from '../../openamp/doorbell/adaptive-polling-doorbell.js';
 import { ensureFirmwareBuilt, firmwareBuildDir, firmwarePath, type FirmwareProgram } from '../../firmware/build.js';
 import { CrashRecordReader, RemoteWatch } from '../../firmware/crash-record.js';
 import type { QemuMachineProfile } from '../../qemu/machines.js';
 import { QemuInstance } from '../../qemu/qemu-instance.js';
+import { ConsoleBuffer } from '../console-buffer.js';
+import { firmwareImageFromFile } from '../firmware-image.js';
 import { OpenAmpHost } from '../openamp-host.js';
 import type { TargetContext } from '../registry.js';
 import { SUITE_NAMES, type FirmwareImage, type Host, type SuiteName, type Target, type TargetCapabilities, type TargetLog } from '../target.js';
@@ -34,7 +33,7 @@ export class QemuTarget implements Target {
   private openAmpHost: OpenAmpHost | undefined;
   private watch: RemoteWatch | undefined;
   private log: TargetLog | undefined;
-  private consoleText = '';
+  private readonly consoleBuffer = new ConsoleBuffer((stream, text) => this.log?.console(stream, text));
   private tornDown = false;
 
   constructor(
@@ -85,10 +84,7 @@ export class QemuTarget implements Target {
       profile: this.profile,
       stubDir: firmwareBuildDir(this.profile.name),
       name: this.name,
-      onConsole: (text) => {
-        this.consoleText = (this.consoleText + text).slice(-1_000_000);
-        this.log?.console(CONSOLE_STREAM, text);
-      },
+      onConsole: (text) => this.consoleBuffer.write(CONSOLE_STREAM, text),
       onStderr: (text) => this.log?.info(`${this.name}: qemu: ${text.trim()}`),
     });
     this.qemu = qemu;
@@ -102,19 +98,11 @@ export class QemuTarget implements Target {
     const configured = this.context.firmware[suite];
     const path = configured ?? firmwarePath(this.profile.name, PROGRAM_FOR_SUITE[suite]);
     if (!configured) await ensureFirmwareBuilt(this.profile.name);
-    let bytes: Buffer;
-    try {
-      bytes = await readFile(path);
-    } catch (error) {
-      throw new InfrastructureError(`${this.name}: cannot read firmware ${path} for ${suite}: ${(error as Error).message}`, { cause: error });
-    }
-    return { label: basename(path), path, sha256: createHash('sha256').update(bytes).digest('hex') };
+    return firmwareImageFromFile(this.name, suite, path);
   }
 
   takeConsole(): string {
-    const text = this.consoleText;
-    this.consoleText = '';
-    return text;
+    return this.consoleBuffer.take();
   }
 
   properties(): Record<string, string> {
