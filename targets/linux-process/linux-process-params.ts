@@ -1,4 +1,5 @@
 import { ConfigError } from '../../farm/config-error.js';
+import { integerParam, paramsRecord } from '../params.js';
 import { SUITE_NAMES, type SuiteName } from '../target.js';
 
 /**
@@ -45,15 +46,6 @@ export const PLACEHOLDERS = { shm: '{shm}', shmPath: '{shmPath}', socket: '{sock
 const MAX_SOCKET_PATH = 107;
 const SHM_DIR = '/dev/shm/';
 const KEYS = Object.keys(LINUX_PROCESS_PARAM_DEFAULTS);
-
-function integer(record: Record<string, unknown>, key: 'startTimeoutMs' | 'stallTimeoutMs' | 'stopGraceMs', path: string, min: number, max: number): number {
-  const value = record[key];
-  if (value === undefined) return LINUX_PROCESS_PARAM_DEFAULTS[key];
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    throw new ConfigError(`${path}.${key}`, `must be an integer from ${min} to ${max}, got ${JSON.stringify(value)}`);
-  }
-  return value;
-}
 
 function shmPathParam(value: unknown, path: string): string | undefined {
   if (value === undefined) return undefined;
@@ -103,21 +95,18 @@ function commandsParam(value: unknown, path: string, fixed: { shm: boolean; sock
 }
 
 export function parseLinuxProcessParams(raw: unknown, path: string): LinuxProcessParams {
-  if (raw === undefined || raw === null) return { ...LINUX_PROCESS_PARAM_DEFAULTS };
-  if (typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigError(path, `must be a mapping, got ${JSON.stringify(raw)}`);
-  const record = raw as Record<string, unknown>;
-  for (const key of Object.keys(record)) {
-    if (!KEYS.includes(key)) throw new ConfigError(`${path}.${key}`, `unknown parameter (known: ${KEYS.join(', ')})`);
-  }
+  const record = paramsRecord(raw, path, KEYS);
+  if (!record) return { ...LINUX_PROCESS_PARAM_DEFAULTS };
   const shmPath = shmPathParam(record.shmPath, `${path}.shmPath`);
   const socketPath = socketPathParam(record.socketPath, `${path}.socketPath`);
+  const defaults = LINUX_PROCESS_PARAM_DEFAULTS;
   return {
     commands: commandsParam(record.commands, `${path}.commands`, { shm: shmPath !== undefined, socket: socketPath !== undefined }),
     shmPath,
     socketPath,
-    startTimeoutMs: integer(record, 'startTimeoutMs', path, 100, 120_000),
-    stallTimeoutMs: integer(record, 'stallTimeoutMs', path, 100, 60_000),
-    stopGraceMs: integer(record, 'stopGraceMs', path, 0, 60_000),
+    startTimeoutMs: integerParam(record, 'startTimeoutMs', path, { min: 100, max: 120_000 }, defaults.startTimeoutMs),
+    stallTimeoutMs: integerParam(record, 'stallTimeoutMs', path, { min: 100, max: 60_000 }, defaults.stallTimeoutMs),
+    stopGraceMs: integerParam(record, 'stopGraceMs', path, { min: 0, max: 60_000 }, defaults.stopGraceMs),
   };
 }
 

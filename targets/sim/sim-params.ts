@@ -1,5 +1,6 @@
 import { ConfigError } from '../../farm/config-error.js';
 import { isPowerOfTwo } from '../../openamp/virtio/vring-layout.js';
+import { integerParam, paramsRecord } from '../params.js';
 import { SIM_DEFAULT_BUFFER_SIZE, SIM_DEFAULT_MEMORY_SIZE, SIM_DEFAULT_VRING_NUM, SIM_MAX_MEMORY_SIZE, SIM_MIN_MEMORY_SIZE, simBufferCount } from './sim-machine.js';
 
 /** `params:` of a `kind: sim` target in farm.yaml. Every field is optional. */
@@ -24,30 +25,16 @@ export const SIM_PARAM_DEFAULTS: SimParams = {
   stallTimeoutMs: 1000,
 };
 
-const KEYS = Object.keys(SIM_PARAM_DEFAULTS) as (keyof SimParams)[];
-
-function integer(raw: Record<string, unknown>, key: keyof SimParams, path: string, min: number, max: number): number {
-  const value = raw[key];
-  if (value === undefined) return SIM_PARAM_DEFAULTS[key];
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    throw new ConfigError(`${path}.${key}`, `must be an integer from ${min} to ${max}, got ${JSON.stringify(value)}`);
-  }
-  return value;
-}
-
 export function parseSimParams(raw: unknown, path: string): SimParams {
-  if (raw === undefined || raw === null) return { ...SIM_PARAM_DEFAULTS };
-  if (typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigError(path, `must be a mapping, got ${JSON.stringify(raw)}`);
-  const record = raw as Record<string, unknown>;
-  for (const key of Object.keys(record)) {
-    if (!(KEYS as string[]).includes(key)) throw new ConfigError(`${path}.${key}`, `unknown parameter (known: ${KEYS.join(', ')})`);
-  }
+  const record = paramsRecord(raw, path, Object.keys(SIM_PARAM_DEFAULTS));
+  if (!record) return { ...SIM_PARAM_DEFAULTS };
+  const integer = (key: keyof SimParams, min: number, max: number): number => integerParam(record, key, path, { min, max }, SIM_PARAM_DEFAULTS[key]);
   const params: SimParams = {
-    memorySize: integer(record, 'memorySize', path, SIM_MIN_MEMORY_SIZE, SIM_MAX_MEMORY_SIZE),
-    vringNum: integer(record, 'vringNum', path, 2, 1024),
-    bufferSize: integer(record, 'bufferSize', path, 64, 4096),
-    remoteSpinMicros: integer(record, 'remoteSpinMicros', path, 0, 100_000),
-    stallTimeoutMs: integer(record, 'stallTimeoutMs', path, 50, 60_000),
+    memorySize: integer('memorySize', SIM_MIN_MEMORY_SIZE, SIM_MAX_MEMORY_SIZE),
+    vringNum: integer('vringNum', 2, 1024),
+    bufferSize: integer('bufferSize', 64, 4096),
+    remoteSpinMicros: integer('remoteSpinMicros', 0, 100_000),
+    stallTimeoutMs: integer('stallTimeoutMs', 50, 60_000),
   };
   if (params.memorySize % 4096 !== 0) throw new ConfigError(`${path}.memorySize`, `must be a multiple of 4096, got ${params.memorySize}`);
   if (!isPowerOfTwo(params.vringNum)) throw new ConfigError(`${path}.vringNum`, `must be a power of two, got ${params.vringNum}`);
