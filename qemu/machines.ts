@@ -37,8 +37,6 @@ export interface QemuMachineProfile {
   readonly carveoutPool: { readonly base: number; readonly size: number };
   /** Start through a boot stub's mailbox (the core waits in the stub); none = the core starts on `cont`. */
   readonly mailbox?: BootMailbox;
-  /** Cross compiler that builds the firmware (Debian package named in errors). */
-  readonly compiler: { readonly binary: string; readonly debianPackage: string };
 }
 
 const MiB = 1024 * 1024;
@@ -57,7 +55,6 @@ export const QEMU_MACHINES: Readonly<Record<QemuMachineName, QemuMachineProfile>
     elfClass: 64,
     imageWindow: { base: 0x8000_0000, size: 1 * MiB },
     carveoutPool: { base: 0x8020_0000, size: 4 * MiB },
-    compiler: { binary: 'riscv64-unknown-elf-gcc', debianPackage: 'gcc-riscv64-unknown-elf' },
   },
   'cortex-m4': {
     name: 'cortex-m4',
@@ -74,7 +71,6 @@ export const QEMU_MACHINES: Readonly<Record<QemuMachineName, QemuMachineProfile>
     carveoutPool: { base: 0x2120_0000, size: 4 * MiB },
     // 'BOOT' then the firmware's vector table, which the firmware links at the image base.
     mailbox: { address: 0x21ff_f000, startWords: () => [0x544f_4f42, 0x2100_0000] },
-    compiler: { binary: 'arm-none-eabi-gcc', debianPackage: 'gcc-arm-none-eabi' },
   },
   'versal-r5': {
     name: 'versal-r5',
@@ -90,12 +86,8 @@ export const QEMU_MACHINES: Readonly<Record<QemuMachineName, QemuMachineProfile>
     imageWindow: { base: 0, size: 1 * MiB },
     carveoutPool: { base: 0x20_0000, size: 4 * MiB },
     mailbox: { address: 0x0fff_0000, startWords: () => [0x5241_5453, 0], ack: { offset: 4, value: 0x5241_5453 } },
-    compiler: { binary: 'arm-none-eabi-gcc', debianPackage: 'gcc-arm-none-eabi' },
   },
 };
-
-/** The stub of versal-r5 is AArch64 code: its compiler is needed too. */
-export const APU_STUB_COMPILER = { binary: 'aarch64-linux-gnu-gcc', debianPackage: 'gcc-aarch64-linux-gnu' } as const;
 
 export function isQemuMachineName(value: string): value is QemuMachineName {
   return Object.prototype.hasOwnProperty.call(QEMU_MACHINES, value);

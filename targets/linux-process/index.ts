@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { FIRMWARE_TOOLCHAINS } from '../../firmware/build.js';
 import { findExecutable } from '../process/managed-process.js';
+import { toolPrerequisite as tool } from '../process/tool-prerequisite.js';
 import type { TargetKindDefinition } from '../registry.js';
 import { SUITE_NAMES, type Prerequisite } from '../target.js';
 import { parseLinuxProcessParams, type LinuxProcessParams } from './linux-process-params.js';
@@ -11,11 +12,6 @@ export { LinuxProcessOps, RemoteDidNotStartError } from './linux-process-ops.js'
 export { parseLinuxProcessParams, substitutePlaceholders, LINUX_PROCESS_PARAM_DEFAULTS, PLACEHOLDERS, type LinuxProcessParams } from './linux-process-params.js';
 
 const LIBC_HEADER = '/usr/include/stdio.h';
-
-function tool(name: string, binary: string, debianPackage: string): Prerequisite {
-  const found = findExecutable(binary);
-  return { name, ok: found !== undefined, detail: found ?? `${binary} not found (Debian package ${debianPackage})`, debianPackages: [debianPackage] };
-}
 
 /** `kind: linux-process`: the remote is a Linux process on open-amp's Linux generic machine. */
 export const linuxProcessKind: TargetKindDefinition<LinuxProcessParams> = {
