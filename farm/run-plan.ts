@@ -4,24 +4,17 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { InfrastructureError } from '../openamp/errors.js';
-import type { SuiteName } from '../targets/target.js';
+import type { TargetConfig } from './config.js';
 
 export const RUN_PLAN_ENV = 'FARM_RUN_PLAN';
-
-export interface PlannedTarget {
-  readonly name: string;
-  readonly kind: string;
-  readonly params: unknown;
-  readonly suites: readonly SuiteName[];
-  readonly firmware: Readonly<Partial<Record<SuiteName, string>>>;
-}
 
 export interface RunPlan {
   readonly configSource: string | null;
   readonly configDir: string;
   /** Absolute. */
   readonly outDir: string;
-  readonly targets: readonly PlannedTarget[];
+  /** The selected targets as farm.yaml configured them, each with only the suites selected. */
+  readonly targets: readonly TargetConfig[];
   readonly repeat: number;
   readonly retries: number;
   readonly workers: number;

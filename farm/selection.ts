@@ -2,8 +2,8 @@
 import { resolve } from 'node:path';
 import { SUITE_NAMES, type SuiteName } from '../targets/target.js';
 import { InfrastructureError } from '../openamp/errors.js';
-import type { FarmConfig } from './config.js';
-import type { PlannedTarget, RunPlan } from './run-plan.js';
+import type { FarmConfig, TargetConfig } from './config.js';
+import type { RunPlan } from './run-plan.js';
 
 /** A mistake on the command line; the CLI prints it as one line and exits 2. */
 export class UsageError extends InfrastructureError {}
@@ -57,14 +57,14 @@ export function selectRun(config: FarmConfig, options: RunOptions, cwd = process
     }
   }
   const wantedSuites = options.suites as readonly SuiteName[];
-  const targets: PlannedTarget[] = [];
+  const targets: TargetConfig[] = [];
   for (const target of config.targets) {
     if (options.targets.length && !options.targets.includes(target.name)) continue;
     const suites = wantedSuites.length ? target.suites.filter((suite) => wantedSuites.includes(suite)) : target.suites;
     const dropped = wantedSuites.filter((suite) => !target.suites.includes(suite));
     if (dropped.length) notes.push(`target ${target.name} (${target.kind}) does not run ${dropped.join(', ')}`);
     if (suites.length === 0) continue;
-    targets.push({ name: target.name, kind: target.kind, params: target.params, suites, firmware: target.firmware });
+    targets.push({ ...target, suites });
   }
   if (targets.length === 0) throw new UsageError(`nothing to run: no selected target runs the selected suites${notes.length ? ` (${notes.join('; ')})` : ''}`);
   const workers = integer(options.workers, 'workers', 1) ?? config.defaults.workers ?? Math.min(2, targets.length);
