@@ -10,6 +10,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { FarmError, InfrastructureError } from '../openamp/errors.js';
+import { ATTACHMENT, type TargetMeta } from '../reports/attachments.js';
 import { onProcessExit } from '../targets/process/exit-cleanup.js';
 import { loadKindRegistry } from '../targets/registry.js';
 import {
@@ -22,22 +23,6 @@ import {
   type TargetLog,
 } from '../targets/target.js';
 import { readRunPlan } from './run-plan.js';
-
-/** Names of the attachments reporters read back. */
-export const ATTACHMENT = {
-  meta: 'farm-target.json',
-  console: 'console',
-  trace: 'trace',
-  targetLog: 'target-log',
-} as const;
-
-export interface TargetMeta {
-  readonly target: string;
-  readonly kind: string;
-  readonly suite: SuiteName;
-  readonly firmware: { readonly label: string; readonly sha256: string; readonly path?: string };
-  readonly properties: Record<string, string>;
-}
 
 function asClassified(error: unknown, what: string): Error {
   if (error instanceof FarmError) return error;

@@ -7,15 +7,9 @@
 import { basename } from 'node:path';
 import type { TestCase, TestError, TestResult } from '@playwright/test/reporter';
 import { failureClassFromText, type FailureClass } from '../openamp/errors.js';
+import { ATTACHMENT, type EchoMetrics, type TargetMeta } from './attachments.js';
 
 export type Outcome = 'passed' | 'failed' | 'error' | 'skipped' | 'interrupted';
-
-export interface EchoMetrics {
-  readonly count: number;
-  readonly bytes: number;
-  readonly p50Us: number;
-  readonly p99Us: number;
-}
 
 /**
  * Where a test's time went, from Playwright's own step timings: the "Before Hooks" step is the
@@ -30,14 +24,6 @@ export interface TestTiming {
   readonly setupMs: number;
   readonly teardownMs: number;
   readonly bodyMs: number;
-}
-
-export interface TargetMetaRecord {
-  readonly target: string;
-  readonly kind: string;
-  readonly suite: string;
-  readonly firmware: { readonly label: string; readonly sha256: string; readonly path?: string };
-  readonly properties: Record<string, string>;
 }
 
 export interface TestRecord {
@@ -59,7 +45,7 @@ export interface TestRecord {
   /** Full failure text (all errors, with stacks). */
   readonly details: string | undefined;
   readonly skipReason: string | undefined;
-  readonly meta: TargetMetaRecord | undefined;
+  readonly meta: TargetMeta | undefined;
   readonly console: string;
   readonly trace: string;
   readonly targetLog: string;
@@ -160,7 +146,7 @@ export function toRecord(test: TestCase, result: TestResult): TestRecord {
   }
   const first = result.errors[0];
   const message = first ? plain(first.message ?? first.value).split('\n').find((line) => line.trim() !== '') : undefined;
-  const meta = attachmentJson<TargetMetaRecord>(result, 'farm-target.json');
+  const meta = attachmentJson<TargetMeta>(result, ATTACHMENT.meta);
   const skip = test.annotations.concat(result.annotations ?? []).find((annotation) => annotation.type === 'skip');
   return {
     id: test.id,
@@ -179,10 +165,10 @@ export function toRecord(test: TestCase, result: TestResult): TestRecord {
     details: result.errors.length ? result.errors.map(errorText).join('\n\n') : undefined,
     skipReason: skip?.description,
     meta,
-    console: attachmentText(result, 'console'),
-    trace: attachmentText(result, 'trace'),
-    targetLog: attachmentText(result, 'target-log'),
-    echo: attachmentJson<EchoMetrics>(result, 'echo-metrics'),
+    console: attachmentText(result, ATTACHMENT.console),
+    trace: attachmentText(result, ATTACHMENT.trace),
+    targetLog: attachmentText(result, ATTACHMENT.targetLog),
+    echo: attachmentJson<EchoMetrics>(result, ATTACHMENT.echoMetrics),
     annotations: uniqueAnnotations([...test.annotations, ...(result.annotations ?? [])]),
   };
 }

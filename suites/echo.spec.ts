@@ -3,10 +3,9 @@
  * one at a time; every echo must come back byte-identical, in order, none lost or duplicated.
  */
 import { test } from '../farm/fixtures.js';
+import { ATTACHMENT, type EchoMetrics } from '../reports/attachments.js';
 import { DEMO_CHANNEL, echoRound, percentile, range } from './support/echo.js';
 import { expectNoMessage } from './support/verdict.js';
-
-export const ECHO_METRICS_ATTACHMENT = 'echo-metrics';
 
 test('echoes 480 payloads of 17..496 bytes unchanged and in order', async ({ host }, testInfo) => {
   const channel = await host.waitForChannel(DEMO_CHANNEL, { timeoutMs: 10_000 });
@@ -15,7 +14,7 @@ test('echoes 480 payloads of 17..496 bytes unchanged and in order', async ({ hos
   await expectNoMessage(endpoint, 100, 'after the last echo');
   await endpoint.close();
 
-  const metrics = {
+  const metrics: EchoMetrics = {
     count: stats.count,
     bytes: stats.bytes,
     p50Us: percentile(stats.roundTripsUs, 50),
@@ -25,5 +24,5 @@ test('echoes 480 payloads of 17..496 bytes unchanged and in order', async ({ hos
     type: 'echo',
     description: `${metrics.count} messages, ${metrics.bytes} bytes, round trip p50 ${metrics.p50Us.toFixed(1)} µs, p99 ${metrics.p99Us.toFixed(1)} µs`,
   });
-  await testInfo.attach(ECHO_METRICS_ATTACHMENT, { body: JSON.stringify(metrics), contentType: 'application/json' });
+  await testInfo.attach(ATTACHMENT.echoMetrics, { body: JSON.stringify(metrics), contentType: 'application/json' });
 });

@@ -1,0 +1,32 @@
+/**
+ * What the fixtures and suites attach to each test for the reporters to read back: the names of
+ * the attachments and the shape of the JSON ones. Attachments cross from the worker to the
+ * runner process as bytes, so both sides must agree on these.
+ */
+import type { SuiteName } from '../targets/target.js';
+
+export const ATTACHMENT = {
+  /** TargetMeta as JSON. */
+  meta: 'farm-target.json',
+  console: 'console',
+  trace: 'trace',
+  targetLog: 'target-log',
+  /** EchoMetrics as JSON (echo suite). */
+  echoMetrics: 'echo-metrics',
+} as const;
+
+/** The target and firmware a test ran on. */
+export interface TargetMeta {
+  readonly target: string;
+  readonly kind: string;
+  readonly suite: SuiteName;
+  readonly firmware: { readonly label: string; readonly sha256: string; readonly path?: string };
+  readonly properties: Record<string, string>;
+}
+
+export interface EchoMetrics {
+  readonly count: number;
+  readonly bytes: number;
+  readonly p50Us: number;
+  readonly p99Us: number;
+}
