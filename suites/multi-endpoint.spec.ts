@@ -27,6 +27,13 @@ function expectTtyReply(reply: Uint8Array, message: Uint8Array, ttyAddr: number,
   expectBytes(reply.subarray(match[0].length), message, `${what}: payload after the prefix`);
 }
 
+/** The remote's greeting on a host-announced channel: "bound", NUL-terminated in ST's demo (6 bytes in seed 003). */
+function expectBound(data: Uint8Array): void {
+  const bound = text('bound');
+  const expected = data.length === bound.length + 1 ? concatBytes(bound, new Uint8Array(1)) : bound;
+  expectBytes(data, expected, 'first message on the host-announced channel');
+}
+
 async function roundTrip(endpoint: HostEndpoint, message: Uint8Array, dest?: number) {
   await endpoint.send(message, dest === undefined ? undefined : { dest });
   return endpoint.receive({ timeoutMs: 5000 });
@@ -118,11 +125,19 @@ test('host endpoints 100, 101, 103 each get their own reply from fixed endpoint 
 });
 
 test('a host-announced rpmsg-tty channel is bound by the remote, usable, and released', async ({ host }) => {
-  await host.waitForChannel(TTY, CHANNEL_TIMEOUT);
+  // As ST's demo requires: the remote learns the host's end of the announced rpmsg-tty only
+  // from a first message on it, and a second rpmsg-tty announced before that is mis-bound.
+  const announcedTty = await host.waitForChannel(TTY, CHANNEL_TIMEOUT);
+  const firstTty = await host.openEndpoint({ name: TTY });
+  const hello = text('hello tty');
+  const established = await roundTrip(firstTty, hello);
+  expectAddress(established.src, announcedTty.remoteAddr, 'tty reply source');
+  expectTtyReply(established.data, hello, announcedTty.remoteAddr, 'tty reply');
+
   const known = new Set(host.channels().map((channel) => channel.remoteAddr));
   const endpoint = await host.openEndpoint({ name: TTY, localAddr: 257, announce: true });
   const bound = await endpoint.receive({ timeoutMs: 5000 });
-  expectBytes(bound.data, text('bound'), 'first message on the host-announced channel');
+  expectBound(bound.data);
   expectAddress(bound.dst, 257, '"bound" destination');
   check(!known.has(bound.src) && bound.src !== FIXED_ADDR, `"bound" came from ${hex(bound.src)}, an existing endpoint, not a new one`);
   const message = text('hello dynamic tty');
@@ -135,4 +150,5 @@ test('a host-announced rpmsg-tty channel is bound by the remote, usable, and rel
     () => false,
   );
   check(!stale, 'the host-announced endpoint still sends after NS DESTROY');
+  await firstTty.close();
 });
