@@ -92,7 +92,8 @@ test('the benchmark runs the real farm run, prints the breakdown and JSON, and r
     }
     // Playwright's hook steps were found: starting the fake remote and stopping it take time.
     assert.ok((run.firstSetupMs as number) > 0 && (run.teardownMs as number) > 0, JSON.stringify(run));
-    assert.match(stdout, /^goal: whole run under 10\.00 s: (met|NOT met)/m);
+    // The 10 s goal is judged only for the default run (`--target sim` of the checkout's farm).
+    assert.doesNotMatch(stdout, /^goal:/m);
     assert.ok(lines.findIndex((line) => line.startsWith('{')) > lines.findLastIndex((line) => !line.startsWith('{')), 'JSON after the human lines');
     assert.deepEqual(readdirSync(scratch).filter((name) => name.startsWith('farm-bench-')), [], 'temporary out dirs removed');
   } finally {
