@@ -6,12 +6,10 @@
  */
 #include "../core/fw.h"
 
-#define CHANNEL "rpmsg-openamp-demo-channel"
-
 static struct fw_ept *echo_ept;
 
 static void on_msg(struct fw_ept *e, const uint8_t *data, uint32_t len, uint32_t src) {
-  if (len >= 4 && ((uint32_t)data[0] | (uint32_t)data[1] << 8 | (uint32_t)data[2] << 16 | (uint32_t)data[3] << 24) == FW_MSG_SHUTDOWN) {
+  if (len >= 4 && fw_le32(data) == FW_MSG_SHUTDOWN) {
     fw_log("echo: shutdown message after %u message(s)\n", e->count - 1);
     rpmsg_destroy_ept(e);
     fw_exit(0);
@@ -20,15 +18,11 @@ static void on_msg(struct fw_ept *e, const uint8_t *data, uint32_t len, uint32_t
 }
 
 static void on_ns(const char *name, uint32_t addr, uint32_t flags) {
-  struct fw_ept *e = echo_ept;
-  if (flags != RPMSG_NS_DESTROY || !e || !e->in_use || e->dest != addr || fw_strncmp(name, CHANNEL, RPMSG_NAME_SIZE)) return;
-  fw_log("echo: host destroyed %s after %u message(s)\n", CHANNEL, e->count);
-  rpmsg_destroy_ept(e);
-  fw_exit(0);
+  fw_exit_on_channel_destroy(echo_ept, "echo", name, addr, flags);
 }
 
 static void start(void) {
-  echo_ept = rpmsg_create_ept(CHANNEL, RPMSG_ADDR_ANY, RPMSG_ADDR_ANY, on_msg, 1);
+  echo_ept = rpmsg_create_ept(FW_DEMO_CHANNEL, RPMSG_ADDR_ANY, RPMSG_ADDR_ANY, on_msg, 1);
 }
 
 const struct fw_app fw_app = { "rpmsg-echo", start, on_ns };

@@ -30,6 +30,9 @@
 #define RPMSG_NS_CREATE 0u
 #define RPMSG_NS_DESTROY 1u
 
+/* The channel open-amp's echo and matrix-multiply demos announce. */
+#define FW_DEMO_CHANNEL "rpmsg-openamp-demo-channel"
+
 /* Messages any program understands (first u32, little-endian). Documented in firmware/README.md. */
 #define FW_MSG_CRASH 0xFA11C0DEu
 #define FW_MSG_HANG 0xFA11B10Cu
@@ -85,6 +88,8 @@ volatile struct fw_rsc_vdev *fw_find_vdev(volatile struct fw_resource_table *t);
 char *plat_trace(void);
 /* CPU pointer for `len` bytes at bus address `pa`, or NULL when not all inside shared RAM. */
 void *plat_phys(uint64_t pa, uint32_t len);
+/* For plat_phys: `cpu` + (pa - base) when [pa, pa + len) lies inside [base, base + size), else NULL. */
+void *fw_window(uint64_t pa, uint32_t len, uint64_t base, uint64_t size, void *cpu);
 /* Tell the host to look at the rings. */
 void plat_kick(void);
 /* Wait a little for something to happen (a kick, or a poll interval); `busy` = work was just
@@ -102,6 +107,9 @@ void *fw_memcpy(void *d, const void *s, size_t n);
 void fw_memset(void *d, int v, size_t n);
 size_t fw_strnlen(const char *s, size_t max);
 int fw_strncmp(const char *a, const char *b, size_t n);
+static inline uint32_t fw_le32(const uint8_t *p) {
+  return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
 
 void fw_log(const char *fmt, ...);
 /* Called by a platform trap handler (and before a deliberate fault): record + log. */
@@ -131,6 +139,10 @@ void rpmsg_destroy_ept(struct fw_ept *ept);
 int rpmsg_send(struct fw_ept *ept, uint32_t dst, const void *data, uint32_t len);
 /* Called for NS messages from the host after the core bound matching endpoints. */
 typedef void (*fw_ns_cb)(const char *name, uint32_t addr, uint32_t flags);
+/* For an app's fw_ns_cb, as open-amp's demos end: when the host destroys the channel `e` serves
+ * (NS DESTROY of its name from the address it talks to), destroys `e` (NS DESTROY to the host)
+ * and exits; otherwise returns. `who` starts the log line. */
+void fw_exit_on_channel_destroy(struct fw_ept *e, const char *who, const char *name, uint32_t addr, uint32_t flags);
 
 /* What a program provides. */
 struct fw_app {

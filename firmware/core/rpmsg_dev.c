@@ -179,16 +179,12 @@ int rpmsg_send(struct fw_ept *e, uint32_t dst, const void *data, uint32_t len) {
   return send_raw(e->addr, dst, data, len);
 }
 
-static uint32_t le32(const uint8_t *p) {
-  return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
 static void handle_ns(const uint8_t *m, uint32_t len) {
   if (len != RPMSG_NS_SIZE) { bad("NS message length", len); return; }
   char name[RPMSG_NAME_SIZE];
   fw_memcpy(name, m, RPMSG_NAME_SIZE);
   name[RPMSG_NAME_SIZE - 1] = 0;
-  uint32_t addr = le32(m + 32), flags = le32(m + 36);
+  uint32_t addr = fw_le32(m + 32), flags = fw_le32(m + 36);
   fw_log("rpmsg: host NS %s \"%s\" addr 0x%x\n", flags == RPMSG_NS_DESTROY ? "DESTROY" : "CREATE", name, addr);
   /* The program sees it first: it matches host channels by their bound address. */
   if (fw_app.ns) fw_app.ns(name, addr, flags);
@@ -200,9 +196,16 @@ static void handle_ns(const uint8_t *m, uint32_t len) {
   }
 }
 
+void fw_exit_on_channel_destroy(struct fw_ept *e, const char *who, const char *name, uint32_t addr, uint32_t flags) {
+  if (flags != RPMSG_NS_DESTROY || !e || !e->in_use || e->dest != addr || fw_strncmp(name, e->name, RPMSG_NAME_SIZE)) return;
+  fw_log("%s: host destroyed %s after %u message(s)\n", who, e->name, e->count);
+  rpmsg_destroy_ept(e);
+  fw_exit(0);
+}
+
 static void handle_fault_words(const uint8_t *data, uint32_t len) {
   if (len < 4) return;
-  uint32_t w = le32(data);
+  uint32_t w = fw_le32(data);
   if (w == FW_MSG_CRASH) {
     fw_log("fw: crash requested by the host\n");
     plat_fault();
@@ -231,7 +234,7 @@ static int poll_rx(void) {
     for (uint32_t k = 0; k < take; k++) msg[k] = ((volatile uint8_t *)buf)[k];
     vq_put(&vq_rx, head, blen);
     kick_if_wanted(&vq_rx);
-    uint32_t src = le32(msg), dst = le32(msg + 4);
+    uint32_t src = fw_le32(msg), dst = fw_le32(msg + 4);
     uint32_t len = (uint32_t)msg[12] | (uint32_t)msg[13] << 8;
     if (len > take - RPMSG_HDR_SIZE) { bad("message length exceeds its buffer", len); continue; }
     const uint8_t *data = msg + RPMSG_HDR_SIZE;

@@ -27,6 +27,11 @@ int fw_strncmp(const char *a, const char *b, size_t n) {
   return 0;
 }
 
+void *fw_window(uint64_t pa, uint32_t len, uint64_t base, uint64_t size, void *cpu) {
+  if (pa < base || pa - base > size || len > size - (pa - base)) return NULL;
+  return (void *)((uintptr_t)cpu + (uintptr_t)(pa - base)); /* integer sum: cpu may be address 0 */
+}
+
 #ifndef FW_HOSTED
 void *memcpy(void *d, const void *s, size_t n) { return fw_memcpy(d, s, n); }
 void *memset(void *d, int v, size_t n) { fw_memset(d, v, n); return d; }

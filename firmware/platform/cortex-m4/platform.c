@@ -15,9 +15,6 @@
 #define SPIN_ROUNDS 20000u
 #define IDLE_CYCLES 1250u /* 50 us at 25 MHz */
 
-extern volatile struct fw_resource_table fw_resource_table;
-extern char fw_trace_buffer[];
-
 void plat_init(void) {
   UART0_BAUDDIV = 16;
   UART0_CTRL = 1; /* TX enable */
@@ -29,13 +26,7 @@ void plat_putc(char c) {
   UART0_DATA = (uint8_t)c;
 }
 
-volatile struct fw_resource_table *plat_rsc(void) { return &fw_resource_table; }
-char *plat_trace(void) { return fw_trace_buffer; }
-
-void *plat_phys(uint64_t pa, uint32_t len) {
-  if (pa < RAM_BASE || pa - RAM_BASE > RAM_SIZE || len > RAM_SIZE - (pa - RAM_BASE)) return 0;
-  return (void *)(uintptr_t)pa;
-}
+void *plat_phys(uint64_t pa, uint32_t len) { return fw_window(pa, len, RAM_BASE, RAM_SIZE, (void *)(uintptr_t)RAM_BASE); }
 
 void plat_kick(void) {}
 
@@ -61,11 +52,6 @@ void plat_hang(void) {
   SYST_CSR = 0;
   __asm__ volatile("cpsid i");
   for (;;) __asm__ volatile("wfi");
-}
-
-void plat_exit(int code) {
-  fw_log("fw: exit %u\n", (uint32_t)code);
-  plat_hang();
 }
 
 void m4_fault(uint32_t exception, uint32_t pc) {

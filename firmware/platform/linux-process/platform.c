@@ -42,10 +42,7 @@ void plat_putc(char c) {
 volatile struct fw_resource_table *plat_rsc(void) { return (volatile struct fw_resource_table *)(void *)(shm + RSC_OFFSET); }
 char *plat_trace(void) { return shm ? (char *)(shm + TRACE_OFFSET) : NULL; }
 
-void *plat_phys(uint64_t pa, uint32_t len) {
-  if (pa > SHM_SIZE || len > SHM_SIZE - pa) return NULL;
-  return shm + pa;
-}
+void *plat_phys(uint64_t pa, uint32_t len) { return fw_window(pa, len, 0, SHM_SIZE, shm); }
 
 void plat_kick(void) {
   char b = 0;

@@ -14,9 +14,6 @@
 #define SPIN_ROUNDS 20000u
 #define IDLE_TICKS 500u /* 50 us at the virt machine's 10 MHz timebase */
 
-extern volatile struct fw_resource_table fw_resource_table;
-extern char fw_trace_buffer[];
-
 void plat_init(void) {}
 
 void plat_putc(char c) {
@@ -24,13 +21,7 @@ void plat_putc(char c) {
   UART0[UART_THR] = (uint8_t)c;
 }
 
-volatile struct fw_resource_table *plat_rsc(void) { return &fw_resource_table; }
-char *plat_trace(void) { return fw_trace_buffer; }
-
-void *plat_phys(uint64_t pa, uint32_t len) {
-  if (pa < RAM_BASE || pa - RAM_BASE > RAM_SIZE || len > RAM_SIZE - (pa - RAM_BASE)) return 0;
-  return (void *)(uintptr_t)pa;
-}
+void *plat_phys(uint64_t pa, uint32_t len) { return fw_window(pa, len, RAM_BASE, RAM_SIZE, (void *)(uintptr_t)RAM_BASE); }
 
 void plat_kick(void) {} /* the host polls the used rings */
 
@@ -56,11 +47,6 @@ void plat_fault(void) {
 void plat_hang(void) {
   __asm__ volatile("csrw mie, zero");
   for (;;) __asm__ volatile("wfi");
-}
-
-void plat_exit(int code) {
-  fw_log("fw: exit %u\n", (uint32_t)code);
-  plat_hang();
 }
 
 void riscv_trap(uint64_t cause, uint64_t pc, uint64_t tval) {

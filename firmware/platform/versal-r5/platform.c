@@ -10,9 +10,6 @@
 #define RAM_BASE 0x0u
 #define RAM_SIZE (256u << 20)
 
-extern volatile struct fw_resource_table fw_resource_table;
-extern char fw_trace_buffer[];
-
 void plat_init(void) {}
 
 void plat_putc(char c) {
@@ -20,13 +17,7 @@ void plat_putc(char c) {
   UART0_DR = (uint8_t)c;
 }
 
-volatile struct fw_resource_table *plat_rsc(void) { return &fw_resource_table; }
-char *plat_trace(void) { return fw_trace_buffer; }
-
-void *plat_phys(uint64_t pa, uint32_t len) {
-  if (pa - RAM_BASE > RAM_SIZE || len > RAM_SIZE - (pa - RAM_BASE)) return 0;
-  return (void *)(uintptr_t)pa;
-}
+void *plat_phys(uint64_t pa, uint32_t len) { return fw_window(pa, len, RAM_BASE, RAM_SIZE, (void *)(uintptr_t)RAM_BASE); }
 
 void plat_kick(void) {}
 
@@ -43,11 +34,6 @@ void plat_fault(void) {
 void plat_hang(void) {
   __asm__ volatile("cpsid if");
   for (;;) __asm__ volatile("wfi");
-}
-
-void plat_exit(int code) {
-  fw_log("fw: exit %u\n", (uint32_t)code);
-  plat_hang();
 }
 
 void r5_fault(uint32_t exception, uint32_t pc, uint32_t addr) {
