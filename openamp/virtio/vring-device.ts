@@ -1,18 +1,8 @@
 import { hex } from '../errors.js';
 import type { AddressSpace, SharedMemory } from '../memory/shared-memory.js';
+import { VringEnd, type VringRingOptions } from './vring-end.js';
 import { VringProtocolError } from './vring-error.js';
-import type { VringRingOptions } from './vring-driver.js';
-import {
-  VRING_AVAIL_F_NO_INTERRUPT,
-  VRING_DESC_F_INDIRECT,
-  VRING_DESC_F_NEXT,
-  VRING_DESC_SIZE,
-  VRING_USED_ELEM_SIZE,
-  VRING_USED_F_NO_NOTIFY,
-  needEvent,
-  vringLayout,
-  type VringLayout,
-} from './vring-layout.js';
+import { VRING_DESC_F_INDIRECT, VRING_DESC_F_NEXT, VRING_DESC_SIZE, VRING_USED_ELEM_SIZE } from './vring-layout.js';
 
 export interface VringDeviceOptions extends VringRingOptions {
   /**
@@ -33,39 +23,18 @@ const TWO_POW_32 = 0x1_0000_0000;
  * `head`, `bufferMemory`, `bufferOffset`, `bufferLength`, `bufferFlags` (the head descriptor's:
  * RPMsg uses one descriptor per buffer, as open-amp does).
  */
-export class VringDevice {
-  readonly layout: VringLayout;
-  readonly num: number;
-  readonly name: string;
-  readonly eventIdx: boolean;
-
+export class VringDevice extends VringEnd {
   head = -1;
   bufferMemory: SharedMemory;
   bufferOffset = 0;
   bufferLength = 0;
   bufferFlags = 0;
 
-  private readonly memory: SharedMemory;
   private readonly addresses: AddressSpace;
-  private readonly onError: (error: VringProtocolError) => void;
-  private readonly mask: number;
-  private readonly descBase: number;
-  private readonly availFlagsAt: number;
-  private readonly availIdxAt: number;
-  private readonly availRingAt: number;
-  private readonly usedEventAt: number;
-  private readonly usedFlagsAt: number;
-  private readonly usedIdxAt: number;
-  private readonly usedRingAt: number;
-  private readonly availEventAt: number;
 
   private lastAvail = 0;
   private availSeen = 0;
   private usedIdx = 0;
-  private signalledIdx = 0;
-  private usedFlags = 0;
-  private availEventWritten = -1;
-  private badAvailIdxReported = -1;
 
   // The region the last descriptor was in: most descriptors fall in the same buffer pool.
   private cachedPa = 0;
@@ -74,26 +43,8 @@ export class VringDevice {
   private cachedOffset = 0;
 
   constructor(options: VringDeviceOptions) {
-    this.layout = vringLayout(options.num, options.align);
-    this.num = options.num;
-    this.name = options.name;
-    this.eventIdx = options.eventIdx;
-    this.memory = options.memory;
+    super(options, 'device');
     this.addresses = options.addresses;
-    this.onError = options.onError;
-    this.mask = options.num - 1;
-    const base = options.offset;
-    this.memory.getU8(base);
-    this.memory.getU8(base + this.layout.size - 1);
-    this.descBase = base + this.layout.desc;
-    this.availFlagsAt = base + this.layout.availFlags;
-    this.availIdxAt = base + this.layout.availIdx;
-    this.availRingAt = base + this.layout.availRing;
-    this.usedEventAt = base + this.layout.usedEvent;
-    this.usedFlagsAt = base + this.layout.usedFlags;
-    this.usedIdxAt = base + this.layout.usedIdx;
-    this.usedRingAt = base + this.layout.usedRing;
-    this.availEventAt = base + this.layout.availEvent;
     this.bufferMemory = this.cachedMemory = options.memory;
   }
 
@@ -105,23 +56,8 @@ export class VringDevice {
     const memory = this.memory;
     for (let budget = this.num; budget > 0; budget--) {
       if (this.lastAvail === this.availSeen) {
-        const seen = memory.loadU16(this.availIdxAt);
+        const seen = this.readPeerIdx(this.lastAvail);
         if (seen === this.lastAvail) return false;
-        const pending = (seen - this.lastAvail) & 0xffff;
-        if (pending > this.num) {
-          if (seen !== this.badAvailIdxReported) {
-            this.badAvailIdxReported = seen;
-            this.onError(
-              new VringProtocolError(
-                'index-jump',
-                this.name,
-                `avail.idx jumped from ${this.lastAvail} to ${seen} (${pending} entries, ring holds ${this.num})`,
-                seen,
-              ),
-            );
-          }
-          return false;
-        }
         this.availSeen = seen;
       }
       const slot = this.lastAvail & this.mask;
@@ -153,36 +89,21 @@ export class VringDevice {
    * used_event with event idx, else unless avail.flags has NO_INTERRUPT.
    */
   interruptNeeded(): boolean {
-    const old = this.signalledIdx;
-    const now = this.usedIdx;
-    if (old === now) return false;
-    this.signalledIdx = now;
-    if (this.eventIdx) return needEvent(this.memory.loadU16(this.usedEventAt), now, old);
-    return (this.memory.loadU16(this.availFlagsAt) & VRING_AVAIL_F_NO_INTERRUPT) === 0;
+    return this.peerWantsNotification(this.usedIdx);
   }
 
   /** Asks the driver not to kick us (a hint; for a device that polls). */
   disableNotify(): void {
-    if ((this.usedFlags & VRING_USED_F_NO_NOTIFY) === 0) {
-      this.usedFlags |= VRING_USED_F_NO_NOTIFY;
-      this.memory.storeU16(this.usedFlagsAt, this.usedFlags);
-    }
+    this.muteNotifications();
   }
 
   /**
-   * Asks the driver to kick us for the next avail entry, then returns true when entries are
-   * already waiting (the driver may have looked before we asked).
+   * Asks the driver to kick us for the next avail entry (with event idx: avail_event = our
+   * position), then returns true when entries are already waiting (the driver may have looked
+   * before we asked). An avail.idx that jumped by more than the ring is no entry waiting.
    */
   enableNotify(): boolean {
-    if ((this.usedFlags & VRING_USED_F_NO_NOTIFY) !== 0) {
-      this.usedFlags &= ~VRING_USED_F_NO_NOTIFY;
-      this.memory.storeU16(this.usedFlagsAt, this.usedFlags);
-    }
-    if (this.eventIdx && this.availEventWritten !== this.lastAvail) {
-      this.availEventWritten = this.lastAvail;
-      this.memory.storeU16(this.availEventAt, this.lastAvail);
-    }
-    return this.memory.loadU16(this.availIdxAt) !== this.lastAvail;
+    return this.unmuteNotifications(this.lastAvail);
   }
 
   /** Entries returned on the used ring so far (the device's used.idx). */

@@ -1,30 +1,9 @@
 import { InfrastructureError, hex } from '../errors.js';
-import type { SharedMemory } from '../memory/shared-memory.js';
 import { VringProtocolError } from './vring-error.js';
-import {
-  VRING_AVAIL_F_NO_INTERRUPT,
-  VRING_DESC_F_WRITE,
-  VRING_DESC_SIZE,
-  VRING_USED_ELEM_SIZE,
-  VRING_USED_F_NO_NOTIFY,
-  needEvent,
-  vringLayout,
-  type VringLayout,
-} from './vring-layout.js';
+import { VringEnd, type VringRingOptions } from './vring-end.js';
+import { VRING_DESC_F_WRITE, VRING_DESC_SIZE, VRING_USED_ELEM_SIZE } from './vring-layout.js';
 
-export interface VringRingOptions {
-  /** The store the ring lives in, and where it starts inside it (resolve its `da` first). */
-  memory: SharedMemory;
-  offset: number;
-  num: number;
-  align: number;
-  /** VIRTIO_RING_F_EVENT_IDX was negotiated. */
-  eventIdx: boolean;
-  /** For error messages: "vring0 (rx)". */
-  name: string;
-  /** Receives each invalid entry the other side wrote; the entry is dropped. */
-  onError: (error: VringProtocolError) => void;
-}
+export type { VringRingOptions } from './vring-end.js';
 
 /** Our own misuse of a ring (adding a descriptor twice): a bug in the farm, not the peer. */
 export class VringUsageError extends InfrastructureError {}
@@ -40,61 +19,22 @@ const IN_FLIGHT_WRITABLE = 2;
  * private shadow (length, direction, in flight or not), so nothing the device writes into the
  * descriptor table is ever read back; used entries are checked against that shadow.
  */
-export class VringDriver {
-  readonly layout: VringLayout;
-  readonly num: number;
-  readonly name: string;
-  readonly eventIdx: boolean;
+export class VringDriver extends VringEnd {
   /** Length of the entry the last getUsed() returned; -1 when the device claimed more bytes than
    * the buffer holds (already reported: the buffer is back with us, its contents are not valid). */
   usedLen = 0;
 
-  private readonly memory: SharedMemory;
-  private readonly onError: (error: VringProtocolError) => void;
-  private readonly mask: number;
-  private readonly descBase: number;
-  private readonly availFlagsAt: number;
-  private readonly availIdxAt: number;
-  private readonly availRingAt: number;
-  private readonly usedEventAt: number;
-  private readonly usedFlagsAt: number;
-  private readonly usedIdxAt: number;
-  private readonly usedRingAt: number;
-  private readonly availEventAt: number;
   private readonly state: Uint8Array;
   private readonly lengths: Uint32Array;
 
   private availIdx = 0;
   private publishedIdx = 0;
-  private kickCheckedIdx = 0;
   private lastUsed = 0;
   private usedSeen = 0;
-  private availFlags = 0;
-  private usedEventWritten = -1;
-  private badUsedIdxReported = -1;
   private inFlight = 0;
 
   constructor(options: VringRingOptions) {
-    this.layout = vringLayout(options.num, options.align);
-    this.num = options.num;
-    this.name = options.name;
-    this.eventIdx = options.eventIdx;
-    this.memory = options.memory;
-    this.onError = options.onError;
-    this.mask = options.num - 1;
-    const base = options.offset;
-    // Fail now, not on the first access, if the ring does not fit the store.
-    this.memory.getU8(base);
-    this.memory.getU8(base + this.layout.size - 1);
-    this.descBase = base + this.layout.desc;
-    this.availFlagsAt = base + this.layout.availFlags;
-    this.availIdxAt = base + this.layout.availIdx;
-    this.availRingAt = base + this.layout.availRing;
-    this.usedEventAt = base + this.layout.usedEvent;
-    this.usedFlagsAt = base + this.layout.usedFlags;
-    this.usedIdxAt = base + this.layout.usedIdx;
-    this.usedRingAt = base + this.layout.usedRing;
-    this.availEventAt = base + this.layout.availEvent;
+    super(options, 'driver');
     this.state = new Uint8Array(options.num);
     this.lengths = new Uint32Array(options.num);
   }
@@ -103,12 +43,10 @@ export class VringDriver {
   init(): void {
     this.memory.fill(this.descBase, this.layout.size, 0);
     this.state.fill(FREE);
-    this.availIdx = this.publishedIdx = this.kickCheckedIdx = 0;
+    this.availIdx = this.publishedIdx = 0;
     this.lastUsed = this.usedSeen = 0;
-    this.availFlags = 0;
-    this.usedEventWritten = -1;
-    this.badUsedIdxReported = -1;
     this.inFlight = 0;
+    this.resetEnd();
   }
 
   /** Descriptors handed to the device and not yet returned. */
@@ -155,12 +93,7 @@ export class VringDriver {
    */
   kickNeeded(): boolean {
     this.publish();
-    const old = this.kickCheckedIdx;
-    const now = this.availIdx;
-    if (old === now) return false;
-    this.kickCheckedIdx = now;
-    if (this.eventIdx) return needEvent(this.memory.loadU16(this.availEventAt), now, old);
-    return (this.memory.loadU16(this.usedFlagsAt) & VRING_USED_F_NO_NOTIFY) === 0;
+    return this.peerWantsNotification(this.availIdx);
   }
 
   /**
@@ -171,23 +104,8 @@ export class VringDriver {
     const memory = this.memory;
     for (let budget = this.num; budget > 0; budget--) {
       if (this.lastUsed === this.usedSeen) {
-        const seen = memory.loadU16(this.usedIdxAt);
+        const seen = this.readPeerIdx(this.lastUsed);
         if (seen === this.lastUsed) return -1;
-        const pending = (seen - this.lastUsed) & 0xffff;
-        if (pending > this.num) {
-          if (seen !== this.badUsedIdxReported) {
-            this.badUsedIdxReported = seen;
-            this.onError(
-              new VringProtocolError(
-                'index-jump',
-                this.name,
-                `used.idx jumped from ${this.lastUsed} to ${seen} (${pending} entries, ring holds ${this.num})`,
-                seen,
-              ),
-            );
-          }
-          return -1;
-        }
         this.usedSeen = seen;
       }
       const entry = this.usedRingAt + (this.lastUsed & this.mask) * VRING_USED_ELEM_SIZE;
@@ -230,26 +148,16 @@ export class VringDriver {
 
   /** Asks the device not to interrupt us for used buffers (a hint, as in virtio). */
   disableInterrupts(): void {
-    if ((this.availFlags & VRING_AVAIL_F_NO_INTERRUPT) === 0) {
-      this.availFlags |= VRING_AVAIL_F_NO_INTERRUPT;
-      this.memory.storeU16(this.availFlagsAt, this.availFlags);
-    }
+    this.muteNotifications();
   }
 
   /**
-   * Asks the device to interrupt us for the next used buffer, then returns true when used
-   * entries are already waiting (the caller must look again: the device may have checked the
-   * flag before we set it).
+   * Asks the device to interrupt us for the next used buffer (with event idx: used_event = our
+   * position), then returns true when used entries are already waiting (the caller must look
+   * again: the device may have checked before we asked). A used.idx that jumped by more than
+   * the ring is no entry waiting.
    */
   enableInterrupts(): boolean {
-    if ((this.availFlags & VRING_AVAIL_F_NO_INTERRUPT) !== 0) {
-      this.availFlags &= ~VRING_AVAIL_F_NO_INTERRUPT;
-      this.memory.storeU16(this.availFlagsAt, this.availFlags);
-    }
-    if (this.eventIdx && this.usedEventWritten !== this.lastUsed) {
-      this.usedEventWritten = this.lastUsed;
-      this.memory.storeU16(this.usedEventAt, this.lastUsed);
-    }
-    return this.memory.loadU16(this.usedIdxAt) !== this.lastUsed;
+    return this.unmuteNotifications(this.lastUsed);
   }
 }

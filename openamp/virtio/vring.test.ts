@@ -159,6 +159,20 @@ test('device: avail.idx jumping by more than num is reported once, consumes noth
   assert.equal(device.head, 0);
 });
 
+test('device: after an avail.idx jump, enableNotify() says nothing is waiting (so no re-arm loop spins on it)', () => {
+  for (const eventIdx of [false, true]) {
+    const { driver, device, errors, memory, layout, at, bufferAddress, num } = ringPair(8, eventIdx);
+    driver.add(0, bufferAddress(0), 8, false);
+    driver.publish();
+    memory.storeU16(at(layout.availIdx), num + 1);
+    assert.equal(device.getAvail(), false);
+    assert.equal(device.enableNotify(), false, `eventIdx ${eventIdx}`);
+    assert.deepEqual(codes(errors), ['index-jump'], 'reported once, whichever call saw it');
+    memory.storeU16(at(layout.availIdx), 1);
+    assert.equal(device.enableNotify(), true, 'a sane index is waiting again');
+  }
+});
+
 test('device: a head index out of range is reported and skipped', () => {
   const { driver, device, errors, memory, layout, at, bufferAddress } = ringPair();
   driver.add(0, bufferAddress(0), 8, false);
@@ -233,6 +247,18 @@ test('driver: used.idx jumping by more than num is reported once and consumes no
   assert.deepEqual(codes(errors), ['index-jump']);
   assert.equal(driver.inFlightCount, 1);
   assert.ok(num < 0x8000);
+});
+
+test('driver: after a used.idx jump, enableInterrupts() says nothing is waiting (so no re-arm loop spins on it)', () => {
+  for (const eventIdx of [false, true]) {
+    const { driver, errors, memory, layout, at, bufferAddress } = ringPair(8, eventIdx);
+    driver.add(0, bufferAddress(0), 8, true);
+    driver.publish();
+    memory.storeU16(at(layout.usedIdx), 0x8000);
+    assert.equal(driver.enableInterrupts(), false, `eventIdx ${eventIdx}`);
+    assert.equal(driver.getUsed(), -1);
+    assert.deepEqual(codes(errors), ['index-jump'], 'reported once, whichever call saw it');
+  }
 });
 
 test('driver: used ids out of range or not in flight are dropped; a too-long length is reported', () => {
