@@ -124,35 +124,25 @@ export class VirtioRpmsgHost extends VirtioRpmsgDevice {
     } else {
       this.reportedStatus = -1;
     }
+    return this.drainReceiveRing(this.rxBufferCount, this.eventIdx);
+  }
+
+  protected receiveNext(): boolean {
     const rx = this.rx;
-    const budget = this.rxBufferCount;
-    const memory = this.poolMemory;
-    const base = this.poolOffset;
+    const id = rx.getUsed();
+    if (id < 0) return false;
     const bufferSize = this.bufferSize;
-    let handled = 0;
-    for (;;) {
-      while (handled < budget) {
-        const id = rx.getUsed();
-        if (id < 0) break;
-        handled++;
-        try {
-          const length = rx.usedLen;
-          if (length >= 0) this.receiveBuffer(memory, base + id * bufferSize, length);
-        } finally {
-          rx.add(id, this.poolPa + id * bufferSize, bufferSize, true);
-        }
-      }
-      // Drained without event idx: interrupts stay on, nothing to re-arm.
-      if (handled < budget && !this.eventIdx) break;
-      // Re-arm (with event idx: used_event = where we are) and look again: the remote may have
-      // returned entries after our last look without an interrupt.
-      if (!rx.enableInterrupts()) break;
-      if (handled >= budget) {
-        this.pollAgainSoon();
-        break;
-      }
+    try {
+      const length = rx.usedLen;
+      if (length >= 0) this.receiveBuffer(this.poolMemory, this.poolOffset + id * bufferSize, length);
+    } finally {
+      rx.add(id, this.poolPa + id * bufferSize, bufferSize, true);
     }
-    return handled;
+    return true;
+  }
+
+  protected rearmReceive(): boolean {
+    return this.rx.enableInterrupts();
   }
 
   protected acquireTxBuffer(_length: number): boolean {

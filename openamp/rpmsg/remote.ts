@@ -65,30 +65,24 @@ export class VirtioRpmsgRemote extends VirtioRpmsgDevice {
       }
       this.lastStatus = status;
     }
+    return this.drainReceiveRing(this.rx!.num, this.eventIdx);
+  }
+
+  protected receiveNext(): boolean {
     const rx = this.rx!;
-    const budget = rx.num;
-    let handled = 0;
-    for (;;) {
-      while (handled < budget && !this.closed && rx.getAvail()) {
-        handled++;
-        const head = rx.head;
-        const length = rx.bufferLength;
-        try {
-          this.receiveBuffer(rx.bufferMemory, rx.bufferOffset, length);
-        } finally {
-          rx.putUsed(head, length);
-        }
-      }
-      if (this.closed || (handled < budget && !this.eventIdx)) break;
-      // Re-arm (with event idx: avail_event = where we are) and look again: the host may have
-      // added entries after our last look without kicking.
-      if (!rx.enableNotify()) break;
-      if (handled >= budget) {
-        this.pollAgainSoon();
-        break;
-      }
+    if (!rx.getAvail()) return false;
+    const head = rx.head;
+    const length = rx.bufferLength;
+    try {
+      this.receiveBuffer(rx.bufferMemory, rx.bufferOffset, length);
+    } finally {
+      rx.putUsed(head, length);
     }
-    return handled;
+    return true;
+  }
+
+  protected rearmReceive(): boolean {
+    return this.rx!.enableNotify();
   }
 
   protected acquireTxBuffer(length: number): boolean {

@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import { FarmError, MemoryAccessError, ProtocolError } from '../errors.js';
 import type { SharedMemory } from '../memory/shared-memory.js';
 import { propertyRuns } from '../testing/fuzz-runs.js';
-import { VIRTIO_STATUS } from '../virtio/transport.js';
+import { VIRTIO_RING_F_EVENT_IDX, VIRTIO_RPMSG_F_NS, VIRTIO_STATUS } from '../virtio/transport.js';
 import { VringProtocolError, type VringErrorCode } from '../virtio/vring-error.js';
 import { VRING_DESC_F_INDIRECT, VRING_DESC_F_NEXT, vringLayout } from '../virtio/vring-layout.js';
 import { RPMSG_NS_ADDR, type RpmsgMessage } from './api.js';
@@ -260,6 +260,79 @@ test('hostile host: vring addresses outside shared memory at DRIVER_OK are repor
   host.close();
   remote.close();
   machine.close();
+});
+
+// ---- with event idx: the re-arm loop must not spin on a hostile peer ------------------------------
+
+/**
+ * A ready host/remote pair with event idx negotiated, each side's protocol errors going to
+ * `onHostError` / `onRemoteError` (which may play the hostile peer, writing more into the rings
+ * while the other side is inside poll()).
+ */
+function eventIdxPair(onHostError: (e: Error) => void, onRemoteError: (e: Error) => void) {
+  const machine = createTestMachine({ num: NUM, deviceFeatures: VIRTIO_RPMSG_F_NS | VIRTIO_RING_F_EVENT_IDX });
+  const remote = createRpmsgRemote({ transport: machine.remoteTransport, doorbell: machine.remoteDoorbell, listen: false, statusPollMs: 0, onProtocolError: onRemoteError });
+  const host = createRpmsgHost({ transport: machine.hostTransport, doorbell: machine.hostDoorbell, bufferPool: machine.bufferPool, listen: false, onProtocolError: onHostError });
+  remote.poll();
+  host.poll();
+  assert.equal(host.eventIdx, true);
+  assert.equal(remote.eventIdxNegotiated, true);
+  const [v0, v1] = machine.vringOffsets;
+  return {
+    memory: machine.memory,
+    host,
+    remote,
+    v0,
+    v1,
+    close(): void {
+      host.close();
+      remote.close();
+      machine.close();
+    },
+  };
+}
+
+test('hostile peers with event idx: used.idx / avail.idx jumping by more than the ring is one typed error, poll() returns', () => {
+  const hostErrors: Error[] = [];
+  const remoteErrors: Error[] = [];
+  const { memory, host, remote, v0, v1, close } = eventIdxPair((e) => hostErrors.push(e), (e) => remoteErrors.push(e));
+  forgeUsed(memory, v0, 0, 16, NUM + 1);
+  forgeAvail(memory, v1, 0, undefined, 0x4000);
+  for (let i = 0; i < 3; i++) {
+    assert.equal(timedPoll(host), 0);
+    assert.equal(timedPoll(remote), 0);
+  }
+  assert.deepEqual(vringCodes(hostErrors), ['index-jump']);
+  assert.deepEqual(vringCodes(remoteErrors), ['index-jump']);
+  close();
+});
+
+test('hostile peers with event idx: a peer that writes a bad entry for each one we drop cannot hold poll()', () => {
+  // Without a bound the re-arm loop would run until the peer stops: here after FORGE_CAP entries.
+  const FORGE_CAP = 10_000;
+  let hostForged = 0;
+  let remoteForged = 0;
+  const hostErrors: Error[] = [];
+  const remoteErrors: Error[] = [];
+  const pair = eventIdxPair(
+    (e) => {
+      hostErrors.push(e);
+      if (hostForged++ < FORGE_CAP) forgeUsed(pair.memory, pair.v0, 999, 17);
+    },
+    (e) => {
+      remoteErrors.push(e);
+      if (remoteForged++ < FORGE_CAP) forgeAvail(pair.memory, pair.v1, 999);
+    },
+  );
+  forgeUsed(pair.memory, pair.v0, 999, 17);
+  forgeAvail(pair.memory, pair.v1, 999);
+  assert.equal(timedPoll(pair.host), 0);
+  assert.equal(timedPoll(pair.remote), 0);
+  // (budget + 1) rounds of at most NUM entries each.
+  assert.ok(hostErrors.length > 0 && hostErrors.length <= (NUM + 1) * NUM, `host: ${hostErrors.length} errors in one poll`);
+  assert.ok(remoteErrors.length > 0 && remoteErrors.length <= (NUM + 1) * NUM, `remote: ${remoteErrors.length} errors in one poll`);
+  assert.deepEqual(new Set(vringCodes([...hostErrors, ...remoteErrors])), new Set(['id-out-of-range']));
+  pair.close();
 });
 
 // ---- properties -------------------------------------------------------------------------------------

@@ -239,8 +239,18 @@ export abstract class VirtioRpmsgDevice implements RpmsgDevice, EndpointOwner {
 
   // ---- for the roles ---------------------------------------------------------------------------
 
-  /** Role: processes the rings (received buffers, status); returns entries handled. */
+  /** Role: processes the rings (status, then drainReceiveRing()); returns entries handled. */
   protected abstract pollRings(): number;
+  /**
+   * Role: takes the next received buffer off its ring, hands it to receiveBuffer() and gives it
+   * back (also when that throws); false when none is waiting.
+   */
+  protected abstract receiveNext(): boolean;
+  /**
+   * Role: asks the peer to notify us of the next received buffer (with event idx: at our
+   * position) and says whether buffers are already waiting.
+   */
+  protected abstract rearmReceive(): boolean;
   /**
    * Role: finds a transmit buffer of at least `length` bytes and points txMemory/txOffset at it;
    * false when none is free.
@@ -278,6 +288,25 @@ export abstract class VirtioRpmsgDevice implements RpmsgDevice, EndpointOwner {
       this.pollScheduled = false;
       this.poll();
     });
+  }
+
+  /**
+   * Receives up to `budget` buffers. With event idx (or at the budget) it re-arms and looks
+   * again: the peer may have added entries after our last look without notifying. Each extra
+   * round takes at least one entry, and the rounds are bounded too, so that a peer that keeps
+   * writing entries we drop cannot hold us here; work left over is polled again soon.
+   */
+  protected drainReceiveRing(budget: number, eventIdx: boolean): number {
+    let handled = 0;
+    for (let round = 0; round <= budget; round++) {
+      while (handled < budget && !this.closed && this.receiveNext()) handled++;
+      // Drained without event idx: notifications stay on, nothing to re-arm.
+      if (this.closed || (handled < budget && !eventIdx)) return handled;
+      if (!this.rearmReceive()) return handled;
+      if (handled >= budget) break;
+    }
+    this.pollAgainSoon();
+    return handled;
   }
 
   protected protocolError(error: Error): void {
