@@ -75,15 +75,6 @@ export class QemuInstance {
     const stem = runFileStem('qemu');
     const ramPath = `/dev/shm/${stem}.ram`;
     const qmpPath = `/tmp/${stem}.qmp`;
-    const files = [ramPath, qmpPath];
-    const removeFiles = (): void => {
-      for (const file of files) fs.rmSync(file, { force: true });
-    };
-    const releaseExitHook = onProcessExit(removeFiles);
-    const releaseFiles = (): void => {
-      removeFiles();
-      releaseExitHook();
-    };
     const stub = (file: string): string => {
       const full = path.join(options.stubDir, file);
       if (!fs.existsSync(full)) throw new InfrastructureError(`${name}: boot stub ${full} is missing (build the firmware first)`);
@@ -102,6 +93,16 @@ export class QemuInstance {
       '-S',
       ...profile.stubArgs(stub),
     ];
+    // Registered only now: a missing boot stub above throws before anything exists to clean up.
+    const files = [ramPath, qmpPath];
+    const removeFiles = (): void => {
+      for (const file of files) fs.rmSync(file, { force: true });
+    };
+    const releaseExitHook = onProcessExit(removeFiles);
+    const releaseFiles = (): void => {
+      removeFiles();
+      releaseExitHook();
+    };
     let stderr = '';
     const spawnedAt = performance.now();
     let child: ManagedProcess;
