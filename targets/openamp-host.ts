@@ -14,11 +14,13 @@
  * detaches and stops the core (`ops.stop` ends the process); a start launches a fresh one.
  */
 import { readFile } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Doorbell } from '../openamp/doorbell/doorbell.js';
 import { FirmwareError, InfrastructureError, ProtocolError, RemoteCrashedError, TimeoutError, hex } from '../openamp/errors.js';
 import { Remoteproc, type RemoteprocVdev } from '../openamp/remoteproc/remoteproc.js';
 import type { RemoteprocOps } from '../openamp/remoteproc/remoteproc-ops.js';
 import { controlMessage } from '../openamp/remote/control-words.js';
+import { NoBufferError } from '../openamp/rpmsg/errors.js';
 import { createRpmsgHost, rpmsgBufferCount, type VirtioRpmsgHost } from '../openamp/rpmsg/host.js';
 import { VIRTIO_ID_RPMSG } from '../openamp/virtio/transport.js';
 import { sha256Hex } from './firmware-image.js';
@@ -269,7 +271,7 @@ export class OpenAmpHost implements Host {
         try {
           endpoint.trySend(probe);
         } catch (error) {
-          if (!(error instanceof Error && error.name.startsWith('NoBufferError'))) throw error;
+          if (!(error instanceof NoBufferError)) throw error;
           blockedSince ??= Date.now();
           silentFor = Date.now() - blockedSince;
         }
@@ -363,9 +365,5 @@ export class OpenAmpHost implements Host {
     this.registry.fail(error);
     session.device.close();
   }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
