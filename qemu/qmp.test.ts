@@ -110,8 +110,14 @@ test('QMP: a QEMU that stops answering times the command out; one that dies fail
       qemu.process.signal('SIGSTOP');
       await rejectsWith(qmp.execute('query-status'), 'Timeout', /query-status got no reply within 200 ms/);
       const pending = qmp.execute('query-status', undefined, { timeoutMs: 10_000 });
+      const shutdown = qmp.waitForEvent('SHUTDOWN', { timeoutMs: 10_000 });
+      const killedAt = Date.now();
       qemu.process.signal('SIGKILL');
       await rejectsWith(pending, 'Disconnected', QEMU_WENT_AWAY);
+      // The event can no longer come: the wait ends with the connection, not with its timeout.
+      await rejectsWith(shutdown, 'Disconnected', QEMU_WENT_AWAY);
+      assert.ok(Date.now() - killedAt < 5000, `waitForEvent rejected ${Date.now() - killedAt} ms after the kill`);
+      await rejectsWith(qmp.waitForEvent('SHUTDOWN', { timeoutMs: 10_000 }), 'Disconnected', QEMU_WENT_AWAY);
       await qmp.whenClosed();
       const exit = await qemu.process.exited;
       assert.equal(exit.signal, 'SIGKILL');
@@ -135,8 +141,10 @@ test('QMP: no socket within the connect deadline is a Disconnected QmpError; clo
     const qmp = await QmpClient.connect(qemu.qmpPath, { timeoutMs: 10_000 });
     qemu.process.signal('SIGSTOP');
     const pending = qmp.execute('query-status');
+    const event = qmp.waitForEvent('RESUME', { timeoutMs: 10_000 });
     qmp.close();
     await rejectsWith(pending, 'Disconnected', /was closed by the farm/);
+    await rejectsWith(event, 'Disconnected', /was closed by the farm/);
     await rejectsWith(qmp.execute('query-status'), 'Disconnected', /was closed by the farm/);
     qemu.process.signal('SIGCONT');
   } finally {

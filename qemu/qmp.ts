@@ -46,7 +46,7 @@ export class QmpClient {
   private readonly pending = new Map<string, Pending>();
   private readonly listeners = new Set<(event: QmpEvent) => void>();
   private closedError: QmpError | undefined;
-  private closeWaiters: (() => void)[] = [];
+  private readonly closeWaiters = new Set<(error: QmpError) => void>();
 
   private constructor(
     private readonly socket: net.Socket,
@@ -148,27 +148,40 @@ export class QmpClient {
     return () => this.listeners.delete(listener);
   }
 
-  /** Next event named `name` (and matching `filter`), or a QmpError after `timeoutMs`. */
+  /**
+   * Next event named `name` (and matching `filter`); a QmpError after `timeoutMs`, or the
+   * Disconnected one as soon as the connection closes (the event can no longer come).
+   */
   waitForEvent(name: string, options: { timeoutMs?: number; filter?: (event: QmpEvent) => boolean } = {}): Promise<QmpEvent> {
+    if (this.closedError) return Promise.reject(this.closedError);
     const timeoutMs = options.timeoutMs ?? 5000;
     return new Promise((resolve, reject) => {
+      const finish = (): void => {
+        clearTimeout(timer);
+        stopListening();
+        this.closeWaiters.delete(onClose);
+      };
+      const onClose = (error: QmpError): void => {
+        finish();
+        reject(error);
+      };
       const timer = setTimeout(() => {
-        stop();
+        finish();
         reject(new QmpError(`no QMP event ${name} within ${timeoutMs} ms`, 'Timeout'));
       }, timeoutMs);
-      const stop = this.onEvent((event) => {
+      const stopListening = this.onEvent((event) => {
         if (event.event !== name || (options.filter && !options.filter(event))) return;
-        clearTimeout(timer);
-        stop();
+        finish();
         resolve(event);
       });
+      this.closeWaiters.add(onClose);
     });
   }
 
   /** Resolves once the connection is closed (QEMU quit, or `close`). */
   whenClosed(): Promise<void> {
     if (this.closedError) return Promise.resolve();
-    return new Promise((resolve) => this.closeWaiters.push(resolve));
+    return new Promise((resolve) => this.closeWaiters.add(() => resolve()));
   }
 
   close(): void {
@@ -227,6 +240,8 @@ export class QmpClient {
       pending.reject(error);
     }
     this.pending.clear();
-    for (const waiter of this.closeWaiters.splice(0)) waiter();
+    const waiters = [...this.closeWaiters];
+    this.closeWaiters.clear();
+    for (const waiter of waiters) waiter(error);
   }
 }
