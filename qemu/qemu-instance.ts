@@ -126,12 +126,17 @@ export class QemuInstance {
     let qmp: QmpClient | undefined;
     let console: SerialConsole | undefined;
     let ram: FileMemory | undefined;
+    // Ends the QMP connect retries (and closes a connection they opened) once the start failed,
+    // or they would go on until the deadline and keep the socket of a late connect.
+    const startFailed = new AbortController();
     try {
       const exitedEarly = child.exited.then((exit) => {
-        throw new InfrastructureError(`${name}: QEMU exited while starting (${describeExit(exit)}): ${stderr.trim() || 'no output'}`);
+        const error = new InfrastructureError(`${name}: QEMU exited while starting (${describeExit(exit)}): ${stderr.trim() || 'no output'}`);
+        startFailed.abort(error);
+        throw error;
       });
       exitedEarly.catch(() => {});
-      qmp = await Promise.race([QmpClient.connect(qmpPath, { timeoutMs: deadline }), exitedEarly]);
+      qmp = await Promise.race([QmpClient.connect(qmpPath, { timeoutMs: deadline, signal: startFailed.signal }), exitedEarly]);
       const chardevs = await qmp.execute<{ label: string; filename: string }[]>('query-chardev');
       const uart = chardevs.find((c) => c.label === UART_ID);
       if (!uart?.filename.startsWith('pty:')) throw new InfrastructureError(`${name}: QEMU did not give the UART a pty (${JSON.stringify(uart)})`);
@@ -140,6 +145,7 @@ export class QemuInstance {
       const memory = new AddressSpace([{ name: `${profile.name} RAM`, da: profile.ram.base, pa: profile.ram.base, size: profile.ram.size, memory: ram, offset: 0 }]);
       return new QemuInstance(profile, name, child, qmp, console, ram, memory, files, spawnedAt, releaseFiles);
     } catch (error) {
+      startFailed.abort(error);
       qmp?.close();
       await console?.close();
       ram?.close();

@@ -6,6 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
+import * as net from 'node:net';
 import { InfrastructureError } from '../openamp/errors.js';
 import { ManagedProcess } from '../targets/process/managed-process.js';
 import { QmpClient, QmpError, type QmpEvent } from './qmp.js';
@@ -151,4 +152,33 @@ test('QMP: no socket within the connect deadline is a Disconnected QmpError; clo
     await qemu.close();
   }
   assert.equal(qemu.process.running, false);
+});
+
+test('QMP: an aborted connect stops retrying at once and closes a connection it had opened', { timeout: 30_000 }, async () => {
+  const missing = `/tmp/${runFileStem('qmp-test')}.qmp`;
+  const gaveUp = new AbortController();
+  const started = Date.now();
+  const connecting = QmpClient.connect(missing, { timeoutMs: 10_000, signal: gaveUp.signal });
+  setTimeout(() => gaveUp.abort(new Error('QEMU exited while starting')), 50);
+  await rejectsWith(connecting, 'Aborted', /connecting to QMP at .* was aborted: QEMU exited while starting/);
+  assert.ok(Date.now() - started < 2000, `stopped ${Date.now() - started} ms after the start, not at the 10 s deadline`);
+  await rejectsWith(QmpClient.connect(missing, { timeoutMs: 10_000, signal: gaveUp.signal }), 'Aborted', /was aborted/);
+
+  // A peer that accepts but never greets: the abort closes our end instead of leaving it open.
+  const silentPath = `/tmp/${runFileStem('qmp-test')}.qmp`;
+  const peerClosed: Promise<void>[] = [];
+  const server = net.createServer((peer) => peerClosed.push(new Promise((resolve) => peer.on('close', () => resolve()))));
+  await new Promise<void>((resolve) => server.listen(silentPath, resolve));
+  try {
+    const abort = new AbortController();
+    const silent = QmpClient.connect(silentPath, { timeoutMs: 10_000, signal: abort.signal });
+    for (let i = 0; i < 200 && peerClosed.length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 10));
+    assert.equal(peerClosed.length, 1, 'the client connected');
+    abort.abort(new Error('gave up'));
+    await rejectsWith(silent, 'Aborted', /was aborted: gave up/);
+    await peerClosed[0];
+  } finally {
+    await new Promise((resolve) => server.close(resolve));
+    fs.rmSync(silentPath, { force: true });
+  }
 });

@@ -5,7 +5,7 @@ import { InfrastructureError } from '../openamp/errors.js';
 export class QmpError extends InfrastructureError {
   constructor(
     message: string,
-    /** QMP's error class ("GenericError", "CommandNotFound"), or "Disconnected" / "Timeout". */
+    /** QMP's error class ("GenericError", "CommandNotFound"), or "Disconnected" / "Timeout" / "Protocol" / "Aborted". */
     readonly qmpClass: string,
     options?: { cause?: unknown },
   ) {
@@ -24,6 +24,11 @@ export interface QmpConnectOptions {
   timeoutMs?: number;
   /** Each command's deadline. Default 10000. */
   commandTimeoutMs?: number;
+  /**
+   * Gives up connecting (e.g. QEMU died while starting): no more retries, a connection in
+   * progress is closed, and `connect` rejects with an "Aborted" QmpError.
+   */
+  signal?: AbortSignal;
 }
 
 interface Pending {
@@ -57,29 +62,44 @@ export class QmpClient {
   ) {}
 
   static async connect(path: string, options: QmpConnectOptions = {}): Promise<QmpClient> {
+    const { signal } = options;
     const deadline = Date.now() + (options.timeoutMs ?? 5000);
     let lastError: unknown;
     for (;;) {
+      if (signal?.aborted) throw connectAborted(path, signal);
       try {
-        return await QmpClient.connectOnce(path, options.commandTimeoutMs ?? 10_000, Math.max(100, deadline - Date.now()));
+        return await QmpClient.connectOnce(path, options.commandTimeoutMs ?? 10_000, Math.max(100, deadline - Date.now()), signal);
       } catch (error) {
         lastError = error;
         const code = (error as NodeJS.ErrnoException).code;
         if ((code !== 'ENOENT' && code !== 'ECONNREFUSED') || Date.now() >= deadline) break;
-        await new Promise((r) => setTimeout(r, 10));
+        await new Promise<void>((resolve) => {
+          const retry = setTimeout(done, 10);
+          signal?.addEventListener('abort', done, { once: true });
+          function done(): void {
+            clearTimeout(retry);
+            signal?.removeEventListener('abort', done);
+            resolve();
+          }
+        });
       }
     }
     if (lastError instanceof QmpError) throw lastError;
     throw new QmpError(`cannot connect to QMP at ${path}: ${(lastError as Error)?.message ?? lastError}`, 'Disconnected', { cause: lastError });
   }
 
-  private static connectOnce(path: string, commandTimeoutMs: number, greetingTimeoutMs: number): Promise<QmpClient> {
+  private static connectOnce(path: string, commandTimeoutMs: number, greetingTimeoutMs: number, signal: AbortSignal | undefined): Promise<QmpClient> {
     return new Promise((resolve, reject) => {
       const socket = net.createConnection(path);
       let text = '';
+      let client: QmpClient | undefined;
       const timer = setTimeout(() => fail(new QmpError(`no QMP greeting from ${path} within ${greetingTimeoutMs} ms`, 'Timeout')), greetingTimeoutMs);
+      const onAbort = (): void => fail(connectAborted(path, signal as AbortSignal));
+      signal?.addEventListener('abort', onAbort, { once: true });
       const fail = (error: Error): void => {
         clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+        client?.close();
         socket.destroy();
         reject(error);
       };
@@ -104,12 +124,13 @@ export class QmpClient {
           fail(new QmpError(`QMP greeting from ${path} has no version: ${text.slice(0, 80)}`, 'Protocol'));
           return;
         }
-        const client = new QmpClient(socket, path, commandTimeoutMs, `${v.major}.${v.minor}.${v.micro}`);
-        client.attach(text.slice(nl + 1));
-        client.execute('qmp_capabilities').then(() => resolve(client), (error: Error) => {
-          client.close();
-          reject(error);
-        });
+        const connected = new QmpClient(socket, path, commandTimeoutMs, `${v.major}.${v.minor}.${v.micro}`);
+        client = connected;
+        connected.attach(text.slice(nl + 1));
+        connected.execute('qmp_capabilities').then(() => {
+          signal?.removeEventListener('abort', onAbort);
+          resolve(connected);
+        }, fail);
       };
       socket.on('data', onData);
     });
@@ -244,4 +265,10 @@ export class QmpClient {
     this.closeWaiters.clear();
     for (const waiter of waiters) waiter(error);
   }
+}
+
+function connectAborted(path: string, signal: AbortSignal): QmpError {
+  const reason: unknown = signal.reason;
+  const why = reason instanceof Error ? reason.message : String(reason);
+  return new QmpError(`connecting to QMP at ${path} was aborted: ${why}`, 'Aborted', { cause: reason });
 }
