@@ -87,6 +87,12 @@ export class QemuTarget implements Target {
       onConsole: (text) => this.consoleBuffer.write(CONSOLE_STREAM, text),
       onStderr: (text) => this.log?.info(`${this.name}: qemu: ${text.trim()}`),
     });
+    // Teardown may have run while QEMU started (Ctrl-C during a relaunch on stop): it closed
+    // what it saw, so this one is ours to close, not the exit hook's.
+    if (this.tornDown) {
+      await qemu.close();
+      throw new InfrastructureError(`${this.name}: the target was torn down while QEMU was starting`);
+    }
     this.qemu = qemu;
     qemu.onFailure((reason) => {
       if (this.qemu === qemu) this.openAmpHost?.remoteproc.reportCrash(reason);
@@ -132,6 +138,10 @@ export class QemuTarget implements Target {
     const trace = this.openAmpHost?.remoteproc.resourceTable?.table.traces[0];
     if (!trace || !this.qemu) return; // not our reference firmware: QMP events only
     const reader = new CrashRecordReader(this.qemu.memory, trace);
+    // Twice the host's stall deadline: e9ebd1a gives no reason. What it does: this watch runs for
+    // the whole session (the host's ping probe only while a crash is awaited), so it must not
+    // call a slow-but-alive remote dead (QEMU vCPUs descheduled on a loaded machine), and when a
+    // hang is awaited the probe's reason, which names the silent channel, comes first.
     this.watch = new RemoteWatch({ reader, stallMs: this.params.stallTimeoutMs * 2, onCrash: (reason) => this.openAmpHost?.remoteproc.reportCrash(reason) });
   }
 
