@@ -64,6 +64,8 @@ export class LinuxProcessOps implements RemoteprocOps {
   private releaseFileHook: (() => void) | undefined;
   /** Set when we end the process ourselves: its exit is not news. */
   private ending = false;
+  /** Counts launches and stops: an attach begun before one of them keeps nothing it opens. */
+  private epoch = 0;
 
   constructor(private readonly options: LinuxProcessOpsOptions) {
     this.allocator = this.poolAllocator();
@@ -84,9 +86,14 @@ export class LinuxProcessOps implements RemoteprocOps {
     return this.process?.running ? this.process : undefined;
   }
 
-  /** Spawns the remote. Stale files at this start's paths are removed first (a killed run's). */
+  /**
+   * Spawns the remote. What a previous start left (it ended without a stop) is released first;
+   * stale files at this start's paths are removed (a killed run's).
+   */
   launch(launch: RemoteLaunch): void {
     if (this.process?.running) throw new InfrastructureError(`${this.options.name}: a remote process (pid ${this.process.pid}) is already running`);
+    this.epoch++;
+    this.releaseStart();
     this.layout = linuxGenericLayout({ shmPath: launch.shmPath, eventSocketPath: launch.socketPath });
     this.allocator = this.poolAllocator();
     this.files = [launch.shmPath, launch.socketPath];
@@ -120,22 +127,27 @@ export class LinuxProcessOps implements RemoteprocOps {
 
   /**
    * Waits until the remote serves its event socket (it has written its resource table by then),
-   * connects, opens the shm. Fails early when the process ends first.
+   * connects, opens the shm. Fails early when the process ends first, or a stop (or another
+   * launch) comes meanwhile: then it closes what it connected and keeps nothing.
    */
   async attach(): Promise<ResourceTableLocation> {
     const process = this.process;
     if (!process) throw new InfrastructureError(`${this.options.name}: attach without a launched remote`);
+    const epoch = this.epoch;
+    const stoppedMeanwhile = (): RemoteDidNotStartError =>
+      new RemoteDidNotStartError(`${this.options.name}: the remote (pid ${process.pid}) was stopped while the host was attaching`);
     const path = this.layout.eventSocketPath;
     const { startTimeoutMs } = this.options;
     const deadline = Date.now() + startTimeoutMs;
     // Bounded by the deadline; every round waits 10 ms or ends.
     for (;;) {
+      if (epoch !== this.epoch) throw stoppedMeanwhile();
       if (process.exit) {
         throw new RemoteDidNotStartError(`${this.options.name}: the remote process ended (${describeExit(process.exit)}) before it served its event socket ${path}`);
       }
+      let bell: UnixSocketDoorbell;
       try {
-        this.bell = await UnixSocketDoorbell.connect({ path, connectTimeoutMs: 0 });
-        break;
+        bell = await UnixSocketDoorbell.connect({ path, connectTimeoutMs: 0 });
       } catch (error) {
         if (Date.now() >= deadline) {
           throw new RemoteDidNotStartError(
@@ -143,8 +155,15 @@ export class LinuxProcessOps implements RemoteprocOps {
               `(does it take the names the target gave it? see params.shmPath / socketPath): ${(error as Error).message}`,
           );
         }
+        await Promise.race([process.exited, new Promise((resolve) => setTimeout(resolve, 10))]);
+        continue;
       }
-      await Promise.race([process.exited, new Promise((resolve) => setTimeout(resolve, 10))]);
+      if (epoch !== this.epoch) {
+        bell.close();
+        throw stoppedMeanwhile();
+      }
+      this.bell = bell;
+      break;
     }
     try {
       this.shm = FileMemory.open(this.layout.shmPath, { size: this.layout.shmSize });
@@ -175,6 +194,7 @@ export class LinuxProcessOps implements RemoteprocOps {
   /** Ends the process (SIGTERM, SIGKILL after the grace), closes everything, removes the files. Idempotent. */
   async stop(): Promise<void> {
     this.ending = true;
+    this.epoch++;
     const process = this.process;
     try {
       this.bell?.close();
@@ -185,14 +205,20 @@ export class LinuxProcessOps implements RemoteprocOps {
         this.options.log(`${this.options.name}: remote pid ${process.pid} ended (${describeExit(exit)})`);
       }
     } finally {
-      this.bell = undefined;
-      this.shm?.close();
-      this.shm = undefined;
-      this.space = undefined;
-      this.removeFiles();
-      this.releaseFileHook?.();
-      this.releaseFileHook = undefined;
+      this.releaseStart();
     }
+  }
+
+  /** Closes the event socket and the shm of the current start, removes its files. */
+  private releaseStart(): void {
+    this.bell?.close();
+    this.bell = undefined;
+    this.shm?.close();
+    this.shm = undefined;
+    this.space = undefined;
+    this.removeFiles();
+    this.releaseFileHook?.();
+    this.releaseFileHook = undefined;
   }
 
   /** The shared memory while it is open (until stop), e.g. to read a crash record after the process died. */
