@@ -1,6 +1,6 @@
 /**
  * A test-only target kind ("fake"): a Target + Host kept in memory whose remote behaves as the
- * demo firmware of /work/shared/suites.md (echo, matrix_multiplyd, ST's multi-services demo,
+ * demo firmware of suites/README.md (echo, matrix_multiplyd, ST's multi-services demo,
  * crash / hang on request). It lets the farm's own tests drive the CLI, fixtures, suites and
  * reporters end to end without a simulator. It is NOT a shipped kind: tests load it through
  * the FARM_EXTRA_KINDS plugin variable.

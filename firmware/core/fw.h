@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* ---- wire constants (see /work/shared/openamp-protocol.md) ---- */
+/* ---- wire constants (see openamp/PROTOCOL.md) ---- */
 #define RSC_VDEV 3u
 #define RSC_TRACE 2u
 #define FW_RSC_ADDR_ANY 0xFFFFFFFFu

@@ -1,6 +1,6 @@
 /**
  * Micro-benchmarks of the transport floor under the RPMsg stack: how long one doorbell round
- * trip and one shared-memory word access cost. Compare with /work/shared/anchors.md (cache-line
+ * trip and one shared-memory word access cost. Compare with the anchors quoted in BENCHMARKS.md (cache-line
  * round trip ~250 ns; open-amp's Linux machine echo round trip 48 µs; Node pread/pwrite round
  * trip through a QEMU RAM file 2.35 µs).
  *

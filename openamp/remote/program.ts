@@ -1,6 +1,6 @@
 import type { RpmsgDevice, RpmsgEndpoint, RpmsgMessage } from '../rpmsg/api.js';
 
-/** The reference programs a simulated or process remote can run (see shared/suites.md). */
+/** The reference programs a simulated or process remote can run (see suites/README.md). */
 export type RemoteProgramName = 'echo' | 'matrix-multiply' | 'multi-services';
 export const REMOTE_PROGRAM_NAMES: readonly RemoteProgramName[] = ['echo', 'matrix-multiply', 'multi-services'];
 
