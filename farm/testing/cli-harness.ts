@@ -92,6 +92,39 @@ export function isAlive(pid: number): boolean {
   }
 }
 
+/**
+ * Files in /dev/shm and /tmp named for one of `pids` (`farm-<kind>-<pid>-<random>`, see
+ * qemu/run-files.ts) or starting with `prefix`: what a run of those processes created there.
+ */
+export function runFiles(pids: readonly number[], prefix?: string): string[] {
+  const found: string[] = [];
+  for (const dir of ['/dev/shm', '/tmp']) {
+    for (const name of readdirSync(dir)) {
+      const pid = /^farm-[a-z0-9-]+?-(\d+)-[0-9a-f]{8}(\.|$)/.exec(name)?.[1];
+      if ((prefix !== undefined && name.startsWith(prefix)) || (pid !== undefined && pids.includes(Number(pid)))) found.push(join(dir, name));
+    }
+  }
+  return found;
+}
+
+/**
+ * Every process seen under `pid` (and `pid`) while the tracker runs, looked at every
+ * `intervalMs`, with the run files named for them; for "nothing of this run is left" checks
+ * that other runs on the machine do not disturb.
+ */
+export function trackRun(pid: number, intervalMs = 20): { readonly pids: ReadonlySet<number>; readonly filesSeen: ReadonlySet<string>; look(): void; stop(): void } {
+  const pids = new Set<number>([pid]);
+  const filesSeen = new Set<string>();
+  const look = (): void => {
+    for (const child of descendants(pid)) pids.add(child);
+    for (const file of runFiles([...pids])) filesSeen.add(file);
+  };
+  look();
+  const timer = setInterval(look, intervalMs);
+  timer.unref();
+  return { pids, filesSeen, look, stop: () => clearInterval(timer) };
+}
+
 /** Test cases of a JUnit file as "target|classname|name|outcome". */
 export function junitCases(xml: string): string[] {
   const cases: string[] = [];

@@ -5,10 +5,10 @@
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { descendants, isAlive, junitCases, startCli, waitFor, workspace } from '../../farm/testing/cli-harness.js';
+import { descendants, isAlive, junitCases, runFiles, startCli, waitFor, workspace } from '../../farm/testing/cli-harness.js';
 import { ensureFirmwareBuilt } from '../../firmware/build.js';
 
 const space = workspace();
@@ -21,18 +21,6 @@ function command(pid: number): string | undefined {
   } catch {
     return undefined;
   }
-}
-
-/** Files in /dev/shm and /tmp that name one of `pids` (farm-<kind>-<pid>-...) or start with `prefix`. */
-function runFiles(pids: readonly number[], prefix: string): string[] {
-  const found: string[] = [];
-  for (const dir of ['/dev/shm', '/tmp']) {
-    for (const name of readdirSync(dir)) {
-      const pid = /^farm-[a-z0-9-]+?-(\d+)-[0-9a-f]{8}(\.|$)/.exec(name)?.[1];
-      if (name.startsWith(prefix) || (pid !== undefined && pids.includes(Number(pid)))) found.push(join(dir, name));
-    }
-  }
-  return found;
 }
 
 interface InterruptedRun {
