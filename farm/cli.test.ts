@@ -6,7 +6,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { descendants, isAlive, junitCases, runCli, startCli, waitFor, workspace } from './testing/cli-harness.js';
+import { descendants, isAlive, junitAllCases, junitCases, runCli, startCli, waitFor, workspace } from './testing/cli-harness.js';
 
 const space = workspace();
 after(() => space.remove());
@@ -121,11 +121,50 @@ test('Ctrl-C mid-run leaves a partial JUnit file and no process behind', async (
   run.child.kill('SIGINT');
   const result = await run.result;
   assert.equal(result.code, 130, result.stdout + result.stderr);
-  const cases = junitCases(readFileSync(junit, 'utf8'));
-  assert.ok(cases.length >= 1 && cases.length < 5, `partial report: ${cases.join(', ')}`);
-  assert.ok(cases.every((entry) => entry.endsWith('|passed')), cases.join('\n'));
+  const xml = readFileSync(junit, 'utf8');
+  const cases = junitAllCases(xml);
+  // Every planned test is listed: those that finished passed, the one cut off is an interrupted
+  // error, the rest are skipped as not run; the file says the run was interrupted.
+  assert.equal(cases.length, 5, cases.join('\n'));
+  const finished = cases.filter((entry) => entry.endsWith('|passed'));
+  assert.ok(finished.length >= 1 && finished.length < 5, `partial report: ${cases.join(', ')}`);
+  assert.ok(cases.every((entry) => /\|(passed|interrupted|not-run)$/.test(entry)), cases.join('\n'));
+  assert.match(xml, /<property name="run.status" value="interrupted"\/>/);
+  assert.doesNotMatch(xml, /<testsuites[^>]* errors="0" skipped="0"/, 'an interrupted run does not look like a pass');
+  for (const match of xml.matchAll(/<error [^>]*>/g)) assert.match(match[0], /type="interrupted"/);
+  for (const match of xml.matchAll(/<skipped [^>]*>/g)) assert.match(match[0], /message="run interrupted: not run"/);
+  const metrics = JSON.parse(readFileSync(join(space.dir, 'out-int', 'metrics.json'), 'utf8')) as { status: string; notRun: unknown[]; interrupted: unknown[] };
+  assert.equal(metrics.status, 'interrupted');
+  assert.equal(metrics.notRun.length + metrics.interrupted.length, 5 - finished.length);
   const helpers = readFileSync(pidFile, 'utf8').trim().split('\n').map(Number);
   await waitFor(() => [...tree, ...helpers].every((child) => !isAlive(child)), 5000, 'all processes of the run to end');
+});
+
+test('a double Ctrl-C still leaves a JUnit file listing every test and both reports saying interrupted', async () => {
+  const config = space.write(
+    'slow2.yaml',
+    `targets:
+  - name: slow
+    kind: fake
+    params: { delayMs: 15 }
+`,
+  );
+  const junit = join(space.dir, 'out-int2', 'junit.xml');
+  const run = startCli(['run', '--config', config, '--suite', 'lifecycle', '--suite', 'matrix-multiply', '--out', 'out-int2'], space.dir);
+  // The file exists from the runner's onBegin on, listing every test before any has run.
+  await waitFor(() => existsSync(junit) && junitAllCases(readFileSync(junit, 'utf8')).length === 5, 60_000, 'the planned tests');
+  run.child.kill('SIGINT');
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  run.child.kill('SIGINT');
+  const result = await run.result;
+  assert.equal(result.code, 130, result.stdout + result.stderr);
+  const xml = readFileSync(junit, 'utf8');
+  assert.equal(junitAllCases(xml).length, 5, xml);
+  assert.match(xml, /<property name="run.status" value="interrupted"\/>/);
+  assert.doesNotMatch(xml, /value="running"/);
+  assert.doesNotMatch(xml, /<testsuites[^>]* errors="0" skipped="0"/);
+  const metrics = JSON.parse(readFileSync(join(space.dir, 'out-int2', 'metrics.json'), 'utf8')) as { status: string };
+  assert.equal(metrics.status, 'interrupted');
 });
 
 test('farm targets and farm doctor say which targets can run here and why not', async () => {

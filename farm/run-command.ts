@@ -11,6 +11,7 @@ import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { RUN_PLAN_ENV, writeRunPlan, type RunPlan } from './run-plan.js';
 import { reportPaths } from '../reports/paths.js';
+import { finalizeInterruptedReports } from '../reports/finalize.js';
 
 const GRACE_MS = 30_000;
 
@@ -77,6 +78,9 @@ export async function runPlan(plan: RunPlan): Promise<RunResult> {
   clearTimeout(forceTimer);
   process.off('SIGINT', onSignal);
   process.off('SIGTERM', onSignal);
+  // A runner killed before its onEnd (second Ctrl-C, grace period over) left reports that
+  // still say "running", or none: they must say the run was interrupted.
+  if (signalled || signal) finalizeInterruptedReports(paths, plan.targets);
 
   if (signalled) return { exitCode: signalled === 'SIGTERM' ? 143 : 130 };
   if (signal) return { exitCode: 128 + (signal === 'SIGKILL' ? 9 : 15) };

@@ -1,22 +1,33 @@
 /**
- * JUnit XML (junit-report-builder): one <testsuite> per target with its properties (kind,
- * firmware SHA-256 per suite, tool versions), <error> for infrastructure failures and
- * <failure> for the others with the failure class as `type`, console + trace in system-out.
- * The file is rewritten after every test, so an interrupted run leaves what finished.
+ * JUnit XML: one <testsuite> per target with its properties (kind, firmware SHA-256 per suite,
+ * tool versions, the run's status), <error> for infrastructure failures and <failure> for the
+ * others with the failure class as `type`, console + trace in system-out.
+ *
+ * Every test Playwright planned is listed from onBegin on, so the file never looks like a pass
+ * it was not: a test that was running when the run stopped is an <error type="interrupted">, one
+ * that never ran is <skipped message="run interrupted: not run">, and `run.status` says
+ * "running" until the run ends. The file is rewritten at onBegin, at every test's start and end,
+ * and at onEnd, so a runner killed at any moment leaves an honest file (`farm run` then turns
+ * "running" into "interrupted", see finalizeInterruptedReports).
  */
-import type { Reporter, TestCase, TestResult } from '@playwright/test/reporter';
-import junitModule, { type Builder } from 'junit-report-builder';
+import type { FullConfig, FullResult, Reporter, Suite, TestCase, TestResult } from '@playwright/test/reporter';
 import { createRequire } from 'node:module';
-import { RecordBook, toRecord, type TestRecord } from './test-record.js';
+import { RecordBook, toRecord, type TestEntry, type TestRecord } from './test-record.js';
 import { writeFileAtomic } from './write-atomic.js';
+import { xmlDocument, type XmlNode } from './xml.js';
 
 export interface JunitReporterOptions {
   readonly outputFile: string;
 }
 
-// The package is CommonJS: at run time its default import is the builder itself, which its
-// typings (written for a default export) do not express under NodeNext.
-const junit = junitModule as unknown as Builder;
+/** Where the run is: 'running' until Playwright's onEnd, then its final status. */
+export type RunStatus = 'running' | FullResult['status'];
+
+/** The testsuite property holding the run's status. */
+export const RUN_STATUS_PROPERTY = 'run.status';
+export const INTERRUPTED_TYPE = 'interrupted';
+export const INTERRUPTED_MESSAGE = 'run interrupted: the test was stopped before it finished';
+export const NOT_RUN_MESSAGE = 'run interrupted: not run';
 
 const require = createRequire(import.meta.url);
 function playwrightVersion(): string {
@@ -44,57 +55,111 @@ function systemOut(record: TestRecord): string {
   ].join('\n');
 }
 
-export function buildJunitXml(records: readonly TestRecord[], repeat: number): string {
-  const builder = junit.newBuilder();
-  const byTarget = new Map<string, TestRecord[]>();
-  for (const record of records) {
-    const list = byTarget.get(record.target) ?? [];
-    list.push(record);
-    byTarget.set(record.target, list);
+function notRunMessage(status: RunStatus): string {
+  if (status === 'running' || status === 'interrupted') return NOT_RUN_MESSAGE;
+  if (status === 'timedout') return 'run stopped by its global timeout: not run';
+  return `not run (run ${status})`;
+}
+
+interface Counts {
+  tests: number;
+  failures: number;
+  errors: number;
+  skipped: number;
+  time: number;
+}
+
+function testCaseNode(entry: TestEntry, repeat: number, status: RunStatus, counts: Counts): XmlNode {
+  const { test } = entry;
+  const latest = entry.attempts.at(-1);
+  const name = repeat > 1 ? `${test.title} [repeat ${test.repeatIndex + 1}]` : test.title;
+  const durationMs = latest?.durationMs ?? 0;
+  counts.tests++;
+  counts.time += durationMs;
+  const children: XmlNode[] = [];
+  if (entry.running || latest?.outcome === 'interrupted') {
+    counts.errors++;
+    children.push({ name: 'error', attributes: { message: INTERRUPTED_MESSAGE, type: INTERRUPTED_TYPE } });
+  } else if (!latest) {
+    counts.skipped++;
+    children.push({ name: 'skipped', attributes: { message: notRunMessage(status) } });
+  } else if (latest.outcome === 'skipped') {
+    counts.skipped++;
+    children.push({ name: 'skipped', attributes: { message: latest.skipReason } });
+  } else if (latest.outcome === 'error') {
+    counts.errors++;
+    children.push({ name: 'error', attributes: { message: latest.message ?? 'error', type: latest.failureClass }, text: latest.details });
+  } else if (latest.outcome === 'failed') {
+    counts.failures++;
+    children.push({ name: 'failure', attributes: { message: latest.message ?? 'failed', type: latest.failureClass }, text: latest.details });
   }
+  if (latest && latest.outcome !== 'interrupted') children.push({ name: 'system-out', text: systemOut(latest) });
+  return { name: 'testcase', attributes: { classname: `${test.target}.${test.suite}`, name, time: durationMs / 1000 }, children };
+}
+
+export function buildJunitXml(entries: readonly TestEntry[], repeat: number, status: RunStatus): string {
+  const byTarget = new Map<string, TestEntry[]>();
+  for (const entry of entries) {
+    const list = byTarget.get(entry.test.target) ?? [];
+    list.push(entry);
+    byTarget.set(entry.test.target, list);
+  }
+  const total: Counts = { tests: 0, failures: 0, errors: 0, skipped: 0, time: 0 };
+  const suites: XmlNode[] = [];
   for (const [target, list] of byTarget) {
-    const suite = builder.testSuite().name(target);
     const properties = new Map<string, string>([
       ['node.version', process.version],
       ['playwright.version', playwrightVersion()],
+      [RUN_STATUS_PROPERTY, status],
     ]);
-    for (const record of list) {
-      if (record.kind) properties.set('target.kind', record.kind);
-      if (record.meta) {
-        properties.set(`firmware.${record.meta.suite}.label`, record.meta.firmware.label);
-        properties.set(`firmware.${record.meta.suite}.sha256`, record.meta.firmware.sha256);
-        for (const [key, value] of Object.entries(record.meta.properties)) properties.set(key, value);
+    for (const entry of list) {
+      if (entry.test.kind) properties.set('target.kind', entry.test.kind);
+      for (const record of entry.attempts) {
+        if (record.kind) properties.set('target.kind', record.kind);
+        if (record.meta) {
+          properties.set(`firmware.${record.meta.suite}.label`, record.meta.firmware.label);
+          properties.set(`firmware.${record.meta.suite}.sha256`, record.meta.firmware.sha256);
+          for (const [key, value] of Object.entries(record.meta.properties)) properties.set(key, value);
+        }
       }
     }
-    for (const [key, value] of [...properties].sort(([a], [b]) => a.localeCompare(b))) suite.property(key, value);
-    suite.time(list.reduce((sum, record) => sum + record.durationMs, 0) / 1000);
-    for (const record of list) {
-      const name = repeat > 1 ? `${record.title} [repeat ${record.repeatIndex + 1}]` : record.title;
-      const testCase = suite
-        .testCase()
-        .className(`${target}.${record.suite}`)
-        .name(name)
-        .time(record.durationMs / 1000)
-        .standardOutput(systemOut(record));
-      if (record.outcome === 'skipped') testCase.skipped();
-      else if (record.outcome === 'error') testCase.error(record.message ?? 'error', record.failureClass, record.details);
-      else if (record.outcome === 'failed') {
-        testCase.failure(record.message ?? 'failed', record.failureClass);
-        if (record.details) testCase.stacktrace(record.details);
-      }
-    }
+    const counts: Counts = { tests: 0, failures: 0, errors: 0, skipped: 0, time: 0 };
+    const testCases = list.map((entry) => testCaseNode(entry, repeat, status, counts));
+    for (const key of ['tests', 'failures', 'errors', 'skipped', 'time'] as const) total[key] += counts[key];
+    suites.push({
+      name: 'testsuite',
+      attributes: { name: target, tests: counts.tests, failures: counts.failures, errors: counts.errors, skipped: counts.skipped, time: counts.time / 1000 },
+      children: [
+        {
+          name: 'properties',
+          children: [...properties].sort(([a], [b]) => a.localeCompare(b)).map(([key, value]) => ({ name: 'property', attributes: { name: key, value } })),
+        },
+        ...testCases,
+      ],
+    });
   }
-  return builder.build();
+  return xmlDocument({
+    name: 'testsuites',
+    attributes: { name: 'farm', tests: total.tests, failures: total.failures, errors: total.errors, skipped: total.skipped, time: total.time / 1000 },
+    children: suites,
+  });
 }
 
 export default class JunitReporter implements Reporter {
   private readonly book = new RecordBook();
   private repeat = 1;
+  private status: RunStatus = 'running';
 
   constructor(private readonly options: JunitReporterOptions) {}
 
-  onBegin(config: { projects: { repeatEach: number }[] }): void {
+  onBegin(config: FullConfig, suite: Suite): void {
     this.repeat = Math.max(1, ...config.projects.map((project) => project.repeatEach));
+    this.book.plan(suite.allTests());
+    this.write();
+  }
+
+  onTestBegin(test: TestCase): void {
+    this.book.begin(test);
     this.write();
   }
 
@@ -103,7 +168,8 @@ export default class JunitReporter implements Reporter {
     this.write();
   }
 
-  onEnd(): void {
+  onEnd(result: FullResult): void {
+    this.status = result.status;
     this.write();
   }
 
@@ -112,6 +178,6 @@ export default class JunitReporter implements Reporter {
   }
 
   private write(): void {
-    writeFileAtomic(this.options.outputFile, buildJunitXml(this.book.finished(), this.repeat));
+    writeFileAtomic(this.options.outputFile, buildJunitXml(this.book.entries(), this.repeat, this.status));
   }
 }

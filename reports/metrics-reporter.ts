@@ -1,10 +1,12 @@
 /**
  * metrics.json: per-test durations (split into fixture set-up, body and teardown) and outcomes,
  * echo round-trip figures, and once the run ends, when Playwright's run started and how long it
- * took until the reporters' onEnd; rewritten after every test. `npm run bench:farm` reads it.
+ * took until the reporters' onEnd; rewritten at onBegin (status "running", every planned test
+ * in `notRun`), at every test's start and end, and at onEnd. `npm run bench:farm` reads it.
  */
-import type { FullResult, Reporter, TestCase, TestResult } from '@playwright/test/reporter';
+import type { FullResult, Reporter, Suite, TestCase, TestResult } from '@playwright/test/reporter';
 import { RecordBook, toRecord } from './test-record.js';
+import type { RunStatus } from './junit-reporter.js';
 import { writeFileAtomic } from './write-atomic.js';
 
 export interface MetricsReporterOptions {
@@ -14,10 +16,20 @@ export interface MetricsReporterOptions {
 export default class MetricsReporter implements Reporter {
   private readonly book = new RecordBook();
   private readonly startedAt = new Date().toISOString();
-  private status: FullResult['status'] | 'running' = 'running';
+  private status: RunStatus = 'running';
   private run: { startedAt: string; durationMs: number } | null = null;
 
   constructor(private readonly options: MetricsReporterOptions) {}
+
+  onBegin(_config: unknown, suite: Suite): void {
+    this.book.plan(suite.allTests());
+    this.write();
+  }
+
+  onTestBegin(test: TestCase): void {
+    this.book.begin(test);
+    this.write();
+  }
 
   onTestEnd(test: TestCase, result: TestResult): void {
     this.book.add(toRecord(test, result));
@@ -36,6 +48,8 @@ export default class MetricsReporter implements Reporter {
 
   private write(): void {
     const records = this.book.finished();
+    const entries = this.book.entries();
+    const unfinished = entries.filter((entry) => entry.running || entry.attempts.at(-1)?.outcome === 'interrupted');
     const metrics = {
       startedAt: this.startedAt,
       status: this.status,
@@ -55,6 +69,10 @@ export default class MetricsReporter implements Reporter {
         bodyMs: record.timing.bodyMs,
         teardownMs: record.timing.teardownMs,
       })),
+      // Tests stopped before they finished, and tests that never started (all of them until the
+      // first test ends, so a run killed early still says what it did not do).
+      interrupted: unfinished.map(({ test }) => ({ target: test.target, suite: test.suite, title: test.title, repeat: test.repeatIndex })),
+      notRun: this.book.notRun().map((test) => ({ target: test.target, suite: test.suite, title: test.title, repeat: test.repeatIndex })),
       echo: records
         .filter((record) => record.echo)
         .map((record) => ({ target: record.target, title: record.title, repeat: record.repeatIndex, ...record.echo })),

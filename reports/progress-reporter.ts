@@ -37,7 +37,9 @@ export default class ProgressReporter implements Reporter {
   }
 
   onBegin(config: FullConfig, suite: Suite): void {
-    this.total = suite.allTests().length;
+    const tests = suite.allTests();
+    this.book.plan(tests);
+    this.total = tests.length;
     const targets = config.projects.map((project) => project.name).join(', ');
     const shard = config.shard ? `, shard ${config.shard.current}/${config.shard.total}` : '';
     process.stdout.write(`farm: ${this.total} test(s) on ${targets} with ${config.workers} worker(s)${shard}\n`);
@@ -67,7 +69,7 @@ export default class ProgressReporter implements Reporter {
   }
 
   onEnd(result: FullResult): void {
-    const records = this.book.all();
+    const records = this.book.latest();
     process.stdout.write('\n');
     const rows = summarize(records);
     process.stdout.write(rows.length ? `${formatTable(rows)}\n` : 'no test finished\n');
@@ -77,7 +79,11 @@ export default class ProgressReporter implements Reporter {
     for (const record of failures.slice(0, LISTED)) {
       process.stdout.write(`  ${record.outcome} [${record.failureClass}] ${record.target} ${record.suite} › ${record.title}: ${record.message ?? ''}\n`);
     }
-    if (result.status === 'interrupted') process.stdout.write('run interrupted: reports hold the tests that finished\n');
+    if (result.status === 'interrupted') {
+      const stopped = this.book.latest().filter((record) => record.outcome === 'interrupted').length;
+      const notRun = this.book.notRun().length;
+      process.stdout.write(`run interrupted: ${stopped} test(s) stopped, ${notRun} not run (in the reports as interrupted / skipped)\n`);
+    }
     if (result.status === 'timedout') process.stdout.write('run stopped: global timeout\n');
     const paths = reportPaths(this.options.outDir);
     process.stdout.write(

@@ -1,8 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { TestResult, TestStep } from '@playwright/test/reporter';
-import { classifyErrors, timingOf, type TestRecord } from './test-record.js';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { classifyErrors, RecordBook, timingOf, type TestEntry, type TestRecord } from './test-record.js';
 import { buildJunitXml } from './junit-reporter.js';
+import { finalizeInterruptedReports } from './finalize.js';
 import { formatTable, summarize } from './summary.js';
 
 test('the failure class comes from the error name, with defaults for unmarked errors', () => {
@@ -41,15 +45,22 @@ function record(overrides: Partial<TestRecord>): TestRecord {
   };
 }
 
+function entries(records: readonly TestRecord[]): TestEntry[] {
+  const book = new RecordBook();
+  for (const item of records) book.add(item);
+  return book.entries();
+}
+
 test('JUnit: one testsuite per target with properties; <error> for infrastructure, <failure> typed by class', () => {
   const xml = buildJunitXml(
-    [
+    entries([
       record({ id: '1', title: 'ok' }),
       record({ id: '2', title: 'bytes', outcome: 'failed', failureClass: 'assertion', message: 'AssertionFailure[assertion]: byte 3', details: 'stack' }),
       record({ id: '3', title: 'boot', outcome: 'error', failureClass: 'infrastructure', message: 'no QEMU' }),
       record({ id: '4', target: 'board', title: 'skipped one', outcome: 'skipped' }),
-    ],
+    ]),
     1,
+    'failed',
   );
   assert.match(xml, /<testsuite name="sim"[^>]*tests="3" failures="1" errors="1"/);
   assert.match(xml, /<testsuite name="board"[^>]*skipped="1"/);
@@ -88,4 +99,67 @@ test('timing: fixture set-up and teardown are the hook steps, the body is the re
     steps: [step('hook', 'Before Hooks', 120), step('test.step', 'exchange', 300), step('expect', 'toBe', 1), step('hook', 'After Hooks', 30)],
   } as unknown as TestResult;
   assert.deepEqual(timingOf(result), { startMs: 1_700_000_000_000, workerIndex: 3, setupMs: 120, teardownMs: 30, bodyMs: 350 });
+});
+
+test('JUnit of an interrupted run: stopped tests are interrupted errors, tests never run are skipped "not run", the status says so', () => {
+  const planned = (id: string, target: string, title: string) => ({ id, target, kind: 'fake', suite: 'echo', title, repeatIndex: 0 });
+  const run: TestEntry[] = [
+    { test: planned('1', 'sim', 'done'), attempts: [record({ id: '1', title: 'done' })], running: false },
+    { test: planned('2', 'sim', 'cut off'), attempts: [record({ id: '2', title: 'cut off', outcome: 'interrupted', durationMs: 30 })], running: false },
+    { test: planned('3', 'sim', 'in flight'), attempts: [], running: true },
+    { test: planned('4', 'sim', 'later'), attempts: [], running: false },
+    { test: planned('5', 'board', 'never'), attempts: [], running: false },
+  ];
+  const xml = buildJunitXml(run, 1, 'interrupted');
+  assert.match(xml, /<testsuites name="farm" tests="5" failures="0" errors="2" skipped="2"/);
+  assert.match(xml, /<testsuite name="sim" tests="4" failures="0" errors="2" skipped="1"/);
+  assert.match(xml, /<testsuite name="board" tests="1" failures="0" errors="0" skipped="1"[\s\S]*<property name="target.kind" value="fake"\/>[\s\S]*name="never"[^>]*>\s*<skipped message="run interrupted: not run"\/>/);
+  assert.match(xml, /name="cut off"[^>]*>\s*<error message="run interrupted: the test was stopped before it finished" type="interrupted"\/>/);
+  assert.match(xml, /name="in flight"[^>]*>\s*<error message="run interrupted[^"]*" type="interrupted"\/>/);
+  assert.match(xml, /name="later"[^>]*>\s*<skipped message="run interrupted: not run"\/>/);
+  assert.equal(xml.match(/<property name="run.status" value="interrupted"\/>/g)?.length, 2);
+  // While the run is going, the same file says so: nothing in it passes for a finished run.
+  assert.match(buildJunitXml(run, 1, 'running'), /<property name="run.status" value="running"\/>/);
+});
+
+test('XML text and attributes are escaped, and characters XML cannot hold are dropped', () => {
+  const xml = buildJunitXml(
+    entries([record({ id: '1', outcome: 'failed', failureClass: 'assertion', message: 'a "b" <c> & d\u0001', details: 'x ]]> y', console: 'bell\u0007' })]),
+    1,
+    'failed',
+  );
+  assert.match(xml, /<failure message="a &quot;b&quot; &lt;c&gt; &amp; d" type="assertion"><!\[CDATA\[x ]]]]><!\[CDATA\[> y\]\]><\/failure>/);
+  assert.match(xml, /--- console ---\nbell\n/);
+});
+
+test('a runner killed before its end: the CLI marks its reports interrupted, or writes them when there are none', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'farm-finalize-'));
+  try {
+    const paths = { junit: join(dir, 'junit.xml'), metrics: join(dir, 'metrics.json') };
+    const targets = [{ name: 'sim', kind: 'sim' }, { name: 'lp', kind: 'linux-process' }];
+    finalizeInterruptedReports(paths, targets);
+    const empty = readFileSync(paths.junit, 'utf8');
+    assert.match(empty, /<testsuites name="farm" tests="2" failures="0" errors="2"/);
+    assert.match(empty, /<testsuite name="lp"[\s\S]*<property name="run.status" value="interrupted"\/>[\s\S]*<error message="run interrupted[^"]*" type="interrupted"\/>/);
+    assert.equal((JSON.parse(readFileSync(paths.metrics, 'utf8')) as { status: string }).status, 'interrupted');
+
+    const planned = { id: '1', target: 'sim', kind: 'sim', suite: 'echo', title: 'later', repeatIndex: 0 };
+    writeFileSync(paths.junit, buildJunitXml([{ test: planned, attempts: [], running: false }], 1, 'running'));
+    writeFileSync(paths.metrics, JSON.stringify({ status: 'running', tests: [], notRun: [planned] }));
+    finalizeInterruptedReports(paths, targets);
+    const junit = readFileSync(paths.junit, 'utf8');
+    assert.match(junit, /<property name="run.status" value="interrupted"\/>/);
+    assert.doesNotMatch(junit, /value="running"/);
+    assert.match(junit, /<skipped message="run interrupted: not run"\/>/);
+    const metrics = JSON.parse(readFileSync(paths.metrics, 'utf8')) as { status: string; notRun: unknown[] };
+    assert.equal(metrics.status, 'interrupted');
+    assert.equal(metrics.notRun.length, 1);
+
+    // A run that ended is left as it is.
+    writeFileSync(paths.metrics, JSON.stringify({ status: 'passed' }));
+    finalizeInterruptedReports(paths, targets);
+    assert.equal((JSON.parse(readFileSync(paths.metrics, 'utf8')) as { status: string }).status, 'passed');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -173,20 +173,90 @@ export function toRecord(test: TestCase, result: TestResult): TestRecord {
   };
 }
 
-/** The latest attempt of every test seen so far, in the order tests first finished. */
+/** A test of the run as Playwright planned it in onBegin, whether or not it has run yet. */
+export interface PlannedTest {
+  readonly id: string;
+  readonly target: string;
+  /** The target's kind, from the project metadata the farm's Playwright config sets. */
+  readonly kind: string | undefined;
+  readonly suite: string;
+  readonly title: string;
+  readonly repeatIndex: number;
+}
+
+export function plannedTest(test: TestCase): PlannedTest {
+  const kind = test.parent.project()?.metadata?.kind;
+  return {
+    id: test.id,
+    target: targetOf(test),
+    kind: typeof kind === 'string' ? kind : undefined,
+    suite: suiteOf(test),
+    title: test.title,
+    repeatIndex: test.repeatEachIndex,
+  };
+}
+
+/** One planned test with every attempt that finished so far, oldest first. */
+export interface TestEntry {
+  readonly test: PlannedTest;
+  readonly attempts: readonly TestRecord[];
+  /** An attempt has begun and not ended yet. */
+  readonly running: boolean;
+}
+
+/**
+ * The run as the reporters know it: every planned test (from onBegin, so a test that never ran
+ * is still listed), every finished attempt of each, and which are running now.
+ */
 export class RecordBook {
-  private readonly records = new Map<string, TestRecord>();
+  private readonly tests = new Map<string, { test: PlannedTest; attempts: TestRecord[]; running: boolean }>();
+
+  /** The tests of the run, in Playwright's order (targets in farm.yaml order, then files). */
+  plan(tests: readonly TestCase[]): void {
+    for (const test of tests) this.entry(plannedTest(test));
+  }
+
+  begin(test: TestCase): void {
+    this.entry(plannedTest(test)).running = true;
+  }
 
   add(record: TestRecord): void {
-    this.records.set(record.id, record);
+    const entry = this.entry(record);
+    entry.attempts.push(record);
+    entry.running = false;
   }
 
-  /** Records that finished (an interrupted attempt did not). */
+  entries(): TestEntry[] {
+    return [...this.tests.values()].map((entry) => ({ test: entry.test, attempts: [...entry.attempts], running: entry.running }));
+  }
+
+  /** Every finished attempt, in plan order. */
+  attempts(): TestRecord[] {
+    return [...this.tests.values()].flatMap((entry) => entry.attempts);
+  }
+
+  /** The latest attempt of every test that has one. */
+  latest(): TestRecord[] {
+    return [...this.tests.values()].flatMap((entry) => entry.attempts.slice(-1));
+  }
+
+  /** Latest attempts that finished (an interrupted attempt did not). */
   finished(): TestRecord[] {
-    return [...this.records.values()].filter((record) => record.outcome !== 'interrupted');
+    return this.latest().filter((record) => record.outcome !== 'interrupted');
   }
 
-  all(): TestRecord[] {
-    return [...this.records.values()];
+  /** Planned tests without any attempt that ended and none running. */
+  notRun(): PlannedTest[] {
+    return [...this.tests.values()].filter((entry) => entry.attempts.length === 0 && !entry.running).map((entry) => entry.test);
+  }
+
+  private entry(test: PlannedTest | TestRecord) {
+    let entry = this.tests.get(test.id);
+    if (!entry) {
+      const planned: PlannedTest = { id: test.id, target: test.target, kind: test.kind, suite: test.suite, title: test.title, repeatIndex: test.repeatIndex };
+      entry = { test: planned, attempts: [], running: false };
+      this.tests.set(test.id, entry);
+    }
+    return entry;
   }
 }

@@ -125,18 +125,36 @@ export function trackRun(pid: number, intervalMs = 20): { readonly pids: Readonl
   return { pids, filesSeen, look, stop: () => clearInterval(timer) };
 }
 
-/** Test cases of a JUnit file as "target|classname|name|outcome". */
-export function junitCases(xml: string): string[] {
+/**
+ * Every test case of a JUnit file as "target|classname|name|outcome", outcome one of passed,
+ * failure, error, skipped, and for a run that stopped: interrupted (cut off mid-test) or not-run.
+ */
+export function junitAllCases(xml: string): string[] {
   const cases: string[] = [];
   for (const match of xml.matchAll(/<testsuite name="([^"]*)"[\s\S]*?<\/testsuite>/g)) {
     const suite = match[0];
     for (const testcase of suite.matchAll(/<testcase classname="([^"]*)" name="([^"]*)"[^>]*?(\/>|>([\s\S]*?)<\/testcase>)/g)) {
       const body = testcase[4] ?? '';
-      const outcome = /<failure/.test(body) ? 'failure' : /<error/.test(body) ? 'error' : /<skipped/.test(body) ? 'skipped' : 'passed';
+      const outcome = /<failure/.test(body)
+        ? 'failure'
+        : /<error[^>]* type="interrupted"/.test(body)
+          ? 'interrupted'
+          : /<error/.test(body)
+            ? 'error'
+            : /<skipped message="run interrupted: not run"/.test(body)
+              ? 'not-run'
+              : /<skipped/.test(body)
+                ? 'skipped'
+                : 'passed';
       cases.push(`${match[1]}|${testcase[1]}|${testcase[2]}|${outcome}`);
     }
   }
   return cases;
+}
+
+/** The test cases of a JUnit file that finished (see junitAllCases), as "target|classname|name|outcome". */
+export function junitCases(xml: string): string[] {
+  return junitAllCases(xml).filter((entry) => !entry.endsWith('|interrupted') && !entry.endsWith('|not-run'));
 }
 
 export async function waitFor(condition: () => boolean, timeoutMs: number, what: string): Promise<void> {
