@@ -1,7 +1,8 @@
 /**
  * JUnit XML: one <testsuite> per target with its properties (kind, firmware SHA-256 per suite,
  * tool versions, the run's status), <error> for infrastructure failures and <failure> for the
- * others with the failure class as `type`, console + trace in system-out.
+ * others with the failure class as `type`, console + trace in system-out, and the failed
+ * attempts before a retry as Surefire's <flakyFailure> / <rerunFailure> (and ...Error).
  *
  * Every test Playwright planned is listed from onBegin on, so the file never looks like a pass
  * it was not: a test that was running when the run stopped is an <error type="interrupted">, one
@@ -92,6 +93,20 @@ function testCaseNode(entry: TestEntry, repeat: number, status: RunStatus, count
   } else if (latest.outcome === 'failed') {
     counts.failures++;
     children.push({ name: 'failure', attributes: { message: latest.message ?? 'failed', type: latest.failureClass }, text: latest.details });
+  }
+  // Earlier attempts that failed, as Surefire records reruns: <flakyFailure> / <flakyError> in a
+  // test that passed on a retry, <rerunFailure> / <rerunError> in one that failed every time.
+  const rerunKind = latest?.outcome === 'passed' ? 'flaky' : 'rerun';
+  for (const attempt of entry.attempts.slice(0, -1)) {
+    if (attempt.outcome !== 'failed' && attempt.outcome !== 'error') continue;
+    children.push({
+      name: `${rerunKind}${attempt.outcome === 'error' ? 'Error' : 'Failure'}`,
+      attributes: { message: attempt.message ?? attempt.outcome, type: attempt.failureClass },
+      children: [
+        ...(attempt.details ? [{ name: 'stackTrace', text: attempt.details }] : []),
+        { name: 'system-out', text: `--- attempt ${attempt.attempt + 1} ---\n${systemOut(attempt)}` },
+      ],
+    });
   }
   if (latest && latest.outcome !== 'interrupted') children.push({ name: 'system-out', text: systemOut(latest) });
   return { name: 'testcase', attributes: { classname: `${test.target}.${test.suite}`, name, time: durationMs / 1000 }, children };

@@ -1,5 +1,5 @@
 /**
- * metrics.json: per-test durations (split into fixture set-up, body and teardown) and outcomes,
+ * metrics.json: per-attempt durations (split into fixture set-up, body and teardown) and outcomes,
  * echo round-trip figures, and once the run ends, when Playwright's run started and how long it
  * took until the reporters' onEnd; rewritten at onBegin (status "running", every planned test
  * in `notRun`), at every test's start and end, and at onEnd. `npm run bench:farm` reads it.
@@ -54,13 +54,15 @@ export default class MetricsReporter implements Reporter {
       startedAt: this.startedAt,
       status: this.status,
       run: this.run,
-      tests: records.map((record) => ({
+      // Every attempt: a test retried after a failure appears once per attempt.
+      tests: this.book.attempts().filter((record) => record.outcome !== 'interrupted').map((record) => ({
         target: record.target,
         suite: record.suite,
         title: record.title,
         repeat: record.repeatIndex,
         attempt: record.attempt,
         outcome: record.outcome,
+        flaky: record.flaky,
         failureClass: record.failureClass ?? null,
         durationMs: record.durationMs,
         startedAt: new Date(record.timing.startMs).toISOString(),

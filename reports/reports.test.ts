@@ -163,3 +163,64 @@ test('a runner killed before its end: the CLI marks its reports interrupted, or 
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('JUnit: a test that passed on a retry keeps its failed attempt as <flakyFailure>; one that always failed has <rerunFailure>', () => {
+  const planned = (id: string, title: string) => ({ id, target: 'sim', kind: 'sim', suite: 'echo', title, repeatIndex: 0 });
+  const failed = (id: string, attempt: number, outcome: 'failed' | 'error') =>
+    record({ id, attempt, outcome, failureClass: outcome === 'error' ? 'infrastructure' : 'protocol', message: `attempt ${attempt} broke`, details: `stack ${attempt}` });
+  const xml = buildJunitXml(
+    [
+      { test: planned('1', 'flaky one'), attempts: [failed('1', 0, 'failed'), record({ id: '1', attempt: 1, flaky: true })], running: false },
+      { test: planned('2', 'broken one'), attempts: [failed('2', 0, 'error'), failed('2', 1, 'failed')], running: false },
+    ],
+    1,
+    'failed',
+  );
+  assert.match(xml, /name="flaky one"[^>]*>\s*<flakyFailure message="attempt 0 broke" type="protocol">\s*<stackTrace><!\[CDATA\[stack 0\]\]><\/stackTrace>\s*<system-out><!\[CDATA\[--- attempt 1 ---/);
+  assert.match(xml, /name="broken one"[^>]*>\s*<failure message="attempt 1 broke" type="protocol">[^]*?<rerunError message="attempt 0 broke" type="infrastructure">/);
+  assert.match(xml, /<testsuite name="sim" tests="2" failures="1" errors="0"/, 'a flaky test counts as passed, each test once');
+});
+
+test('metrics.json keeps every attempt of a retried test', async () => {
+  const { default: MetricsReporter } = await import('./metrics-reporter.js');
+  const dir = mkdtempSync(join(tmpdir(), 'farm-metrics-'));
+  try {
+    const file = join(dir, 'metrics.json');
+    const reporter = new MetricsReporter({ outputFile: file });
+    const testCase = {
+      id: 't1',
+      title: 'echoes',
+      repeatEachIndex: 0,
+      retries: 1,
+      annotations: [],
+      location: { file: '/x/suites/echo.spec.js' },
+      parent: { project: () => ({ name: 'sim', metadata: { kind: 'sim' } }) },
+    };
+    const result = (retry: number, status: 'failed' | 'passed') => ({
+      retry,
+      status,
+      duration: 10,
+      startTime: new Date(0),
+      workerIndex: retry,
+      steps: [],
+      attachments: [],
+      annotations: [],
+      errors: status === 'failed' ? [{ message: 'ProtocolError[protocol]: ring corrupt' }] : [],
+    });
+    reporter.onBegin({}, { allTests: () => [testCase] } as never);
+    reporter.onTestBegin(testCase as never);
+    reporter.onTestEnd(testCase as never, result(0, 'failed') as never);
+    reporter.onTestBegin(testCase as never);
+    reporter.onTestEnd(testCase as never, result(1, 'passed') as never);
+    const metrics = JSON.parse(readFileSync(file, 'utf8')) as { tests: { attempt: number; outcome: string; failureClass: string | null; flaky: boolean }[] };
+    assert.deepEqual(
+      metrics.tests.map((test) => [test.attempt, test.outcome, test.failureClass, test.flaky]),
+      [
+        [0, 'failed', 'protocol', false],
+        [1, 'passed', null, true],
+      ],
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
