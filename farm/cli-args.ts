@@ -1,0 +1,178 @@
+/**
+ * The `farm` command line: which options each command takes, the help text, and the parser.
+ * Every mistake is a UsageError with one line naming the command and the option
+ * ("farm run: --bogus: unknown option (see farm --help)"); the CLI prints it and exits 2.
+ */
+import { UsageError } from './selection.js';
+
+export const COMMANDS = ['run', 'targets', 'doctor', 'up'] as const;
+export type CommandName = (typeof COMMANDS)[number];
+
+interface OptionSpec {
+  readonly name: string;
+  /** Takes a value (`--name VALUE` / `--name=VALUE`); else a flag. */
+  readonly value?: string;
+  /** May be given several times; values may also be comma-separated lists. */
+  readonly list?: boolean;
+  readonly help: string;
+}
+
+const CONFIG: OptionSpec = { name: 'config', value: 'FILE', help: 'farm file (default: ./farm.yaml, else the built-in farm)' };
+
+const COMMAND_OPTIONS: Record<CommandName, readonly OptionSpec[]> = {
+  run: [
+    { name: 'target', value: 'NAME', list: true, help: 'targets to run, e.g. --target sim,lp or --target sim --target lp (default: all)' },
+    { name: 'suite', value: 'NAME', list: true, help: 'suites to run, the same way (default: every suite a target runs)' },
+    { name: 'repeat', value: 'N', help: 'run each test N times (>= 1)' },
+    { name: 'retries', value: 'N', help: 'retry a failed test up to N times (>= 0); a pass on a retry is flaky' },
+    { name: 'workers', value: 'N', help: 'parallel workers (default: one per target, at most 2)' },
+    { name: 'shard', value: 'I/N', help: 'run the I-th of N parts of the tests' },
+    { name: 'out', value: 'DIR', help: 'report directory (default: defaults.out of the farm file, farm-out)' },
+    CONFIG,
+  ],
+  targets: [CONFIG],
+  doctor: [{ name: 'fix', help: 'install missing Debian packages (as root)' }, CONFIG],
+  up: [{ name: 'suite', value: 'NAME', help: "start this suite's firmware (default: the target's first suite)" }, CONFIG],
+};
+
+const SYNOPSIS: Record<CommandName, string> = {
+  run: 'farm run [--target NAME[,NAME...]]... [--suite NAME[,NAME...]]... [--repeat N] [--retries N]\n           [--workers N] [--shard I/N] [--out DIR] [--config FILE]',
+  targets: 'farm targets [--config FILE]',
+  doctor: 'farm doctor [--fix] [--config FILE]',
+  up: 'farm up TARGET [--suite NAME] [--config FILE]',
+};
+
+const SUMMARY: Record<CommandName, string> = {
+  run: 'run the suites on the targets; JUnit, HTML and metrics reports',
+  targets: 'list the configured targets and whether they can run here',
+  doctor: 'check the prerequisites of the farm and of every target',
+  up: 'boot one target with a suite\'s firmware and stream its consoles until Ctrl-C',
+};
+
+function commandHelp(command: CommandName): string {
+  const options = COMMAND_OPTIONS[command];
+  const labels = options.map((option) => `--${option.name}${option.value ? ` ${option.value}` : ''}`);
+  const width = Math.max(...labels.map((label) => label.length));
+  return [
+    `  ${SYNOPSIS[command]}`,
+    `      ${SUMMARY[command]}`,
+    ...options.map((option, index) => `      ${(labels[index] ?? '').padEnd(width)}  ${option.help}`),
+  ].join('\n');
+}
+
+/** `farm --help`, or one command's part of it. */
+export function helpText(command?: CommandName): string {
+  const commands = command ? [command] : COMMANDS;
+  return [
+    'usage:',
+    commands.map(commandHelp).join('\n\n'),
+    '',
+    'Without --config, ./farm.yaml is used when present, else the built-in farm (target "sim").',
+    'Out-of-tree target kinds: FARM_EXTRA_KINDS=/path/kind.mjs[:...] (see README).',
+    'Mistakes on the command line or in the farm file: one line on stderr, exit code 2.',
+  ].join('\n');
+}
+
+export interface ParsedArgs {
+  readonly command: CommandName | undefined;
+  readonly help: boolean;
+  readonly positionals: readonly string[];
+  /** Flag options: true when given. Value options: the last value given. */
+  readonly values: Readonly<Record<string, string | true>>;
+  /** List options: every name given, comma lists split. */
+  readonly lists: Readonly<Record<string, readonly string[]>>;
+}
+
+// By name, for the options given before the command is known (the value-taking ones are the
+// same in every command that has them).
+const ALL_OPTIONS = new Map<string, OptionSpec>(Object.values(COMMAND_OPTIONS).flat().map((option) => [option.name, option]));
+
+/** The first argument that is neither an option nor an option's value, when it is a command. */
+function commandOf(argv: readonly string[]): CommandName | undefined {
+  for (let index = 0; index < argv.length; index++) {
+    const arg = argv[index] as string;
+    if (arg === '--') return (COMMANDS as readonly string[]).includes(argv[index + 1] ?? '') ? (argv[index + 1] as CommandName) : undefined;
+    if (arg.startsWith('--')) {
+      if (!arg.includes('=') && ALL_OPTIONS.get(arg.slice(2))?.value) index++;
+      continue;
+    }
+    if (arg.startsWith('-') && arg !== '-') continue;
+    return (COMMANDS as readonly string[]).includes(arg) ? (arg as CommandName) : undefined;
+  }
+  return undefined;
+}
+
+/** Parses `argv` (without node and the script). Throws UsageError on the first mistake. */
+export function parseCommandLine(argv: readonly string[]): ParsedArgs {
+  const command = commandOf(argv);
+  const who = command ? `farm ${command}` : 'farm';
+  const seeHelp = `(see farm${command ? ` ${command}` : ''} --help)`;
+  const positionals: string[] = [];
+  const values: Record<string, string | true> = {};
+  const lists: Record<string, string[]> = {};
+  let help = false;
+  for (let index = 0; index < argv.length; index++) {
+    const arg = argv[index] as string;
+    if (arg === '--') {
+      positionals.push(...argv.slice(index + 1));
+      break;
+    }
+    if (arg === '-h' || arg === '--help') {
+      help = true;
+      continue;
+    }
+    if (!arg.startsWith('-') || arg === '-') {
+      positionals.push(arg);
+      continue;
+    }
+    if (!arg.startsWith('--')) throw new UsageError(`${who}: ${arg}: unknown option ${seeHelp}`);
+    const equals = arg.indexOf('=');
+    const name = arg.slice(2, equals === -1 ? undefined : equals);
+    const option = (command ? COMMAND_OPTIONS[command].find((candidate) => candidate.name === name) : undefined) ?? ALL_OPTIONS.get(name);
+    if (!option) throw new UsageError(`${who}: --${name}: unknown option ${seeHelp}`);
+    if (command && !COMMAND_OPTIONS[command].includes(option)) {
+      throw new UsageError(`${who}: --${name}: not an option of farm ${command} ${seeHelp}`);
+    }
+    if (!option.value) {
+      if (equals !== -1) throw new UsageError(`${who}: --${name}: takes no value ${seeHelp}`);
+      values[name] = true;
+      continue;
+    }
+    let value: string;
+    if (equals !== -1) {
+      value = arg.slice(equals + 1);
+    } else {
+      const next = argv[index + 1];
+      // "--out --config x" is a forgotten value; "--retries -1" is a value (checked later).
+      if (next === undefined || next.startsWith('--')) throw new UsageError(`${who}: --${name}: missing ${option.value} ${seeHelp}`);
+      value = next;
+      index++;
+    }
+    if (value === '') throw new UsageError(`${who}: --${name}: missing ${option.value} ${seeHelp}`);
+    if (option.list) {
+      const names = value.split(',').map((entry) => entry.trim());
+      if (names.some((entry) => entry === '')) throw new UsageError(`${who}: --${name}: empty name in "${value}" ${seeHelp}`);
+      (lists[name] ??= []).push(...names);
+    } else {
+      if (values[name] !== undefined) throw new UsageError(`${who}: --${name}: given more than once ${seeHelp}`);
+      values[name] = value;
+    }
+  }
+  const first = positionals[0];
+  if (!help && first !== undefined && first !== 'help' && !(COMMANDS as readonly string[]).includes(first)) {
+    throw new UsageError(`farm: unknown command "${first}" (commands: ${COMMANDS.join(', ')}; see farm --help)`);
+  }
+  if (first === 'help') return { command: undefined, help: true, positionals: [], values, lists };
+  const rest = positionals.slice(1);
+  if (command && !help) {
+    const expected = command === 'up' ? 1 : 0;
+    if (rest.length < expected) throw new UsageError(`${who}: missing TARGET (usage: ${SYNOPSIS[command]})`);
+    if (rest.length > expected) {
+      const extra = rest.slice(expected);
+      const listOption = COMMAND_OPTIONS[command].find((option) => option.list && argv.includes(`--${option.name}`));
+      const hint = listOption ? `; to give several, use --${listOption.name} A,B or repeat --${listOption.name}` : '';
+      throw new UsageError(`${who}: unexpected argument${extra.length > 1 ? 's' : ''} ${extra.map((entry) => `"${entry}"`).join(' ')}${hint} ${seeHelp}`);
+    }
+  }
+  return { command: first === undefined ? undefined : command, help, positionals: rest, values, lists };
+}
