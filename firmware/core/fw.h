@@ -86,10 +86,15 @@ volatile struct fw_resource_table *plat_rsc(void);
 volatile struct fw_rsc_vdev *fw_find_vdev(volatile struct fw_resource_table *t);
 /* The trace buffer (FW_TRACE_SIZE bytes, the one the table's trace entry names). */
 char *plat_trace(void);
-/* CPU pointer for `len` bytes at bus address `pa`, or NULL when not all inside shared RAM. */
+/* CPU pointer for `len` bytes at bus address `pa` (vrings, descriptor buffers: what the host
+ * assigns), or NULL when not all inside shared RAM or (bare metal) when it overlaps the
+ * firmware's own image. */
 void *plat_phys(uint64_t pa, uint32_t len);
 /* For plat_phys: `cpu` + (pa - base) when [pa, pa + len) lies inside [base, base + size), else NULL. */
 void *fw_window(uint64_t pa, uint32_t len, uint64_t base, uint64_t size, void *cpu);
+/* For bare-metal plat_phys (RAM mapped 1:1): fw_window over the RAM, NULL as well when the range
+ * overlaps the image [__image_start, __stack_top) (code, data, resource table, trace, stack). */
+void *fw_ram_window(uint64_t pa, uint32_t len, uint64_t ram_base, uint64_t ram_size);
 /* Tell the host to look at the rings. */
 void plat_kick(void);
 /* Wait a little for something to happen (a kick, or a poll interval); `busy` = work was just

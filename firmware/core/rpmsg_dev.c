@@ -37,7 +37,7 @@ static int vq_setup(struct vq *q, volatile struct fw_rsc_vdev_vring *r, int i) {
   uint32_t used_off = (16 * num + 2 * (3 + num) + align - 1) & ~(align - 1);
   uint32_t size = used_off + 6 + 8 * num;
   uint8_t *base = plat_phys(da, size);
-  if (!base) { fw_log("vring%u: 0x%08x+0x%x is outside shared RAM\n", i, da, size); return -1; }
+  if (!base) { fw_log("vring%u: 0x%08x+0x%x is outside shared RAM or over the firmware image\n", i, da, size); return -1; }
   q->desc = (volatile struct vring_desc *)(void *)base;
   q->avail = (volatile uint16_t *)(void *)(base + 16 * num);
   q->used_hdr = (volatile uint16_t *)(void *)(base + used_off);
@@ -68,7 +68,7 @@ static int vq_get(struct vq *q, uint16_t *head, uint8_t **buf, uint32_t *len) {
   *head = h;
   *len = l;
   *buf = p;
-  if (!p) { bad("descriptor buffer outside shared RAM or too short", (uint32_t)addr); return -2; }
+  if (!p) { bad("descriptor buffer outside shared RAM, over the firmware image or too short", (uint32_t)addr); return -2; }
   return 1;
 }
 

@@ -89,3 +89,57 @@ test('riscv64-virt: wrong-machine images and segments outside RAM are firmware e
   }
   void SegmentOutsideRamError;
 });
+
+for (const machine of ['riscv64-virt', 'cortex-m4', 'versal-r5'] as const) {
+  test(`${machine}: a host buffer over the firmware image is a logged protocol error; the image is not overwritten and echo goes on`, { timeout: 60_000 }, async () => {
+    const { qemu, rp, console } = await bootEcho(machine);
+    try {
+      const [vdev] = await rp.boot(fs.readFileSync(firmwarePath(machine as FirmwareMachine, 'echo')), `${machine}/echo.elf`);
+      assert.ok(vdev?.bufferCarveout);
+      const host = createRpmsgHost({
+        transport: vdev.transport,
+        doorbell: new PollingDoorbell({ intervalMs: 1 }),
+        bufferPool: { da: vdev.bufferCarveout.da, size: vdev.bufferCarveout.len },
+      });
+      const announced = new Promise<void>((resolve) => host.onNameService((ns) => ns.name === CHANNEL && resolve()));
+      const ept = host.createEndpoint({ name: CHANNEL });
+      await Promise.race([announced, new Promise<never>((_, r) => setTimeout(() => r(new Error(`no announcement; console: ${console()}`)), 5000))]);
+      const echo = async (n: number): Promise<void> => {
+        const payload = new Uint8Array(n).map((_, i) => (i * 3 + n) & 0xff);
+        await ept.send(payload);
+        assert.deepEqual((await ept.receive(2000)).data, payload);
+      };
+      await echo(32);
+
+      // vring 0 carries the remote's sends in buffers the host posted. The next one the firmware
+      // takes (avail.ring[used.idx]) is made to point into the firmware's code (the host keeps
+      // its own copy of what it posted, so only the firmware sees the change).
+      const vring = vdev.transport.vrings[0]!;
+      const ram = (address: number, length: number) => qemu.memory.resolvePa(address, length);
+      const availAt = vring.da + 16 * vring.num;
+      const usedAt = vring.da + ((16 * vring.num + 2 * (3 + vring.num) + vring.align - 1) & ~(vring.align - 1));
+      const u16 = (address: number): number => {
+        const { memory, offset } = ram(address, 2);
+        return memory.loadU16(offset);
+      };
+      const next = u16(usedAt + 2);
+      assert.notEqual(u16(availAt + 2), next, 'the host has a buffer posted for the next send');
+      const head = u16(availAt + 4 + 2 * (next % vring.num));
+      const target = qemu.profile.imageWindow.base + 0x200; // inside .text on every machine
+      const before = Uint8Array.from(ram(target, 512).memory.read(ram(target, 512).offset, 512));
+      const desc = ram(vring.da + 16 * head, 8);
+      desc.memory.storeU32(desc.offset, target);
+      desc.memory.storeU32(desc.offset + 4, 0);
+
+      await echo(480); // the reply goes to the next good buffer
+      const after = ram(target, 512).memory.read(ram(target, 512).offset, 512);
+      assert.deepEqual(Uint8Array.from(after), before, 'the firmware image is unchanged');
+      assert.match(rp.readTrace(), new RegExp(`rpmsg: protocol error: descriptor buffer outside shared RAM, over the firmware image or too short \\(0x${target.toString(16)}\\)`));
+      await echo(17);
+      host.close();
+      await rp.stop();
+    } finally {
+      await qemu.close();
+    }
+  });
+}

@@ -21,7 +21,7 @@ void plat_putc(char c) {
   UART0[UART_THR] = (uint8_t)c;
 }
 
-void *plat_phys(uint64_t pa, uint32_t len) { return fw_window(pa, len, RAM_BASE, RAM_SIZE, (void *)(uintptr_t)RAM_BASE); }
+void *plat_phys(uint64_t pa, uint32_t len) { return fw_ram_window(pa, len, RAM_BASE, RAM_SIZE); }
 
 void plat_kick(void) {} /* the host polls the used rings */
 
