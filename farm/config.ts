@@ -218,6 +218,13 @@ function buildConfig(raw: RawFarm, file: string | null, configDir: string, regis
       });
     }
     const firmware: Partial<Record<SuiteName, string>> = {};
+    const [imageSuite] = Object.keys(target.firmware ?? {});
+    if (imageSuite !== undefined && kind.acceptsFirmwareImages === false) {
+      const instead = kind.remoteParam
+        ? `a ${kind.kind} target runs ${kind.remoteParam.runs}, not images: move targets.${target.name}.firmware.${imageSuite} to ${kind.remoteParam.path}.${imageSuite}`
+        : `kind "${kind.kind}" takes no firmware images`;
+      throw new ConfigError(fieldPath(fieldPath(path, 'firmware'), imageSuite), instead);
+    }
     for (const [suite, firmwarePath] of Object.entries(target.firmware ?? {})) {
       firmware[suite as SuiteName] = resolve(configDir, firmwarePath);
     }

@@ -2,10 +2,13 @@
  * What the farm has and whether it can run here: the prerequisites of every configured target
  * (from its kind), plus the farm's own. Shared by `farm targets` and `farm doctor`.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { basename } from 'node:path';
+import { assertMachine } from '../openamp/elf/check-machine.js';
+import { parseElf } from '../openamp/elf/parse-elf.js';
 import { createRequire } from 'node:module';
 import type { Prerequisite, SuiteName } from '../targets/target.js';
-import type { KindRegistry } from '../targets/registry.js';
+import type { KindMachine, KindRegistry } from '../targets/registry.js';
 import type { FarmConfig, TargetConfig } from './config.js';
 
 export interface TargetInventory {
@@ -44,19 +47,37 @@ export function farmPrerequisites(): Prerequisite[] {
   ];
 }
 
-function firmwarePrerequisites(target: TargetConfig): Prerequisite[] {
+/** "farm.yaml" / "lab.yaml": the file a hint tells the user to edit. */
+function configName(config: FarmConfig): string {
+  return config.source ? basename(config.source) : 'farm.yaml';
+}
+
+/** A firmware file must exist, be an ELF image, and be for the kind's machine (when it says). */
+function checkFirmwareFile(path: string, machine: KindMachine | undefined): { ok: boolean; detail: string } {
+  if (!existsSync(path)) return { ok: false, detail: `${path} does not exist` };
+  let image;
+  try {
+    image = parseElf(new Uint8Array(readFileSync(path)), path);
+    if (machine) assertMachine(image, machine.elfMachine, machine.elfClass);
+  } catch (error) {
+    return { ok: false, detail: error instanceof Error ? error.message : String(error) };
+  }
+  return { ok: true, detail: `${path} (ELF${image.class} ${image.machineName})` };
+}
+
+function firmwarePrerequisites(target: TargetConfig, config: FarmConfig, machine: KindMachine | undefined): Prerequisite[] {
   return Object.entries(target.firmware).map(([suite, path]) => {
-    const ok = existsSync(path);
+    const { ok, detail } = checkFirmwareFile(path, machine);
     return {
       name: `firmware for ${suite}`,
       ok,
-      detail: ok ? path : `${path} does not exist`,
-      ...(ok ? {} : { hint: `build it, or fix targets.${target.name}.firmware.${suite} in farm.yaml` }),
+      detail,
+      ...(ok ? {} : { hint: `build it, or fix targets.${target.name}.firmware.${suite} in ${configName(config)}` }),
     };
   });
 }
 
-export async function inspectTarget(target: TargetConfig, registry: KindRegistry): Promise<TargetInventory> {
+export async function inspectTarget(target: TargetConfig, registry: KindRegistry, config: FarmConfig): Promise<TargetInventory> {
   const kind = registry.get(target.kind);
   if (!kind) {
     const prerequisite: Prerequisite = { name: `kind ${target.kind}`, ok: false, detail: 'not registered' };
@@ -64,13 +85,13 @@ export async function inspectTarget(target: TargetConfig, registry: KindRegistry
   }
   let prerequisites: Prerequisite[];
   try {
-    prerequisites = await kind.prerequisites(kind.parseParams(target.params, `targets.${target.name}.params`));
+    prerequisites = await kind.prerequisites(kind.parseParams(target.params, `targets.${target.name}.params`), { configDir: config.configDir });
   } catch (error) {
     prerequisites = [
       { name: `${target.kind} prerequisite check`, ok: false, detail: error instanceof Error ? error.message : String(error) },
     ];
   }
-  prerequisites = [...prerequisites, ...firmwarePrerequisites(target)];
+  prerequisites = [...prerequisites, ...firmwarePrerequisites(target, config, kind.machine)];
   return {
     name: target.name,
     kind: target.kind,
@@ -82,7 +103,7 @@ export async function inspectTarget(target: TargetConfig, registry: KindRegistry
 }
 
 export function inspectFarm(config: FarmConfig, registry: KindRegistry): Promise<TargetInventory[]> {
-  return Promise.all(config.targets.map((target) => inspectTarget(target, registry)));
+  return Promise.all(config.targets.map((target) => inspectTarget(target, registry, config)));
 }
 
 /** Debian packages that would fix the failing prerequisites. */

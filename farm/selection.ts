@@ -1,5 +1,6 @@
 /** Turning `farm run` options + farm.yaml into a run plan (which targets, which suites, how). */
-import { resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { basename, resolve } from 'node:path';
 import { SUITE_NAMES, type SuiteName } from '../targets/target.js';
 import { InfrastructureError } from '../openamp/errors.js';
 import type { FarmConfig, TargetConfig } from './config.js';
@@ -65,6 +66,16 @@ export function selectRun(config: FarmConfig, options: RunOptions, cwd = process
     if (dropped.length) notes.push(`target ${target.name} (${target.kind}) does not run ${dropped.join(', ')}`);
     if (suites.length === 0) continue;
     targets.push({ ...target, suites });
+  }
+  // A firmware file that is not there is a farm.yaml mistake: say so now, not in every test.
+  for (const target of targets) {
+    for (const suite of target.suites) {
+      const file = target.firmware[suite];
+      if (file !== undefined && !existsSync(file)) {
+        const where = config.source ? basename(config.source) : 'the farm file';
+        throw new UsageError(`targets.${target.name}.firmware.${suite}: ${file} does not exist (build it, or fix the path in ${where}; farm doctor checks every firmware file)`);
+      }
+    }
   }
   if (targets.length === 0) throw new UsageError(`nothing to run: no selected target runs the selected suites${notes.length ? ` (${notes.join('; ')})` : ''}`);
   const workers = integer(options.workers, 'workers', 1) ?? config.defaults.workers ?? Math.min(2, targets.length);

@@ -30,6 +30,19 @@ export interface TargetContext {
   readonly workDir: string;
 }
 
+/** What a kind's prerequisite check gets besides its parameters. */
+export interface PrerequisiteContext {
+  /** Directory of the farm.yaml the target came from (or the working directory): relative paths resolve here. */
+  readonly configDir: string;
+}
+
+/** The ELF images a kind's remote core runs; `farm doctor` checks `firmware:` files against it. */
+export interface KindMachine {
+  /** e_machine (openamp/elf/elf-constants.ts: EM_RISCV, EM_ARM, ...). */
+  readonly elfMachine: number;
+  readonly elfClass?: 32 | 64;
+}
+
 export interface TargetKindDefinition<Params = unknown> {
   /** The `kind:` value in farm.yaml ("sim", "qemu-riscv"). */
   readonly kind: string;
@@ -43,8 +56,17 @@ export interface TargetKindDefinition<Params = unknown> {
    * Must be pure: it runs in the CLI and again in every Playwright worker.
    */
   parseParams(raw: unknown, path: string): Params;
+  /**
+   * False when the kind runs no images from farm.yaml's `firmware:` (linux-process runs
+   * commands): the config loader then rejects a target that has `firmware:`. Default: true.
+   */
+  readonly acceptsFirmwareImages?: boolean;
+  /** With acceptsFirmwareImages false: where a suite's remote is configured instead. */
+  readonly remoteParam?: { readonly path: string; readonly runs: string };
+  /** The machine of the images the kind runs, when it runs ELF images. */
+  readonly machine?: KindMachine;
   /** Everything this target needs on this machine (binaries, devices, groups), checked now. */
-  prerequisites(params: Params): Promise<Prerequisite[]>;
+  prerequisites(params: Params, context: PrerequisiteContext): Promise<Prerequisite[]>;
   /** A target that is not set up yet; `setup` provisions it. */
   create(name: string, params: Params, context: TargetContext): Target;
 }

@@ -113,7 +113,7 @@ export async function runTargetBench(options: TargetBenchOptions): Promise<(Boot
       options.print(`${kind}: not registered, skipped`);
       continue;
     }
-    const missing = (await definition.prerequisites(definition.parseParams(undefined, 'params'))).filter((p) => !p.ok);
+    const missing = (await definition.prerequisites(definition.parseParams(undefined, 'params'), { configDir: process.cwd() })).filter((p) => !p.ok);
     if (missing.length > 0) {
       options.print(`${kind}: cannot run here (${missing.map((p) => p.detail).join('; ')}), skipped`);
       continue;

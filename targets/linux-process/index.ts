@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { isAbsolute, resolve } from 'node:path';
 import { FIRMWARE_TOOLCHAINS } from '../../firmware/build.js';
 import { findExecutable } from '../process/managed-process.js';
 import { toolPrerequisite as tool } from '../process/tool-prerequisite.js';
@@ -19,7 +20,9 @@ export const linuxProcessKind: TargetKindDefinition<LinuxProcessParams> = {
   description: "Remote as a Linux process on open-amp's Linux generic machine (/dev/shm file + UNIX-socket kick); reference firmware from firmware/",
   suites: SUITE_NAMES,
   parseParams: parseLinuxProcessParams,
-  async prerequisites(params): Promise<Prerequisite[]> {
+  acceptsFirmwareImages: false,
+  remoteParam: { path: 'params.commands', runs: 'commands' },
+  async prerequisites(params, context): Promise<Prerequisite[]> {
     const list: Prerequisite[] = [tool('setpriv (the remote dies with the farm)', 'setpriv', 'util-linux')];
     if (SUITE_NAMES.some((suite) => !params.commands[suite])) {
       for (const { binary, debianPackage } of FIRMWARE_TOOLCHAINS['linux-process']) list.push(tool(`${binary} (reference firmware build)`, binary, debianPackage));
@@ -37,9 +40,8 @@ export const linuxProcessKind: TargetKindDefinition<LinuxProcessParams> = {
       const command = params.commands[suite];
       if (!command) continue;
       const executable = command[0]!;
-      // Relative paths with a '/' are relative to farm.yaml; checked when the target starts.
-      if (executable.includes('/') && !executable.startsWith('/')) continue;
-      const found = findExecutable(executable);
+      // Relative paths with a '/' are relative to farm.yaml.
+      const found = findExecutable(executable.includes('/') && !isAbsolute(executable) ? resolve(context.configDir, executable) : executable);
       list.push({
         name: `${suite} remote ${executable}`,
         ok: found !== undefined,

@@ -16,6 +16,7 @@ function qemuKind(machine: QemuMachineName): TargetKindDefinition<QemuParams> {
     description: `QEMU ${profile.description}; reference firmware from firmware/`,
     suites: SUITE_NAMES,
     parseParams: parseQemuParams,
+    machine: { elfMachine: profile.elfMachine, elfClass: profile.elfClass },
     async prerequisites(): Promise<Prerequisite[]> {
       return [
         tool(`${profile.binary} (QEMU)`, profile.binary, profile.debianPackage),

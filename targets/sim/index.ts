@@ -3,6 +3,7 @@ import { SUITE_NAMES } from '../target.js';
 import type { TargetKindDefinition } from '../registry.js';
 import { parseSimParams, type SimParams } from './sim-params.js';
 import { SimTarget } from './sim-target.js';
+import { SIM_ELF_CLASS, SIM_ELF_MACHINE } from './sim-machine.js';
 
 export { SimTarget } from './sim-target.js';
 export { SimSoc, type SimSocOptions } from './sim-soc.js';
@@ -17,6 +18,7 @@ export const simKind: TargetKindDefinition<SimParams> = {
   description: 'Simulated AMP SoC: TypeScript remote core in a worker thread, SharedArrayBuffer DDR, Atomics doorbell',
   suites: SUITE_NAMES,
   parseParams: parseSimParams,
+  machine: { elfMachine: SIM_ELF_MACHINE, elfClass: SIM_ELF_CLASS },
   async prerequisites(): Promise<Prerequisite[]> {
     const major = Number(process.versions.node.split('.')[0]);
     return [

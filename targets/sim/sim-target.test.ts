@@ -64,7 +64,7 @@ test('sim params: defaults, validation with the field path', () => {
 });
 
 test('sim kind: prerequisites hold here', async () => {
-  const prerequisites = await simKind.prerequisites(simKind.parseParams(undefined, 'p'));
+  const prerequisites = await simKind.prerequisites(simKind.parseParams(undefined, 'p'), { configDir: process.cwd() });
   assert.ok(prerequisites.every((p) => p.ok));
 });
 
