@@ -5,8 +5,10 @@
  * (separated by ':'), each exporting `kinds` (an array of definitions) or a default export (one
  * definition or an array).
  */
-import { isAbsolute, resolve, delimiter } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { dirname, isAbsolute, resolve, delimiter } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { compileFunction } from 'node:vm';
 import type { Prerequisite, SuiteName, Target } from './target.js';
 import { SUITE_NAMES } from './target.js';
 import { InfrastructureError } from '../openamp/errors.js';
@@ -116,13 +118,57 @@ function isKindDefinition(value: unknown): value is TargetKindDefinition {
   );
 }
 
+/** "module" or "commonjs": how Node's resolution rules (extension, nearest package.json) type a file. */
+function moduleFormat(file: string): 'module' | 'commonjs' {
+  if (file.endsWith('.mjs')) return 'module';
+  if (file.endsWith('.cjs')) return 'commonjs';
+  for (let dir = dirname(file); ; dir = dirname(dir)) {
+    try {
+      const type = (JSON.parse(readFileSync(resolve(dir, 'package.json'), 'utf8')) as { type?: unknown }).type;
+      return type === 'module' ? 'module' : 'commonjs';
+    } catch {
+      // No (readable) package.json here: look further up.
+    }
+    if (dirname(dir) === dir) return 'commonjs';
+  }
+}
+
+/**
+ * A kind module written with import/export in a CommonJS-typed file (a .js outside a "type":
+ * "module" package) imports fine in the CLI, where Node detects the syntax, but Playwright's test
+ * workers load it as CommonJS and fail in every test; refuse it here, up front, as they would.
+ */
+function assertLoadableInWorkers(file: string): void {
+  if (moduleFormat(file) !== 'commonjs') return;
+  let source: string;
+  try {
+    source = readFileSync(file, 'utf8');
+  } catch {
+    return; // The import below reports an unreadable file.
+  }
+  try {
+    compileFunction(source, ['exports', 'require', 'module', '__filename', '__dirname'], { filename: file });
+  } catch (error) {
+    if (!(error instanceof SyntaxError)) throw error;
+    const esm = /import statement|export|import\.meta|await is only valid/.test(error.message);
+    throw new InfrastructureError(
+      `${EXTRA_KINDS_ENV}: ${file}: ${error.message}` +
+        (esm
+          ? ' (a .js file outside a package with "type": "module" is CommonJS for the test workers: rename it to .mjs, or add a package.json with "type": "module" next to it)'
+          : ''),
+    );
+  }
+}
+
 async function importExtraKinds(modulePath: string): Promise<TargetKindDefinition[]> {
   const absolute = isAbsolute(modulePath) ? modulePath : resolve(modulePath);
+  assertLoadableInWorkers(absolute);
   let loaded: Record<string, unknown>;
   try {
     loaded = (await import(pathToFileURL(absolute).href)) as Record<string, unknown>;
   } catch (error) {
-    throw new InfrastructureError(`${EXTRA_KINDS_ENV}: cannot load kind module ${absolute}: ${String(error)}`, { cause: error });
+    const reason = String(error).split('\n', 1)[0];
+    throw new InfrastructureError(`${EXTRA_KINDS_ENV}: cannot load kind module ${absolute}: ${reason}`, { cause: error });
   }
   const exported = loaded.kinds ?? loaded.default;
   const list = Array.isArray(exported) ? exported : [exported];
