@@ -38,7 +38,9 @@ export async function runPlan(plan: RunPlan): Promise<RunResult> {
   const playwrightCli = require.resolve('@playwright/test/cli');
   const configFile = fileURLToPath(new URL('./playwright.config.js', import.meta.url));
   const child = spawn(process.execPath, [playwrightCli, 'test', '--config', configFile], {
-    stdio: 'inherit',
+    // No stdin: the runner needs none, and Playwright's HTML reporter prints "To open last HTML
+    // report run: npx playwright show-report" only on a TTY stdin (the farm prints the paths).
+    stdio: ['ignore', 'inherit', 'inherit'],
     detached: true,
     env: { ...process.env, [RUN_PLAN_ENV]: paths.plan, FORCE_COLOR: process.env.FORCE_COLOR ?? '0' },
   });

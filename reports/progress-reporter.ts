@@ -6,7 +6,7 @@ import type { FullConfig, FullResult, Reporter, Suite, TestCase, TestError, Test
 import { relative } from 'node:path';
 import { reportPaths } from './paths.js';
 import { RecordBook, toRecord, type TestRecord } from './test-record.js';
-import { formatDuration, formatTable, summarize } from './summary.js';
+import { displayMessage, formatDuration, formatTable, summarize } from './summary.js';
 
 export interface ProgressReporterOptions {
   readonly outDir: string;
@@ -29,6 +29,8 @@ export default class ProgressReporter implements Reporter {
   private readonly book = new RecordBook();
   private total = 0;
   private done = 0;
+  /** Targets in farm.yaml's order (Playwright's projects are made from it). */
+  private targetOrder: string[] = [];
 
   constructor(private readonly options: ProgressReporterOptions) {}
 
@@ -40,7 +42,8 @@ export default class ProgressReporter implements Reporter {
     const tests = suite.allTests();
     this.book.plan(tests);
     this.total = tests.length;
-    const targets = config.projects.map((project) => project.name).join(', ');
+    this.targetOrder = config.projects.map((project) => project.name);
+    const targets = this.targetOrder.join(', ');
     const shard = config.shard ? `, shard ${config.shard.current}/${config.shard.total}` : '';
     process.stdout.write(`farm: ${this.total} test(s) on ${targets} with ${config.workers} worker(s)${shard}\n`);
   }
@@ -53,9 +56,11 @@ export default class ProgressReporter implements Reporter {
     const repeat = test.repeatEachIndex > 0 ? ` [repeat ${test.repeatEachIndex + 1}]` : '';
     const attempt = result.retry > 0 ? ` (attempt ${result.retry + 1})` : '';
     const status = `${record.outcome}${record.failureClass ? ` [${record.failureClass}]` : ''}${willRetry ? ', retrying' : ''}`;
-    const line = `${MARK[record.outcome]} [${this.done}/${this.total}] ${record.target}  ${record.suite} › ${record.title}${repeat}${attempt}  ${status}  ${formatDuration(record.durationMs)}`;
+    // An attempt that will be retried carries the number its test ends with.
+    const number = willRetry ? this.done + 1 : this.done;
+    const line = `${MARK[record.outcome]} [${number}/${this.total}] ${record.target}  ${record.suite} › ${record.title}${repeat}${attempt}  ${status}  ${formatDuration(record.durationMs)}`;
     process.stdout.write(`${line}\n`);
-    if (record.message && record.outcome !== 'passed') process.stdout.write(`       ${record.message}\n`);
+    if (record.message && record.outcome !== 'passed') process.stdout.write(`       ${displayMessage(record.message)}\n`);
     if (record.outcome === 'skipped' && record.skipReason) process.stdout.write(`       skipped: ${record.skipReason}\n`);
   }
 
@@ -71,13 +76,13 @@ export default class ProgressReporter implements Reporter {
   onEnd(result: FullResult): void {
     const records = this.book.latest();
     process.stdout.write('\n');
-    const rows = summarize(records);
+    const rows = summarize(records, this.targetOrder);
     process.stdout.write(rows.length ? `${formatTable(rows)}\n` : 'no test finished\n');
     const failures = this.book.finished().filter((record) => record.outcome === 'failed' || record.outcome === 'error');
     const LISTED = 10;
     if (failures.length > LISTED) process.stdout.write(`failures (first ${LISTED} of ${failures.length}):\n`);
     for (const record of failures.slice(0, LISTED)) {
-      process.stdout.write(`  ${record.outcome} [${record.failureClass}] ${record.target} ${record.suite} › ${record.title}: ${record.message ?? ''}\n`);
+      process.stdout.write(`  ${record.outcome} [${record.failureClass}] ${record.target} ${record.suite} › ${record.title}: ${displayMessage(record.message ?? '')}\n`);
     }
     if (result.status === 'interrupted') {
       const stopped = this.book.latest().filter((record) => record.outcome === 'interrupted').length;

@@ -4,10 +4,10 @@ import type { TestResult, TestStep } from '@playwright/test/reporter';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { classifyErrors, RecordBook, timingOf, type TestEntry, type TestRecord } from './test-record.js';
+import { classifyErrors, RecordBook, timingOf, toRecord, type TestEntry, type TestRecord } from './test-record.js';
 import { buildJunitXml } from './junit-reporter.js';
 import { finalizeInterruptedReports } from './finalize.js';
-import { formatTable, summarize } from './summary.js';
+import { displayMessage, formatTable, summarize } from './summary.js';
 
 test('the failure class comes from the error name, with defaults for unmarked errors', () => {
   assert.equal(classifyErrors('failed', [{ message: 'RemoteCrashedError[protocol]: core 1 faulted' }]), 'protocol');
@@ -223,4 +223,66 @@ test('metrics.json keeps every attempt of a retried test', async () => {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('the summary is sorted by target in farm.yaml order, then by suite in the farm\'s suite order', () => {
+  const rows = summarize(
+    [
+      record({ id: '1', target: 'sim', suite: 'lifecycle' }),
+      record({ id: '2', target: 'qemu', suite: 'multi-endpoint' }),
+      record({ id: '3', target: 'sim', suite: 'echo' }),
+      record({ id: '4', target: 'qemu', suite: 'echo' }),
+      record({ id: '5', target: 'lp', suite: 'matrix-multiply' }),
+    ],
+    ['qemu', 'sim', 'lp'],
+  );
+  assert.deepEqual(rows.map((row) => `${row.target}/${row.suite}`), ['qemu/echo', 'qemu/multi-endpoint', 'sim/echo', 'sim/lifecycle', 'lp/matrix-multiply']);
+});
+
+test('console failure lines show the class once', () => {
+  assert.equal(displayMessage('InfrastructureError[infrastructure]: power relay did not answer'), 'InfrastructureError: power relay did not answer');
+  assert.equal(displayMessage('Error: expect(received).toBe(expected)'), 'Error: expect(received).toBe(expected)');
+});
+
+test('timing: a test whose set-up hook outlasts its reported duration gets a duration that holds set-up + body + teardown', () => {
+  const result = {
+    startTime: new Date(0),
+    workerIndex: 0,
+    duration: 15,
+    status: 'failed',
+    errors: [{ message: 'InfrastructureError[infrastructure]: setup failed' }],
+    attachments: [],
+    annotations: [],
+    retry: 0,
+    steps: [{ category: 'hook', title: 'Before Hooks', duration: 54 } as TestStep],
+  } as unknown as TestResult;
+  const timing = timingOf(result);
+  assert.equal(timing.setupMs, 54);
+  assert.equal(timing.bodyMs, 0);
+  const testCase = { id: 'x', title: 't', repeatEachIndex: 0, annotations: [], location: { file: 'echo.spec.js' }, parent: { project: () => ({ name: 'sim' }) } };
+  assert.equal(toRecord(testCase as never, result).durationMs, 54);
+});
+
+test('progress: an attempt that will be retried is numbered as its test, not [0/N]', async () => {
+  const { default: ProgressReporter } = await import('./progress-reporter.js');
+  const reporter = new ProgressReporter({ outDir: '/tmp/nowhere' });
+  const testCase = { id: 'x', title: 'echoes', retries: 1, repeatEachIndex: 0, annotations: [], location: { file: 'echo.spec.js' }, parent: { project: () => ({ name: 'sim' }) } };
+  const result = (retry: number, status: string) => ({ retry, status, duration: 5, startTime: new Date(0), workerIndex: 0, steps: [], attachments: [], annotations: [], errors: status === 'failed' ? [{ message: 'ProtocolError[protocol]: boom' }] : [] });
+  const lines: string[] = [];
+  const write = process.stdout.write.bind(process.stdout);
+  process.stdout.write = ((chunk: string) => {
+    lines.push(chunk);
+    return true;
+  }) as typeof process.stdout.write;
+  try {
+    reporter.onBegin({ projects: [{ name: 'sim' }], workers: 1, shard: null } as never, { allTests: () => [testCase] } as never);
+    reporter.onTestEnd(testCase as never, result(0, 'failed') as never);
+    reporter.onTestEnd(testCase as never, result(1, 'passed') as never);
+  } finally {
+    process.stdout.write = write;
+  }
+  const testLines = lines.filter((line) => /echoes/.test(line));
+  assert.match(testLines[0] ?? '', /^FAIL \[1\/1\] sim  echo › echoes  failed \[protocol\], retrying/);
+  assert.match(testLines[1] ?? '', /^ok   \[1\/1\] sim  echo › echoes \(attempt 2\)  passed/);
+  assert.ok(lines.some((line) => line === '       ProtocolError: boom\n'), lines.join(''));
 });

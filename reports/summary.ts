@@ -1,4 +1,5 @@
 /** The end-of-run table: target x suite with passed / failed / error / skipped and duration. */
+import { SUITE_NAMES } from '../targets/target.js';
 import type { TestRecord } from './test-record.js';
 
 export interface SummaryRow {
@@ -12,7 +13,11 @@ export interface SummaryRow {
   durationMs: number;
 }
 
-export function summarize(records: readonly TestRecord[]): SummaryRow[] {
+/**
+ * The table's rows, by target in `targetOrder` (farm.yaml's order; others after, by name), then
+ * by suite in the farm's suite order.
+ */
+export function summarize(records: readonly TestRecord[], targetOrder: readonly string[] = []): SummaryRow[] {
   const rows = new Map<string, SummaryRow>();
   for (const record of records) {
     if (record.outcome === 'interrupted') continue;
@@ -23,7 +28,25 @@ export function summarize(records: readonly TestRecord[]): SummaryRow[] {
     row.durationMs += record.durationMs;
     rows.set(key, row);
   }
-  return [...rows.values()];
+  const targetRank = (target: string) => {
+    const index = targetOrder.indexOf(target);
+    return index === -1 ? targetOrder.length : index;
+  };
+  const suiteRank = (suite: string) => {
+    const index = (SUITE_NAMES as readonly string[]).indexOf(suite);
+    return index === -1 ? SUITE_NAMES.length : index;
+  };
+  return [...rows.values()].sort(
+    (a, b) => targetRank(a.target) - targetRank(b.target) || a.target.localeCompare(b.target) || suiteRank(a.suite) - suiteRank(b.suite) || a.suite.localeCompare(b.suite),
+  );
+}
+
+/**
+ * A failure's first line for the console, whose line already shows the class: the error name
+ * without its "[class]" ("InfrastructureError[infrastructure]: x" -> "InfrastructureError: x").
+ */
+export function displayMessage(message: string): string {
+  return message.replace(/^(\w+)\[(?:infrastructure|firmware|protocol|assertion)\]:/, '$1:');
 }
 
 export function formatDuration(ms: number): string {

@@ -114,6 +114,15 @@ function hookMs(result: TestResult, title: string): number {
   return Math.max(0, total);
 }
 
+/**
+ * A test's length: Playwright's duration, but never less than its hook steps (a test whose
+ * worker fixture failed has a "Before Hooks" step longer than its reported duration), so that
+ * setup + body + teardown = duration always holds.
+ */
+export function durationOf(result: TestResult): number {
+  return Math.max(result.duration, hookMs(result, 'Before Hooks') + hookMs(result, 'After Hooks'));
+}
+
 export function timingOf(result: TestResult): TestTiming {
   const setupMs = hookMs(result, 'Before Hooks');
   const teardownMs = hookMs(result, 'After Hooks');
@@ -122,7 +131,7 @@ export function timingOf(result: TestResult): TestTiming {
     workerIndex: result.workerIndex,
     setupMs,
     teardownMs,
-    bodyMs: Math.max(0, result.duration - setupMs - teardownMs),
+    bodyMs: durationOf(result) - setupMs - teardownMs,
   };
 }
 
@@ -158,7 +167,7 @@ export function toRecord(test: TestCase, result: TestResult): TestRecord {
     attempt: result.retry,
     outcome,
     flaky: outcome === 'passed' && result.retry > 0,
-    durationMs: result.duration,
+    durationMs: durationOf(result),
     timing: timingOf(result),
     failureClass,
     message: message?.trim(),
