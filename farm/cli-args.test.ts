@@ -60,3 +60,16 @@ test('the CLI prints a usage mistake as one line on stderr and exits 2', async (
     space.remove();
   }
 });
+
+test('farm targets --kinds lists every registered kind with its description', async () => {
+  const space = workspace();
+  try {
+    const result = await runCli(['targets', '--kinds'], space.dir);
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stdout, /^sim\n {4}Simulated AMP SoC/m);
+    assert.match(result.stdout, /^linux-process\n {4}Remote as a Linux process[^\n]*\n {4}suites: [^\n]*no firmware: images$/m);
+    assert.match(result.stdout, /^fake\n/m, 'kinds from FARM_EXTRA_KINDS too');
+  } finally {
+    space.remove();
+  }
+});

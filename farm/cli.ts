@@ -9,7 +9,7 @@ import { ConfigFileError } from './config-error.js';
 import { loadFarmConfig } from './config.js';
 import { selectRun, UsageError } from './selection.js';
 import { runPlan } from './run-command.js';
-import { doctorCommand, targetsCommand, upCommand } from './commands.js';
+import { doctorCommand, kindsCommand, targetsCommand, upCommand } from './commands.js';
 import { helpText, parseCommandLine } from './cli-args.js';
 
 /** The command being run, for error lines ("farm run: ..."). */
@@ -29,6 +29,7 @@ async function main(argv: string[]): Promise<number> {
     return typeof given === 'string' ? given : undefined;
   };
   const registry = await loadKindRegistry();
+  if (command === 'targets' && args.values.kinds === true) return kindsCommand(registry);
   const config = loadFarmConfig(value('config'), registry);
   switch (command) {
     case 'run': {

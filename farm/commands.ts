@@ -15,7 +15,7 @@ const out = (line = '') => process.stdout.write(`${line}\n`);
 
 export async function targetsCommand(config: FarmConfig, registry: KindRegistry): Promise<number> {
   const inventory = await inspectFarm(config, registry);
-  out(`farm: ${config.source ?? 'built-in farm (no farm.yaml)'}`);
+  out(`farm: ${config.source ?? 'built-in farm (no farm.yaml)'}  (registered kinds: ${registry.names().join(', ')}; farm targets --kinds describes them)`);
   const rows = inventory.map((target) => [
     target.name,
     target.kind,
@@ -31,6 +31,16 @@ export async function targetsCommand(config: FarmConfig, registry: KindRegistry)
     for (const prerequisite of target.prerequisites.filter((item) => !item.ok)) {
       out(`    why not: ${prerequisite.name}: ${prerequisite.detail}`);
     }
+  }
+  return 0;
+}
+
+/** `farm targets --kinds`: every registered kind, the suites it can run and what it is. */
+export function kindsCommand(registry: KindRegistry): number {
+  for (const kind of registry.all()) {
+    out(`${kind.kind}`);
+    out(`    ${kind.description}`);
+    out(`    suites: ${kind.suites.join(', ')}${kind.acceptsFirmwareImages === false ? '; no firmware: images' : ''}`);
   }
   return 0;
 }
