@@ -19,6 +19,8 @@ test('FARM_EXTRA_KINDS adds the kinds a module exports', async () => {
 test('a module that exports no kind definition is refused with its path', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'farm-kinds-'));
   try {
+    // An ESM .js plugin must sit in a "type": "module" package (the workers load it as CommonJS otherwise).
+    writeFileSync(join(dir, 'package.json'), '{ "type": "module" }');
     const bogus = join(dir, 'bogus.js');
     writeFileSync(bogus, 'export const kinds = [{ kind: "x" }];\n');
     await assert.rejects(loadKindRegistry({ [EXTRA_KINDS_ENV]: bogus }), /bogus\.js must export `kinds`/);
