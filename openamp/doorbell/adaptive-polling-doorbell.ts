@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { InfrastructureError } from '../errors.js';
 import { NOTIFY_ID_UNKNOWN, type Doorbell } from './doorbell.js';
+import { sleepOnePollTick } from './polling-doorbell.js';
 
 export interface AdaptivePollingDoorbellOptions {
   /** Time between two handler calls while idle, in ms. Default 1. */
@@ -41,7 +42,6 @@ export class AdaptivePollingDoorbell implements Doorbell {
   private burstUntil = 0;
   private bursting = false;
   private closed = false;
-  private sleeper: Int32Array | undefined;
 
   constructor(options: AdaptivePollingDoorbellOptions = {}) {
     const interval = options.intervalMs ?? DEFAULT_INTERVAL_MS;
@@ -87,11 +87,7 @@ export class AdaptivePollingDoorbell implements Doorbell {
    */
   waitSync(timeoutMs: number): boolean {
     if (performance.now() < this.burstUntil) return true;
-    const tick = timeoutMs >= this.intervalMs;
-    const sleepMs = Math.max(0, tick ? this.intervalMs : timeoutMs);
-    this.sleeper ??= new Int32Array(new SharedArrayBuffer(4));
-    if (sleepMs > 0) Atomics.wait(this.sleeper, 0, 0, sleepMs);
-    return tick;
+    return sleepOnePollTick(this.intervalMs, timeoutMs);
   }
 
   close(): void {

@@ -8,6 +8,21 @@ export interface PollingDoorbellOptions {
 
 const DEFAULT_INTERVAL_MS = 1;
 
+// Atomics.wait on a word nobody changes is a precise, CPU-free sleep.
+let sleeper: Int32Array | undefined;
+
+/**
+ * waitSync() of a doorbell that polls every `intervalMs`: sleeps one interval (a poll "tick")
+ * and returns true, or sleeps `timeoutMs` and returns false when that is shorter.
+ */
+export function sleepOnePollTick(intervalMs: number, timeoutMs: number): boolean {
+  const tick = timeoutMs >= intervalMs;
+  const sleepMs = Math.max(0, tick ? intervalMs : timeoutMs);
+  sleeper ??= new Int32Array(new SharedArrayBuffer(4));
+  if (sleepMs > 0) Atomics.wait(sleeper, 0, 0, sleepMs);
+  return tick;
+}
+
 /**
  * For targets with no usable interrupt (a QEMU guest we can only reach through its RAM file,
  * a remote that busy-polls): nothing is sent, and the listener looks at the rings on a timer.
@@ -18,8 +33,6 @@ export class PollingDoorbell implements Doorbell {
   readonly intervalMs: number;
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
-  // For waitSync's sleep: Atomics.wait on a word nobody changes is a precise, CPU-free sleep.
-  private sleeper: Int32Array | undefined;
 
   constructor(options: PollingDoorbellOptions = {}) {
     const interval = options.intervalMs ?? DEFAULT_INTERVAL_MS;
@@ -49,11 +62,7 @@ export class PollingDoorbell implements Doorbell {
    * false when that is shorter than the interval.
    */
   waitSync(timeoutMs: number): boolean {
-    const tick = timeoutMs >= this.intervalMs;
-    const sleepMs = Math.max(0, tick ? this.intervalMs : timeoutMs);
-    this.sleeper ??= new Int32Array(new SharedArrayBuffer(4));
-    if (sleepMs > 0) Atomics.wait(this.sleeper, 0, 0, sleepMs);
-    return tick;
+    return sleepOnePollTick(this.intervalMs, timeoutMs);
   }
 
   close(): void {
