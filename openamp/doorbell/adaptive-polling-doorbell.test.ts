@@ -6,8 +6,10 @@ import { NOTIFY_ID_UNKNOWN } from './doorbell.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-test('Adaptive polling doorbell: idle it polls on the timer only, never from every event-loop turn', async () => {
+test('Adaptive polling doorbell: idle it polls on the timer only, never from every event-loop turn', async (t) => {
   const doorbell = new AdaptivePollingDoorbell({ intervalMs: 5, burstMs: 20 });
+  // A failed assertion must fail the test, not leave the timer holding the process open.
+  t.after(() => doorbell.close());
   const ids: number[] = [];
   const stop = doorbell.listen((id) => ids.push(id));
   await sleep(60);
@@ -19,8 +21,9 @@ test('Adaptive polling doorbell: idle it polls on the timer only, never from eve
   doorbell.close();
 });
 
-test('Adaptive polling doorbell: a notify polls on every turn for burstMs, a notify from the handler extends it, then it falls back to the timer', async () => {
+test('Adaptive polling doorbell: a notify polls on every turn for burstMs, a notify from the handler extends it, then it falls back to the timer', async (t) => {
   const doorbell = new AdaptivePollingDoorbell({ intervalMs: 1000, burstMs: 15 });
+  t.after(() => doorbell.close());
   let calls = 0;
   let extendAt = 3;
   doorbell.listen(() => {
@@ -49,8 +52,9 @@ test('Adaptive polling doorbell: a notify polls on every turn for burstMs, a not
   doorbell.close();
 });
 
-test('Adaptive polling doorbell: burstMs 0 is plain polling; close stops a running burst; one listener; bad options rejected', async () => {
+test('Adaptive polling doorbell: burstMs 0 is plain polling; close stops a running burst; one listener; bad options rejected', async (t) => {
   const plain = new AdaptivePollingDoorbell({ intervalMs: 1000, burstMs: 0 });
+  t.after(() => plain.close());
   let plainCalls = 0;
   plain.listen(() => plainCalls++);
   plain.notify(1);
@@ -59,6 +63,7 @@ test('Adaptive polling doorbell: burstMs 0 is plain polling; close stops a runni
   plain.close();
 
   const doorbell = new AdaptivePollingDoorbell({ intervalMs: 1000, burstMs: 10_000 });
+  t.after(() => doorbell.close());
   let calls = 0;
   doorbell.listen(() => calls++);
   assert.throws(() => doorbell.listen(() => {}), InfrastructureError);

@@ -6,8 +6,10 @@ import { PollingDoorbell } from './polling-doorbell.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-test('Polling doorbell calls the handler on every tick until stopped', async () => {
+test('Polling doorbell calls the handler on every tick until stopped', async (t) => {
   const doorbell = new PollingDoorbell({ intervalMs: 5 });
+  // A failed assertion must fail the test, not leave the timer holding the process open.
+  t.after(() => doorbell.close());
   const ids: number[] = [];
   const stop = doorbell.listen((id) => ids.push(id));
   doorbell.notify(1); // no-op, must not throw
