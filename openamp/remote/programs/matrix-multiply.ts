@@ -1,5 +1,5 @@
-import { DEMO_CHANNEL, type RemoteProgram, type RemoteProgramContext } from '../program.js';
-import { controlCommandOf } from '../control-words.js';
+import type { RemoteProgram, RemoteProgramContext } from '../program.js';
+import { serveDemoChannel } from './demo-channel.js';
 
 /** open-amp's matrix_multiplyd: 6x6 matrices of u32, `{u32 size; u32 elements[6][6]}`. */
 export const MATRIX_MAX_SIZE = 6;
@@ -51,37 +51,22 @@ export function multiplyMatrices(m: Matrix, n: Matrix): Matrix {
 export const matrixMultiplyProgram: RemoteProgram = {
   name: 'matrix-multiply',
   start(context: RemoteProgramContext): void {
-    let served = 0;
-    context.device.createEndpoint({
-      name: DEMO_CHANNEL,
-      announce: true,
-      onMessage: (message, endpoint) => {
-        if (context.takeFault(message)) return;
-        if (controlCommandOf(message.data) === 'shutdown') {
-          context.log(`matrix-multiply: shutdown message after ${served} product(s)`);
-          endpoint.destroy();
-          context.finish('shutdown message');
-          return;
-        }
+    serveDemoChannel(context, {
+      program: 'matrix-multiply',
+      replies: 'product(s)',
+      answer: (message) => {
         if (message.data.length !== MATRIX_REQUEST_BYTES) {
           context.log(`matrix-multiply: dropped a ${message.data.length}-byte message from ${message.src} (want ${MATRIX_REQUEST_BYTES})`);
-          return;
+          return undefined;
         }
         const m = decodeMatrix(message.data, 0);
         const n = decodeMatrix(message.data, MATRIX_BYTES);
         if (m.size > MATRIX_MAX_SIZE || n.size > MATRIX_MAX_SIZE) {
           context.log(`matrix-multiply: dropped matrices of size ${m.size} and ${n.size} (at most ${MATRIX_MAX_SIZE})`);
-          return;
+          return undefined;
         }
-        served++;
-        context.reply(endpoint, encodeMatrix(multiplyMatrices(m, n)), message.src);
-      },
-      onUnbind: (endpoint) => {
-        context.log(`matrix-multiply: host destroyed ${DEMO_CHANNEL} after ${served} product(s)`);
-        endpoint.destroy();
-        context.finish('host destroyed the channel');
+        return encodeMatrix(multiplyMatrices(m, n));
       },
     });
-    context.log(`matrix-multiply: announced ${DEMO_CHANNEL}`);
   },
 };
