@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { InfrastructureError } from '../openamp/errors.js';
 import { MissingToolError, findExecutable } from '../targets/process/managed-process.js';
-import { FIRMWARE_PROGRAMS, FirmwareBuildError, ensureFirmwareBuilt, firmwareBuildDir, firmwarePath, firmwareSourceDir, missingFirmwareTools } from './build.js';
+import { FIRMWARE_PROGRAMS, FirmwareBuildError, ensureFirmwareBuilt, firmwareBuildTools, firmwareBuildDir, firmwarePath, firmwareSourceDir, missingFirmwareTools } from './build.js';
 
 const repo = fs.mkdtempSync(path.join(tmpdir(), 'firmware-build-test-'));
 fs.cpSync(firmwareSourceDir(), path.join(repo, 'firmware'), {
@@ -97,4 +97,41 @@ test('a compile error is a FirmwareBuildError carrying the compiler output', { t
   } finally {
     fs.writeFileSync(source, original);
   }
+});
+
+test('only what is asked for is built, with only the tools it needs: nothing needs nothing; a boot stub alone needs its own compiler', { timeout: 120_000 }, async () => {
+  assert.deepEqual(firmwareBuildTools('riscv64-virt', { programs: [], bootStub: true }), [], 'riscv64-virt has no boot stub');
+  assert.deepEqual(
+    firmwareBuildTools('cortex-m4', { bootStub: true }).map((tool) => tool.binary),
+    ['arm-none-eabi-gcc', 'make'],
+  );
+  assert.deepEqual(
+    firmwareBuildTools('versal-r5', { bootStub: true }).map((tool) => tool.binary),
+    ['aarch64-linux-gnu-gcc', 'make'],
+    'the APU stub needs the aarch64 compiler, not the R5 one',
+  );
+  assert.deepEqual(
+    firmwareBuildTools('versal-r5', { programs: ['echo'] }).map((tool) => tool.binary),
+    ['arm-none-eabi-gcc', 'make'],
+  );
+  assert.deepEqual(firmwareBuildTools('versal-r5').map((tool) => tool.binary), ['arm-none-eabi-gcc', 'aarch64-linux-gnu-gcc', 'make']);
+
+  // Prebuilt images for everything on a machine without a stub: no tool at all, not even make.
+  await withPath([], async () => {
+    assert.equal(await ensureFirmwareBuilt('riscv64-virt', { programs: [], bootStub: true }), firmwareBuildDir('riscv64-virt'));
+  });
+  // The Versal stub alone builds without the R5 compiler, and builds no program.
+  const stub = path.join(firmwareBuildDir('versal-r5'), 'apu-stub.elf');
+  fs.rmSync(firmwareBuildDir('versal-r5'), { recursive: true, force: true });
+  await withPath(['aarch64-linux-gnu-gcc', 'make', 'mkdir'], async () => {
+    await ensureFirmwareBuilt('versal-r5', { programs: [], bootStub: true });
+  });
+  assert.ok(fs.existsSync(stub), 'apu-stub.elf built');
+  assert.deepEqual(fs.readdirSync(firmwareBuildDir('versal-r5')), ['apu-stub.elf'], 'no program built');
+  // One program: that one only.
+  await withPath(['arm-none-eabi-gcc', 'make', 'mkdir'], async () => {
+    await ensureFirmwareBuilt('versal-r5', { programs: ['matrix-multiply'] });
+    await assert.rejects(ensureFirmwareBuilt('versal-r5', { programs: ['echo'], bootStub: true }), /aarch64-linux-gnu-gcc is not installed/);
+  });
+  assert.deepEqual(fs.readdirSync(firmwareBuildDir('versal-r5')).sort(), ['apu-stub.elf', 'matrix-multiply.elf']);
 });

@@ -13,16 +13,61 @@ export const FIRMWARE_MACHINES: readonly FirmwareMachine[] = ['linux-process', '
 export type FirmwareProgram = 'echo' | 'matrix-multiply' | 'multi-services';
 export const FIRMWARE_PROGRAMS: readonly FirmwareProgram[] = ['echo', 'matrix-multiply', 'multi-services'];
 
-/** Tools each machine's build needs, with the Debian package that provides each. */
-export const FIRMWARE_TOOLCHAINS: Readonly<Record<FirmwareMachine, readonly { binary: string; debianPackage: string }[]>> = {
-  'linux-process': [{ binary: 'gcc', debianPackage: 'gcc' }],
-  'riscv64-virt': [{ binary: 'riscv64-unknown-elf-gcc', debianPackage: 'gcc-riscv64-unknown-elf' }],
-  'cortex-m4': [{ binary: 'arm-none-eabi-gcc', debianPackage: 'gcc-arm-none-eabi' }],
-  'versal-r5': [
-    { binary: 'arm-none-eabi-gcc', debianPackage: 'gcc-arm-none-eabi' },
-    { binary: 'aarch64-linux-gnu-gcc', debianPackage: 'gcc-aarch64-linux-gnu' },
-  ],
+export interface BuildTool {
+  readonly binary: string;
+  readonly debianPackage: string;
+}
+
+/** The compiler of each machine's programs. */
+const PROGRAM_COMPILERS: Readonly<Record<FirmwareMachine, BuildTool>> = {
+  'linux-process': { binary: 'gcc', debianPackage: 'gcc' },
+  'riscv64-virt': { binary: 'riscv64-unknown-elf-gcc', debianPackage: 'gcc-riscv64-unknown-elf' },
+  'cortex-m4': { binary: 'arm-none-eabi-gcc', debianPackage: 'gcc-arm-none-eabi' },
+  'versal-r5': { binary: 'arm-none-eabi-gcc', debianPackage: 'gcc-arm-none-eabi' },
 };
+
+/**
+ * The boot stub QEMU loads itself on machines that have one (firmware/build/<machine>/<file>),
+ * and its compiler: the Versal stub runs on the APU, not on the R5.
+ */
+export const FIRMWARE_BOOT_STUBS: Readonly<Partial<Record<FirmwareMachine, { readonly file: string; readonly compiler: BuildTool }>>> = {
+  'cortex-m4': { file: 'boot-stub.elf', compiler: PROGRAM_COMPILERS['cortex-m4'] },
+  'versal-r5': { file: 'apu-stub.elf', compiler: { binary: 'aarch64-linux-gnu-gcc', debianPackage: 'gcc-aarch64-linux-gnu' } },
+};
+
+const MAKE: BuildTool = { binary: 'make', debianPackage: 'make' };
+
+/** What to build for one machine; by default everything (every program and the boot stub). */
+export interface FirmwareBuildRequest {
+  readonly programs?: readonly FirmwareProgram[];
+  /** The machine's boot stub, if it has one. */
+  readonly bootStub?: boolean;
+}
+
+const EVERYTHING: FirmwareBuildRequest = { programs: FIRMWARE_PROGRAMS, bootStub: true };
+
+/** Compilers each machine's whole build needs (programs and boot stub), with the Debian package of each. */
+export const FIRMWARE_TOOLCHAINS: Readonly<Record<FirmwareMachine, readonly BuildTool[]>> = {
+  'linux-process': compilersFor('linux-process', EVERYTHING),
+  'riscv64-virt': compilersFor('riscv64-virt', EVERYTHING),
+  'cortex-m4': compilersFor('cortex-m4', EVERYTHING),
+  'versal-r5': compilersFor('versal-r5', EVERYTHING),
+};
+
+/** The compilers `request` needs (none when it asks for nothing), without make. */
+function compilersFor(machine: FirmwareMachine, request: FirmwareBuildRequest): BuildTool[] {
+  const tools: BuildTool[] = [];
+  if ((request.programs ?? []).length > 0) tools.push(PROGRAM_COMPILERS[machine]);
+  const stub = FIRMWARE_BOOT_STUBS[machine];
+  if (request.bootStub && stub && !tools.some((tool) => tool.binary === stub.compiler.binary)) tools.push(stub.compiler);
+  return tools;
+}
+
+/** Every tool building `request` needs (compilers, then make); empty when there is nothing to build. */
+export function firmwareBuildTools(machine: FirmwareMachine, request: FirmwareBuildRequest = EVERYTHING): BuildTool[] {
+  const compilers = compilersFor(machine, request);
+  return compilers.length > 0 ? [...compilers, MAKE] : [];
+}
 
 /** The firmware/ source directory (found from this module, whatever the build output dir is). */
 export function firmwareSourceDir(): string {
@@ -57,35 +102,62 @@ export function firmwarePath(machine: FirmwareMachine, program: FirmwareProgram)
   return path.join(firmwareBuildDir(machine), `${program}.elf`);
 }
 
-/** Missing build tools for `machine`: empty when it can be built. */
-export function missingFirmwareTools(machine: FirmwareMachine): { binary: string; debianPackage: string }[] {
-  return [...FIRMWARE_TOOLCHAINS[machine], { binary: 'make', debianPackage: 'make' }].filter((tool) => !findExecutable(tool.binary));
+/** Missing build tools for `request` on `machine` (default: everything): empty when it can be built. */
+export function missingFirmwareTools(machine: FirmwareMachine, request: FirmwareBuildRequest = EVERYTHING): BuildTool[] {
+  return firmwareBuildTools(machine, request).filter((tool) => !findExecutable(tool.binary));
 }
 
 /** A compiler error or a failed make. */
 export class FirmwareBuildError extends InfrastructureError {}
 
-const building = new Map<FirmwareMachine, Promise<string>>();
+/** make goals (relative to firmware/) for `request`, sorted. */
+function makeGoals(machine: FirmwareMachine, request: FirmwareBuildRequest): string[] {
+  const files = new Set((request.programs ?? []).map((program) => `${program}.elf`));
+  const stub = FIRMWARE_BOOT_STUBS[machine];
+  if (request.bootStub && stub) files.add(stub.file);
+  return [...files].sort().map((file) => `build/${machine}/${file}`);
+}
+
+/** Builds running or queued, by machine and goals: an identical request joins the pending one. */
+const building = new Map<string, Promise<string>>();
+/** The last build queued per machine: builds of one machine run one after another (one build dir). */
+const machineQueue = new Map<FirmwareMachine, Promise<unknown>>();
 
 /**
- * Builds (or finds up to date: make decides) every program of `machine`; returns the build
- * directory. One build per machine at a time in this process; make's own dependency check
- * keeps repeated calls cheap.
+ * Builds (or finds up to date: make decides) what `request` asks for on `machine` (default:
+ * every program and the boot stub) and returns the build directory. Asking for nothing builds
+ * nothing and needs no tool (prebuilt images from farm.yaml). One build per machine at a time
+ * in this process; make's own dependency check keeps repeated calls cheap.
  */
-export function ensureFirmwareBuilt(machine: FirmwareMachine): Promise<string> {
-  let pending = building.get(machine);
+export function ensureFirmwareBuilt(machine: FirmwareMachine, request: FirmwareBuildRequest = EVERYTHING): Promise<string> {
+  const goals = makeGoals(machine, request);
+  if (goals.length === 0) return Promise.resolve(firmwareBuildDir(machine));
+  const key = `${machine}:${goals.join(',')}`;
+  let pending = building.get(key);
   if (!pending) {
-    pending = build(machine).finally(() => building.delete(machine));
-    building.set(machine, pending);
+    const previous = machineQueue.get(machine) ?? Promise.resolve();
+    pending = previous
+      .catch(() => {})
+      .then(() => build(machine, request, goals))
+      .finally(() => {
+        if (building.get(key) === pending) building.delete(key);
+      });
+    building.set(key, pending);
+    machineQueue.set(machine, pending);
+    const queued = pending;
+    queued.then(
+      () => machineQueue.get(machine) === queued && machineQueue.delete(machine),
+      () => machineQueue.get(machine) === queued && machineQueue.delete(machine),
+    );
   }
   return pending;
 }
 
-async function build(machine: FirmwareMachine): Promise<string> {
-  const missing = missingFirmwareTools(machine);
+async function build(machine: FirmwareMachine, request: FirmwareBuildRequest, goals: readonly string[]): Promise<string> {
+  const missing = missingFirmwareTools(machine, request);
   if (missing.length > 0) throw new MissingToolError(missing[0]!.binary, missing[0]!.debianPackage);
   const dir = firmwareSourceDir();
-  const result = await execa('make', ['-C', dir, `MACHINES=${machine}`], { reject: false, all: true, stdin: 'ignore' });
+  const result = await execa('make', ['-C', dir, `MACHINES=${machine}`, ...goals], { reject: false, all: true, stdin: 'ignore' });
   if (result.exitCode !== 0) {
     throw new FirmwareBuildError(`building the ${machine} firmware failed (make exit ${result.exitCode}):\n${String(result.all ?? '').slice(-3000)}`);
   }

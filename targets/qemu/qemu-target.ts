@@ -19,6 +19,11 @@ export const PROGRAM_FOR_SUITE: Readonly<Record<SuiteName, FirmwareProgram>> = {
   lifecycle: 'echo',
 };
 
+/** Reference programs needed for the suites whose image farm.yaml does not give. */
+export function referenceProgramsNeeded(firmware: Readonly<Partial<Record<SuiteName, string>>>): FirmwareProgram[] {
+  return [...new Set(SUITE_NAMES.filter((suite) => !firmware[suite]).map((suite) => PROGRAM_FOR_SUITE[suite]))];
+}
+
 const CONSOLE_STREAM = 'uart0';
 
 /**
@@ -57,7 +62,9 @@ export class QemuTarget implements Target {
   async setup(log: TargetLog): Promise<void> {
     if (this.tornDown) throw new InfrastructureError(`${this.name}: setup after teardown`);
     this.log = log;
-    await ensureFirmwareBuilt(this.profile.name);
+    // Only what farm.yaml does not give: a target whose images are all given needs no cross
+    // compiler, except for a boot stub QEMU loads itself.
+    await ensureFirmwareBuilt(this.profile.name, { programs: referenceProgramsNeeded(this.context.firmware), bootStub: true });
     const qemu = await this.launch();
     const ops = new QemuRemoteprocOps(qemu, {
       onStarted: () => this.startWatch(),
@@ -103,7 +110,7 @@ export class QemuTarget implements Target {
   async firmwareFor(suite: SuiteName): Promise<FirmwareImage> {
     const configured = this.context.firmware[suite];
     const path = configured ?? firmwarePath(this.profile.name, PROGRAM_FOR_SUITE[suite]);
-    if (!configured) await ensureFirmwareBuilt(this.profile.name);
+    if (!configured) await ensureFirmwareBuilt(this.profile.name, { programs: [PROGRAM_FOR_SUITE[suite]] });
     return firmwareImageFromFile(this.name, suite, path);
   }
 
