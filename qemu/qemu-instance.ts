@@ -63,9 +63,7 @@ export class QemuInstance {
     this.spawnedAt = spawnedAt;
     this.releaseFiles = releaseFiles;
     qmp.onEvent((event) => this.onEvent(event));
-    void process.exited.then((exit) => {
-      if (!this.closing) this.fail(`${name}: QEMU exited unexpectedly (${describeExit(exit)})`);
-    });
+    void process.exited.then((exit) => this.fail(`${name}: QEMU exited unexpectedly (${describeExit(exit)})`));
   }
 
   static async launch(options: QemuLaunchOptions): Promise<QemuInstance> {
@@ -226,6 +224,9 @@ export class QemuInstance {
   }
 
   private fail(reason: string): void {
+    // Our own quit (close, also on a relaunch during an orderly stop) ends with SHUTDOWN
+    // host-qmp-quit and an exit: not a failure of the machine.
+    if (this.closing) return;
     for (const listener of [...this.failureListeners]) listener(reason);
   }
 }

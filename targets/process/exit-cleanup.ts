@@ -2,9 +2,11 @@
  * Last-resort cleanup when the farm process ends without tearing its targets down: normal exit,
  * process.exit(), or a terminating signal (Ctrl-C). Registered actions run synchronously, once.
  *
- * On a signal our listener runs first (prepended), then removes itself; if nobody else listens
- * to that signal it re-raises it so the process still dies of it. A CLI that handles SIGINT for
- * a graceful shutdown keeps doing so (its teardown finds everything already released).
+ * On a signal nobody else listens to, our listener runs the actions, removes itself and
+ * re-raises the signal so the process still dies of it. A process that handles the signal itself
+ * (a CLI's graceful shutdown on Ctrl-C) is not about to die of it: the actions wait for its exit,
+ * so its orderly teardown stops the children instead of finding them killed under it (which the
+ * targets would report as crashes).
  */
 const actions = new Map<number, () => void>();
 let nextId = 1;
@@ -29,6 +31,7 @@ function install(): void {
   process.on('exit', runAll);
   for (const signal of SIGNALS) {
     const listener = (): void => {
+      if (process.listenerCount(signal) > 1) return; // handled: the actions run at exit
       runAll();
       for (const [sig, l] of signalListeners) process.removeListener(sig, l);
       signalListeners.clear();

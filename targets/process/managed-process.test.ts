@@ -82,7 +82,7 @@ interface ParentRun {
   readonly ended: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-async function startParent(mode: 'exit' | 'wait', dieWithParent: boolean): Promise<ParentRun> {
+async function startParent(mode: 'exit' | 'wait' | 'handle', dieWithParent: boolean): Promise<ParentRun> {
   const marker = join(dir, `marker-${mode}-${Math.random().toString(16).slice(2)}`);
   const parent = spawn(process.execPath, [PARENT, mode, marker, dieWithParent ? 'yes' : 'no'], { stdio: ['ignore', 'pipe', 'inherit'] });
   const ended = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => parent.once('exit', (code, signal) => resolve({ code, signal })));
@@ -112,6 +112,26 @@ test('exit hooks: a terminating signal (SIGTERM, SIGINT) kills the children, run
     assert.deepEqual(await run.ended, { code: null, signal });
     await waitFor(() => !isAlive(run.child), 5000, `the child to be killed after ${signal}`);
     assert.deepEqual(markerLines(run.marker), ['hook ran']);
+  }
+});
+
+test('exit hooks: a signal the process handles itself (a CLI stopping in order) leaves the children to its teardown; they go at its exit', async () => {
+  const run = await startParent('handle', true);
+  run.parent.kill('SIGINT');
+  assert.deepEqual(await run.ended, { code: 0, signal: null });
+  assert.deepEqual(markerLines(run.marker), ['child running in the handler', 'hook ran']);
+  await waitFor(() => !isAlive(run.child), 5000, 'the child to be killed at exit');
+});
+
+test('a child has its own process group and session: a Ctrl-C to the farm\'s group does not reach it', async () => {
+  const child = ManagedProcess.spawn({ name: 'sleeper', file: 'sleep', args: ['60'] });
+  try {
+    const stat = readFileSync(`/proc/${child.pid}/stat`, 'utf8');
+    const [pgrp, session] = stat.slice(stat.lastIndexOf(')') + 2).split(' ').slice(2, 4).map(Number);
+    assert.equal(pgrp, child.pid, 'leads its own process group');
+    assert.equal(session, child.pid, 'leads its own session (no controlling terminal)');
+  } finally {
+    await child.stop({ graceMs: 200 });
   }
 });
 

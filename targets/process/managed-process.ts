@@ -69,13 +69,7 @@ export class ManagedProcess {
       (result) => this.recordExit(result),
       (error: unknown) => this.recordExit(error as { exitCode?: number; signal?: string }),
     );
-    this.releaseExitHook = onProcessExit(() => {
-      try {
-        process.kill(this.pid, 'SIGKILL');
-      } catch {
-        // already gone
-      }
-    });
+    this.releaseExitHook = onProcessExit(() => signalGroup(this.pid, 'SIGKILL'));
     void this.exited.then(() => this.releaseExitHook());
   }
 
@@ -93,6 +87,11 @@ export class ManagedProcess {
       buffer: false,
       reject: false,
       cleanup: false, // our own exit hook kills it (see exit-cleanup.ts)
+      // Its own session and process group: a Ctrl-C in the farm's terminal goes to the terminal's
+      // foreground group, and a child in it would die of it while the farm stops it in order
+      // (QEMU: "terminating on signal 2", reported as a crash). The farm's teardown, its exit
+      // hook and --pdeathsig still end it.
+      detached: true,
       encoding: 'utf8',
     });
     if (child.pid === undefined) {
@@ -133,18 +132,30 @@ export class ManagedProcess {
     return this.exited;
   }
 
+  /** Sends `signal` to the process and whatever it started (its process group). */
   signal(signal: NodeJS.Signals): void {
     if (this.exitInfo) return;
-    try {
-      process.kill(this.pid, signal);
-    } catch {
-      // it exited in between
-    }
+    signalGroup(this.pid, signal);
   }
 
   private recordExit(result: { exitCode?: number; signal?: string }): ProcessExit {
     this.exitInfo ??= { code: result.exitCode, signal: result.signal ?? undefined };
     return this.exitInfo;
+  }
+}
+
+/** Signals the process group `pid` leads (a detached child), or the process alone if that fails. */
+function signalGroup(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pid, signal);
+    return;
+  } catch {
+    // no such group (gone, or not a group leader): try the process itself
+  }
+  try {
+    process.kill(pid, signal);
+  } catch {
+    // already gone
   }
 }
 

@@ -5,10 +5,11 @@
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { descendants, isAlive, junitCases, runFiles, startCli, waitFor, workspace } from '../../farm/testing/cli-harness.js';
+import { CLI, descendants, isAlive, junitCases, runFiles, startCli, waitFor, workspace } from '../../farm/testing/cli-harness.js';
 import { ensureFirmwareBuilt } from '../../firmware/build.js';
 
 const space = workspace();
@@ -87,4 +88,46 @@ test('Ctrl-C mid-run on a QEMU target: exit 130, partial JUnit, no QEMU process 
 
 test('Ctrl-C while the QEMU target is being set up: exit 130, no QEMU process, RAM file or work dir left', { timeout: 120_000 }, async () => {
   await interruptRun((state) => state.qemus >= 1 && state.ramFiles >= 1, 'QEMU spawned with its RAM file');
+});
+
+test('Ctrl-C in the terminal of `farm up` (SIGINT to its whole process group): an orderly stop, no crash, nothing left', { timeout: 60_000 }, async () => {
+  await ensureFirmwareBuilt('riscv64-virt');
+  const name = `up-${randomBytes(3).toString('hex')}`;
+  const config = space.write(`${name}.yaml`, `targets:\n  - name: ${name}\n    kind: qemu-riscv64-virt\n`);
+  // Its own process group, as a shell gives a foreground job: the terminal's Ctrl-C goes to the group.
+  const child = spawn(process.execPath, [CLI, 'up', name, '--config', config], { cwd: space.dir, detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, FORCE_COLOR: '0' } });
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
+  const pid = child.pid as number;
+  const seen = new Set<number>();
+  try {
+    await waitFor(
+      () => {
+        for (const p of descendants(pid)) seen.add(p);
+        return output.includes('Ctrl-C to stop') && output.includes('NS create');
+      },
+      30_000,
+      `the remote to run: ${output}`,
+    );
+    const qemus = [...seen].filter((p) => command(p)?.startsWith('qemu-system'));
+    assert.equal(qemus.length, 1, `one QEMU under farm up (saw ${[...seen].map((p) => `${p}:${command(p)}`).join(', ')})`);
+    assert.ok(runFiles([pid]).some((file) => file.startsWith('/dev/shm/')), 'QEMU has its RAM file in /dev/shm');
+    process.kill(-pid, 'SIGINT');
+    const code = await exited;
+    assert.equal(code, 0, output);
+    assert.doesNotMatch(output, /-> crashed/, 'no crash is reported');
+    assert.doesNotMatch(output, /terminating on signal/, 'QEMU did not get the Ctrl-C itself');
+    assert.match(output, /state running -> offline/);
+    assert.match(output, /\] down/);
+    await waitFor(() => [...seen].every((p) => !isAlive(p)), 5000, 'every process of farm up to end');
+    assert.deepEqual(runFiles([pid]), [], 'no file of farm up left in /dev/shm or /tmp');
+  } finally {
+    try {
+      process.kill(-pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
 });
