@@ -61,7 +61,8 @@ export const QEMU_MACHINES: Readonly<Record<QemuMachineName, QemuMachineProfile>
     description: 'mps2-an386 Cortex-M4; a boot stub at 0x0 enters the firmware in the PSRAM at 0x21000000',
     binary: 'qemu-system-arm',
     debianPackage: 'qemu-system-arm',
-    machineArgs: ['-M', 'mps2-an386'],
+    // The board's LAN9118 gets an isolated backend (see versal-r5: no "has no peer" warning).
+    machineArgs: ['-M', 'mps2-an386', '-nic', 'user,model=lan9118,restrict=on'],
     stubArgs: (stub) => ['-kernel', stub('boot-stub.elf')],
     stubFiles: ['boot-stub.elf'],
     ram: { base: 0x2100_0000, size: 16 * MiB },
@@ -77,7 +78,10 @@ export const QEMU_MACHINES: Readonly<Record<QemuMachineName, QemuMachineProfile>
     description: 'xlnx-versal-virt RPU core 0 (Cortex-R5F) at DDR 0, released from reset by an APU boot stub',
     binary: 'qemu-system-aarch64',
     debianPackage: 'qemu-system-arm',
-    machineArgs: ['-M', 'xlnx-versal-virt'],
+    // The board always has two Cadence GEMs; without a backend QEMU warns "nic cadence_gem.N has
+    // no peer" (-net none / -nic none do not reach board NICs). Isolated user-mode backends
+    // (restrict=on: nothing leaves the machine, no host port is opened) silence that.
+    machineArgs: ['-M', 'xlnx-versal-virt', '-nic', 'user,model=cadence_gem,restrict=on', '-nic', 'user,model=cadence_gem,restrict=on'],
     stubArgs: (stub) => ['-device', `loader,file=${stub('apu-stub.elf')},cpu-num=0`],
     stubFiles: ['apu-stub.elf'],
     ram: { base: 0, size: 256 * MiB },
