@@ -138,7 +138,7 @@ export class OpenAmpHost implements Host {
         listen: this.options.listen ?? true,
         onProtocolError: (error) => this.log(`${this.name}: protocol error: ${error.message}`),
       });
-      const session = new BootSession(++this.sessions, device);
+      const session = new BootSession(++this.sessions, device, { firmware: firmware.path ?? firmware.label, readTrace: () => this.remoteproc.readTrace(0) });
       this.session = session;
       device.onNameService((announcement) => {
         if (this.session === session) this.registry.announce(announcement);

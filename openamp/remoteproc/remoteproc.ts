@@ -251,7 +251,7 @@ export class Remoteproc {
     }
     this.lastCrash = reason;
     this.closeVdevs(`remote crashed: ${reason}`, false);
-    this.setState('crashed');
+    this.setState('crashed', reason);
     for (const listener of [...this.crashListeners]) this.callListener(() => listener(reason));
   }
 
@@ -490,11 +490,12 @@ export class Remoteproc {
     }
   }
 
-  private setState(state: RemoteprocState): void {
+  /** `reason` (why a remote crashed) goes into the log line. */
+  private setState(state: RemoteprocState, reason?: string): void {
     const previous = this.currentState;
     if (previous === state) return;
     this.currentState = state;
-    this.log(`state ${previous} -> ${state}`);
+    this.log(`state ${previous} -> ${state}${reason ? `: ${reason}` : ''}`);
     for (const listener of [...this.stateListeners]) this.callListener(() => listener(state, previous));
   }
 

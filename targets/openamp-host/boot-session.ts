@@ -1,4 +1,15 @@
+import { TimeoutError } from '../../openamp/errors.js';
 import type { RpmsgDevice } from '../../openamp/rpmsg/api.js';
+
+/** What a boot runs, for failure messages: the firmware's label and a reader of its trace buffer. */
+export interface BootSubject {
+  readonly firmware: string;
+  /** The remote's trace text ('' when it has none). */
+  readonly readTrace: () => string;
+}
+
+/** Trace lines a timeout message quotes. */
+const TRACE_TAIL_LINES = 5;
 
 /**
  * One boot of the remote, from start to stop or crash. Everything the host hands out during a
@@ -14,6 +25,7 @@ export class BootSession {
   constructor(
     readonly id: number,
     readonly device: RpmsgDevice,
+    readonly subject?: BootSubject,
   ) {
     this.down = new Promise<never>((_, reject) => {
       this.rejectDown = reject;
@@ -41,6 +53,29 @@ export class BootSession {
     if (this.failure) return;
     this.failure = error;
     this.rejectDown(error);
+  }
+
+  /**
+   * `timeout` (nothing came from the remote in time) said with what the remote runs and the end
+   * of its trace, where the reference firmware says why it did not answer ("ignoring a 17-byte
+   * message"): the wrong image for the suite reads as such, not as a bare timeout.
+   */
+  explainTimeout(timeout: TimeoutError): TimeoutError {
+    if (!this.subject) return timeout;
+    let trace: string;
+    try {
+      trace = this.subject.readTrace();
+    } catch (error) {
+      trace = `(trace unreadable: ${(error as Error).message})`;
+    }
+    const lines = trace
+      .split('\n')
+      .map((line) => line.trimEnd())
+      .filter((line) => line !== '')
+      .slice(-TRACE_TAIL_LINES);
+    // One line: reporters show a failure's first line.
+    const tail = lines.length > 0 ? `; the remote's trace ends: ${lines.map((line) => JSON.stringify(line)).join(' | ')}` : '; the remote wrote no trace';
+    return new TimeoutError(`${timeout.message} (firmware ${this.subject.firmware})${tail}`, { cause: timeout });
   }
 
   /** `work`, unless the boot ends first. */

@@ -1,4 +1,4 @@
-import { ProtocolError, hex } from '../../openamp/errors.js';
+import { ProtocolError, TimeoutError, hex } from '../../openamp/errors.js';
 import { RPMSG_ADDR_ANY, type RpmsgEndpoint } from '../../openamp/rpmsg/api.js';
 import type { HostEndpoint, Message } from '../target.js';
 import type { BootSession } from './boot-session.js';
@@ -42,7 +42,12 @@ export class OpenAmpHostEndpoint implements HostEndpoint {
 
   async receive(options: { timeoutMs?: number } = {}): Promise<Message> {
     this.session.assertUp();
-    const message = await this.session.race(this.endpoint.receive(options.timeoutMs ?? DEFAULT_RECEIVE_TIMEOUT_MS));
+    let message;
+    try {
+      message = await this.session.race(this.endpoint.receive(options.timeoutMs ?? DEFAULT_RECEIVE_TIMEOUT_MS));
+    } catch (error) {
+      throw error instanceof TimeoutError && this.session.up ? this.session.explainTimeout(error) : error;
+    }
     return { src: message.src, dst: message.dst, data: message.data };
   }
 

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { descendants, isAlive } from '../../farm/testing/cli-harness.js';
 import { ensureFirmwareBuilt, firmwarePath } from '../../firmware/build.js';
+import { TimeoutError } from '../../openamp/errors.js';
 import { QEMU_MACHINES } from '../../qemu/machines.js';
 import type { OpenAmpHost } from '../openamp-host.js';
 import { MissingToolError, findExecutable } from '../process/managed-process.js';
@@ -86,4 +87,35 @@ test('prebuilt images from farm.yaml need no compiler: with every image given th
     await partial.teardown();
   }
   assert.deepEqual(qemuChildren().filter(isAlive), [], 'no QEMU process left');
+});
+
+test('the wrong image for a suite: the receive timeout names the firmware and quotes the end of its trace; its stop is no crash; a real crash is logged with its reason', { timeout: 60_000 }, async () => {
+  await ensureFirmwareBuilt('riscv64-virt');
+  const wrong = firmwarePath('riscv64-virt', 'matrix-multiply');
+  const target = new QemuTarget('wrong', 'qemu-riscv64-virt', QEMU_MACHINES['riscv64-virt'], QEMU_PARAM_DEFAULTS, { configDir: process.cwd(), firmware: { echo: wrong }, workDir: tmpdir() });
+  const log: string[] = [];
+  await target.setup({ info: (line) => log.push(line), console: () => {} });
+  try {
+    await target.host.start(await target.firmwareFor('echo'));
+    const channel = await target.host.waitForChannel('rpmsg-openamp-demo-channel');
+    const endpoint = await target.host.openEndpoint({ name: channel.name });
+    await endpoint.send(new Uint8Array(17));
+    await assert.rejects(endpoint.receive({ timeoutMs: 1000 }), (error: unknown) => {
+      assert.ok(error instanceof TimeoutError, String(error));
+      assert.match(error.message, /no message for endpoint "rpmsg-openamp-demo-channel" @1024 within 1000 ms/);
+      assert.ok(error.message.includes(`(firmware ${wrong})`), error.message);
+      assert.match(error.message, /the remote's trace ends: .*"matrix: ignoring a 17-byte message \(want 296\)"/);
+      assert.equal(error.message.includes('\n'), false, 'one line: reporters show the first');
+      return true;
+    });
+    await target.host.stop();
+    assert.deepEqual(log.filter((line) => /-> crashed/.test(line)), [], `no crash in an orderly stop: ${log.join('\n')}`);
+    assert.ok(log.some((line) => line.endsWith('state running -> offline')), log.join('\n'));
+
+    await target.host.start(await target.firmwareFor('echo'));
+    (target.host as OpenAmpHost).remoteproc.reportCrash('test: a crash with a reason');
+    assert.ok(log.some((line) => line.endsWith('state running -> crashed: test: a crash with a reason')), log.join('\n'));
+  } finally {
+    await target.teardown();
+  }
 });
