@@ -85,7 +85,7 @@ export async function inspectTarget(target: TargetConfig, registry: KindRegistry
   }
   let prerequisites: Prerequisite[];
   try {
-    prerequisites = await kind.prerequisites(kind.parseParams(target.params, `targets.${target.name}.params`), { configDir: config.configDir });
+    prerequisites = await kind.prerequisites(kind.parseParams(target.params, `targets.${target.name}.params`), { configDir: config.configDir, firmware: target.firmware });
   } catch (error) {
     prerequisites = [
       { name: `${target.kind} prerequisite check`, ok: false, detail: error instanceof Error ? error.message : String(error) },

@@ -36,6 +36,8 @@ export interface TargetContext {
 export interface PrerequisiteContext {
   /** Directory of the farm.yaml the target came from (or the working directory): relative paths resolve here. */
   readonly configDir: string;
+  /** The target's `firmware:` paths by suite (absolute): what a kind need not build. Absent: none given. */
+  readonly firmware?: Readonly<Partial<Record<SuiteName, string>>>;
 }
 
 /** The ELF images a kind's remote core runs; `farm doctor` checks `firmware:` files against it. */

@@ -1,10 +1,10 @@
-import { FIRMWARE_TOOLCHAINS } from '../../firmware/build.js';
+import { firmwareBuildTools } from '../../firmware/build.js';
 import { QEMU_MACHINES, type QemuMachineName } from '../../qemu/machines.js';
 import { toolPrerequisite as tool } from '../process/tool-prerequisite.js';
 import type { TargetKindDefinition } from '../registry.js';
 import { SUITE_NAMES, type Prerequisite } from '../target.js';
 import { parseQemuParams, type QemuParams } from './qemu-params.js';
-import { QemuTarget } from './qemu-target.js';
+import { QemuTarget, referenceProgramsNeeded } from './qemu-target.js';
 
 export { QemuTarget } from './qemu-target.js';
 export { QemuRemoteprocOps, SegmentOutsideRamError } from './qemu-remoteproc-ops.js';
@@ -17,11 +17,12 @@ function qemuKind(machine: QemuMachineName): TargetKindDefinition<QemuParams> {
     suites: SUITE_NAMES,
     parseParams: parseQemuParams,
     machine: { elfMachine: profile.elfMachine, elfClass: profile.elfClass },
-    async prerequisites(): Promise<Prerequisite[]> {
+    async prerequisites(_params, context): Promise<Prerequisite[]> {
+      // What setup builds: the boot stub and the programs of suites farm.yaml gives no image for.
+      const build = firmwareBuildTools(machine, { programs: referenceProgramsNeeded(context.firmware ?? {}), bootStub: true });
       return [
         tool(`${profile.binary} (QEMU)`, profile.binary, profile.debianPackage),
-        ...FIRMWARE_TOOLCHAINS[machine].map(({ binary, debianPackage }) => tool(`${binary} (firmware build)`, binary, debianPackage)),
-        tool('make (firmware build)', 'make', 'make'),
+        ...build.map(({ binary, debianPackage }) => tool(`${binary} (firmware build)`, binary, debianPackage)),
         tool('setpriv (children die with the farm)', 'setpriv', 'util-linux'),
       ];
     },
