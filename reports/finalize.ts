@@ -6,14 +6,15 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { writeFileAtomic } from './write-atomic.js';
-import { xmlDocument } from './xml.js';
-import { INTERRUPTED_MESSAGE, INTERRUPTED_TYPE, RUN_STATUS_PROPERTY } from './junit-reporter.js';
+import { buildJunitXml, RUN_STATUS_PROPERTY } from './junit-reporter.js';
+import type { TestEntry } from './test-record.js';
 
 export interface PlannedTarget {
   readonly name: string;
   readonly kind: string;
 }
 
+// The property as the builder writes it (junit-report-builder: name, then value).
 const RUNNING_PROPERTY = `<property name="${RUN_STATUS_PROPERTY}" value="running"/>`;
 const INTERRUPTED_PROPERTY = `<property name="${RUN_STATUS_PROPERTY}" value="interrupted"/>`;
 
@@ -21,36 +22,17 @@ function finalizeJunit(file: string, targets: readonly PlannedTarget[]): void {
   if (existsSync(file)) {
     const xml = readFileSync(file, 'utf8');
     // The reporter wrote every test already (running ones as interrupted errors, the rest as
-    // "run interrupted: not run"); only the run's status is left to say.
+    // skipped "run interrupted: not run"); only the run's status is left to say.
     if (xml.includes(RUNNING_PROPERTY)) writeFileAtomic(file, xml.split(RUNNING_PROPERTY).join(INTERRUPTED_PROPERTY));
     return;
   }
-  const suites = targets.map((target) => ({
-    name: 'testsuite',
-    attributes: { name: target.name, tests: 1, failures: 0, errors: 1, skipped: 0, time: 0 },
-    children: [
-      {
-        name: 'properties',
-        children: [
-          { name: 'property', attributes: { name: RUN_STATUS_PROPERTY, value: 'interrupted' } },
-          { name: 'property', attributes: { name: 'target.kind', value: target.kind } },
-        ],
-      },
-      {
-        name: 'testcase',
-        attributes: { classname: target.name, name: '(run)', time: 0 },
-        children: [{ name: 'error', attributes: { message: `${INTERRUPTED_MESSAGE} (before any test was planned)`, type: INTERRUPTED_TYPE } }],
-      },
-    ],
+  // No test was planned: each target gets one "(run)" test, interrupted while it ran.
+  const entries: TestEntry[] = targets.map((target) => ({
+    test: { id: target.name, target: target.name, kind: target.kind, suite: '(run)', title: '(run) interrupted before any test was planned', repeatIndex: 0 },
+    attempts: [],
+    running: true,
   }));
-  writeFileAtomic(
-    file,
-    xmlDocument({
-      name: 'testsuites',
-      attributes: { name: 'farm', tests: targets.length, failures: 0, errors: targets.length, skipped: 0, time: 0 },
-      children: suites,
-    }),
-  );
+  writeFileAtomic(file, buildJunitXml(entries, 1, 'interrupted'));
 }
 
 function finalizeMetrics(file: string): void {

@@ -1,21 +1,27 @@
 /**
- * JUnit XML: one <testsuite> per target with its properties (kind, firmware SHA-256 per suite,
- * tool versions, the run's status), <error> for infrastructure failures and <failure> for the
- * others with the failure class as `type`, console + trace in system-out, and the failed
- * attempts before a retry as Surefire's <flakyFailure> / <rerunFailure> (and ...Error).
+ * JUnit XML, written with junit-report-builder (the issue's choice): one <testsuite> per target
+ * with its properties (kind, firmware SHA-256 per suite, tool versions, the run's status),
+ * <error> for infrastructure failures and <failure> for the others with the failure class as
+ * `type` and the stack as content, console + trace + target log in <system-out>.
  *
  * Every test Playwright planned is listed from onBegin on, so the file never looks like a pass
  * it was not: a test that was running when the run stopped is an <error type="interrupted">, one
- * that never ran is <skipped message="run interrupted: not run">, and `run.status` says
- * "running" until the run ends. The file is rewritten at onBegin, at every test's start and end,
- * and at onEnd, so a runner killed at any moment leaves an honest file (`farm run` then turns
- * "running" into "interrupted", see finalizeInterruptedReports).
+ * that never ran is <skipped/> with its reason ("run interrupted: not run") in the testcase
+ * property `skip.reason` and in its <system-out> (the library's <skipped/> has no message), and
+ * `run.status` says "running" until the run ends. The file is rewritten at onBegin, at every
+ * test's start and end, and at onEnd, so a runner killed at any moment leaves an honest file
+ * (`farm run` then turns "running" into "interrupted", see finalizeInterruptedReports).
+ *
+ * Retried tests: the library has no Surefire rerun elements, so the earlier attempts are
+ * testcase properties (`attempts`, `flaky`, `attempt.<n>.failure` = "<class>: <message>") and
+ * "--- attempt <n> (...) ---" sections of <system-out> with their message, stack and logs; the
+ * test counts once, by its last attempt.
  */
 import type { FullConfig, FullResult, Reporter, Suite, TestCase, TestResult } from '@playwright/test/reporter';
+import junitModule, { type Builder, type TestCase as JunitTestCase } from 'junit-report-builder';
 import { createRequire } from 'node:module';
 import { RecordBook, toRecord, type TestEntry, type TestRecord } from './test-record.js';
 import { writeFileAtomic } from './write-atomic.js';
-import { xmlDocument, type XmlNode } from './xml.js';
 
 export interface JunitReporterOptions {
   readonly outputFile: string;
@@ -26,9 +32,16 @@ export type RunStatus = 'running' | FullResult['status'];
 
 /** The testsuite property holding the run's status. */
 export const RUN_STATUS_PROPERTY = 'run.status';
+/** The testcase property holding why a <skipped/> test did not run. */
+export const SKIP_REASON_PROPERTY = 'skip.reason';
 export const INTERRUPTED_TYPE = 'interrupted';
 export const INTERRUPTED_MESSAGE = 'run interrupted: the test was stopped before it finished';
 export const NOT_RUN_MESSAGE = 'run interrupted: not run';
+
+// The package is CommonJS: at run time its default import is the builder itself, which its
+// typings (written for a default export) do not express under NodeNext. The builder is a
+// singleton; every file is built on a newBuilder().
+const junit = junitModule as unknown as Builder;
 
 const require = createRequire(import.meta.url);
 function playwrightVersion(): string {
@@ -39,7 +52,34 @@ function playwrightVersion(): string {
   }
 }
 
-function systemOut(record: TestRecord): string {
+// Characters outside XML 1.0's Char production; with the u flag, lone surrogates match too.
+// eslint-disable-next-line no-control-regex
+const NOT_XML = /[^\t\n\r\u0020-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/gu;
+
+/**
+ * Text XML 1.0 can hold: control characters (a UART's bell or escape) and lone surrogates are
+ * dropped here. xmlbuilder, under the library, drops them too, but its pattern for a lone low
+ * surrogate takes the character before it along.
+ */
+export function xmlText(text: string): string {
+  return text.replace(NOT_XML, '');
+}
+
+/**
+ * xmlText for CDATA content. xmlbuilder 15 splits only the first "]]>" of a CDATA section
+ * (String.replace with a string), so a later one would end the section early and break the
+ * file; the later ones are split here the same way, the first is left for xmlbuilder. The
+ * reader sees the text unchanged.
+ */
+export function cdataText(text: string): string {
+  const clean = xmlText(text);
+  const first = clean.indexOf(']]>');
+  if (first < 0) return clean;
+  const end = first + ']]>'.length;
+  return clean.slice(0, end) + clean.slice(end).split(']]>').join(']]]]><![CDATA[>');
+}
+
+function logSections(record: TestRecord): string[] {
   const sections = [
     ['console', record.console],
     ['trace buffer', record.trace],
@@ -49,11 +89,21 @@ function systemOut(record: TestRecord): string {
     .filter((annotation) => annotation.type !== 'skip')
     .map((annotation) => `${annotation.type}: ${annotation.description ?? ''}`)
     .join('\n');
-  return [
-    ...(notes ? [`--- annotations ---\n${notes}`] : []),
-    ...(record.flaky ? [`--- passed on attempt ${record.attempt + 1} (flaky) ---`] : []),
-    ...sections.map(([name, body]) => `--- ${name} ---\n${body || '(empty)'}`),
-  ].join('\n');
+  return [...(notes ? [`--- annotations ---\n${notes}`] : []), ...sections.map(([name, body]) => `--- ${name} ---\n${body || '(empty)'}`)];
+}
+
+function failureSummary(record: TestRecord): string {
+  return `${record.failureClass ?? record.outcome}: ${record.message ?? record.outcome}`;
+}
+
+function attemptHeader(record: TestRecord): string {
+  const how =
+    record.outcome === 'failed' || record.outcome === 'error'
+      ? `${record.outcome}, ${record.failureClass ?? 'unclassified'}`
+      : record.flaky
+        ? 'passed, flaky'
+        : record.outcome;
+  return `--- attempt ${record.attempt + 1} (${how}) ---`;
 }
 
 function notRunMessage(status: RunStatus): string {
@@ -62,65 +112,53 @@ function notRunMessage(status: RunStatus): string {
   return `not run (run ${status})`;
 }
 
-interface Counts {
-  tests: number;
-  failures: number;
-  errors: number;
-  skipped: number;
-  time: number;
+function skip(testCase: JunitTestCase, reason: string): string {
+  testCase.property(SKIP_REASON_PROPERTY, xmlText(reason)).skipped();
+  return `--- skipped ---\n${reason}`;
 }
 
-function testCaseNode(entry: TestEntry, repeat: number, status: RunStatus, counts: Counts): XmlNode {
-  const { test } = entry;
-  const latest = entry.attempts.at(-1);
-  const name = repeat > 1 ? `${test.title} [repeat ${test.repeatIndex + 1}]` : test.title;
-  const durationMs = latest?.durationMs ?? 0;
-  counts.tests++;
-  counts.time += durationMs;
-  const children: XmlNode[] = [];
-  if (entry.running || latest?.outcome === 'interrupted') {
-    counts.errors++;
-    children.push({ name: 'error', attributes: { message: INTERRUPTED_MESSAGE, type: INTERRUPTED_TYPE } });
-  } else if (!latest) {
-    counts.skipped++;
-    children.push({ name: 'skipped', attributes: { message: notRunMessage(status) } });
-  } else if (latest.outcome === 'skipped') {
-    counts.skipped++;
-    children.push({ name: 'skipped', attributes: { message: latest.skipReason } });
-  } else if (latest.outcome === 'error') {
-    counts.errors++;
-    children.push({ name: 'error', attributes: { message: latest.message ?? 'error', type: latest.failureClass }, text: latest.details });
-  } else if (latest.outcome === 'failed') {
-    counts.failures++;
-    children.push({ name: 'failure', attributes: { message: latest.message ?? 'failed', type: latest.failureClass }, text: latest.details });
+function addTestCase(testCase: JunitTestCase, entry: TestEntry, status: RunStatus): void {
+  // While an attempt runs, every finished one is earlier than it.
+  const last = entry.running ? undefined : entry.attempts.at(-1);
+  const earlier = entry.running ? entry.attempts : entry.attempts.slice(0, -1);
+  const retried = earlier.length > 0 || last?.flaky === true;
+  const out: string[] = [];
+  if (retried) {
+    testCase.property('attempts', String(earlier.length + 1));
+    if (last?.flaky) testCase.property('flaky', 'true');
+    for (const attempt of earlier) {
+      if (attempt.outcome === 'failed' || attempt.outcome === 'error') testCase.property(`attempt.${attempt.attempt + 1}.failure`, xmlText(failureSummary(attempt)));
+      // The message, unless the stack already starts with it.
+      const message = attempt.message && !attempt.details?.startsWith(attempt.message) ? [attempt.message] : [];
+      out.push(attemptHeader(attempt), ...message, ...(attempt.details ? [attempt.details] : []), ...logSections(attempt));
+    }
   }
-  // Earlier attempts that failed, as Surefire records reruns: <flakyFailure> / <flakyError> in a
-  // test that passed on a retry, <rerunFailure> / <rerunError> in one that failed every time.
-  const rerunKind = latest?.outcome === 'passed' ? 'flaky' : 'rerun';
-  for (const attempt of entry.attempts.slice(0, -1)) {
-    if (attempt.outcome !== 'failed' && attempt.outcome !== 'error') continue;
-    children.push({
-      name: `${rerunKind}${attempt.outcome === 'error' ? 'Error' : 'Failure'}`,
-      attributes: { message: attempt.message ?? attempt.outcome, type: attempt.failureClass },
-      children: [
-        ...(attempt.details ? [{ name: 'stackTrace', text: attempt.details }] : []),
-        { name: 'system-out', text: `--- attempt ${attempt.attempt + 1} ---\n${systemOut(attempt)}` },
-      ],
-    });
+  if (entry.running || last?.outcome === 'interrupted') {
+    testCase.error(INTERRUPTED_MESSAGE, INTERRUPTED_TYPE);
+  } else if (!last) {
+    out.push(skip(testCase, notRunMessage(status)));
+  } else {
+    if (last.outcome === 'skipped') out.push(skip(testCase, last.skipReason ?? '(no reason given)'));
+    else if (last.outcome === 'error') testCase.error(xmlText(last.message ?? 'error'), last.failureClass, last.details && cdataText(last.details));
+    else if (last.outcome === 'failed') {
+      testCase.failure(xmlText(last.message ?? 'failed'), last.failureClass);
+      if (last.details) testCase.stacktrace(cdataText(last.details));
+    }
+    if (retried) out.push(attemptHeader(last));
+    out.push(...logSections(last));
   }
-  if (latest && latest.outcome !== 'interrupted') children.push({ name: 'system-out', text: systemOut(latest) });
-  return { name: 'testcase', attributes: { classname: `${test.target}.${test.suite}`, name, time: durationMs / 1000 }, children };
+  if (out.length) testCase.standardOutput(cdataText(out.join('\n')));
 }
 
+/** The whole JUnit file for the tests of a run as they stand, every planned test included. */
 export function buildJunitXml(entries: readonly TestEntry[], repeat: number, status: RunStatus): string {
+  const builder = junit.newBuilder().name('farm');
   const byTarget = new Map<string, TestEntry[]>();
   for (const entry of entries) {
     const list = byTarget.get(entry.test.target) ?? [];
     list.push(entry);
     byTarget.set(entry.test.target, list);
   }
-  const total: Counts = { tests: 0, failures: 0, errors: 0, skipped: 0, time: 0 };
-  const suites: XmlNode[] = [];
   for (const [target, list] of byTarget) {
     const properties = new Map<string, string>([
       ['node.version', process.version],
@@ -138,26 +176,21 @@ export function buildJunitXml(entries: readonly TestEntry[], repeat: number, sta
         }
       }
     }
-    const counts: Counts = { tests: 0, failures: 0, errors: 0, skipped: 0, time: 0 };
-    const testCases = list.map((entry) => testCaseNode(entry, repeat, status, counts));
-    for (const key of ['tests', 'failures', 'errors', 'skipped', 'time'] as const) total[key] += counts[key];
-    suites.push({
-      name: 'testsuite',
-      attributes: { name: target, tests: counts.tests, failures: counts.failures, errors: counts.errors, skipped: counts.skipped, time: counts.time / 1000 },
-      children: [
-        {
-          name: 'properties',
-          children: [...properties].sort(([a], [b]) => a.localeCompare(b)).map(([key, value]) => ({ name: 'property', attributes: { name: key, value } })),
-        },
-        ...testCases,
-      ],
-    });
+    const suite = builder.testSuite().name(xmlText(target));
+    suite.time(list.reduce((sum, entry) => sum + (entry.attempts.at(-1)?.durationMs ?? 0), 0) / 1000);
+    for (const [key, value] of [...properties].sort(([a], [b]) => a.localeCompare(b))) suite.property(xmlText(key), xmlText(value));
+    for (const entry of list) {
+      const { test } = entry;
+      const name = repeat > 1 ? `${test.title} [repeat ${test.repeatIndex + 1}]` : test.title;
+      const testCase = suite
+        .testCase()
+        .className(xmlText(`${test.target}.${test.suite}`))
+        .name(xmlText(name))
+        .time((entry.attempts.at(-1)?.durationMs ?? 0) / 1000);
+      addTestCase(testCase, entry, status);
+    }
   }
-  return xmlDocument({
-    name: 'testsuites',
-    attributes: { name: 'farm', tests: total.tests, failures: total.failures, errors: total.errors, skipped: total.skipped, time: total.time / 1000 },
-    children: suites,
-  });
+  return `${builder.build()}\n`;
 }
 
 export default class JunitReporter implements Reporter {

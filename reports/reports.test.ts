@@ -5,7 +5,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { classifyErrors, RecordBook, timingOf, toRecord, type TestEntry, type TestRecord } from './test-record.js';
-import { buildJunitXml } from './junit-reporter.js';
+import { buildJunitXml, cdataText, INTERRUPTED_MESSAGE, NOT_RUN_MESSAGE } from './junit-reporter.js';
+import { parseXml, readJunit, type JunitCase, type JunitFile, type JunitSuite } from './junit-reader.js';
 import { finalizeInterruptedReports } from './finalize.js';
 import { displayMessage, formatTable, summarize } from './summary.js';
 
@@ -51,25 +52,64 @@ function entries(records: readonly TestRecord[]): TestEntry[] {
   return book.entries();
 }
 
+function suiteNamed(file: JunitFile, name: string): JunitSuite {
+  const suite = file.suites.find((candidate) => candidate.attributes.name === name);
+  assert.ok(suite, `a testsuite named ${name}`);
+  return suite;
+}
+
+function caseNamed(suite: JunitSuite, name: string): JunitCase {
+  const found = suite.cases.find((candidate) => candidate.attributes.name === name);
+  assert.ok(found, `a testcase named ${name}`);
+  return found;
+}
+
+/** tests / failures / errors / skipped of a <testsuites> or <testsuite>. */
+function counts(attributes: Readonly<Record<string, string>>): number[] {
+  return ['tests', 'failures', 'errors', 'skipped'].map((key) => Number(attributes[key]));
+}
+
 test('JUnit: one testsuite per target with properties; <error> for infrastructure, <failure> typed by class', () => {
-  const xml = buildJunitXml(
-    entries([
-      record({ id: '1', title: 'ok' }),
-      record({ id: '2', title: 'bytes', outcome: 'failed', failureClass: 'assertion', message: 'AssertionFailure[assertion]: byte 3', details: 'stack' }),
-      record({ id: '3', title: 'boot', outcome: 'error', failureClass: 'infrastructure', message: 'no QEMU' }),
-      record({ id: '4', target: 'board', title: 'skipped one', outcome: 'skipped' }),
-    ]),
-    1,
-    'failed',
+  const file = readJunit(
+    buildJunitXml(
+      entries([
+        record({ id: '1', title: 'ok' }),
+        record({ id: '2', title: 'bytes', outcome: 'failed', failureClass: 'assertion', message: 'AssertionFailure[assertion]: byte 3', details: 'stack' }),
+        record({ id: '3', title: 'boot', outcome: 'error', failureClass: 'infrastructure', message: 'no QEMU', details: 'InfrastructureError[infrastructure]: no QEMU\n    at boot' }),
+        record({ id: '4', target: 'board', title: 'skipped one', outcome: 'skipped', skipReason: 'target cannot inject a crash' }),
+      ]),
+      1,
+      'failed',
+    ),
   );
-  assert.match(xml, /<testsuite name="sim"[^>]*tests="3" failures="1" errors="1"/);
-  assert.match(xml, /<testsuite name="board"[^>]*skipped="1"/);
-  assert.match(xml, /<property name="target.kind" value="sim"\/>/);
-  assert.match(xml, /<property name="firmware.echo.sha256" value="(ab){32}"\/>/);
-  assert.match(xml, /<property name="qemu.version" value="8.2"\/>/);
-  assert.match(xml, /<failure message="AssertionFailure\[assertion\]: byte 3" type="assertion"/);
-  assert.match(xml, /<error message="no QEMU" type="infrastructure"/);
-  assert.match(xml, /--- console ---\nhello from uart\n--- trace buffer ---\ntrace line/);
+  assert.deepEqual(counts(file.attributes), [4, 1, 1, 1]);
+  assert.deepEqual(file.suites.map((suite) => suite.attributes.name), ['sim', 'board']);
+  const sim = suiteNamed(file, 'sim');
+  assert.deepEqual(counts(sim.attributes), [3, 1, 1, 0]);
+  assert.equal(sim.attributes.time, '4.5');
+  assert.deepEqual(counts(suiteNamed(file, 'board').attributes), [1, 0, 0, 1]);
+  assert.equal(sim.properties.get('target.kind'), 'sim');
+  assert.equal(sim.properties.get('firmware.echo.label'), 'echo.elf');
+  assert.equal(sim.properties.get('firmware.echo.sha256'), 'ab'.repeat(32));
+  assert.equal(sim.properties.get('qemu.version'), '8.2');
+  assert.equal(sim.properties.get('run.status'), 'failed');
+  assert.equal(sim.properties.get('node.version'), process.version);
+  const bytes = caseNamed(sim, 'bytes');
+  assert.deepEqual(bytes.attributes, { classname: 'sim.echo', name: 'bytes', time: '1.5' });
+  assert.deepEqual(bytes.failure?.attributes, { message: 'AssertionFailure[assertion]: byte 3', type: 'assertion' });
+  assert.equal(bytes.failure?.text, 'stack');
+  assert.equal(bytes.error, undefined);
+  const boot = caseNamed(sim, 'boot');
+  assert.deepEqual(boot.error?.attributes, { message: 'no QEMU', type: 'infrastructure' });
+  assert.equal(boot.error?.text, 'InfrastructureError[infrastructure]: no QEMU\n    at boot');
+  assert.equal(boot.failure, undefined);
+  const ok = caseNamed(sim, 'ok');
+  assert.ok(!ok.failure && !ok.error && !ok.skipped);
+  assert.match(ok.systemOut, /--- console ---\nhello from uart\n--- trace buffer ---\ntrace line\n--- target log ---\n\(empty\)/);
+  const skipped = caseNamed(suiteNamed(file, 'board'), 'skipped one');
+  assert.ok(skipped.skipped);
+  assert.equal(skipped.properties.get('skip.reason'), 'target cannot inject a crash');
+  assert.match(skipped.systemOut, /^--- skipped ---\ntarget cannot inject a crash\n--- console ---/);
 });
 
 test('the summary counts target x suite and skips are never passes', () => {
@@ -110,26 +150,67 @@ test('JUnit of an interrupted run: stopped tests are interrupted errors, tests n
     { test: planned('4', 'sim', 'later'), attempts: [], running: false },
     { test: planned('5', 'board', 'never'), attempts: [], running: false },
   ];
-  const xml = buildJunitXml(run, 1, 'interrupted');
-  assert.match(xml, /<testsuites name="farm" tests="5" failures="0" errors="2" skipped="2"/);
-  assert.match(xml, /<testsuite name="sim" tests="4" failures="0" errors="2" skipped="1"/);
-  assert.match(xml, /<testsuite name="board" tests="1" failures="0" errors="0" skipped="1"[\s\S]*<property name="target.kind" value="fake"\/>[\s\S]*name="never"[^>]*>\s*<skipped message="run interrupted: not run"\/>/);
-  assert.match(xml, /name="cut off"[^>]*>\s*<error message="run interrupted: the test was stopped before it finished" type="interrupted"\/>/);
-  assert.match(xml, /name="in flight"[^>]*>\s*<error message="run interrupted[^"]*" type="interrupted"\/>/);
-  assert.match(xml, /name="later"[^>]*>\s*<skipped message="run interrupted: not run"\/>/);
-  assert.equal(xml.match(/<property name="run.status" value="interrupted"\/>/g)?.length, 2);
+  const file = readJunit(buildJunitXml(run, 1, 'interrupted'));
+  assert.deepEqual(counts(file.attributes), [5, 0, 2, 2]);
+  const sim = suiteNamed(file, 'sim');
+  const board = suiteNamed(file, 'board');
+  assert.deepEqual(counts(sim.attributes), [4, 0, 2, 1]);
+  assert.deepEqual(counts(board.attributes), [1, 0, 0, 1]);
+  assert.equal(board.properties.get('target.kind'), 'fake');
+  for (const suite of [sim, board]) assert.equal(suite.properties.get('run.status'), 'interrupted');
+  for (const name of ['cut off', 'in flight']) {
+    const stopped = caseNamed(sim, name);
+    assert.deepEqual(stopped.error?.attributes, { message: INTERRUPTED_MESSAGE, type: 'interrupted' }, name);
+    assert.equal(stopped.error?.text, '');
+    assert.ok(!stopped.skipped && !stopped.failure, name);
+  }
+  for (const [suite, name] of [[sim, 'later'], [board, 'never']] as const) {
+    const notRun = caseNamed(suite, name);
+    assert.ok(notRun.skipped && !notRun.error && !notRun.failure, name);
+    assert.equal(notRun.properties.get('skip.reason'), NOT_RUN_MESSAGE);
+    assert.equal(notRun.systemOut, `--- skipped ---\n${NOT_RUN_MESSAGE}`);
+  }
+  assert.ok(!caseNamed(sim, 'done').skipped && !caseNamed(sim, 'done').error);
   // While the run is going, the same file says so: nothing in it passes for a finished run.
-  assert.match(buildJunitXml(run, 1, 'running'), /<property name="run.status" value="running"\/>/);
+  const running = readJunit(buildJunitXml(run, 1, 'running'));
+  assert.deepEqual(running.suites.map((suite) => suite.properties.get('run.status')), ['running', 'running']);
+  assert.equal(caseNamed(suiteNamed(running, 'sim'), 'later').properties.get('skip.reason'), NOT_RUN_MESSAGE);
+  // A run that ended with tests left over says why they did not run.
+  const timedOut = readJunit(buildJunitXml(run, 1, 'timedout'));
+  assert.equal(caseNamed(suiteNamed(timedOut, 'sim'), 'later').properties.get('skip.reason'), 'run stopped by its global timeout: not run');
 });
 
-test('XML text and attributes are escaped, and characters XML cannot hold are dropped', () => {
+test('XML: characters XML 1.0 cannot hold are dropped before the library sees them, "]]>" and markup survive as text', () => {
+  const console = 'bell\u0007 esc\u001b[1m bold a\uDC00b c\uD800d pair \u{1F600} end ]]> twice ]]> thrice ]]>';
   const xml = buildJunitXml(
-    entries([record({ id: '1', outcome: 'failed', failureClass: 'assertion', message: 'a "b" <c> & d\u0001', details: 'x ]]> y', console: 'bell\u0007' })]),
+    entries([
+      record({
+        id: '1',
+        title: 'title "q" <&>',
+        outcome: 'failed',
+        failureClass: 'assertion',
+        message: 'a "b" <c> & d\u0001',
+        details: 'x ]]> y ]]> z\u0000',
+        console,
+        meta: { target: 'sim', kind: 'sim', suite: 'echo', firmware: { label: 'echo\u0002.elf', sha256: 'ab'.repeat(32) }, properties: { 'tool.version': 'v1 "beta" <x>\u001f' } },
+      }),
+    ]),
     1,
     'failed',
   );
-  assert.match(xml, /<failure message="a &quot;b&quot; &lt;c&gt; &amp; d" type="assertion"><!\[CDATA\[x ]]]]><!\[CDATA\[> y\]\]><\/failure>/);
-  assert.match(xml, /--- console ---\nbell\n/);
+  // eslint-disable-next-line no-control-regex
+  assert.doesNotMatch(xml, /[\u0000-\u0008\u000b\u000c\u000e-\u001f]/);
+  const file = readJunit(xml); // throws unless well formed
+  const sim = suiteNamed(file, 'sim');
+  const failed = caseNamed(sim, 'title "q" <&>');
+  assert.deepEqual(failed.failure?.attributes, { message: 'a "b" <c> & d', type: 'assertion' });
+  assert.equal(failed.failure?.text, 'x ]]> y ]]> z');
+  // The lone surrogates go, and only they: their neighbours stay (xmlbuilder alone drops the
+  // character before a lone low surrogate), a proper pair stays.
+  assert.ok(failed.systemOut.includes('--- console ---\nbell esc[1m bold ab cd pair \u{1F600} end ]]> twice ]]> thrice ]]>\n'), failed.systemOut);
+  assert.equal(sim.properties.get('firmware.echo.label'), 'echo.elf');
+  assert.equal(sim.properties.get('tool.version'), 'v1 "beta" <x>');
+  assert.equal(cdataText('only ]]> once'), 'only ]]> once', 'the first "]]>" is left for xmlbuilder to split');
 });
 
 test('a runner killed before its end: the CLI marks its reports interrupted, or writes them when there are none', () => {
@@ -138,9 +219,17 @@ test('a runner killed before its end: the CLI marks its reports interrupted, or 
     const paths = { junit: join(dir, 'junit.xml'), metrics: join(dir, 'metrics.json') };
     const targets = [{ name: 'sim', kind: 'sim' }, { name: 'lp', kind: 'linux-process' }];
     finalizeInterruptedReports(paths, targets);
-    const empty = readFileSync(paths.junit, 'utf8');
-    assert.match(empty, /<testsuites name="farm" tests="2" failures="0" errors="2"/);
-    assert.match(empty, /<testsuite name="lp"[\s\S]*<property name="run.status" value="interrupted"\/>[\s\S]*<error message="run interrupted[^"]*" type="interrupted"\/>/);
+    const empty = readJunit(readFileSync(paths.junit, 'utf8'));
+    assert.deepEqual(counts(empty.attributes), [2, 0, 2, 0]);
+    for (const target of targets) {
+      const suite = suiteNamed(empty, target.name);
+      assert.deepEqual(counts(suite.attributes), [1, 0, 1, 0]);
+      assert.equal(suite.properties.get('run.status'), 'interrupted');
+      assert.equal(suite.properties.get('target.kind'), target.kind);
+      const [run] = suite.cases;
+      assert.match(run?.attributes.name ?? '', /^\(run\) interrupted before any test was planned$/);
+      assert.deepEqual(run?.error?.attributes, { message: INTERRUPTED_MESSAGE, type: 'interrupted' });
+    }
     assert.equal((JSON.parse(readFileSync(paths.metrics, 'utf8')) as { status: string }).status, 'interrupted');
 
     const planned = { id: '1', target: 'sim', kind: 'sim', suite: 'echo', title: 'later', repeatIndex: 0 };
@@ -148,9 +237,12 @@ test('a runner killed before its end: the CLI marks its reports interrupted, or 
     writeFileSync(paths.metrics, JSON.stringify({ status: 'running', tests: [], notRun: [planned] }));
     finalizeInterruptedReports(paths, targets);
     const junit = readFileSync(paths.junit, 'utf8');
-    assert.match(junit, /<property name="run.status" value="interrupted"\/>/);
     assert.doesNotMatch(junit, /value="running"/);
-    assert.match(junit, /<skipped message="run interrupted: not run"\/>/);
+    const marked = suiteNamed(readJunit(junit), 'sim');
+    assert.equal(marked.properties.get('run.status'), 'interrupted');
+    assert.deepEqual(counts(marked.attributes), [1, 0, 0, 1]);
+    assert.ok(marked.cases[0]?.skipped);
+    assert.equal(marked.cases[0]?.properties.get('skip.reason'), NOT_RUN_MESSAGE);
     const metrics = JSON.parse(readFileSync(paths.metrics, 'utf8')) as { status: string; notRun: unknown[] };
     assert.equal(metrics.status, 'interrupted');
     assert.equal(metrics.notRun.length, 1);
@@ -164,21 +256,69 @@ test('a runner killed before its end: the CLI marks its reports interrupted, or 
   }
 });
 
-test('JUnit: a test that passed on a retry keeps its failed attempt as <flakyFailure>; one that always failed has <rerunFailure>', () => {
+test('JUnit: a retried test keeps its failed attempts as testcase properties and system-out sections, and counts once', () => {
   const planned = (id: string, title: string) => ({ id, target: 'sim', kind: 'sim', suite: 'echo', title, repeatIndex: 0 });
   const failed = (id: string, attempt: number, outcome: 'failed' | 'error') =>
-    record({ id, attempt, outcome, failureClass: outcome === 'error' ? 'infrastructure' : 'protocol', message: `attempt ${attempt} broke`, details: `stack ${attempt}` });
-  const xml = buildJunitXml(
-    [
-      { test: planned('1', 'flaky one'), attempts: [failed('1', 0, 'failed'), record({ id: '1', attempt: 1, flaky: true })], running: false },
-      { test: planned('2', 'broken one'), attempts: [failed('2', 0, 'error'), failed('2', 1, 'failed')], running: false },
-    ],
-    1,
-    'failed',
+    record({
+      id,
+      attempt,
+      outcome,
+      failureClass: outcome === 'error' ? 'infrastructure' : 'protocol',
+      message: `attempt ${attempt} broke`,
+      details: `stack ${attempt}`,
+      console: `uart ${attempt}`,
+    });
+  const file = readJunit(
+    buildJunitXml(
+      [
+        { test: planned('1', 'flaky one'), attempts: [failed('1', 0, 'failed'), record({ id: '1', attempt: 1, flaky: true, console: 'uart ok' })], running: false },
+        { test: planned('2', 'broken one'), attempts: [failed('2', 0, 'error'), failed('2', 1, 'failed')], running: false },
+        { test: planned('3', 'retry in flight'), attempts: [failed('3', 0, 'failed')], running: true },
+      ],
+      1,
+      'failed',
+    ),
   );
-  assert.match(xml, /name="flaky one"[^>]*>\s*<flakyFailure message="attempt 0 broke" type="protocol">\s*<stackTrace><!\[CDATA\[stack 0\]\]><\/stackTrace>\s*<system-out><!\[CDATA\[--- attempt 1 ---/);
-  assert.match(xml, /name="broken one"[^>]*>\s*<failure message="attempt 1 broke" type="protocol">[^]*?<rerunError message="attempt 0 broke" type="infrastructure">/);
-  assert.match(xml, /<testsuite name="sim" tests="2" failures="1" errors="0"/, 'a flaky test counts as passed, each test once');
+  const sim = suiteNamed(file, 'sim');
+  assert.deepEqual(counts(sim.attributes), [3, 1, 1, 0], 'a flaky test counts as passed, each test once');
+
+  const flaky = caseNamed(sim, 'flaky one');
+  assert.ok(!flaky.failure && !flaky.error && !flaky.skipped);
+  assert.deepEqual(Object.fromEntries(flaky.properties), { attempts: '2', flaky: 'true', 'attempt.1.failure': 'protocol: attempt 0 broke' });
+  assert.equal(
+    flaky.systemOut,
+    [
+      '--- attempt 1 (failed, protocol) ---',
+      'attempt 0 broke',
+      'stack 0',
+      '--- console ---\nuart 0',
+      '--- trace buffer ---\ntrace line',
+      '--- target log ---\n(empty)',
+      '--- attempt 2 (passed, flaky) ---',
+      '--- console ---\nuart ok',
+      '--- trace buffer ---\ntrace line',
+      '--- target log ---\n(empty)',
+    ].join('\n'),
+  );
+
+  const broken = caseNamed(sim, 'broken one');
+  assert.deepEqual(broken.failure?.attributes, { message: 'attempt 1 broke', type: 'protocol' });
+  assert.equal(broken.failure?.text, 'stack 1');
+  assert.deepEqual(Object.fromEntries(broken.properties), { attempts: '2', 'attempt.1.failure': 'infrastructure: attempt 0 broke' });
+  assert.match(broken.systemOut, /^--- attempt 1 \(error, infrastructure\) ---\nattempt 0 broke\nstack 0\n--- console ---\nuart 0\n[^]*--- attempt 2 \(failed, protocol\) ---\n--- console ---\nuart 1\n/);
+
+  const inFlight = caseNamed(sim, 'retry in flight');
+  assert.deepEqual(inFlight.error?.attributes, { message: INTERRUPTED_MESSAGE, type: 'interrupted' });
+  assert.deepEqual(Object.fromEntries(inFlight.properties), { attempts: '2', 'attempt.1.failure': 'protocol: attempt 0 broke' });
+  assert.match(inFlight.systemOut, /^--- attempt 1 \(failed, protocol\) ---\nattempt 0 broke\nstack 0\n--- console ---\nuart 0\n/);
+});
+
+test('the JUnit reader refuses what is not well formed', () => {
+  assert.throws(() => parseXml('<a><![CDATA[x ]]> y ]]></a>'), /"]]>" in text/);
+  assert.throws(() => parseXml('<a><b></a>'), /closes/);
+  assert.throws(() => parseXml('<a>'), /not closed/);
+  assert.equal(parseXml('<a x="1 &amp; &#xA;"><![CDATA[p ]]]]><![CDATA[> q]]></a>').text, 'p ]]> q');
+  assert.equal(parseXml('<a x="1 &amp; &#xA;"/>').attributes.x, '1 & \n');
 });
 
 test('metrics.json keeps every attempt of a retried test', async () => {

@@ -5,6 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { EXTRA_KINDS_ENV } from '../../targets/registry.js';
+import { INTERRUPTED_TYPE, NOT_RUN_MESSAGE, SKIP_REASON_PROPERTY } from '../../reports/junit-reporter.js';
+import { readJunit } from '../../reports/junit-reader.js';
 
 export const CLI = fileURLToPath(new URL('../cli.js', import.meta.url));
 export const FAKE_KIND_MODULE = fileURLToPath(new URL('./fake-target.js', import.meta.url));
@@ -127,29 +129,26 @@ export function trackRun(pid: number, intervalMs = 20): { readonly pids: Readonl
 
 /**
  * Every test case of a JUnit file as "target|classname|name|outcome", outcome one of passed,
- * failure, error, skipped, and for a run that stopped: interrupted (cut off mid-test) or not-run.
+ * failure, error, skipped, and for a run that stopped: interrupted (cut off mid-test: <error
+ * type="interrupted">) or not-run (<skipped/> whose skip.reason says "run interrupted: not run").
  */
 export function junitAllCases(xml: string): string[] {
-  const cases: string[] = [];
-  for (const match of xml.matchAll(/<testsuite name="([^"]*)"[\s\S]*?<\/testsuite>/g)) {
-    const suite = match[0];
-    for (const testcase of suite.matchAll(/<testcase classname="([^"]*)" name="([^"]*)"[^>]*?(\/>|>([\s\S]*?)<\/testcase>)/g)) {
-      const body = testcase[4] ?? '';
-      const outcome = /<failure/.test(body)
+  return readJunit(xml).suites.flatMap((suite) =>
+    suite.cases.map((testCase) => {
+      const outcome = testCase.failure
         ? 'failure'
-        : /<error[^>]* type="interrupted"/.test(body)
+        : testCase.error?.attributes.type === INTERRUPTED_TYPE
           ? 'interrupted'
-          : /<error/.test(body)
+          : testCase.error
             ? 'error'
-            : /<skipped message="run interrupted: not run"/.test(body)
+            : testCase.skipped && testCase.properties.get(SKIP_REASON_PROPERTY) === NOT_RUN_MESSAGE
               ? 'not-run'
-              : /<skipped/.test(body)
+              : testCase.skipped
                 ? 'skipped'
                 : 'passed';
-      cases.push(`${match[1]}|${testcase[1]}|${testcase[2]}|${outcome}`);
-    }
-  }
-  return cases;
+      return `${suite.attributes.name}|${testCase.attributes.classname}|${testCase.attributes.name}|${outcome}`;
+    }),
+  );
 }
 
 /** The test cases of a JUnit file that finished (see junitAllCases), as "target|classname|name|outcome". */
