@@ -7,6 +7,7 @@ import { AddressSpace } from '../openamp/memory/shared-memory.js';
 import { ManagedProcess, describeExit } from '../targets/process/managed-process.js';
 import { onProcessExit } from '../targets/process/exit-cleanup.js';
 import { SerialConsole } from '../targets/serial/serial-console.js';
+import { FIRMWARE_KICK_BYTE } from '../firmware/uart-kick.js';
 import type { QemuMachineProfile } from './machines.js';
 import { QmpClient, QmpError, type QmpEvent } from './qmp.js';
 import { runFileStem, sweepStaleRunFiles } from './run-files.js';
@@ -17,11 +18,13 @@ export interface QemuLaunchOptions {
   readonly stubDir: string;
   /** For messages ("qemu-riscv64-virt"). */
   readonly name?: string;
-  /** UART text as it arrives. */
+  /** UART text as it arrives, without the firmware's kick bytes. */
   readonly onConsole?: (text: string) => void;
+  /** The firmware kicked (FIRMWARE_KICK_BYTE on the UART): look at the rings. */
+  readonly onKick?: () => void;
   /** QEMU's own stderr lines (warnings, errors). */
   readonly onStderr?: (text: string) => void;
-  /** Deadline for QEMU to come up (QMP greeting, pty), ms. Default 10000. */
+  /** Deadline for QEMU to come up (QMP greeting, UART socket), ms. Default 10000. */
   readonly startTimeoutMs?: number;
 }
 
@@ -36,7 +39,8 @@ const FAILURE_EVENTS = new Set(['GUEST_PANICKED', 'SHUTDOWN', 'GUEST_CRASHLOADED
 /**
  * One QEMU process for one remote core: started paused (-S) with its RAM in a shared
  * memory-backend-file under /dev/shm (the host reads and writes guest RAM through it), QMP on
- * a UNIX socket, the remote's UART on a pseudo-terminal read through SerialConsole. `close`
+ * a UNIX socket, the remote's UART on a socket chardev read through SerialConsole (which also
+ * carries the firmware's kick bytes: `onKick`). `close`
  * (and the farm's exit hook) leave no process, socket or RAM file behind.
  */
 export class QemuInstance {
@@ -73,6 +77,7 @@ export class QemuInstance {
     const stem = runFileStem('qemu');
     const ramPath = `/dev/shm/${stem}.ram`;
     const qmpPath = `/tmp/${stem}.qmp`;
+    const uartPath = `/tmp/${stem}.uart`;
     const stub = (file: string): string => {
       const full = path.join(options.stubDir, file);
       if (!fs.existsSync(full)) throw new InfrastructureError(`${name}: boot stub ${full} is missing (build the firmware first)`);
@@ -84,7 +89,10 @@ export class QemuInstance {
       '-m', `${mib}M`,
       '-object', `memory-backend-file,id=${RAM_ID},size=${mib}M,mem-path=${ramPath},share=on`,
       '-machine', `memory-backend=${RAM_ID}`,
-      '-chardev', `pty,id=${UART_ID}`,
+      // A socket, not a pty: the firmware's kick bytes travel on this UART, and a UNIX socket is
+      // read on our event loop (~30 us round trip) where serialport reads a pty through the
+      // thread pool (~115 us; BENCHMARKS.md).
+      '-chardev', `socket,id=${UART_ID},path=${uartPath},server=on,wait=off`,
       '-serial', `chardev:${UART_ID}`,
       '-qmp', `unix:${qmpPath},server=on,wait=off`,
       '-display', 'none', '-nodefaults', '-no-user-config', '-monitor', 'none', '-net', 'none',
@@ -92,7 +100,7 @@ export class QemuInstance {
       ...profile.stubArgs(stub),
     ];
     // Registered only now: a missing boot stub above throws before anything exists to clean up.
-    const files = [ramPath, qmpPath];
+    const files = [ramPath, qmpPath, uartPath];
     const removeFiles = (): void => {
       for (const file of files) fs.rmSync(file, { force: true });
     };
@@ -135,10 +143,11 @@ export class QemuInstance {
       });
       exitedEarly.catch(() => {});
       qmp = await Promise.race([QmpClient.connect(qmpPath, { timeoutMs: deadline, signal: startFailed.signal }), exitedEarly]);
-      const chardevs = await qmp.execute<{ label: string; filename: string }[]>('query-chardev');
-      const uart = chardevs.find((c) => c.label === UART_ID);
-      if (!uart?.filename.startsWith('pty:')) throw new InfrastructureError(`${name}: QEMU did not give the UART a pty (${JSON.stringify(uart)})`);
-      console = await SerialConsole.open({ path: uart.filename.slice(4), name: `${name} uart0`, onText: options.onConsole });
+      // Kick bytes are stripped whether or not anyone listens: they are not console text.
+      const onKick = options.onKick ?? ((): void => {});
+      const consoleOptions = { name: `${name} uart0`, onText: options.onConsole, kick: { byte: FIRMWARE_KICK_BYTE, onKick } };
+      // QEMU listens once the QMP greeting came (chardevs are created before the monitor).
+      console = await SerialConsole.connect({ path: uartPath, ...consoleOptions });
       ram = FileMemory.open(ramPath, { size: profile.ram.size });
       const memory = new AddressSpace([{ name: `${profile.name} RAM`, da: profile.ram.base, pa: profile.ram.base, size: profile.ram.size, memory: ram, offset: 0 }]);
       return new QemuInstance(profile, name, child, qmp, console, ram, memory, files, spawnedAt, releaseFiles);
@@ -197,7 +206,7 @@ export class QemuInstance {
     return memory.loadU32(offset);
   }
 
-  /** Quits QEMU (QMP quit, then SIGKILL), closes the pty and the RAM file, removes every file. Idempotent. */
+  /** Quits QEMU (QMP quit, then SIGKILL), closes the UART socket and the RAM file, removes every file. Idempotent. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closing = true;

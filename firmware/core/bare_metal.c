@@ -1,7 +1,7 @@
 /*
  * What the bare-metal machines share: the resource table and trace buffer of core/rsc_table.S,
- * the shared-RAM window that keeps host-given addresses off the image, and ending a program by
- * parking the core (the exit record is already written).
+ * the shared-RAM window that keeps host-given addresses off the image, the kick (a byte on the
+ * console UART), and ending a program by parking the core (the exit record is already written).
  */
 #include "fw.h"
 
@@ -22,6 +22,11 @@ void *fw_ram_window(uint64_t pa, uint32_t len, uint64_t ram_base, uint64_t ram_s
   if (p && pa < (uintptr_t)__stack_top && pa + len > (uintptr_t)__image_start) return NULL;
   return p;
 }
+
+/* Guest -> host doorbell: QEMU gives the host no interrupt from the guest, but it does read the
+ * console UART (a pty). One byte per kick; the host turns it into a doorbell event and strips it
+ * from the console. Host -> guest stays shared-memory polling (fw_run's idle loop). */
+void plat_kick(void) { plat_putc((char)FW_KICK_BYTE); }
 
 void plat_exit(int code) {
   fw_log("fw: exit %u\n", (uint32_t)code);

@@ -38,6 +38,10 @@
 #define FW_MSG_HANG 0xFA11B10Cu
 #define FW_MSG_SHUTDOWN 0xEF56A55Au
 
+/* The bare-metal kick on the console UART (ASCII ENQ). Log text never carries it: fw_log writes
+ * '?' in its place (a name the host sent could contain it). Same value as firmware/uart-kick.ts. */
+#define FW_KICK_BYTE 0x05
+
 /* Crash record: the last FW_CRASH_RECORD_SIZE bytes of the trace buffer. */
 #define FW_CRASH_MAGIC 0x48535243u /* "CRSH" */
 #define FW_EXIT_MAGIC 0x54495845u /* "EXIT": the program ended on purpose (cause = exit code) */
@@ -95,7 +99,8 @@ void *fw_window(uint64_t pa, uint32_t len, uint64_t base, uint64_t size, void *c
 /* For bare-metal plat_phys (RAM mapped 1:1): fw_window over the RAM, NULL as well when the range
  * overlaps the image [__image_start, __stack_top) (code, data, resource table, trace, stack). */
 void *fw_ram_window(uint64_t pa, uint32_t len, uint64_t ram_base, uint64_t ram_size);
-/* Tell the host to look at the rings. */
+/* Tell the host to look at the rings. Bare metal (core/bare_metal.c): FW_KICK_BYTE on the
+ * console UART, which the host strips from the console text; linux-process: a socket byte. */
 void plat_kick(void);
 /* Wait a little for something to happen (a kick, or a poll interval); `busy` = work was just
  * done. Returns -1 when the host is gone for good (linux-process: socket closed). */

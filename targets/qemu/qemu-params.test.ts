@@ -3,16 +3,23 @@ import assert from 'node:assert/strict';
 import { ConfigError } from '../../farm/config-error.js';
 import { QEMU_PARAM_DEFAULTS, parseQemuParams } from './qemu-params.js';
 
-test('QEMU params: defaults, fractional pollBurstMs, 0 = timer polling only, bad values name the field', () => {
+test('QEMU params: defaults (doorbell uart), doorbell poll, fractional pollBurstMs, 0 = timer polling only, bad values name the field', () => {
   assert.deepEqual(parseQemuParams(undefined, 'targets.q.params'), QEMU_PARAM_DEFAULTS);
-  assert.deepEqual(QEMU_PARAM_DEFAULTS, { pollIntervalMs: 1, pollBurstMs: 0.2, stallTimeoutMs: 1000 });
+  assert.deepEqual(QEMU_PARAM_DEFAULTS, { doorbell: 'uart', uartSafetyPollMs: 20, uartBurstMs: 0, pollIntervalMs: 1, pollBurstMs: 0.2, stallTimeoutMs: 1000 });
+  assert.equal(parseQemuParams({ doorbell: 'poll' }, 'p').doorbell, 'poll');
+  assert.equal(parseQemuParams({ uartSafetyPollMs: 50 }, 'p').uartSafetyPollMs, 50);
+  assert.equal(parseQemuParams({ uartBurstMs: 0.2 }, 'p').uartBurstMs, 0.2);
   assert.equal(parseQemuParams({ pollBurstMs: 0.5 }, 'p').pollBurstMs, 0.5);
   assert.equal(parseQemuParams({ pollBurstMs: 0 }, 'p').pollBurstMs, 0);
   for (const [raw, field] of [
     [{ pollBurstMs: -1 }, 'p.pollBurstMs'],
     [{ pollBurstMs: '1' }, 'p.pollBurstMs'],
     [{ pollIntervalMs: 0.5 }, 'p.pollIntervalMs'],
-    [{ doorbell: 'uart' }, 'p.doorbell'],
+    [{ doorbell: 'ivshmem' }, 'p.doorbell'],
+    [{ doorbell: 1 }, 'p.doorbell'],
+    [{ uartSafetyPollMs: 0 }, 'p.uartSafetyPollMs'],
+    [{ uartSafetyPollMs: 2.5 }, 'p.uartSafetyPollMs'],
+    [{ uartBurstMs: 101 }, 'p.uartBurstMs'],
   ] as const) {
     assert.throws(() => parseQemuParams(raw, 'p'), (error: unknown) => error instanceof ConfigError && error.message.includes(field));
   }

@@ -1,31 +1,61 @@
 import { ConfigError } from '../../farm/config-error.js';
 import { integerParam, paramsRecord } from '../params.js';
 
+/** How the guest tells the host to look at the rings (host -> guest is always the guest's polling). */
+export const QEMU_DOORBELLS = ['uart', 'poll'] as const;
+export type QemuDoorbell = (typeof QEMU_DOORBELLS)[number];
+
 /** `params:` of a QEMU target in farm.yaml; every field is optional. */
 export interface QemuParams {
-  /** How often the host looks at the rings while idle, in ms (the doorbell is shared-memory polling). */
+  /**
+   * 'uart': the firmware writes a kick byte on its console UART, which the host strips from
+   * the console and takes as the doorbell (plus a safety poll every `uartSafetyPollMs`);
+   * 'poll': the host polls the rings (`pollIntervalMs`, `pollBurstMs`).
+   */
+  readonly doorbell: QemuDoorbell;
+  /** doorbell 'uart': the host also looks at the rings this often without a kick, in ms. */
+  readonly uartSafetyPollMs: number;
+  /**
+   * doorbell 'uart': after the host sends, also look at the rings on every event-loop turn for
+   * this long, in ms. Default 0: it makes a target with a core to itself ~30% faster but two
+   * targets sharing the cores 3x slower (BENCHMARKS.md).
+   */
+  readonly uartBurstMs: number;
+  /** doorbell 'poll': how often the host looks at the rings while idle, in ms. */
   readonly pollIntervalMs: number;
   /**
-   * After the host sends (or returns buffers), how long it looks at the rings on every
-   * event-loop turn, in ms; 0 = timer polling only (AdaptivePollingDoorbell).
+   * doorbell 'poll': after the host sends (or returns buffers), how long it looks at the rings
+   * on every event-loop turn, in ms; 0 = timer polling only (AdaptivePollingDoorbell).
    */
   readonly pollBurstMs: number;
   /** How long a silent remote may take before it counts as hung, in ms. */
   readonly stallTimeoutMs: number;
 }
 
-export const QEMU_PARAM_DEFAULTS: QemuParams = { pollIntervalMs: 1, pollBurstMs: 0.2, stallTimeoutMs: 1000 };
+export const QEMU_PARAM_DEFAULTS: QemuParams = { doorbell: 'uart', uartSafetyPollMs: 20, uartBurstMs: 0, pollIntervalMs: 1, pollBurstMs: 0.2, stallTimeoutMs: 1000 };
 
 export function parseQemuParams(raw: unknown, path: string): QemuParams {
   const record = paramsRecord(raw, path, Object.keys(QEMU_PARAM_DEFAULTS));
   if (!record) return { ...QEMU_PARAM_DEFAULTS };
-  const burst = record.pollBurstMs ?? QEMU_PARAM_DEFAULTS.pollBurstMs;
-  if (typeof burst !== 'number' || !Number.isFinite(burst) || burst < 0 || burst > 100) {
-    throw new ConfigError(`${path}.pollBurstMs`, `must be a number of ms from 0 to 100, got ${JSON.stringify(burst)}`);
+  const doorbell = record.doorbell ?? QEMU_PARAM_DEFAULTS.doorbell;
+  if (!QEMU_DOORBELLS.some((known) => known === doorbell)) {
+    throw new ConfigError(`${path}.doorbell`, `must be one of ${QEMU_DOORBELLS.join(', ')}, got ${JSON.stringify(doorbell)}`);
   }
   return {
+    doorbell: doorbell as QemuDoorbell,
+    uartSafetyPollMs: integerParam(record, 'uartSafetyPollMs', path, { min: 1, max: 1000 }, QEMU_PARAM_DEFAULTS.uartSafetyPollMs),
+    uartBurstMs: burstParam(record, 'uartBurstMs', path),
     pollIntervalMs: integerParam(record, 'pollIntervalMs', path, { min: 1, max: 100 }, QEMU_PARAM_DEFAULTS.pollIntervalMs),
-    pollBurstMs: burst,
+    pollBurstMs: burstParam(record, 'pollBurstMs', path),
     stallTimeoutMs: integerParam(record, 'stallTimeoutMs', path, { min: 100, max: 60_000 }, QEMU_PARAM_DEFAULTS.stallTimeoutMs),
   };
+}
+
+/** A burst length in ms, fractions allowed, 0..100. */
+function burstParam(record: Record<string, unknown>, key: 'pollBurstMs' | 'uartBurstMs', path: string): number {
+  const burst = record[key] ?? QEMU_PARAM_DEFAULTS[key];
+  if (typeof burst !== 'number' || !Number.isFinite(burst) || burst < 0 || burst > 100) {
+    throw new ConfigError(`${path}.${key}`, `must be a number of ms from 0 to 100, got ${JSON.stringify(burst)}`);
+  }
+  return burst;
 }

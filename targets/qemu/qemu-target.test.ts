@@ -119,3 +119,41 @@ test('the wrong image for a suite: the receive timeout names the firmware and qu
     await target.teardown();
   }
 });
+
+test('doorbell uart: the firmware kicks on the console UART, kicks answer the echoes (not the 1 s safety poll), and neither the tests\' console nor the log gets a kick byte; doorbell poll echoes as well', { timeout: 90_000 }, async () => {
+  await ensureFirmwareBuilt('riscv64-virt');
+  for (const doorbell of ['uart', 'poll'] as const) {
+    const params = { ...QEMU_PARAM_DEFAULTS, doorbell, uartSafetyPollMs: 1000 };
+    const target = new QemuTarget(`kick-${doorbell}`, 'qemu-riscv64-virt', QEMU_MACHINES['riscv64-virt'], params, { configDir: process.cwd(), firmware: {}, workDir: tmpdir() });
+    const logged: string[] = [];
+    await target.setup({ info: () => {}, console: (_stream, text) => logged.push(text) });
+    try {
+      await target.host.start(await target.firmwareFor('echo'));
+      const channel = await target.host.waitForChannel('rpmsg-openamp-demo-channel');
+      const endpoint = await target.host.openEndpoint({ name: channel.name });
+      const rounds = 50;
+      for (let i = 0; i < rounds; i++) {
+        const message = new Uint8Array([i, 1, 2, 3]);
+        await endpoint.send(message);
+        assert.deepEqual((await endpoint.receive({ timeoutMs: 5000 })).data, message);
+      }
+      if (doorbell === 'uart') {
+        const kicks = target.kickDoorbell!;
+        // One kick per reply; a few may share a chunk with the next one (one doorbell event).
+        assert.ok(kicks.stats.delivered >= rounds * 0.8, `kicks delivered: ${JSON.stringify(kicks.stats)}`);
+        assert.ok(kicks.pollStats.timerPolls < 10, `the safety poll did not carry the echoes: ${JSON.stringify(kicks.pollStats)}`);
+      } else {
+        assert.equal(target.kickDoorbell, undefined);
+      }
+      await target.host.stop();
+      const console = target.takeConsole();
+      assert.match(console, /DRIVER_OK/, 'the firmware log reached the console');
+      assert.equal(console.includes('\x05'), false, 'no kick byte in the console attached to tests');
+      assert.equal(logged.join('').includes('\x05'), false, 'no kick byte in the console log');
+    } finally {
+      await target.teardown();
+    }
+  }
+  assert.deepEqual(qemuChildren().filter(isAlive), [], 'no QEMU process left');
+  assert.deepEqual(ownRunFiles(), [], 'no RAM, QMP or UART socket file left');
+});

@@ -1,5 +1,7 @@
 import { InfrastructureError } from '../../openamp/errors.js';
 import { AdaptivePollingDoorbell } from '../../openamp/doorbell/adaptive-polling-doorbell.js';
+import type { Doorbell } from '../../openamp/doorbell/doorbell.js';
+import { ForwardedKickDoorbell } from '../../openamp/doorbell/forwarded-kick-doorbell.js';
 import { ensureFirmwareBuilt, firmwareBuildDir, firmwarePath, type FirmwareProgram } from '../../firmware/build.js';
 import { CrashRecordReader, RemoteWatch } from '../../firmware/crash-record.js';
 import type { QemuMachineProfile } from '../../qemu/machines.js';
@@ -29,7 +31,8 @@ const CONSOLE_STREAM = 'uart0';
 /**
  * A remote core emulated by QEMU, driven by our OpenAmpHost: QEMU is started (paused) in
  * setup; each start loads the image through the guest RAM file and resumes the machine; stop
- * pauses and resets it. The UART (a pty) is read through SerialConsole; crashes come from QMP
+ * pauses and resets it. The UART (a socket chardev) is read through SerialConsole, and with doorbell 'uart'
+ * the firmware's kick bytes on it ring the host's doorbell; crashes come from QMP
  * events, the firmware's crash record and its heartbeat (see firmware/crash-record.ts).
  */
 export class QemuTarget implements Target {
@@ -39,6 +42,8 @@ export class QemuTarget implements Target {
   private watch: RemoteWatch | undefined;
   private log: TargetLog | undefined;
   private readonly consoleBuffer = new ConsoleBuffer((stream, text) => this.log?.console(stream, text));
+  /** doorbell 'uart': rung by the firmware's kick bytes on the console UART (every QEMU launch). */
+  private readonly uartDoorbell: ForwardedKickDoorbell | undefined;
   private tornDown = false;
 
   constructor(
@@ -47,11 +52,18 @@ export class QemuTarget implements Target {
     readonly profile: QemuMachineProfile,
     readonly params: QemuParams,
     private readonly context: TargetContext,
-  ) {}
+  ) {
+    if (params.doorbell === 'uart') this.uartDoorbell = new ForwardedKickDoorbell({ kind: 'uart-kick', safetyPollMs: params.uartSafetyPollMs, burstMs: params.uartBurstMs });
+  }
 
   get host(): Host {
     if (!this.openAmpHost) throw new InfrastructureError(`${this.name}: the target is not set up`);
     return this.openAmpHost;
+  }
+
+  /** doorbell 'uart': the doorbell the firmware's kick bytes ring (tests read its stats). */
+  get kickDoorbell(): ForwardedKickDoorbell | undefined {
+    return this.uartDoorbell;
   }
 
   /** The running QEMU (benchmarks read spawnedAt). */
@@ -75,7 +87,7 @@ export class QemuTarget implements Target {
         return this.launch();
       },
     });
-    const doorbell = new AdaptivePollingDoorbell({ intervalMs: this.params.pollIntervalMs, burstMs: this.params.pollBurstMs });
+    const doorbell: Doorbell = this.uartDoorbell ?? new AdaptivePollingDoorbell({ intervalMs: this.params.pollIntervalMs, burstMs: this.params.pollBurstMs });
     this.openAmpHost = new OpenAmpHost({
       ops,
       doorbell: () => doorbell,
@@ -92,6 +104,7 @@ export class QemuTarget implements Target {
       stubDir: firmwareBuildDir(this.profile.name),
       name: this.name,
       onConsole: (text) => this.consoleBuffer.write(CONSOLE_STREAM, text),
+      onKick: () => this.uartDoorbell?.ring(),
       onStderr: (text) => this.log?.info(`${this.name}: qemu: ${text.trim()}`),
     });
     // Teardown may have run while QEMU started (Ctrl-C during a relaunch on stop): it closed
@@ -125,7 +138,11 @@ export class QemuTarget implements Target {
       'qemu.version': this.qemu?.qmp.version ?? 'not started',
       'qemu.machine': this.profile.description,
       'qemu.ram': `0x${this.profile.ram.base.toString(16)} + ${this.profile.ram.size} bytes (memory-backend-file under /dev/shm)`,
-      'qemu.doorbell': `shared-memory polling (every ${this.params.pollIntervalMs} ms idle; every event-loop turn for ${this.params.pollBurstMs} ms after each notify)`,
+      'qemu.doorbell':
+        this.params.doorbell === 'uart'
+          ? `guest -> host: kick byte 0x05 on the console UART (stripped from the console), safety poll every ${this.params.uartSafetyPollMs} ms` +
+            `${this.params.uartBurstMs > 0 ? `, every event-loop turn for ${this.params.uartBurstMs} ms after each notify` : ''}; host -> guest: the guest polls`
+          : `shared-memory polling (every ${this.params.pollIntervalMs} ms idle; every event-loop turn for ${this.params.pollBurstMs} ms after each notify)`,
     };
   }
 
@@ -136,6 +153,7 @@ export class QemuTarget implements Target {
     try {
       if (this.openAmpHost && this.openAmpHost.state !== 'offline') await this.openAmpHost.stop().catch(() => {});
     } finally {
+      this.uartDoorbell?.close();
       await this.qemu?.close();
     }
   }

@@ -1,11 +1,17 @@
 /**
- * SerialConsole on a real pseudo-terminal. A small python3 helper opens the pty pair (raw, no
+ * SerialConsole on a real pseudo-terminal, and on a UNIX socket (QEMU's socket chardev, with
+ * the firmware's in-band kick byte). A small python3 helper opens the pty pair (raw, no
  * echo), prints the device path, writes to the master side what it is told on stdin and reports
  * what arrives from our side; its exit makes the device vanish.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import * as net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { InfrastructureError, TimeoutError } from '../../openamp/errors.js';
 import { findExecutable } from '../process/managed-process.js';
 import { SerialConsole, SerialPortClosedError } from './serial-console.js';
@@ -177,6 +183,71 @@ test('SerialConsole.open on a missing device is an InfrastructureError naming th
   await assert.rejects(SerialConsole.open({ path: '/dev/farm-no-such-tty' }), (error: unknown) => {
     assert.ok(error instanceof InfrastructureError, String(error));
     assert.match((error as Error).message, /cannot open serial port \/dev\/farm-no-such-tty/);
+    return true;
+  });
+});
+
+/** A UNIX socket server standing for QEMU's `-chardev socket,server=on`; resolves with our connection. */
+async function socketPeer(): Promise<{ path: string; connected: Promise<net.Socket>; close(): Promise<void> }> {
+  const dir = mkdtempSync(join(tmpdir(), 'serial-console-socket-'));
+  const path = join(dir, 'uart');
+  let resolveConnected: (socket: net.Socket) => void = () => {};
+  const connected = new Promise<net.Socket>((resolve) => (resolveConnected = resolve));
+  const server = net.createServer((socket) => resolveConnected(socket));
+  await new Promise<void>((resolve) => server.listen(path, resolve));
+  return {
+    path,
+    connected,
+    close: async () => {
+      (await Promise.race([connected, Promise.resolve(undefined)]))?.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+test('SerialConsole on a socket with an in-band kick byte: each chunk holding it calls onKick; the byte never reaches history, take or onText; writes reach the far side; the far side closing fails waits', { timeout: 20_000 }, async () => {
+  const peer = await socketPeer();
+  const chunks: string[] = [];
+  let kicks = 0;
+  const console = await SerialConsole.connect({ path: peer.path, name: 'uart0', onText: (text) => chunks.push(text), kick: { byte: 0x05, onKick: () => kicks++ } });
+  try {
+    const far = await peer.connected;
+    far.write(Buffer.from('fw: DRIVER_OK\x05\r\nrpmsg: \x05\x05NS CREATE\r\n', 'latin1'));
+    await console.waitFor('NS CREATE\r\n');
+    assert.ok(kicks >= 1 && kicks <= 3, `kicks: ${kicks}`);
+    assert.equal(console.text(), 'fw: DRIVER_OK\r\nrpmsg: NS CREATE\r\n');
+    assert.equal(chunks.join(''), console.text(), 'onText saw the text without kick bytes');
+    assert.equal(console.take(), 'fw: DRIVER_OK\r\nrpmsg: NS CREATE\r\n');
+
+    // A chunk of kicks alone: a doorbell event, no text.
+    const before = kicks;
+    const position = console.position;
+    far.write(Buffer.from([0x05]));
+    for (let i = 0; i < 200 && kicks === before; i++) await sleep(5);
+    assert.equal(kicks, before + 1);
+    assert.equal(console.position, position, 'no text arrived');
+    assert.equal(console.take(), '');
+    assert.equal(chunks.join('').includes('\x05'), false);
+
+    const got: Buffer[] = [];
+    far.on('data', (chunk: Buffer) => got.push(chunk));
+    await console.write('ping\n');
+    for (let i = 0; i < 200 && Buffer.concat(got).length < 5; i++) await sleep(5);
+    assert.equal(Buffer.concat(got).toString('latin1'), 'ping\n');
+
+    far.destroy();
+    await assert.rejects(console.waitFor('never', { timeoutMs: 5000 }), SerialPortClosedError);
+  } finally {
+    await console.close();
+    await peer.close();
+  }
+});
+
+test('SerialConsole.connect to a missing socket is an InfrastructureError naming the path', async () => {
+  await assert.rejects(SerialConsole.connect({ path: '/tmp/farm-no-such-console-socket' }), (error: unknown) => {
+    assert.ok(error instanceof InfrastructureError, String(error));
+    assert.match((error as Error).message, /farm-no-such-console-socket/);
     return true;
   });
 });

@@ -1,4 +1,5 @@
 import * as fs from 'node:fs';
+import * as net from 'node:net';
 import { SerialPort } from 'serialport';
 import { InfrastructureError, TimeoutError } from '../../openamp/errors.js';
 
@@ -12,6 +13,54 @@ export interface SerialConsoleOptions {
   readonly onText?: (text: string) => void;
   /** Most text kept for `waitFor`; older text is dropped (the `take` log is separate). Default 1 MiB. */
   readonly historyLimit?: number;
+  /**
+   * An in-band doorbell on this UART: each chunk holding `byte` calls `onKick` once (one look at
+   * the rings serves every kick that arrived together), and the byte is removed from the text
+   * (history, `take`, `onText`). For firmware that kicks with a byte its log never contains.
+   */
+  readonly kick?: { readonly byte: number; readonly onKick: () => void };
+}
+
+/**
+ * The byte stream under a console: a serialport SerialPort (USB adapters, ptys), or a UNIX
+ * socket to an emulator's socket chardev (SocketLink).
+ */
+interface ConsoleLink {
+  readonly isOpen: boolean;
+  on(event: 'data', listener: (chunk: Buffer) => void): unknown;
+  on(event: 'close', listener: (error?: Error | null) => void): unknown;
+  on(event: 'error', listener: (error: Error) => void): unknown;
+  write(data: Buffer, callback: (error?: Error | null) => void): unknown;
+  close(callback: () => void): void;
+}
+
+/** A connected UNIX socket as a ConsoleLink. */
+class SocketLink implements ConsoleLink {
+  constructor(private readonly socket: net.Socket) {}
+
+  get isOpen(): boolean {
+    return !this.socket.destroyed;
+  }
+
+  on(event: 'data' | 'close' | 'error', listener: (arg: never) => void): this {
+    if (event === 'close') this.socket.on('close', (hadError: boolean) => (listener as (error?: Error | null) => void)(hadError ? new Error('the socket closed on an error') : undefined));
+    else if (event === 'data') this.socket.on('data', listener as (chunk: Buffer) => void);
+    else this.socket.on('error', listener as (error: Error) => void);
+    return this;
+  }
+
+  write(data: Buffer, callback: (error?: Error | null) => void): void {
+    this.socket.write(data, callback);
+  }
+
+  close(callback: () => void): void {
+    if (this.socket.destroyed) {
+      callback();
+      return;
+    }
+    this.socket.once('close', () => callback());
+    this.socket.destroy();
+  }
 }
 
 /** How often a waiting console checks that its device node still exists, ms. */
@@ -35,11 +84,12 @@ export class SerialConsole {
   private presenceTimer: NodeJS.Timeout | undefined;
 
   private constructor(
-    private readonly port: SerialPort,
+    private readonly port: ConsoleLink,
     readonly path: string,
     name: string,
     private readonly historyLimit: number,
     private readonly onText: ((text: string) => void) | undefined,
+    private readonly kick: SerialConsoleOptions['kick'],
   ) {
     this.name = name;
     port.on('data', (chunk: Buffer) => this.receive(chunk.toString('latin1')));
@@ -56,7 +106,24 @@ export class SerialConsole {
     await new Promise<void>((resolve, reject) =>
       port.open((error) => (error ? reject(new InfrastructureError(`cannot open serial port ${options.path}: ${error.message}`, { cause: error })) : resolve())),
     );
-    return new SerialConsole(port, options.path, options.name ?? options.path, options.historyLimit ?? 1 << 20, options.onText);
+    return new SerialConsole(port, options.path, options.name ?? options.path, options.historyLimit ?? 1 << 20, options.onText, options.kick);
+  }
+
+  /**
+   * A console on a UNIX stream socket whose server is the far side: QEMU's
+   * `-chardev socket,server=on` (read on the event loop, no serialport thread-pool hop).
+   */
+  static async connect(options: SerialConsoleOptions): Promise<SerialConsole> {
+    const socket = await new Promise<net.Socket>((resolve, reject) => {
+      const connecting = net.createConnection(options.path);
+      connecting.once('connect', () => {
+        connecting.off('error', reject);
+        resolve(connecting);
+      });
+      connecting.once('error', (error) => reject(new InfrastructureError(`cannot connect to the console socket ${options.path}: ${error.message}`, { cause: error })));
+    });
+    socket.setNoDelay?.(true);
+    return new SerialConsole(new SocketLink(socket), options.path, options.name ?? options.path, options.historyLimit ?? 1 << 20, options.onText, options.kick);
   }
 
   /** Text received since the previous call. */
@@ -157,7 +224,18 @@ export class SerialConsole {
     return this.lastError ? `closed (${this.lastError})` : 'closed';
   }
 
-  private receive(text: string): void {
+  private receive(received: string): void {
+    let text = received;
+    let kicked = false;
+    if (this.kick) {
+      const kickChar = String.fromCharCode(this.kick.byte);
+      if (text.includes(kickChar)) {
+        kicked = true;
+        text = text.split(kickChar).join('');
+      }
+    }
+    if (kicked) this.kick?.onKick();
+    if (text.length === 0) return;
     this.unread += text;
     this.history += text;
     if (this.history.length > this.historyLimit) {

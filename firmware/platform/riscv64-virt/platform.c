@@ -23,8 +23,6 @@ void plat_putc(char c) {
 
 void *plat_phys(uint64_t pa, uint32_t len) { return fw_ram_window(pa, len, RAM_BASE, RAM_SIZE); }
 
-void plat_kick(void) {} /* the host polls the used rings */
-
 static uint32_t idle_rounds;
 
 int plat_wait(int busy) {
