@@ -10,6 +10,7 @@ import type { FarmConfig } from './config.js';
 import { farmPrerequisites, inspectFarm, missingPackages } from './inventory.js';
 import { UsageError } from './selection.js';
 import { SUITE_NAMES } from '../targets/target.js';
+import { ConsolePrefixer } from './console-prefixer.js';
 
 const out = (line = '') => process.stdout.write(`${line}\n`);
 
@@ -115,13 +116,18 @@ export async function upCommand(config: FarmConfig, registry: KindRegistry, name
     firmware: planned.firmware,
     workDir,
   });
+  const consoleLines = new ConsolePrefixer((stream) => `[${name} ${stream}] `);
+  const say = (line: string): void => {
+    process.stdout.write(consoleLines.lineBreak());
+    out(line);
+  };
   let stopRequested: () => void = () => undefined;
   const stopped = new Promise<void>((resolve) => (stopRequested = resolve));
   let signals = 0;
   const onSignal = () => {
     signals++;
     if (signals === 1) {
-      out(`\n[${name}] stopping...`);
+      say(`\n[${name}] stopping...`);
       stopRequested();
     } else {
       process.exit(130);
@@ -131,13 +137,13 @@ export async function upCommand(config: FarmConfig, registry: KindRegistry, name
   process.on('SIGTERM', onSignal);
   try {
     await target.setup({
-      info: (message) => out(`[${name}] ${message}`),
-      console: (stream, text) => process.stdout.write(text.replace(/^(?=.)/gm, `[${name} ${stream}] `)),
+      info: (message) => say(`[${name}] ${message}`),
+      console: (stream, text) => process.stdout.write(consoleLines.format(stream, text)),
     });
     const firmware = await target.firmwareFor(suite);
-    target.host.onNameService((event) => out(`[${name}] NS ${event.kind} "${event.name}" at 0x${event.addr.toString(16)}`));
+    target.host.onNameService((event) => say(`[${name}] NS ${event.kind} "${event.name}" at 0x${event.addr.toString(16)}`));
     await target.host.start(firmware);
-    out(`[${name}] remote running ${firmware.label} (sha256 ${firmware.sha256.slice(0, 16)}...); Ctrl-C to stop`);
+    say(`[${name}] remote running ${firmware.label} (sha256 ${firmware.sha256.slice(0, 16)}...); Ctrl-C to stop`);
     await stopped;
     await target.host.stop();
     return 0;
@@ -150,6 +156,6 @@ export async function upCommand(config: FarmConfig, registry: KindRegistry, name
     rmSync(workDir, { recursive: true, force: true });
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
-    out(`[${name}] down`);
+    say(`[${name}] down`);
   }
 }
