@@ -55,8 +55,14 @@ export class SimTarget implements Target {
   async setup(log: TargetLog): Promise<void> {
     if (this.tornDown) throw new InfrastructureError(`${this.name}: setup after teardown`);
     this.log = log;
-    const images = await Promise.all(SUITE_NAMES.map((suite) => this.firmwareFor(suite)));
-    for (const image of images) log.info(`${this.name}: firmware ${image.label} sha256 ${image.sha256}`);
+    const images = await Promise.all(SUITE_NAMES.map(async (suite) => [suite, await this.firmwareFor(suite)] as const));
+    // Suites share images (lifecycle runs echo's): one line per image, naming its suites.
+    const suitesOf = new Map<string, SuiteName[]>();
+    for (const [suite, image] of images) {
+      const key = `${image.label} sha256 ${image.sha256}`;
+      suitesOf.set(key, [...(suitesOf.get(key) ?? []), suite]);
+    }
+    for (const [key, suites] of suitesOf) log.info(`${this.name}: firmware ${key} (${suites.join(', ')})`);
   }
 
   firmwareFor(suite: SuiteName): Promise<FirmwareImage> {
