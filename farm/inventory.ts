@@ -28,7 +28,7 @@ export function farmPrerequisites(): Prerequisite[] {
   const [major = 0, minor = 0] = process.versions.node.split('.').map(Number);
   const nodeOk = major > MINIMUM_NODE[0] || (major === MINIMUM_NODE[0] && minor >= MINIMUM_NODE[1]);
   const require = createRequire(import.meta.url);
-  const modules = ['@playwright/test', 'yaml'].map((name): Prerequisite => {
+  const modules = ['@playwright/test', 'junit-report-builder', 'yaml'].map((name): Prerequisite => {
     try {
       require.resolve(name);
       return { name: `npm package ${name}`, ok: true, detail: 'installed' };
