@@ -12,6 +12,15 @@ import type { QemuMachineProfile } from './machines.js';
 import { QmpClient, QmpError, type QmpEvent } from './qmp.js';
 import { runFileStem, sweepStaleRunFiles } from './run-files.js';
 
+/**
+ * How the host reads the guest's UART. 'pty': a pseudo-terminal opened with serialport, the code
+ * physical boards' USB serial adapters go through (the default). 'socket': a `-chardev socket`
+ * read with node:net, ~4x faster per byte (no serialport thread-pool hop; BENCHMARKS.md) but not
+ * the serialport path boards use. The firmware's kick bytes travel on either.
+ */
+export const QEMU_UART_TRANSPORTS = ['pty', 'socket'] as const;
+export type QemuUartTransport = (typeof QEMU_UART_TRANSPORTS)[number];
+
 export interface QemuLaunchOptions {
   readonly profile: QemuMachineProfile;
   /** Directory holding the profile's boot stubs (firmware/build/<machine>). */
@@ -24,7 +33,9 @@ export interface QemuLaunchOptions {
   readonly onKick?: () => void;
   /** QEMU's own stderr lines (warnings, errors). */
   readonly onStderr?: (text: string) => void;
-  /** Deadline for QEMU to come up (QMP greeting, UART socket), ms. Default 10000. */
+  /** How the UART reaches the host. Default 'pty' (serialport, as physical boards). */
+  readonly uart?: QemuUartTransport;
+  /** Deadline for QEMU to come up (QMP greeting, UART), ms. Default 10000. */
   readonly startTimeoutMs?: number;
 }
 
@@ -39,9 +50,10 @@ const FAILURE_EVENTS = new Set(['GUEST_PANICKED', 'SHUTDOWN', 'GUEST_CRASHLOADED
 /**
  * One QEMU process for one remote core: started paused (-S) with its RAM in a shared
  * memory-backend-file under /dev/shm (the host reads and writes guest RAM through it), QMP on
- * a UNIX socket, the remote's UART on a socket chardev read through SerialConsole (which also
- * carries the firmware's kick bytes: `onKick`). `close`
- * (and the farm's exit hook) leave no process, socket or RAM file behind.
+ * a UNIX socket, the remote's UART read through SerialConsole: a pseudo-terminal opened with
+ * serialport by default, or a socket chardev (`uart: 'socket'`). The UART also carries the
+ * firmware's kick bytes (`onKick`). `close` (and the farm's exit hook) leave no process, socket
+ * or RAM file behind.
  */
 export class QemuInstance {
   /** performance.now() when QEMU was spawned (benchmarks measure from here). */
@@ -77,6 +89,7 @@ export class QemuInstance {
     const stem = runFileStem('qemu');
     const ramPath = `/dev/shm/${stem}.ram`;
     const qmpPath = `/tmp/${stem}.qmp`;
+    const transport = options.uart ?? 'pty';
     const uartPath = `/tmp/${stem}.uart`;
     const stub = (file: string): string => {
       const full = path.join(options.stubDir, file);
@@ -89,10 +102,9 @@ export class QemuInstance {
       '-m', `${mib}M`,
       '-object', `memory-backend-file,id=${RAM_ID},size=${mib}M,mem-path=${ramPath},share=on`,
       '-machine', `memory-backend=${RAM_ID}`,
-      // A socket, not a pty: the firmware's kick bytes travel on this UART, and a UNIX socket is
-      // read on our event loop (~30 us round trip) where serialport reads a pty through the
-      // thread pool (~115 us; BENCHMARKS.md).
-      '-chardev', `socket,id=${UART_ID},path=${uartPath},server=on,wait=off`,
+      // QEMU puts its pty in raw mode (cfmakeraw) and serialport sets raw termios again on open,
+      // so the kick byte 0x05 and CR/LF pass unchanged (targets/serial/serial-console.test.ts).
+      '-chardev', transport === 'pty' ? `pty,id=${UART_ID}` : `socket,id=${UART_ID},path=${uartPath},server=on,wait=off`,
       '-serial', `chardev:${UART_ID}`,
       '-qmp', `unix:${qmpPath},server=on,wait=off`,
       '-display', 'none', '-nodefaults', '-no-user-config', '-monitor', 'none', '-net', 'none',
@@ -100,7 +112,7 @@ export class QemuInstance {
       ...profile.stubArgs(stub),
     ];
     // Registered only now: a missing boot stub above throws before anything exists to clean up.
-    const files = [ramPath, qmpPath, uartPath];
+    const files = transport === 'socket' ? [ramPath, qmpPath, uartPath] : [ramPath, qmpPath];
     const removeFiles = (): void => {
       for (const file of files) fs.rmSync(file, { force: true });
     };
@@ -146,8 +158,15 @@ export class QemuInstance {
       // Kick bytes are stripped whether or not anyone listens: they are not console text.
       const onKick = options.onKick ?? ((): void => {});
       const consoleOptions = { name: `${name} uart0`, onText: options.onConsole, kick: { byte: FIRMWARE_KICK_BYTE, onKick } };
-      // QEMU listens once the QMP greeting came (chardevs are created before the monitor).
-      console = await SerialConsole.connect({ path: uartPath, ...consoleOptions });
+      if (transport === 'pty') {
+        const chardevs = await qmp.execute<{ label: string; filename: string }[]>('query-chardev');
+        const uart = chardevs.find((c) => c.label === UART_ID);
+        if (!uart?.filename.startsWith('pty:')) throw new InfrastructureError(`${name}: QEMU did not give the UART a pty (${JSON.stringify(uart)})`);
+        console = await SerialConsole.open({ path: uart.filename.slice(4), ...consoleOptions });
+      } else {
+        // QEMU listens once the QMP greeting came (chardevs are created before the monitor).
+        console = await SerialConsole.connect({ path: uartPath, ...consoleOptions });
+      }
       ram = FileMemory.open(ramPath, { size: profile.ram.size });
       const memory = new AddressSpace([{ name: `${profile.name} RAM`, da: profile.ram.base, pa: profile.ram.base, size: profile.ram.size, memory: ram, offset: 0 }]);
       return new QemuInstance(profile, name, child, qmp, console, ram, memory, files, spawnedAt, releaseFiles);
@@ -206,7 +225,7 @@ export class QemuInstance {
     return memory.loadU32(offset);
   }
 
-  /** Quits QEMU (QMP quit, then SIGKILL), closes the UART socket and the RAM file, removes every file. Idempotent. */
+  /** Quits QEMU (QMP quit, then SIGKILL), closes the UART (pty or socket) and the RAM file, removes every file. Idempotent. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closing = true;

@@ -7,8 +7,9 @@
  *     remote process) to the announcement arriving at the host;
  *   - echo round trips of 496-byte payloads through the farm host (the target's own doorbell,
  *     event-driven, every echo checked): p50/p99, msgs/s, MB/s.
- * QEMU kinds run four times: with their default doorbell (the firmware's kick byte on the
- * UART), with the kick plus a polling burst after each send, with adaptive shared-memory
+ * QEMU kinds run five times: with their defaults (the firmware's kick byte on the UART, read
+ * from a pty through serialport), with the kick read from a socket chardev instead (uart
+ * 'socket'), with the kick plus a polling burst after each send, with adaptive shared-memory
  * polling and with timer polling only (pollBurstMs 0), so the difference is measured, not assumed.
  * Human-readable lines first, then one JSON object per line.
  *
@@ -31,11 +32,13 @@ export const TARGET_BENCH_PAYLOAD_BYTES = 496;
 /** The goal: the first announcement within this long of spawning QEMU. */
 export const ANNOUNCE_GOAL_MS = 1000;
 /**
- * QEMU kinds are measured again with what the default (the UART kick, notify sends nothing) is
- * chosen over: the kick plus a 0.2 ms polling burst after each send, adaptive shared-memory
- * polling, and timer polling only (fewer round trips: ~1 ms each).
+ * QEMU kinds are measured again with what the defaults (the UART kick on a pty through
+ * serialport, notify sends nothing) are chosen over: the kick on a socket chardev, the kick plus
+ * a 0.2 ms polling burst after each send, adaptive shared-memory polling, and timer polling only
+ * (fewer round trips: ~1 ms each).
  */
 const QEMU_DOORBELL_VARIANTS = [
+  { uart: 'socket' },
   { doorbell: 'uart', uartBurstMs: 0.2 },
   { doorbell: 'poll', pollBurstMs: 0.2 },
   { doorbell: 'poll', pollBurstMs: 0 },
@@ -167,7 +170,8 @@ export async function runTargetBench(options: TargetBenchOptions): Promise<(Boot
 
 function describeDoorbell(target: Target): string {
   const properties = target.properties();
-  return properties['qemu.doorbell'] ?? properties['linux-process.doorbell'] ?? 'the kind default';
+  const uart = target instanceof QemuTarget ? `UART ${target.params.uart}, ` : '';
+  return uart + (properties['qemu.doorbell'] ?? properties['linux-process.doorbell'] ?? 'the kind default');
 }
 
 async function echo(host: OpenAmpHost, rounds: number, warmup: number): Promise<EchoRoundTripResult> {

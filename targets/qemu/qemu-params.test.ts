@@ -3,9 +3,11 @@ import assert from 'node:assert/strict';
 import { ConfigError } from '../../farm/config-error.js';
 import { QEMU_PARAM_DEFAULTS, parseQemuParams } from './qemu-params.js';
 
-test('QEMU params: defaults (doorbell uart), doorbell poll, fractional pollBurstMs, 0 = timer polling only, bad values name the field', () => {
+test('QEMU params: defaults (uart pty, doorbell uart), uart socket, doorbell poll, fractional pollBurstMs, 0 = timer polling only, bad values name the field', () => {
   assert.deepEqual(parseQemuParams(undefined, 'targets.q.params'), QEMU_PARAM_DEFAULTS);
-  assert.deepEqual(QEMU_PARAM_DEFAULTS, { doorbell: 'uart', uartSafetyPollMs: 20, uartBurstMs: 0, pollIntervalMs: 1, pollBurstMs: 0.2, stallTimeoutMs: 1000 });
+  assert.deepEqual(QEMU_PARAM_DEFAULTS, { uart: 'pty', doorbell: 'uart', uartSafetyPollMs: 20, uartBurstMs: 0, pollIntervalMs: 1, pollBurstMs: 0.2, stallTimeoutMs: 1000 });
+  assert.equal(parseQemuParams({ uart: 'socket' }, 'p').uart, 'socket');
+  assert.equal(parseQemuParams({ uart: 'pty' }, 'p').uart, 'pty');
   assert.equal(parseQemuParams({ doorbell: 'poll' }, 'p').doorbell, 'poll');
   assert.equal(parseQemuParams({ uartSafetyPollMs: 50 }, 'p').uartSafetyPollMs, 50);
   assert.equal(parseQemuParams({ uartBurstMs: 0.2 }, 'p').uartBurstMs, 0.2);
@@ -15,6 +17,8 @@ test('QEMU params: defaults (doorbell uart), doorbell poll, fractional pollBurst
     [{ pollBurstMs: -1 }, 'p.pollBurstMs'],
     [{ pollBurstMs: '1' }, 'p.pollBurstMs'],
     [{ pollIntervalMs: 0.5 }, 'p.pollIntervalMs'],
+    [{ uart: 'tcp' }, 'p.uart'],
+    [{ uart: true }, 'p.uart'],
     [{ doorbell: 'ivshmem' }, 'p.doorbell'],
     [{ doorbell: 1 }, 'p.doorbell'],
     [{ uartSafetyPollMs: 0 }, 'p.uartSafetyPollMs'],

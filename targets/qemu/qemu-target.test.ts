@@ -120,14 +120,16 @@ test('the wrong image for a suite: the receive timeout names the firmware and qu
   }
 });
 
-test('doorbell uart: the firmware kicks on the console UART, kicks answer the echoes (not the 1 s safety poll), and neither the tests\' console nor the log gets a kick byte; doorbell poll echoes as well', { timeout: 90_000 }, async () => {
+test('doorbell uart over both UART transports (pty through serialport, the default, and the socket chardev): the firmware kicks on the console UART, kicks answer the echoes (not the 1 s safety poll), and neither the tests\' console nor the log gets a kick byte; doorbell poll echoes as well', { timeout: 120_000 }, async () => {
   await ensureFirmwareBuilt('riscv64-virt');
-  for (const doorbell of ['uart', 'poll'] as const) {
-    const params = { ...QEMU_PARAM_DEFAULTS, doorbell, uartSafetyPollMs: 1000 };
-    const target = new QemuTarget(`kick-${doorbell}`, 'qemu-riscv64-virt', QEMU_MACHINES['riscv64-virt'], params, { configDir: process.cwd(), firmware: {}, workDir: tmpdir() });
+  assert.equal(QEMU_PARAM_DEFAULTS.uart, 'pty', 'the default transport is the serialport path boards use');
+  for (const [uart, doorbell] of [['pty', 'uart'], ['socket', 'uart'], ['pty', 'poll']] as const) {
+    const params = { ...QEMU_PARAM_DEFAULTS, uart, doorbell, uartSafetyPollMs: 1000 };
+    const target = new QemuTarget(`kick-${uart}-${doorbell}`, 'qemu-riscv64-virt', QEMU_MACHINES['riscv64-virt'], params, { configDir: process.cwd(), firmware: {}, workDir: tmpdir() });
     const logged: string[] = [];
     await target.setup({ info: () => {}, console: (_stream, text) => logged.push(text) });
     try {
+      assert.match(target.instance!.console.path, uart === 'pty' ? /^\/dev\/pts\/\d+$/ : /\.uart$/, `the UART is a ${uart}`);
       await target.host.start(await target.firmwareFor('echo'));
       const channel = await target.host.waitForChannel('rpmsg-openamp-demo-channel');
       const endpoint = await target.host.openEndpoint({ name: channel.name });
@@ -140,8 +142,8 @@ test('doorbell uart: the firmware kicks on the console UART, kicks answer the ec
       if (doorbell === 'uart') {
         const kicks = target.kickDoorbell!;
         // One kick per reply; a few may share a chunk with the next one (one doorbell event).
-        assert.ok(kicks.stats.delivered >= rounds * 0.8, `kicks delivered: ${JSON.stringify(kicks.stats)}`);
-        assert.ok(kicks.pollStats.timerPolls < 10, `the safety poll did not carry the echoes: ${JSON.stringify(kicks.pollStats)}`);
+        assert.ok(kicks.stats.delivered >= rounds * 0.8, `${uart}: kicks delivered: ${JSON.stringify(kicks.stats)}`);
+        assert.ok(kicks.pollStats.timerPolls < 10, `${uart}: the safety poll did not carry the echoes: ${JSON.stringify(kicks.pollStats)}`);
       } else {
         assert.equal(target.kickDoorbell, undefined);
       }

@@ -31,8 +31,9 @@ const CONSOLE_STREAM = 'uart0';
 /**
  * A remote core emulated by QEMU, driven by our OpenAmpHost: QEMU is started (paused) in
  * setup; each start loads the image through the guest RAM file and resumes the machine; stop
- * pauses and resets it. The UART (a socket chardev) is read through SerialConsole, and with doorbell 'uart'
- * the firmware's kick bytes on it ring the host's doorbell; crashes come from QMP
+ * pauses and resets it. The UART (a pty read with serialport like a board's, or with params
+ * uart 'socket' a socket chardev) is read through SerialConsole, and with doorbell 'uart' the
+ * firmware's kick bytes on it ring the host's doorbell; crashes come from QMP
  * events, the firmware's crash record and its heartbeat (see firmware/crash-record.ts).
  */
 export class QemuTarget implements Target {
@@ -105,6 +106,7 @@ export class QemuTarget implements Target {
       name: this.name,
       onConsole: (text) => this.consoleBuffer.write(CONSOLE_STREAM, text),
       onKick: () => this.uartDoorbell?.ring(),
+      uart: this.params.uart,
       onStderr: (text) => this.log?.info(`${this.name}: qemu: ${text.trim()}`),
     });
     // Teardown may have run while QEMU started (Ctrl-C during a relaunch on stop): it closed
@@ -138,6 +140,7 @@ export class QemuTarget implements Target {
       'qemu.version': this.qemu?.qmp.version ?? 'not started',
       'qemu.machine': this.profile.description,
       'qemu.ram': `0x${this.profile.ram.base.toString(16)} + ${this.profile.ram.size} bytes (memory-backend-file under /dev/shm)`,
+      'qemu.uart': this.params.uart === 'pty' ? 'pseudo-terminal read with serialport (as physical boards)' : 'socket chardev read with node:net (not the serialport path)',
       'qemu.doorbell':
         this.params.doorbell === 'uart'
           ? `guest -> host: kick byte 0x05 on the console UART (stripped from the console), safety poll every ${this.params.uartSafetyPollMs} ms` +

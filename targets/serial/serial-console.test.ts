@@ -1,5 +1,6 @@
 /**
- * SerialConsole on a real pseudo-terminal, and on a UNIX socket (QEMU's socket chardev, with
+ * SerialConsole on a real pseudo-terminal (raw, or left cooked to check serialport makes it
+ * raw), and on a UNIX socket (QEMU's socket chardev, with
  * the firmware's in-band kick byte). A small python3 helper opens the pty pair (raw, no
  * echo), prints the device path, writes to the master side what it is told on stdin and reports
  * what arrives from our side; its exit makes the device vanish.
@@ -17,10 +18,18 @@ import { findExecutable } from '../process/managed-process.js';
 import { SerialConsole, SerialPortClosedError } from './serial-console.js';
 
 const HELPER = `
-import os, pty, sys, threading, tty
+import os, pty, sys, termios, threading, tty
 master, slave = pty.openpty()
-tty.setraw(slave)
+# 'cooked' leaves the kernel's default line discipline (ICRNL, ONLCR, ECHO, ICANON, ISIG, IEXTEN):
+# what SerialConsole.open must undo itself. Otherwise raw, as QEMU sets its pty (cfmakeraw).
+if sys.argv[1:] != ['cooked']:
+    tty.setraw(slave)
 print(os.ttyname(slave), flush=True)
+def modes():
+    iflag, oflag, _, lflag = termios.tcgetattr(slave)[:4]
+    names = [n for n, f, m in [('ICRNL', termios.ICRNL, iflag), ('INLCR', termios.INLCR, iflag), ('IGNCR', termios.IGNCR, iflag), ('ISTRIP', termios.ISTRIP, iflag), ('IXON', termios.IXON, iflag),
+                                ('OPOST', termios.OPOST, oflag), ('ECHO', termios.ECHO, lflag), ('ICANON', termios.ICANON, lflag), ('ISIG', termios.ISIG, lflag), ('IEXTEN', termios.IEXTEN, lflag)] if m & f]
+    print('modes ' + ','.join(names), flush=True)
 def pump():
     while True:
         try:
@@ -35,6 +44,9 @@ for line in sys.stdin:
     line = line.rstrip('\\n')
     if line == 'exit':
         break
+    if line == 'modes':
+        modes()
+        continue
     os.write(master, bytes.fromhex(line))
 os.close(master)
 `;
@@ -45,6 +57,8 @@ interface PtyPeer {
   send(text: string): void;
   /** Resolves with the bytes our side wrote once `count` have arrived. */
   received(count: number): Promise<Buffer>;
+  /** The slave side's line-discipline flags that are set, among ICRNL INLCR IGNCR ISTRIP IXON OPOST ECHO ICANON ISIG IEXTEN. */
+  modes(): Promise<string[]>;
   /** Closes the master side: the device vanishes. */
   vanish(): Promise<void>;
 }
@@ -52,8 +66,8 @@ interface PtyPeer {
 const python = findExecutable('python3');
 const skip = python ? false : 'python3 is not installed (the test opens its pty pair with python3 -c "import pty")';
 
-async function ptyPeer(): Promise<PtyPeer> {
-  const child: ChildProcessWithoutNullStreams = spawn(python!, ['-c', HELPER], { stdio: ['pipe', 'pipe', 'pipe'] });
+async function ptyPeer(discipline: 'raw' | 'cooked' = 'raw'): Promise<PtyPeer> {
+  const child: ChildProcessWithoutNullStreams = spawn(python!, ['-c', HELPER, discipline], { stdio: ['pipe', 'pipe', 'pipe'] });
   let out = '';
   let got = Buffer.alloc(0);
   const listeners = new Set<() => void>();
@@ -92,6 +106,12 @@ async function ptyPeer(): Promise<PtyPeer> {
     received: async (count) => {
       await until(() => got.length >= count, `${count} bytes`);
       return got;
+    },
+    modes: async () => {
+      const seen = lines.length;
+      child.stdin.write('modes\n');
+      await until(() => lines.length > seen, 'modes');
+      return lines[seen]!.slice('modes '.length).split(',').filter(Boolean);
     },
     vanish: async () => {
       child.stdin.end('exit\n');
@@ -185,6 +205,34 @@ test('SerialConsole.open on a missing device is an InfrastructureError naming th
     assert.match((error as Error).message, /cannot open serial port \/dev\/farm-no-such-tty/);
     return true;
   });
+});
+
+test('SerialConsole.open makes a pty raw whatever its line discipline was: from the kernel\'s cooked defaults, every byte 0x00-0xff (the kick byte 0x05, CR, LF, ^C, ^D, ^S, ^V, DEL among them) arrives unmodified and in order, none is echoed back, our writes are not translated, and 0x05 with a kick option rings onKick and is stripped', { skip, timeout: 20_000 }, async () => {
+  const peer = await ptyPeer('cooked');
+  assert.deepEqual(await peer.modes(), ['ICRNL', 'IXON', 'OPOST', 'ECHO', 'ICANON', 'ISIG', 'IEXTEN'], 'the helper left the kernel defaults');
+  const every = Buffer.from(Array.from({ length: 256 }, (_, i) => i));
+  let console = await SerialConsole.open({ path: peer.path, name: 'uart0' });
+  try {
+    assert.deepEqual(await peer.modes(), [], 'serialport cleared every translation, echo, canonical mode and signals');
+    peer.send(every.toString('latin1'));
+    await console.waitFor(every.subarray(200).toString('latin1'), { timeoutMs: 5000 });
+    assert.deepEqual(Buffer.from(console.take(), 'latin1'), every, 'all 256 bytes, unmodified, in order');
+    await console.write(new Uint8Array([0x05, 0x0a, 0x0d, 0x41]));
+    // With ECHO on, the 256 bytes sent above would have come back to the master before these 4.
+    assert.deepEqual([...(await peer.received(4))], [0x05, 0x0a, 0x0d, 0x41], 'no echo, no ONLCR / ICRNL on our writes');
+    await console.close();
+
+    let kicks = 0;
+    console = await SerialConsole.open({ path: peer.path, name: 'uart0', kick: { byte: 0x05, onKick: () => kicks++ } });
+    peer.send('fw: up\x05\r\n');
+    await console.waitFor('fw: up\r\n');
+    for (let i = 0; i < 200 && kicks === 0; i++) await sleep(5);
+    assert.equal(kicks, 1, 'the kick byte rang once');
+    assert.equal(console.take(), 'fw: up\r\n', 'and was stripped from the text');
+  } finally {
+    await console.close();
+    await peer.vanish();
+  }
 });
 
 /** A UNIX socket server standing for QEMU's `-chardev socket,server=on`; resolves with our connection. */
