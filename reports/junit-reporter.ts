@@ -17,18 +17,18 @@
  * "--- attempt <n> (...) ---" sections of <system-out> with their message, stack and logs; the
  * test counts once, by its last attempt.
  */
-import type { FullConfig, FullResult, Reporter, Suite, TestCase, TestResult } from '@playwright/test/reporter';
+import type { FullConfig } from '@playwright/test/reporter';
 import junitModule, { type Builder, type TestCase as JunitTestCase } from 'junit-report-builder';
 import { createRequire } from 'node:module';
-import { RecordBook, toRecord, type TestEntry, type TestRecord } from './test-record.js';
+import { RewritingReporter, type RunStatus } from './rewriting-reporter.js';
+import type { TestEntry, TestRecord } from './test-record.js';
 import { writeFileAtomic } from './write-atomic.js';
+
 
 export interface JunitReporterOptions {
   readonly outputFile: string;
 }
 
-/** Where the run is: 'running' until Playwright's onEnd, then its final status. */
-export type RunStatus = 'running' | FullResult['status'];
 
 /** The testsuite property holding the run's status. */
 export const RUN_STATUS_PROPERTY = 'run.status';
@@ -193,39 +193,18 @@ export function buildJunitXml(entries: readonly TestEntry[], repeat: number, sta
   return `${builder.build()}\n`;
 }
 
-export default class JunitReporter implements Reporter {
-  private readonly book = new RecordBook();
+export default class JunitReporter extends RewritingReporter {
   private repeat = 1;
-  private status: RunStatus = 'running';
 
-  constructor(private readonly options: JunitReporterOptions) {}
+  constructor(private readonly options: JunitReporterOptions) {
+    super();
+  }
 
-  onBegin(config: FullConfig, suite: Suite): void {
+  protected override began(config: FullConfig): void {
     this.repeat = Math.max(1, ...config.projects.map((project) => project.repeatEach));
-    this.book.plan(suite.allTests());
-    this.write();
   }
 
-  onTestBegin(test: TestCase): void {
-    this.book.begin(test);
-    this.write();
-  }
-
-  onTestEnd(test: TestCase, result: TestResult): void {
-    this.book.add(toRecord(test, result));
-    this.write();
-  }
-
-  onEnd(result: FullResult): void {
-    this.status = result.status;
-    this.write();
-  }
-
-  printsToStdio(): boolean {
-    return false;
-  }
-
-  private write(): void {
+  protected write(): void {
     writeFileAtomic(this.options.outputFile, buildJunitXml(this.book.entries(), this.repeat, this.status));
   }
 }

@@ -4,49 +4,27 @@
  * took until the reporters' onEnd; rewritten at onBegin (status "running", every planned test
  * in `notRun`), at every test's start and end, and at onEnd. `npm run bench:farm` reads it.
  */
-import type { FullResult, Reporter, Suite, TestCase, TestResult } from '@playwright/test/reporter';
-import { RecordBook, toRecord } from './test-record.js';
-import type { RunStatus } from './junit-reporter.js';
+import type { FullResult } from '@playwright/test/reporter';
+import { RewritingReporter } from './rewriting-reporter.js';
 import { writeFileAtomic } from './write-atomic.js';
 
 export interface MetricsReporterOptions {
   readonly outputFile: string;
 }
 
-export default class MetricsReporter implements Reporter {
-  private readonly book = new RecordBook();
+export default class MetricsReporter extends RewritingReporter {
   private readonly startedAt = new Date().toISOString();
-  private status: RunStatus = 'running';
   private run: { startedAt: string; durationMs: number } | null = null;
 
-  constructor(private readonly options: MetricsReporterOptions) {}
-
-  onBegin(_config: unknown, suite: Suite): void {
-    this.book.plan(suite.allTests());
-    this.write();
+  constructor(private readonly options: MetricsReporterOptions) {
+    super();
   }
 
-  onTestBegin(test: TestCase): void {
-    this.book.begin(test);
-    this.write();
-  }
-
-  onTestEnd(test: TestCase, result: TestResult): void {
-    this.book.add(toRecord(test, result));
-    this.write();
-  }
-
-  onEnd(result: FullResult): void {
-    this.status = result.status;
+  protected override ended(result: FullResult): void {
     this.run = { startedAt: result.startTime.toISOString(), durationMs: Math.round(result.duration) };
-    this.write();
   }
 
-  printsToStdio(): boolean {
-    return false;
-  }
-
-  private write(): void {
+  protected write(): void {
     const records = this.book.finished();
     const entries = this.book.entries();
     const unfinished = entries.filter((entry) => entry.running || entry.attempts.at(-1)?.outcome === 'interrupted');

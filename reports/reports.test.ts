@@ -347,7 +347,7 @@ test('metrics.json keeps every attempt of a retried test', async () => {
       annotations: [],
       errors: status === 'failed' ? [{ message: 'ProtocolError[protocol]: ring corrupt' }] : [],
     });
-    reporter.onBegin({}, { allTests: () => [testCase] } as never);
+    reporter.onBegin({ projects: [] } as never, { allTests: () => [testCase] } as never);
     reporter.onTestBegin(testCase as never);
     reporter.onTestEnd(testCase as never, result(0, 'failed') as never);
     reporter.onTestBegin(testCase as never);
