@@ -13,6 +13,14 @@ test('console lines are tagged once each, however the chunks split them', () => 
   assert.equal(out, '[sim uart0] booting echo\n[sim uart0] announced channel\n[sim uart0] running\n\n[sim uart0] login: ');
 });
 
+test('an empty line is untagged whether or not a chunk starts with it', () => {
+  const text = 'one\n\ntwo\r\n\r\nthree\n';
+  const whole = new ConsolePrefixer(() => '[t] ').format('uart0', text);
+  assert.equal(whole, '[t] one\n\n[t] two\r\n\r\n[t] three\n');
+  const split = new ConsolePrefixer(() => '[t] ');
+  assert.equal(['one\n', '\ntwo\r\n', '\r\nthree\n'].map((chunk) => split.format('uart0', chunk)).join(''), whole);
+});
+
 test('each stream keeps its own line state', () => {
   const prefixer = new ConsolePrefixer((stream) => `<${stream}> `);
   assert.equal(prefixer.format('a', 'half'), '<a> half');

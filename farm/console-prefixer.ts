@@ -14,9 +14,10 @@ export class ConsolePrefixer {
     const prefix = this.tag(stream);
     const continuing = this.atLineStart.get(stream) === false;
     this.atLineStart.set(stream, text.endsWith('\n'));
-    // Tag every line that starts inside this chunk; the first one only if it is a new line.
+    // Tag every line that starts inside this chunk and is not empty; the first one only if it
+    // is a new line (an empty one stays untagged, as it would inside a chunk).
     const tagged = text.replace(/\n(?=.)/g, `\n${prefix}`);
-    return continuing ? tagged : prefix + tagged;
+    return continuing || !/^./.test(text) ? tagged : prefix + tagged;
   }
 
   /**
