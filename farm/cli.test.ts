@@ -154,6 +154,42 @@ test('Ctrl-C mid-run leaves a partial JUnit file and no process behind', async (
   await waitFor(() => [...tree, ...helpers].every((child) => !isAlive(child)), 5000, 'all processes of the run to end');
 });
 
+test('a SIGKILLed farm run takes its runner and workers (and so their targets) down with it', async () => {
+  const pidFile = join(space.dir, 'helper-k9.pids');
+  const config = space.write(
+    'slow-k9.yaml',
+    `targets:
+  - name: slow
+    kind: fake
+    params: { delayMs: 15, helperPidFile: ${JSON.stringify(pidFile)} }
+`,
+  );
+  const junit = join(space.dir, 'out-k9', 'junit.xml');
+  const run = startCli(['run', '--config', config, '--suite', 'lifecycle', '--suite', 'matrix-multiply', '--repeat', '200', '--out', 'out-k9'], space.dir);
+  const pid = run.child.pid as number;
+  await waitFor(() => existsSync(junit) && junitCases(readFileSync(junit, 'utf8')).length >= 1, 60_000, 'a first finished test');
+  const tree = descendants(pid);
+  assert.ok(tree.length >= 2, 'runner and worker are running');
+  // No handler, no finally: the runner (in its own session, out of reach of the terminal's
+  // signals) must learn of it from the kernel.
+  run.child.kill('SIGKILL');
+  // Not run.result: it waits for the output pipe, which a surviving runner holds open.
+  await waitFor(() => !isAlive(pid), 5000, 'the farm to die');
+  const helpers = readFileSync(pidFile, 'utf8').trim().split('\n').map(Number);
+  try {
+    await waitFor(() => [...tree, ...helpers].every((child) => !isAlive(child)), 10_000, 'the runner, its worker and the target\'s helper to end');
+  } finally {
+    for (const child of [...tree, ...helpers]) {
+      try {
+        process.kill(child, 'SIGKILL');
+      } catch {
+        // gone
+      }
+    }
+    await run.result;
+  }
+});
+
 test('a double Ctrl-C still leaves a JUnit file listing every test and both reports saying interrupted', async () => {
   const config = space.write(
     'slow2.yaml',

@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { RUN_PLAN_ENV, writeRunPlan, type RunPlan } from './run-plan.js';
 import { reportPaths } from '../reports/paths.js';
 import { finalizeInterruptedReports } from '../reports/finalize.js';
+import { findExecutable } from '../targets/process/managed-process.js';
 
 const GRACE_MS = 30_000;
 
@@ -37,7 +38,13 @@ export async function runPlan(plan: RunPlan): Promise<RunResult> {
   const require = createRequire(import.meta.url);
   const playwrightCli = require.resolve('@playwright/test/cli');
   const configFile = fileURLToPath(new URL('./playwright.config.js', import.meta.url));
-  const child = spawn(process.execPath, [playwrightCli, 'test', '--config', configFile], {
+  // Under setpriv --pdeathsig (when installed): the runner sits in its own session, out of reach
+  // of the terminal's signals, so a SIGKILLed farm would leave it running the whole run; killed
+  // with us, its workers see their IPC channel close and tear their targets down.
+  const runner = [process.execPath, playwrightCli, 'test', '--config', configFile];
+  const setpriv = findExecutable('setpriv');
+  const command = setpriv ? [setpriv, '--pdeathsig', 'KILL', '--', ...runner] : runner;
+  const child = spawn(command[0] as string, command.slice(1), {
     // No stdin: the runner needs none, and Playwright's HTML reporter prints "To open last HTML
     // report run: npx playwright show-report" only on a TTY stdin (the farm prints the paths).
     stdio: ['ignore', 'inherit', 'inherit'],
