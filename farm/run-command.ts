@@ -87,9 +87,10 @@ export async function runPlan(plan: RunPlan): Promise<RunResult> {
   clearTimeout(forceTimer);
   process.off('SIGINT', onSignal);
   process.off('SIGTERM', onSignal);
-  // A runner killed before its onEnd (second Ctrl-C, grace period over) left reports that
-  // still say "running", or none: they must say the run was interrupted.
-  if (signalled || signal) finalizeInterruptedReports(paths, plan.targets);
+  // A runner that ended before its onEnd (second Ctrl-C, grace period over, or a crash of the
+  // runner itself) left reports that still say "running", or none: they must say the run did
+  // not complete. Reports of a run that ended are left as they are.
+  finalizeInterruptedReports(paths, plan.targets);
 
   if (signalled) return { exitCode: signalled === 'SIGTERM' ? 143 : 130 };
   if (signal) return { exitCode: 128 + (signal === 'SIGKILL' ? 9 : 15) };
