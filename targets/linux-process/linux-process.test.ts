@@ -12,6 +12,7 @@ import { linuxProcessKind } from './index.js';
 import { LINUX_PROCESS_PARAM_DEFAULTS, substitutePlaceholders, type LinuxProcessParams } from './linux-process-params.js';
 import { LinuxProcessTarget } from './linux-process-target.js';
 import { RemoteDidNotStartError } from './linux-process-ops.js';
+import { ensureFirmwareBuilt, firmwarePath } from '../../firmware/build.js';
 
 const scratch = mkdtempSync(join(tmpdir(), 'farm-lp-test-'));
 after(() => rmSync(scratch, { recursive: true, force: true }));
@@ -210,4 +211,33 @@ test('prerequisites: toolchain for the reference firmware, the configured execut
   assert.ok(!custom.some((p) => p.name.startsWith('gcc')), 'no compiler needed when every suite has its own command');
   const echo = custom.find((p) => p.name === 'echo remote no-such-remote-binary');
   assert.equal(echo?.ok, false);
+});
+
+test("a remote that cannot be told its names (as open-amp's demo binaries) runs unchanged on open-amp's default names", async (t) => {
+  // The reference firmware started with no arguments behaves as open-amp's demos do: it creates
+  // /dev/shm/openamp.shm and serves /tmp/openamp.event.0. Another user of those names on this
+  // machine would make the result meaningless, so the test refuses to run over them.
+  const shmPath = '/dev/shm/openamp.shm';
+  const socketPath = '/tmp/openamp.event.0';
+  if (existsSync(shmPath) || existsSync(socketPath)) {
+    t.skip(`${shmPath} or ${socketPath} is in use on this machine`);
+    return;
+  }
+  await ensureFirmwareBuilt('linux-process', { programs: ['echo'] });
+  const firmwareFile = firmwarePath('linux-process', 'echo');
+  const target = makeTarget({ shmPath, socketPath, commands: { echo: [firmwareFile] } });
+  await target.setup(quietLog());
+  try {
+    const firmware = await target.firmwareFor('echo');
+    assert.deepEqual(firmware.command, [firmwareFile], 'no name arguments');
+    await target.host.start(firmware);
+    assert.equal(existsSync(shmPath), true, 'the remote created open-amp\'s default shm');
+    const payload = new Uint8Array(496).map((_, i) => i & 0xff);
+    assert.deepEqual(await echoOnce(target, payload), payload);
+    await target.host.stop();
+    assert.equal(existsSync(shmPath), false, 'shm removed on stop');
+    assert.equal(existsSync(socketPath), false, 'socket removed on stop');
+  } finally {
+    await target.teardown();
+  }
 });
