@@ -8,8 +8,9 @@ import * as fs from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { InfrastructureError } from '../openamp/errors.js';
-import { MissingToolError, findExecutable } from '../targets/process/managed-process.js';
+import { MissingToolError } from '../targets/process/managed-process.js';
 import { FIRMWARE_PROGRAMS, FirmwareBuildError, ensureFirmwareBuilt, firmwareBuildTools, firmwareBuildDir, firmwarePath, firmwareSourceDir, missingFirmwareTools } from './build.js';
+import { withRestrictedPath } from '../targets/process/restricted-path.test-helper.js';
 
 const repo = fs.mkdtempSync(path.join(tmpdir(), 'firmware-build-test-'));
 fs.cpSync(firmwareSourceDir(), path.join(repo, 'firmware'), {
@@ -25,19 +26,6 @@ after(() => {
 });
 
 const mtimes = (): number[] => FIRMWARE_PROGRAMS.map((program) => fs.statSync(firmwarePath('riscv64-virt', program)).mtimeMs);
-
-/** Runs `body` with PATH holding only links to `tools` (found on the real PATH). */
-async function withPath<T>(tools: readonly string[], body: () => Promise<T>): Promise<T> {
-  const bin = fs.mkdtempSync(path.join(repo, 'bin-'));
-  for (const tool of tools) fs.symlinkSync(findExecutable(tool)!, path.join(bin, tool));
-  const saved = process.env.PATH;
-  process.env.PATH = bin;
-  try {
-    return await body();
-  } finally {
-    process.env.PATH = saved;
-  }
-}
 
 test('ensureFirmwareBuilt builds every program, shares one build between concurrent callers, and leaves an up-to-date build alone', { timeout: 120_000 }, async () => {
   assert.equal(firmwareSourceDir(), path.join(repo, 'firmware'));
@@ -63,7 +51,7 @@ test('ensureFirmwareBuilt builds every program, shares one build between concurr
 });
 
 test('a missing cross compiler or make is an InfrastructureError naming the Debian package, before anything runs', { timeout: 30_000 }, async () => {
-  await withPath(['make'], async () => {
+  await withRestrictedPath(['make'], async () => {
     assert.deepEqual(missingFirmwareTools('riscv64-virt'), [{ binary: 'riscv64-unknown-elf-gcc', debianPackage: 'gcc-riscv64-unknown-elf' }]);
     await assert.rejects(ensureFirmwareBuilt('riscv64-virt'), (error: unknown) => {
       assert.ok(error instanceof MissingToolError && error instanceof InfrastructureError, String(error));
@@ -73,10 +61,10 @@ test('a missing cross compiler or make is an InfrastructureError naming the Debi
     });
     await assert.rejects(ensureFirmwareBuilt('versal-r5'), /arm-none-eabi-gcc is not installed \(Debian package gcc-arm-none-eabi;/);
   });
-  await withPath(['arm-none-eabi-gcc', 'make'], async () => {
+  await withRestrictedPath(['arm-none-eabi-gcc', 'make'], async () => {
     await assert.rejects(ensureFirmwareBuilt('versal-r5'), /aarch64-linux-gnu-gcc is not installed \(Debian package gcc-aarch64-linux-gnu;/);
   });
-  await withPath(['riscv64-unknown-elf-gcc'], async () => {
+  await withRestrictedPath(['riscv64-unknown-elf-gcc'], async () => {
     await assert.rejects(ensureFirmwareBuilt('riscv64-virt'), /make is not installed \(Debian package make;/);
   });
   // The failed attempts are not cached: with the tools back it builds.
@@ -117,19 +105,19 @@ test('only what is asked for is built, with only the tools it needs: nothing nee
   assert.deepEqual(firmwareBuildTools('versal-r5').map((tool) => tool.binary), ['arm-none-eabi-gcc', 'aarch64-linux-gnu-gcc', 'make']);
 
   // Prebuilt images for everything on a machine without a stub: no tool at all, not even make.
-  await withPath([], async () => {
+  await withRestrictedPath([], async () => {
     assert.equal(await ensureFirmwareBuilt('riscv64-virt', { programs: [], bootStub: true }), firmwareBuildDir('riscv64-virt'));
   });
   // The Versal stub alone builds without the R5 compiler, and builds no program.
   const stub = path.join(firmwareBuildDir('versal-r5'), 'apu-stub.elf');
   fs.rmSync(firmwareBuildDir('versal-r5'), { recursive: true, force: true });
-  await withPath(['aarch64-linux-gnu-gcc', 'make', 'mkdir'], async () => {
+  await withRestrictedPath(['aarch64-linux-gnu-gcc', 'make', 'mkdir'], async () => {
     await ensureFirmwareBuilt('versal-r5', { programs: [], bootStub: true });
   });
   assert.ok(fs.existsSync(stub), 'apu-stub.elf built');
   assert.deepEqual(fs.readdirSync(firmwareBuildDir('versal-r5')), ['apu-stub.elf'], 'no program built');
   // One program: that one only.
-  await withPath(['arm-none-eabi-gcc', 'make', 'mkdir'], async () => {
+  await withRestrictedPath(['arm-none-eabi-gcc', 'make', 'mkdir'], async () => {
     await ensureFirmwareBuilt('versal-r5', { programs: ['matrix-multiply'] });
     await assert.rejects(ensureFirmwareBuilt('versal-r5', { programs: ['echo'], bootStub: true }), /aarch64-linux-gnu-gcc is not installed/);
   });

@@ -1,18 +1,18 @@
 /** QemuTarget lifecycle edges against a real QEMU (riscv64 virt). */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { descendants, isAlive } from '../../farm/testing/cli-harness.js';
 import { ensureFirmwareBuilt, firmwarePath } from '../../firmware/build.js';
 import { TimeoutError } from '../../openamp/errors.js';
 import { QEMU_MACHINES } from '../../qemu/machines.js';
 import type { OpenAmpHost } from '../openamp-host.js';
-import { MissingToolError, findExecutable } from '../process/managed-process.js';
+import { MissingToolError } from '../process/managed-process.js';
 import { SUITE_NAMES } from '../target.js';
 import { QEMU_PARAM_DEFAULTS } from './qemu-params.js';
 import { PROGRAM_FOR_SUITE, QemuTarget } from './qemu-target.js';
+import { withRestrictedPath } from '../process/restricted-path.test-helper.js';
 
 function qemuChildren(): number[] {
   return descendants(process.pid).filter((pid) => {
@@ -48,26 +48,12 @@ test('teardown while a stop relaunches QEMU: the QEMU started meanwhile is close
   }
 });
 
-/** Runs `body` with PATH holding only links to `tools` (found on the real PATH). */
-async function withPath<T>(tools: readonly string[], body: () => Promise<T>): Promise<T> {
-  const bin = mkdtempSync(join(tmpdir(), 'qemu-target-path-'));
-  for (const tool of tools) symlinkSync(findExecutable(tool)!, join(bin, tool));
-  const saved = process.env.PATH;
-  process.env.PATH = bin;
-  try {
-    return await body();
-  } finally {
-    process.env.PATH = saved;
-    rmSync(bin, { recursive: true, force: true });
-  }
-}
-
 test('prebuilt images from farm.yaml need no compiler: with every image given the target sets up and runs without make or a cross compiler; a suite left to the reference firmware still needs them', { timeout: 60_000 }, async () => {
   await ensureFirmwareBuilt('riscv64-virt');
   const given = Object.fromEntries(SUITE_NAMES.map((suite) => [suite, firmwarePath('riscv64-virt', PROGRAM_FOR_SUITE[suite])]));
   const target = new QemuTarget('prebuilt', 'qemu-riscv64-virt', QEMU_MACHINES['riscv64-virt'], QEMU_PARAM_DEFAULTS, { configDir: process.cwd(), firmware: given, workDir: tmpdir() });
   try {
-    await withPath(['qemu-system-riscv64', 'setpriv'], async () => {
+    await withRestrictedPath(['qemu-system-riscv64', 'setpriv'], async () => {
       await target.setup({ info: () => {}, console: () => {} });
       const image = await target.firmwareFor('echo');
       assert.equal(image.label.endsWith('echo.elf'), true, image.label);
@@ -80,7 +66,7 @@ test('prebuilt images from farm.yaml need no compiler: with every image given th
 
   const partial = new QemuTarget('partial', 'qemu-riscv64-virt', QEMU_MACHINES['riscv64-virt'], QEMU_PARAM_DEFAULTS, { configDir: process.cwd(), firmware: { echo: given.echo! }, workDir: tmpdir() });
   try {
-    await withPath(['qemu-system-riscv64', 'setpriv'], async () => {
+    await withRestrictedPath(['qemu-system-riscv64', 'setpriv'], async () => {
       await assert.rejects(partial.setup({ info: () => {}, console: () => {} }), (error: unknown) => error instanceof MissingToolError && error.tool === 'riscv64-unknown-elf-gcc');
     });
   } finally {
