@@ -113,18 +113,21 @@ test('farm run --shard 1/2 and 2/2 together run every test exactly once', async 
   assert.deepEqual([...first, ...second].sort(), [...all].sort());
 });
 
+/**
+ * Starts `farm run` on a slow fake target (lifecycle and matrix-multiply: 5 tests per repeat)
+ * into out-<tag>; with `helpers`, the target records the pids of the helper processes it starts.
+ */
+function startSlowRun(tag: string, options: { helpers: boolean; args?: readonly string[] }) {
+  const pidFile = join(space.dir, `helper-${tag}.pids`);
+  const params = options.helpers ? `{ delayMs: 15, helperPidFile: ${JSON.stringify(pidFile)} }` : '{ delayMs: 15 }';
+  const config = space.write(`slow-${tag}.yaml`, `targets:\n  - name: slow\n    kind: fake\n    params: ${params}\n`);
+  const out = `out-${tag}`;
+  const run = startCli(['run', '--config', config, '--suite', 'lifecycle', '--suite', 'matrix-multiply', ...(options.args ?? []), '--out', out], space.dir);
+  return { run, pidFile, junit: join(space.dir, out, 'junit.xml'), metrics: join(space.dir, out, 'metrics.json') };
+}
+
 test('Ctrl-C mid-run leaves a partial JUnit file and no process behind', async () => {
-  const pidFile = join(space.dir, 'helper.pids');
-  const config = space.write(
-    'slow.yaml',
-    `targets:
-  - name: slow
-    kind: fake
-    params: { delayMs: 15, helperPidFile: ${JSON.stringify(pidFile)} }
-`,
-  );
-  const junit = join(space.dir, 'out-int', 'junit.xml');
-  const run = startCli(['run', '--config', config, '--suite', 'lifecycle', '--suite', 'matrix-multiply', '--out', 'out-int'], space.dir);
+  const { run, pidFile, junit, metrics: metricsFile } = startSlowRun('int', { helpers: true });
   const pid = run.child.pid as number;
   await waitFor(() => existsSync(junit) && junitCases(readFileSync(junit, 'utf8')).length >= 1, 60_000, 'a first finished test');
   const tree = descendants(pid);
@@ -147,7 +150,7 @@ test('Ctrl-C mid-run leaves a partial JUnit file and no process behind', async (
     if (testCase.error) assert.equal(testCase.error.attributes.type, 'interrupted');
     if (testCase.skipped) assert.equal(testCase.properties.get('skip.reason'), NOT_RUN_MESSAGE);
   }
-  const metrics = JSON.parse(readFileSync(join(space.dir, 'out-int', 'metrics.json'), 'utf8')) as { status: string; notRun: unknown[]; interrupted: unknown[] };
+  const metrics = JSON.parse(readFileSync(metricsFile, 'utf8')) as { status: string; notRun: unknown[]; interrupted: unknown[] };
   assert.equal(metrics.status, 'interrupted');
   assert.equal(metrics.notRun.length + metrics.interrupted.length, 5 - finished.length);
   const helpers = readFileSync(pidFile, 'utf8').trim().split('\n').map(Number);
@@ -155,17 +158,7 @@ test('Ctrl-C mid-run leaves a partial JUnit file and no process behind', async (
 });
 
 test('a SIGKILLed farm run takes its runner and workers (and so their targets) down with it', async () => {
-  const pidFile = join(space.dir, 'helper-k9.pids');
-  const config = space.write(
-    'slow-k9.yaml',
-    `targets:
-  - name: slow
-    kind: fake
-    params: { delayMs: 15, helperPidFile: ${JSON.stringify(pidFile)} }
-`,
-  );
-  const junit = join(space.dir, 'out-k9', 'junit.xml');
-  const run = startCli(['run', '--config', config, '--suite', 'lifecycle', '--suite', 'matrix-multiply', '--repeat', '200', '--out', 'out-k9'], space.dir);
+  const { run, pidFile, junit } = startSlowRun('k9', { helpers: true, args: ['--repeat', '200'] });
   const pid = run.child.pid as number;
   await waitFor(() => existsSync(junit) && junitCases(readFileSync(junit, 'utf8')).length >= 1, 60_000, 'a first finished test');
   const tree = descendants(pid);
@@ -191,16 +184,7 @@ test('a SIGKILLed farm run takes its runner and workers (and so their targets) d
 });
 
 test('a double Ctrl-C still leaves a JUnit file listing every test and both reports saying interrupted', async () => {
-  const config = space.write(
-    'slow2.yaml',
-    `targets:
-  - name: slow
-    kind: fake
-    params: { delayMs: 15 }
-`,
-  );
-  const junit = join(space.dir, 'out-int2', 'junit.xml');
-  const run = startCli(['run', '--config', config, '--suite', 'lifecycle', '--suite', 'matrix-multiply', '--out', 'out-int2'], space.dir);
+  const { run, junit, metrics: metricsFile } = startSlowRun('int2', { helpers: false });
   // The file exists from the runner's onBegin on, listing every test before any has run.
   await waitFor(() => existsSync(junit) && junitAllCases(readFileSync(junit, 'utf8')).length === 5, 60_000, 'the planned tests');
   run.child.kill('SIGINT');
@@ -214,7 +198,7 @@ test('a double Ctrl-C still leaves a JUnit file listing every test and both repo
   assert.deepEqual(junitFile.suites.map((suite) => suite.properties.get('run.status')), ['interrupted']);
   assert.doesNotMatch(xml, /value="running"/);
   assert.ok(Number(junitFile.attributes.errors) + Number(junitFile.attributes.skipped) > 0, 'an interrupted run does not look like a pass');
-  const metrics = JSON.parse(readFileSync(join(space.dir, 'out-int2', 'metrics.json'), 'utf8')) as { status: string };
+  const metrics = JSON.parse(readFileSync(metricsFile, 'utf8')) as { status: string };
   assert.equal(metrics.status, 'interrupted');
 });
 
