@@ -114,7 +114,6 @@ export class LinuxProcessTarget implements Target {
         ? `fixed: ${this.params.shmPath ?? '(unique shm)'}, ${this.params.socketPath ?? '(unique socket)'}`
         : `unique per start (last: ${this.lastNames ? `${this.lastNames.shmPath}, ${this.lastNames.socketPath}` : 'none yet'})`,
       'linux-process.doorbell': 'AF_UNIX stream socket, host connects as process 1',
-      'node.version': process.version,
     };
   }
 

@@ -87,7 +87,6 @@ export class SimTarget implements Target {
       'sim.vringNum': String(this.params.vringNum),
       'sim.bufferSize': String(this.params.bufferSize),
       'sim.doorbell': 'atomics',
-      'node.version': process.version,
     };
   }
 
