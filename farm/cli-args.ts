@@ -5,7 +5,7 @@
  */
 import { UsageError } from './selection.js';
 
-export const COMMANDS = ['run', 'targets', 'doctor', 'up'] as const;
+export const COMMANDS = ['run', 'targets', 'doctor', 'up', 'history', 'serve'] as const;
 export type CommandName = (typeof COMMANDS)[number];
 
 interface OptionSpec {
@@ -18,6 +18,8 @@ interface OptionSpec {
 }
 
 const CONFIG: OptionSpec = { name: 'config', value: 'FILE', help: 'farm file (default: ./farm.yaml, else the built-in farm)' };
+const HISTORY: OptionSpec = { name: 'history', value: 'FILE', help: 'run history (SQLite file; default: $FARM_HISTORY, else farm-history.sqlite next to the farm file; "off" for none)' };
+const TARGET_FILTER: OptionSpec = { name: 'target', value: 'NAME', list: true, help: 'only these targets' };
 
 const COMMAND_OPTIONS: Record<CommandName, readonly OptionSpec[]> = {
   run: [
@@ -28,11 +30,28 @@ const COMMAND_OPTIONS: Record<CommandName, readonly OptionSpec[]> = {
     { name: 'workers', value: 'N', help: 'parallel workers (default: one per target, at most 2)' },
     { name: 'shard', value: 'I/N', help: 'run the I-th of N parts of the tests' },
     { name: 'out', value: 'DIR', help: 'report directory (default: defaults.out of the farm file, farm-out)' },
+    { name: 'firmware-rev', value: 'REV', help: 'git revision of the firmware under test, kept in the history (default: $FARM_FIRMWARE_REV)' },
+    { name: 'fail-on-regression', help: 'a performance regression against the history fails the run (exit 1, JUnit <failure type="performance">)' },
+    HISTORY,
     CONFIG,
   ],
   targets: [{ name: 'kinds', help: 'list the registered target kinds (built-in and FARM_EXTRA_KINDS) instead' }, CONFIG],
   doctor: [{ name: 'fix', help: 'install missing Debian packages (as root)' }, CONFIG],
   up: [{ name: 'suite', value: 'NAME', help: "start this suite's firmware (default: the target's first suite)" }, CONFIG],
+  history: [
+    TARGET_FILTER,
+    { name: 'metric', value: 'NAME', help: 'perf: only this metric (e.g. echo.p50Us)' },
+    { name: 'runs', value: 'N', help: 'how many recent runs to look at (default: runs 20, flaky 200, perf 20)' },
+    { name: 'json', help: 'print JSON instead of tables' },
+    HISTORY,
+    CONFIG,
+  ],
+  serve: [
+    { name: 'listen', value: 'HOST:PORT', help: 'address to serve on (default: 127.0.0.1:8750; port 0 picks one)' },
+    { name: 'token', value: 'TOKEN', help: 'access token, required unless HOST is loopback (default: $FARM_SERVE_TOKEN)' },
+    HISTORY,
+    CONFIG,
+  ],
 };
 
 const SYNOPSIS: Record<CommandName, string> = {
@@ -40,6 +59,8 @@ const SYNOPSIS: Record<CommandName, string> = {
   targets: 'farm targets [--kinds] [--config FILE]',
   doctor: 'farm doctor [--fix] [--config FILE]',
   up: 'farm up TARGET [--suite NAME] [--config FILE]',
+  history: 'farm history runs|flaky|perf [--target NAME]... [--metric NAME] [--runs N] [--json] [--history FILE] [--config FILE]',
+  serve: 'farm serve [--listen HOST:PORT] [--token TOKEN] [--history FILE] [--config FILE]',
 };
 
 const SUMMARY: Record<CommandName, string> = {
@@ -47,6 +68,8 @@ const SUMMARY: Record<CommandName, string> = {
   targets: 'list the configured targets and whether they can run here',
   doctor: 'check the prerequisites of the farm and of every target',
   up: 'boot one target with a suite\'s firmware and stream its consoles until Ctrl-C',
+  history: 'past runs, flaky tests (flake rate per test and target) and performance trends',
+  serve: 'web dashboard: boards, runs with live consoles, flaky tests, performance plots',
 };
 
 function commandHelp(command: CommandName): string {
@@ -165,8 +188,8 @@ export function parseCommandLine(argv: readonly string[]): ParsedArgs {
   if (first === 'help') return { command: undefined, help: true, positionals: [], values, lists };
   const rest = positionals.slice(1);
   if (command && !help) {
-    const expected = command === 'up' ? 1 : 0;
-    if (rest.length < expected) throw new UsageError(`${who}: missing TARGET (usage: ${SYNOPSIS[command]})`);
+    const expected = command === 'up' || command === 'history' ? 1 : 0;
+    if (rest.length < expected) throw new UsageError(`${who}: missing ${command === 'history' ? 'runs, flaky or perf' : 'TARGET'} (usage: ${SYNOPSIS[command]})`);
     if (rest.length > expected) {
       const extra = rest.slice(expected);
       const listOption = COMMAND_OPTIONS[command].find((option) => option.list && argv.includes(`--${option.name}`));

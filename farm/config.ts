@@ -2,6 +2,7 @@
  * farm.yaml: loading, validation against the schema, and the built-in farm used when there is
  * no file. Every mistake becomes one ConfigFileError line "file:line:col: field: what".
  */
+import { DEFAULT_PERF_OPTIONS } from '../reports/history/perf.js';
 import { readFileSync, existsSync } from 'node:fs';
 import { dirname, isAbsolute, relative, resolve } from 'node:path';
 import { LineCounter, parseDocument, isMap, isSeq, isPair, isScalar, type Node as YamlNode } from 'yaml';
@@ -36,6 +37,17 @@ export interface FarmDefaults {
   readonly out: string;
 }
 
+/** `history:` of farm.yaml: where runs are kept and how performance regressions are judged. */
+export interface HistoryConfig {
+  /** The SQLite file (absolute), "off", or undefined for the default (farm-history.sqlite next to farm.yaml). */
+  readonly file: string | undefined;
+  readonly baselineRuns: number;
+  readonly minRuns: number;
+  readonly mads: number;
+  readonly minBand: number;
+  readonly failOnRegression: boolean;
+}
+
 export interface FarmConfig {
   /** The file it came from, or null for the built-in farm. */
   readonly source: string | null;
@@ -43,6 +55,7 @@ export interface FarmConfig {
   readonly configDir: string;
   readonly defaults: FarmDefaults;
   readonly targets: readonly TargetConfig[];
+  readonly history: HistoryConfig;
 }
 
 const suiteName: Schema = { type: 'string', oneOf: SUITE_NAMES };
@@ -62,6 +75,19 @@ export const FARM_SCHEMA: Schema = {
           timeout: { schema: { type: 'number', exclusiveMinimum: 0 } },
           setupTimeout: { schema: { type: 'number', exclusiveMinimum: 0 } },
           out: { schema: { type: 'string' } },
+        },
+      },
+    },
+    history: {
+      schema: {
+        type: 'object',
+        properties: {
+          file: { schema: { type: 'string' } },
+          baselineRuns: { schema: { type: 'integer', minimum: 2 } },
+          minRuns: { schema: { type: 'integer', minimum: 2 } },
+          mads: { schema: { type: 'number', exclusiveMinimum: 0 } },
+          minBand: { schema: { type: 'number', exclusiveMinimum: 0 } },
+          failOnRegression: { schema: { type: 'boolean' } },
         },
       },
     },
@@ -106,6 +132,8 @@ const DEFAULTS: FarmDefaults = {
   setupTimeout: 600,
   out: 'farm-out',
 };
+
+const HISTORY_DEFAULTS: HistoryConfig = { file: undefined, ...DEFAULT_PERF_OPTIONS, failOnRegression: false };
 
 function parsePath(path: string): (string | number)[] {
   const segments: (string | number)[] = [];
@@ -178,6 +206,7 @@ interface RawTarget {
 }
 interface RawFarm {
   defaults?: Partial<Omit<FarmDefaults, 'suites'>> & { suites?: SuiteName[] };
+  history?: Partial<HistoryConfig>;
   targets: RawTarget[];
 }
 
@@ -236,7 +265,15 @@ function buildConfig(raw: RawFarm, file: string | null, configDir: string, regis
       firmware,
     };
   });
-  return { source: file ? resolve(file) : null, configDir, defaults, targets };
+  const history: HistoryConfig = {
+    ...HISTORY_DEFAULTS,
+    ...raw.history,
+    file: raw.history?.file === undefined || raw.history.file === 'off' ? raw.history?.file : resolve(configDir, raw.history.file),
+  };
+  if (history.minRuns > history.baselineRuns) {
+    throw new ConfigError('history.minRuns', `must not exceed history.baselineRuns (${history.baselineRuns}), got ${history.minRuns}`);
+  }
+  return { source: file ? resolve(file) : null, configDir, defaults, targets, history };
 }
 
 /**

@@ -24,8 +24,9 @@ export default defineConfig({
   fullyParallel: false,
   forbidOnly: true,
   reporter: [
-    [here('../reports/progress-reporter.js'), { outDir: plan.outDir }],
-    [here('../reports/junit-reporter.js'), { outputFile: paths.junit }],
+    [here('../reports/progress-reporter.js'), { outDir: plan.outDir, history: plan.history ?? null }],
+    [here('../reports/junit-reporter.js'), { outputFile: paths.junit, history: plan.history ?? null }],
+    [here('../reports/history-reporter.js'), { outputFile: paths.history, outDir: plan.outDir, history: plan.history ?? null }],
     [here('../reports/metrics-reporter.js'), { outputFile: paths.metrics }],
     ['html', { open: 'never', outputFolder: paths.html }],
   ],

@@ -23,10 +23,14 @@ import { createRequire } from 'node:module';
 import { RewritingReporter, type RunStatus } from './rewriting-reporter.js';
 import type { TestEntry, TestRecord } from './test-record.js';
 import { writeFileAtomic } from './write-atomic.js';
+import { isKnownFlaky, verdictsFor, type HistoryPlan } from './history/run-history.js';
+import { describeVerdict } from './history/perf.js';
 
 
 export interface JunitReporterOptions {
   readonly outputFile: string;
+  /** The run's history; null or absent when history is off. */
+  readonly history?: HistoryPlan | null;
 }
 
 
@@ -150,8 +154,34 @@ function addTestCase(testCase: JunitTestCase, entry: TestEntry, status: RunStatu
   if (out.length) testCase.standardOutput(cdataText(out.join('\n')));
 }
 
+/** The testcase property marking a test known to be flaky from earlier runs (same target, same firmware). */
+export const KNOWN_FLAKY_PROPERTY = 'history.flaky';
+/** The testcase property holding the performance status ("regression") and one per regressed metric. */
+export const PERF_STATUS_PROPERTY = 'perf.status';
+export const PERFORMANCE_FAILURE_TYPE = 'performance';
+
+/**
+ * What the run's history says about a test: `history.flaky` = true when it is known to be flaky,
+ * and for a performance regression `perf.status` = regression with `perf.<metric>` saying how
+ * far out of its band it is; with failOnRegression a passed test with a regression also gets a
+ * <failure type="performance">, so the gate fails on it.
+ */
+function addHistoryProperties(testCase: JunitTestCase, entry: TestEntry, history: HistoryPlan | null | undefined): void {
+  if (!history) return;
+  if (isKnownFlaky(entry.test, history)) testCase.property(KNOWN_FLAKY_PROPERTY, 'true');
+  const last = entry.running ? undefined : entry.attempts.at(-1);
+  if (!last) return;
+  const regressions = verdictsFor(last, history).filter((verdict) => verdict.status === 'regression');
+  if (!regressions.length) return;
+  testCase.property(PERF_STATUS_PROPERTY, 'regression');
+  for (const verdict of regressions) testCase.property(`perf.${verdict.metric}`, xmlText(describeVerdict(verdict)));
+  if (history.failOnRegression && last.outcome === 'passed') {
+    testCase.failure(xmlText(`performance regression: ${regressions.map(describeVerdict).join('; ')}`), PERFORMANCE_FAILURE_TYPE);
+  }
+}
+
 /** The whole JUnit file for the tests of a run as they stand, every planned test included. */
-export function buildJunitXml(entries: readonly TestEntry[], repeat: number, status: RunStatus): string {
+export function buildJunitXml(entries: readonly TestEntry[], repeat: number, status: RunStatus, history?: HistoryPlan | null): string {
   const builder = junit.newBuilder().name('farm');
   const byTarget = new Map<string, TestEntry[]>();
   for (const entry of entries) {
@@ -188,6 +218,7 @@ export function buildJunitXml(entries: readonly TestEntry[], repeat: number, sta
         .name(xmlText(name))
         .time((entry.attempts.at(-1)?.durationMs ?? 0) / 1000);
       addTestCase(testCase, entry, status);
+      addHistoryProperties(testCase, entry, history);
     }
   }
   return `${builder.build()}\n`;
@@ -205,6 +236,6 @@ export default class JunitReporter extends RewritingReporter {
   }
 
   protected write(): void {
-    writeFileAtomic(this.options.outputFile, buildJunitXml(this.book.entries(), this.repeat, this.status));
+    writeFileAtomic(this.options.outputFile, buildJunitXml(this.book.entries(), this.repeat, this.status, this.options.history));
   }
 }

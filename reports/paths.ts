@@ -8,5 +8,7 @@ export function reportPaths(outDir: string) {
     metrics: join(outDir, 'metrics.json'),
     testResults: join(outDir, 'test-results'),
     plan: join(outDir, 'run-plan.json'),
+    history: join(outDir, 'history.json'),
+    liveEvents: join(outDir, 'live-events.jsonl'),
   };
 }

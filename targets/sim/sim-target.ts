@@ -39,6 +39,7 @@ export class SimTarget implements Target {
       name,
       memorySize: params.memorySize,
       remoteSpinMicros: params.remoteSpinMicros,
+      replyDelayUs: params.replyDelayUs,
       onConsole: (line) => this.consoleBuffer.write(SIM_CONSOLE_STREAM, line + '\n'),
     });
     this.host = new OpenAmpHost({
