@@ -114,25 +114,34 @@ test('flaky: passed and failed on the same firmware and target is flaky; a failu
   assert.equal(findFlakyTests([result({ attempt: 0, outcome: 'failed' }), result({ attempt: 1, outcome: 'passed' })]).length, 1);
 });
 
-test('perf: the baseline is the median with a MAD band floored relative to the median; only the worse side is a regression', () => {
+test('perf: the baseline is the median with a MAD band (as a ratio) floored by minBand; only the worse side is a regression', () => {
   const options = { ...DEFAULT_PERF_OPTIONS, minRuns: 5, mads: 3, minBand: 0.1 };
+  const close = (actual: number | undefined, expected: number) => assert.ok(actual !== undefined && Math.abs(actual - expected) < 1e-9 * Math.max(1, expected), `${actual} ~ ${expected}`);
   assert.equal(baselineOf([1, 2, 3, 4], options), null);
-  const baseline = baselineOf([100, 102, 98, 101, 99, 150], options);
-  assert.ok(baseline);
-  assert.equal(baseline.median, 100.5);
-  assert.equal(baseline.mad, 1.5);
-  // 3 * 1.4826 * 1.5 = 6.67 < 10% of 100.5: the floor holds.
-  assert.equal(baseline.high, 100.5 + 10.05);
-  assert.equal(judge('sim', 'echo.p50Us', 111, baseline).status, 'regression');
-  assert.equal(judge('sim', 'echo.p50Us', 110, baseline).status, 'ok');
-  assert.equal(judge('sim', 'echo.p50Us', 80, baseline).status, 'improved');
+  // A steady history: the MAD is 0, the floor makes the band x/÷ 1.1.
+  const steady = baselineOf([100, 100, 100, 100, 101, 100], options);
+  assert.ok(steady);
+  close(steady.median, 100);
+  close(steady.high, 110);
+  close(steady.low, 100 / 1.1);
+  assert.equal(judge('sim', 'echo.p50Us', 111, steady).status, 'regression');
+  assert.equal(judge('sim', 'echo.p50Us', 109, steady).status, 'ok');
+  assert.equal(judge('sim', 'echo.p50Us', 80, steady).status, 'improved');
   // Throughput: lower is worse.
-  assert.equal(judge('sim', 'echo.msgsPerSec', 80, baseline).status, 'regression');
-  assert.equal(judge('sim', 'echo.msgsPerSec', 120, baseline).status, 'improved');
+  assert.equal(judge('sim', 'echo.msgsPerSec', 80, steady).status, 'regression');
+  assert.equal(judge('sim', 'echo.msgsPerSec', 120, steady).status, 'improved');
   assert.equal(judge('sim', 'echo.p50Us', 1e6, null).status, 'no-baseline');
+  // A history scattered by a factor of 2 either way: the band is its own, far wider than the floor.
+  const noisy = baselineOf([50, 100, 200, 100, 50, 200, 100], options);
+  assert.ok(noisy);
+  close(noisy.median, 100);
+  close(noisy.mad, Math.log(2));
+  close(noisy.high, 100 * Math.exp(3 * 1.4826 * Math.log(2)));
+  assert.equal(judge('sim', 'echo.p99Us', 400, noisy).status, 'ok');
+  assert.equal(judge('sim', 'echo.p99Us', 3000, noisy).status, 'regression');
   // Only the last baselineRuns values count.
-  assert.equal(baselineOf([1000, 1000, 1000, 1, 1, 1, 1, 1], { ...options, baselineRuns: 5 })?.median, 1);
-  assert.match(describeVerdict(judge('sim', 'echo.p50Us', 2000, baseline)), /^echo\.p50Us 2000 µs above the band 90\.5\.\.111 \(median 101 over 6 runs\)$/);
+  close(baselineOf([1000, 1000, 1000, 1, 1, 1, 1, 1], { ...options, baselineRuns: 5 })?.median, 1);
+  assert.match(describeVerdict(judge('sim', 'echo.p50Us', 2000, steady)), /^echo\.p50Us 2000 µs above the band 90\.9\.\.110 \(median 100 over 6 runs\)$/);
 });
 
 function echoRecord(p50Us: number, overrides: Partial<TestRecord> = {}): TestRecord {

@@ -4,6 +4,11 @@
  * scaled by 1.4826 so that it estimates a standard deviation for normal noise) and a floor
  * relative to the median (a very steady history must not turn every wobble into an alarm). A
  * value beyond the band on the worse side is a regression; on the better side an improvement.
+ *
+ * The statistics are taken on the logarithms of the values: timing noise is multiplicative (a
+ * loaded machine makes a round trip 3x slower, not 30 µs slower), so the band is a ratio around
+ * the median: a tail metric such as p99, which load scatters over an order of magnitude, gets a
+ * wide band from its own history, while a steady median gets a narrow one.
  */
 import { median, metricDefinition } from './metrics.js';
 
@@ -14,7 +19,7 @@ export interface PerfOptions {
   readonly minRuns: number;
   /** Band half-width in scaled MADs. */
   readonly mads: number;
-  /** Band half-width at least this fraction of the median. */
+  /** The band reaches at least this fraction above the median (and the same ratio below). */
   readonly minBand: number;
 }
 
@@ -23,6 +28,7 @@ export const DEFAULT_PERF_OPTIONS: PerfOptions = { baselineRuns: 20, minRuns: 5,
 export interface Baseline {
   readonly runs: number;
   readonly median: number;
+  /** MAD of the natural logarithms of the values. */
   readonly mad: number;
   /** The noise band: values in [low, high] are normal. */
   readonly low: number;
@@ -43,10 +49,12 @@ export interface PerfVerdict {
 export function baselineOf(values: readonly number[], options: PerfOptions = DEFAULT_PERF_OPTIONS): Baseline | null {
   const recent = values.slice(-options.baselineRuns);
   if (recent.length < options.minRuns) return null;
-  const center = median(recent);
-  const mad = median(recent.map((value) => Math.abs(value - center)));
-  const half = Math.max(options.mads * 1.4826 * mad, options.minBand * Math.abs(center));
-  return { runs: recent.length, median: center, mad, low: center - half, high: center + half };
+  // Figures are positive (times, rates); a zero would have no logarithm.
+  const logs = recent.map((value) => Math.log(Math.max(value, Number.MIN_VALUE)));
+  const center = median(logs);
+  const mad = median(logs.map((value) => Math.abs(value - center)));
+  const half = Math.max(options.mads * 1.4826 * mad, Math.log1p(options.minBand));
+  return { runs: recent.length, median: Math.exp(center), mad, low: Math.exp(center - half), high: Math.exp(center + half) };
 }
 
 export function judge(target: string, metric: string, value: number, baseline: Baseline | null): PerfVerdict {
