@@ -101,7 +101,7 @@ export async function historyCommand(location: string | null, what: string, opti
     }
     out(`performance trends (oldest -> newest), ${location}:`);
     out(table(
-      ['target', 'metric', 'trend', 'runs', 'latest', 'baseline median', 'band', 'latest vs earlier runs', 'regressions'],
+      ['target', 'metric', 'trend', 'runs', 'latest', 'baseline median', 'band', 'latest vs the runs before', 'regressions'],
       trends.map((trend) => {
         const latest = trend.points.at(-1);
         return [

@@ -14,7 +14,9 @@ const here = (relativePath: string) => fileURLToPath(new URL(relativePath, impor
 const escape = (value: string) => value.replace(/[.*+?^${}()|[\]\\-]/g, '\\$&');
 
 export default defineConfig({
-  testDir: here('../suites'),
+  // The checkout's root: Playwright's HTML report names spec files relative to it
+  // ("suites/echo.spec.ts", not "../../suites/echo.spec.ts"); each project looks in dist/suites.
+  testDir: here('../..'),
   outputDir: paths.testResults,
   timeout: plan.timeoutMs,
   retries: plan.retries,
@@ -28,10 +30,12 @@ export default defineConfig({
     [here('../reports/junit-reporter.js'), { outputFile: paths.junit, history: plan.history ?? null }],
     [here('../reports/history-reporter.js'), { outputFile: paths.history, outDir: plan.outDir, history: plan.history ?? null }],
     [here('../reports/metrics-reporter.js'), { outputFile: paths.metrics }],
-    ['html', { open: 'never', outputFolder: paths.html }],
+    [here('../reports/html-reporter.js'), { outputFile: paths.htmlReport, history: plan.history ?? null }],
+    ['html', { open: 'never', outputFolder: paths.playwrightHtml }],
   ],
   projects: plan.targets.map((target) => ({
     name: target.name,
+    testDir: here('../suites'),
     testMatch: new RegExp(`(^|[\\\\/])(${target.suites.map(escape).join('|')})\\.spec\\.js$`),
     // A target is one machine: its tests run one at a time, in one worker.
     workers: 1,

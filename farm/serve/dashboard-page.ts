@@ -7,6 +7,7 @@ export const DASHBOARD_HTML = `<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
+<link rel="icon" href="data:,">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>openamp-farm</title>
 <link rel="stylesheet" href="/assets/uPlot.min.css">
@@ -66,7 +67,7 @@ const badge = (text, cls) => h('span', { class: 'badge ' + (cls || text) }, text
 const ms = (value) => value === null || value === undefined ? '-' : value < 1000 ? Math.round(value) + ' ms' : (value / 1000).toFixed(1) + ' s';
 const when = (iso) => iso ? iso.replace('T', ' ').slice(0, 19) : '-';
 const pct = (rate) => (rate * 100).toFixed(rate > 0 && rate < 0.1 ? 1 : 0) + '%';
-const num = (v) => Math.abs(v) >= 100 ? v.toFixed(0) : Math.abs(v) >= 10 ? v.toFixed(1) : v.toFixed(2);
+const num = (v) => v === null || v === undefined ? '' : Math.abs(v) >= 100 ? v.toFixed(0) : Math.abs(v) >= 10 ? v.toFixed(1) : v.toFixed(2);
 async function api(path) {
   const response = await fetch(path, { credentials: 'same-origin' });
   if (!response.ok) throw new Error(path + ': HTTP ' + response.status);
@@ -125,10 +126,13 @@ function runView(id) {
     socket.onmessage = (message) => {
       const data = JSON.parse(message.data);
       if (data.type === 'console') {
+        // How many live messages came (the browser tests read it).
+        consoleBox.dataset.chunks = String(Number(consoleBox.dataset.chunks || 0) + 1);
         const atEnd = consoleBox.scrollTop + consoleBox.clientHeight >= consoleBox.scrollHeight - 4;
         consoleBox.append(document.createTextNode(data.text));
         if (atEnd) consoleBox.scrollTop = consoleBox.scrollHeight;
       } else if (data.type === 'end') {
+        consoleBox.dataset.ended = data.status;
         consoleBox.append(document.createTextNode('\n-- run ended: ' + data.status + ' --\n'));
         void refresh();
       }
@@ -166,16 +170,19 @@ async function perfView() {
     for (const t of trends) {
       const box = h('div', { class: 'chart', 'data-testid': 'perf-chart' });
       charts.append(box);
-      const xs = t.points.map((p) => Date.parse(p.startedAt) / 1000);
+      // x: run number (oldest first); y: log scale, as the noise band is a ratio.
+      const xs = t.points.map((p, i) => i + 1);
       const ys = t.points.map((p) => p.value);
       const bad = t.points.map((p) => p.status === 'regression' ? p.value : null);
-      const hi = t.points.map(() => t.baseline ? t.baseline.high : null);
-      const lo = t.points.map(() => t.baseline ? t.baseline.low : null);
+      const hi = t.points.map((p) => p.band ? p.band.high : null);
+      const lo = t.points.map((p) => p.band ? p.band.low : null);
       new uPlot({
-        title: t.target + ' ' + t.metric + ' (' + t.unit + ', ' + t.better + ' is better)', width: 420, height: 220,
-        series: [{}, { label: t.metric, stroke: '#2563eb', width: 2, points: { show: true } },
-          { label: 'regression', stroke: '#dc2626', width: 0, points: { show: true, size: 10, fill: '#dc2626' } },
-          { label: 'band high', stroke: '#9ca3af', dash: [4, 4] }, { label: 'band low', stroke: '#9ca3af', dash: [4, 4] }],
+        title: t.target + ' ' + t.metric + ' (' + t.unit + ', ' + t.better + ' is better)', width: 420, height: 240,
+        scales: { x: { time: false, range: (u, min, max) => [min - 0.5, max + 0.5] }, y: { distr: 3 } },
+        axes: [{ label: 'run (oldest to newest)', values: (u, vals) => vals.map((v) => Number.isInteger(v) ? String(v) : '') }, { size: 64, values: (u, vals) => vals.map((v) => num(v)) }],
+        series: [{ label: 'run' }, { label: t.metric, stroke: '#2563eb', width: 2, points: { show: true, size: 6 }, value: (u, v) => v === null ? '-' : num(v) },
+          { label: 'regression', stroke: '#dc2626', width: 0, points: { show: true, size: 11, fill: '#dc2626' }, value: (u, v) => v === null ? '-' : num(v) },
+          { label: 'band high', stroke: '#9ca3af', dash: [4, 4], value: (u, v) => v === null ? '-' : num(v) }, { label: 'band low', stroke: '#9ca3af', dash: [4, 4], value: (u, v) => v === null ? '-' : num(v) }],
       }, [xs, ys, bad, hi, lo], box);
     }
   });

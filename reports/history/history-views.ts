@@ -64,6 +64,8 @@ export interface TrendPoint {
   readonly value: number;
   /** Against the baseline of the runs before it. */
   readonly status: PerfStatus;
+  /** That baseline's band, when there was one. */
+  readonly band: { readonly low: number; readonly high: number } | null;
 }
 
 export interface PerfTrend {
@@ -72,7 +74,7 @@ export interface PerfTrend {
   readonly unit: string;
   readonly better: 'lower' | 'higher';
   readonly points: readonly TrendPoint[];
-  /** Of the last `baselineRuns` runs: what the next run is judged against. */
+  /** What the latest run was judged against (the runs before it). */
   readonly baseline: Baseline | null;
 }
 
@@ -91,8 +93,8 @@ export async function perfView(
       const values = perRunValues(rows.filter((row) => row.target === target && row.metric === metric));
       if (!values.length) continue;
       const points = values.map((point, index) => {
-        const before = values.slice(0, index).map((entry) => entry.value);
-        return { ...point, status: judge(target, metric, point.value, baselineOf(before, perf)).status };
+        const baseline = baselineOf(values.slice(0, index).map((entry) => entry.value), perf);
+        return { ...point, status: judge(target, metric, point.value, baseline).status, band: baseline && { low: baseline.low, high: baseline.high } };
       });
       const definition = metricDefinition(metric);
       trends.push({
@@ -101,7 +103,7 @@ export async function perfView(
         unit: definition?.unit ?? '',
         better: definition?.better ?? 'lower',
         points: points.slice(-shown),
-        baseline: baselineOf(values.map((entry) => entry.value), perf),
+        baseline: baselineOf(values.slice(0, -1).map((entry) => entry.value), perf),
       });
     }
   }
