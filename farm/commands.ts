@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Prerequisite, SuiteName } from '../targets/target.js';
 import type { KindRegistry } from '../targets/registry.js';
-import { FarmError, InfrastructureError } from '../openamp/errors.js';
+import { FarmError, InfrastructureError } from '../base/errors.js';
 import type { FarmConfig } from './config.js';
 import { farmPrerequisites, inspectFarm, missingPackages } from './inventory.js';
 import { UsageError } from './selection.js';

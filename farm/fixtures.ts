@@ -9,7 +9,7 @@ import { test as base } from '@playwright/test';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
-import { FarmError, InfrastructureError } from '../openamp/errors.js';
+import { FarmError, InfrastructureError } from '../base/errors.js';
 import { ATTACHMENT, type TargetMeta } from '../reports/attachments.js';
 import { onProcessExit } from '../targets/process/exit-cleanup.js';
 import { loadKindRegistry } from '../targets/registry.js';

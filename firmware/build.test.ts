@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { InfrastructureError } from '../openamp/errors.js';
+import { InfrastructureError } from '../base/errors.js';
 import { MissingToolError } from '../targets/process/managed-process.js';
 import { FIRMWARE_PROGRAMS, FirmwareBuildError, ensureFirmwareBuilt, firmwareBuildTools, firmwareBuildDir, firmwarePath, firmwareSourceDir, missingFirmwareTools } from './build.js';
 import { withRestrictedPath } from '../targets/process/restricted-path.test-helper.js';

@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
-import { InfrastructureError } from '../openamp/errors.js';
+import { InfrastructureError } from '../base/errors.js';
 import { MissingToolError, findExecutable } from '../targets/process/managed-process.js';
 
 /** The machines the reference firmware is built for (firmware/platform/<machine>). */

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { InfrastructureError } from '../openamp/errors.js';
+import { InfrastructureError } from '../base/errors.js';
 import { FileMemory } from '../openamp/memory/file-memory.js';
 import { AddressSpace } from '../openamp/memory/shared-memory.js';
 import { ManagedProcess, describeExit } from '../targets/process/managed-process.js';

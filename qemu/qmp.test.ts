@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
-import { InfrastructureError } from '../openamp/errors.js';
+import { InfrastructureError } from '../base/errors.js';
 import { ManagedProcess } from '../targets/process/managed-process.js';
 import { QmpClient, QmpError, type QmpEvent } from './qmp.js';
 import { runFileStem } from './run-files.js';

@@ -16,7 +16,7 @@
 import { readFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Doorbell } from '../openamp/doorbell/doorbell.js';
-import { FirmwareError, InfrastructureError, ProtocolError, RemoteCrashedError, TimeoutError, hex } from '../openamp/errors.js';
+import { FirmwareError, InfrastructureError, ProtocolError, RemoteCrashedError, TimeoutError, hex } from '../base/errors.js';
 import { Remoteproc, type RemoteprocVdev } from '../openamp/remoteproc/remoteproc.js';
 import type { RemoteprocOps } from '../openamp/remoteproc/remoteproc-ops.js';
 import { controlMessage } from '../openamp/remote/control-words.js';

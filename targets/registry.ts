@@ -11,9 +11,7 @@ import { pathToFileURL } from 'node:url';
 import { compileFunction } from 'node:vm';
 import type { Prerequisite, SuiteName, Target } from './target.js';
 import { SUITE_NAMES } from './target.js';
-import { InfrastructureError } from '../openamp/errors.js';
-// Kinds throw ConfigError from parseParams; re-exported so a kind needs only this module.
-export { ConfigError } from '../farm/config-error.js';
+import { InfrastructureError } from '../base/errors.js';
 
 // ---- built-in kinds: add yours here (one import, one line in BUILTIN_KINDS) ----
 import { simKind } from './sim/index.js';

@@ -12,7 +12,8 @@
 import { createHash } from 'node:crypto';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import { ConfigError, type TargetKindDefinition } from '../../targets/registry.js';
+import { ConfigError } from '../../base/errors.js';
+import type { TargetKindDefinition } from '../../targets/registry.js';
 import {
   SUITE_NAMES,
   type Channel,
@@ -29,7 +30,7 @@ import {
   type TargetCapabilities,
   type TargetLog,
 } from '../../targets/target.js';
-import { InfrastructureError, ProtocolError, RemoteCrashedError, TimeoutError } from '../../openamp/errors.js';
+import { InfrastructureError, ProtocolError, RemoteCrashedError, TimeoutError } from '../../base/errors.js';
 
 export interface FakeParams {
   readonly delayMs: number;

@@ -17,7 +17,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runDoorbellBench, type LatencyStats } from '../doorbell/doorbell-bench.js';
-import { InfrastructureError } from '../errors.js';
+import { InfrastructureError } from '../../base/errors.js';
 import { DEMO_CHANNEL } from '../remote/program.js';
 import { startLoopbackMachine, type LoopbackDoorbellKind, type LoopbackMemoryKind } from '../remote/loopback-machine.js';
 import type { RpmsgDevice } from '../rpmsg/api.js';

@@ -1,4 +1,4 @@
-import { hex } from '../errors.js';
+import { hex } from '../../base/errors.js';
 import type { SharedMemory } from '../memory/shared-memory.js';
 import { VIRTIO_RING_F_EVENT_IDX, VIRTIO_RPMSG_F_NS, VIRTIO_STATUS, type VringInfo } from '../virtio/transport.js';
 import { VringDevice } from '../virtio/vring-device.js';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { FarmError, MemoryAccessError, ProtocolError } from '../errors.js';
+import { FarmError, MemoryAccessError, ProtocolError } from '../../base/errors.js';
 import type { SharedMemory } from '../memory/shared-memory.js';
 import { propertyRuns } from '../testing/fuzz-runs.js';
 import { VIRTIO_RING_F_EVENT_IDX, VIRTIO_RPMSG_F_NS, VIRTIO_STATUS } from '../virtio/transport.js';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { TimeoutError } from '../errors.js';
+import { TimeoutError } from '../../base/errors.js';
 import { VIRTIO_RING_F_EVENT_IDX, VIRTIO_RPMSG_F_NS, VIRTIO_STATUS } from '../virtio/transport.js';
 import { VRING_DESC_F_WRITE, vringLayout } from '../virtio/vring-layout.js';
 import {

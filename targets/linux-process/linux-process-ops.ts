@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import { UnixSocketDoorbell } from '../../openamp/doorbell/unix-socket-doorbell.js';
-import { FirmwareError, InfrastructureError, hex } from '../../openamp/errors.js';
+import { FirmwareError, InfrastructureError, hex } from '../../base/errors.js';
 import { linuxGenericAddressSpace, linuxGenericLayout, type LinuxGenericLayout } from '../../openamp/machines/linux-generic.js';
 import { FileMemory } from '../../openamp/memory/file-memory.js';
 import type { AddressSpace } from '../../openamp/memory/shared-memory.js';

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { basename, isAbsolute, resolve } from 'node:path';
-import { InfrastructureError } from '../../openamp/errors.js';
+import { InfrastructureError } from '../../base/errors.js';
 import { LINUX_GENERIC } from '../../openamp/machines/linux-generic.js';
 import { ensureFirmwareBuilt, firmwarePath } from '../../firmware/build.js';
 import { CrashRecordReader, describeCrash } from '../../firmware/crash-record.js';

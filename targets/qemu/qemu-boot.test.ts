@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { PollingDoorbell } from '../../openamp/doorbell/polling-doorbell.js';
-import { FirmwareError } from '../../openamp/errors.js';
+import { FirmwareError } from '../../base/errors.js';
 import { Remoteproc } from '../../openamp/remoteproc/remoteproc.js';
 import { createRpmsgHost } from '../../openamp/rpmsg/host.js';
 import type { RpmsgMessage } from '../../openamp/rpmsg/api.js';

@@ -1,6 +1,6 @@
 import { assertMachine } from '../../openamp/elf/check-machine.js';
 import type { ElfImage } from '../../openamp/elf/parse-elf.js';
-import { FirmwareError, InfrastructureError, hex } from '../../openamp/errors.js';
+import { FirmwareError, InfrastructureError, hex } from '../../base/errors.js';
 import type { AddressSpace } from '../../openamp/memory/shared-memory.js';
 import { CarveoutAllocator } from '../../openamp/remoteproc/carveout-allocator.js';
 import type { Allocation, RemoteprocOps } from '../../openamp/remoteproc/remoteproc-ops.js';

@@ -5,7 +5,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { descendants, isAlive } from '../../farm/testing/cli-harness.js';
 import { ensureFirmwareBuilt, firmwarePath } from '../../firmware/build.js';
-import { TimeoutError } from '../../openamp/errors.js';
+import { TimeoutError } from '../../base/errors.js';
 import { QEMU_MACHINES } from '../../qemu/machines.js';
 import type { OpenAmpHost } from '../openamp-host.js';
 import { MissingToolError } from '../process/managed-process.js';

@@ -1,4 +1,4 @@
-import { InfrastructureError } from '../../openamp/errors.js';
+import { InfrastructureError } from '../../base/errors.js';
 import { AdaptivePollingDoorbell } from '../../openamp/doorbell/adaptive-polling-doorbell.js';
 import type { Doorbell } from '../../openamp/doorbell/doorbell.js';
 import { ForwardedKickDoorbell } from '../../openamp/doorbell/forwarded-kick-doorbell.js';

@@ -13,7 +13,7 @@ import * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { InfrastructureError, TimeoutError } from '../../openamp/errors.js';
+import { InfrastructureError, TimeoutError } from '../../base/errors.js';
 import { findExecutable } from '../process/managed-process.js';
 import type { ConsoleProtocol } from '../protocols.js';
 import { SerialConsole, SerialPortClosedError } from './serial-console.js';

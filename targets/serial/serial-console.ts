@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import { SerialPort } from 'serialport';
-import { InfrastructureError, TimeoutError } from '../../openamp/errors.js';
+import { InfrastructureError, TimeoutError } from '../../base/errors.js';
 import type { ConsoleMatch, ConsoleProtocol } from '../protocols.js';
 
 export interface SerialConsoleOptions {

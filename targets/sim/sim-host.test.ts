@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { EM_ARM } from '../../openamp/elf/elf-constants.js';
-import { FirmwareError, RemoteCrashedError, TimeoutError } from '../../openamp/errors.js';
+import { FirmwareError, RemoteCrashedError, TimeoutError } from '../../base/errors.js';
 import { DEMO_CHANNEL, type RemoteProgramName } from '../../openamp/remote/program.js';
 import { MATRIX_BYTES, decodeMatrix, encodeMatrix, multiplyMatrices, type Matrix } from '../../openamp/remote/programs/matrix-multiply.js';
 import { OpenAmpHost, RemoteStoppedError } from '../openamp-host.js';

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { InfrastructureError } from '../../openamp/errors.js';
+import { InfrastructureError } from '../../base/errors.js';
 import { ConsoleBuffer } from '../console-buffer.js';
 import { firmwareImageFromFile } from '../firmware-image.js';
 import { OpenAmpHost } from '../openamp-host.js';
