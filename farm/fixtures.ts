@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { FarmError, InfrastructureError } from '../base/errors.js';
 import { ATTACHMENT, type TargetMeta } from '../reports/attachments.js';
-import { onProcessExit } from '../targets/process/exit-cleanup.js';
+import { onProcessExit } from '../base/process/exit-cleanup.js';
 import { loadKindRegistry } from '../targets/registry.js';
 import {
   SUITE_NAMES,

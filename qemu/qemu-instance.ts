@@ -4,13 +4,13 @@ import { performance } from 'node:perf_hooks';
 import { InfrastructureError } from '../base/errors.js';
 import { FileMemory } from '../openamp/memory/file-memory.js';
 import { AddressSpace } from '../openamp/memory/shared-memory.js';
-import { ManagedProcess, describeExit } from '../targets/process/managed-process.js';
-import { onProcessExit } from '../targets/process/exit-cleanup.js';
-import { SerialConsole } from '../targets/serial/serial-console.js';
+import { ManagedProcess, describeExit } from '../base/process/managed-process.js';
+import { onProcessExit } from '../base/process/exit-cleanup.js';
+import { SerialConsole } from '../base/serial/serial-console.js';
 import { FIRMWARE_KICK_BYTE } from '../firmware/uart-kick.js';
 import type { QemuMachineProfile } from './machines.js';
 import { QmpClient, QmpError, type QmpEvent } from './qmp.js';
-import { runFileStem, sweepStaleRunFiles } from './run-files.js';
+import { runFileStem, sweepStaleRunFiles } from '../base/process/run-files.js';
 
 /**
  * How the host reads the guest's UART. 'pty': a pseudo-terminal opened with serialport, the code
@@ -103,7 +103,7 @@ export class QemuInstance {
       '-object', `memory-backend-file,id=${RAM_ID},size=${mib}M,mem-path=${ramPath},share=on`,
       '-machine', `memory-backend=${RAM_ID}`,
       // QEMU puts its pty in raw mode (cfmakeraw) and serialport sets raw termios again on open,
-      // so the kick byte 0x05 and CR/LF pass unchanged (targets/serial/serial-console.test.ts).
+      // so the kick byte 0x05 and CR/LF pass unchanged (base/serial/serial-console.test.ts).
       '-chardev', transport === 'pty' ? `pty,id=${UART_ID}` : `socket,id=${UART_ID},path=${uartPath},server=on,wait=off`,
       '-serial', `chardev:${UART_ID}`,
       '-qmp', `unix:${qmpPath},server=on,wait=off`,

@@ -1,6 +1,6 @@
 import { firmwareBuildTools } from '../../firmware/build.js';
 import { QEMU_MACHINES, type QemuMachineName } from '../../qemu/machines.js';
-import { toolPrerequisite as tool } from '../process/tool-prerequisite.js';
+import { toolPrerequisite as tool } from '../../base/process/tool-prerequisite.js';
 import type { TargetKindDefinition } from '../registry.js';
 import { SUITE_NAMES, type Prerequisite } from '../target.js';
 import { parseQemuParams, type QemuParams } from './qemu-params.js';

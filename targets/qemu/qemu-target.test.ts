@@ -8,11 +8,11 @@ import { ensureFirmwareBuilt, firmwarePath } from '../../firmware/build.js';
 import { TimeoutError } from '../../base/errors.js';
 import { QEMU_MACHINES } from '../../qemu/machines.js';
 import type { OpenAmpHost } from '../openamp-host.js';
-import { MissingToolError } from '../process/managed-process.js';
+import { MissingToolError } from '../../base/process/managed-process.js';
 import { SUITE_NAMES } from '../target.js';
 import { QEMU_PARAM_DEFAULTS } from './qemu-params.js';
 import { PROGRAM_FOR_SUITE, QemuTarget } from './qemu-target.js';
-import { withRestrictedPath } from '../process/restricted-path.test-helper.js';
+import { withRestrictedPath } from '../../base/process/restricted-path.test-helper.js';
 
 function qemuChildren(): number[] {
   return descendants(process.pid).filter((pid) => {

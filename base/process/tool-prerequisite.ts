@@ -1,4 +1,4 @@
-import type { Prerequisite } from '../target.js';
+import type { Prerequisite } from '../../targets/target.js';
 import { findExecutable } from './managed-process.js';
 
 /** A binary a target kind needs on PATH, as a `farm doctor` line (the package installs it). */

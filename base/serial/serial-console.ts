@@ -1,8 +1,7 @@
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import { SerialPort } from 'serialport';
-import { InfrastructureError, TimeoutError } from '../../base/errors.js';
-import type { ConsoleMatch, ConsoleProtocol } from '../protocols.js';
+import { InfrastructureError, TimeoutError } from '../errors.js';
 
 export interface SerialConsoleOptions {
   /** Device path: /dev/ttyUSB0, /dev/ttyACM0, or a pseudo-terminal such as QEMU's /dev/pts/N. */
@@ -64,6 +63,13 @@ class SocketLink implements ConsoleLink {
   }
 }
 
+/** What `expect` found: ConsoleMatch of targets/protocols.ts. */
+export interface SerialMatch {
+  readonly match: string;
+  readonly groups: readonly string[];
+  readonly before: string;
+}
+
 /** How often a waiting console checks that its device node still exists, ms. */
 const PRESENCE_CHECK_MS = 250;
 
@@ -75,10 +81,12 @@ export class SerialPortClosedError extends InfrastructureError {}
  * the same code. Keeps everything received since the last `take()` (attached to each test) and
  * a rolling history that `waitFor` and `expect` search.
  *
- * The ConsoleProtocol driver for serial lines: `expect` consumes (pexpect-style, for shells and
- * REPLs driven over the line), `waitFor` only looks (for boot banners checked against a mark).
+ * The ConsoleProtocol driver for serial lines (targets/protocols.ts): `expect` consumes
+ * (pexpect-style, for shells and REPLs driven over the line), `waitFor` only looks (for boot
+ * banners checked against a mark). It implements the protocol structurally, without importing
+ * it: base/ sits below targets/ and imports nothing above it (the test checks the fit).
  */
-export class SerialConsole implements ConsoleProtocol {
+export class SerialConsole {
   readonly name: string;
   private history = '';
   private unread = '';
@@ -162,8 +170,8 @@ export class SerialConsole implements ConsoleProtocol {
    * up to the end of the match. Text that fell out of the rolling history before it was
    * expected is gone (the history limit bounds what a flooding line costs).
    */
-  async expect(pattern: string | RegExp, options: { timeoutMs: number }): Promise<ConsoleMatch> {
-    const search = (): ConsoleMatch | undefined => {
+  async expect(pattern: string | RegExp, options: { timeoutMs: number }): Promise<SerialMatch> {
+    const search = (): SerialMatch | undefined => {
       const start = Math.max(0, this.expectedUpTo - this.dropped);
       const text = this.history.slice(start);
       let index: number;

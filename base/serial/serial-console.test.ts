@@ -13,9 +13,9 @@ import * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { InfrastructureError, TimeoutError } from '../../base/errors.js';
+import { InfrastructureError, TimeoutError } from '../errors.js';
 import { findExecutable } from '../process/managed-process.js';
-import type { ConsoleProtocol } from '../protocols.js';
+import type { ConsoleProtocol } from '../../targets/protocols.js';
 import { SerialConsole, SerialPortClosedError } from './serial-console.js';
 
 const HELPER = `
