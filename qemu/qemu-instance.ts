@@ -7,7 +7,6 @@ import { AddressSpace } from '../openamp/memory/shared-memory.js';
 import { ManagedProcess, describeExit } from '../base/process/managed-process.js';
 import { onProcessExit } from '../base/process/exit-cleanup.js';
 import { SerialConsole } from '../base/serial/serial-console.js';
-import { FIRMWARE_KICK_BYTE } from '../firmware/uart-kick.js';
 import type { QemuMachineProfile } from './machines.js';
 import { QmpClient, QmpError, type QmpEvent } from './qmp.js';
 import { runFileStem, sweepStaleRunFiles } from '../base/process/run-files.js';
@@ -29,8 +28,13 @@ export interface QemuLaunchOptions {
   readonly name?: string;
   /** UART text as it arrives, without the firmware's kick bytes. */
   readonly onConsole?: (text: string) => void;
-  /** The firmware kicked (FIRMWARE_KICK_BYTE on the UART): look at the rings. */
-  readonly onKick?: () => void;
+  /**
+   * The firmware's in-band doorbell on its UART (the reference firmware's is
+   * firmware/uart-kick.ts): every chunk holding `byte` calls `onKick` (look at the rings), and
+   * the byte is stripped from the console text. The firmware is the target's business, not
+   * QEMU's: the target says which byte.
+   */
+  readonly kick?: { readonly byte: number; readonly onKick?: () => void };
   /** QEMU's own stderr lines (warnings, errors). */
   readonly onStderr?: (text: string) => void;
   /** How the UART reaches the host. Default 'pty' (serialport, as physical boards). */
@@ -52,7 +56,7 @@ const FAILURE_EVENTS = new Set(['GUEST_PANICKED', 'SHUTDOWN', 'GUEST_CRASHLOADED
  * memory-backend-file under /dev/shm (the host reads and writes guest RAM through it), QMP on
  * a UNIX socket, the remote's UART read through SerialConsole: a pseudo-terminal opened with
  * serialport by default, or a socket chardev (`uart: 'socket'`). The UART also carries the
- * firmware's kick bytes (`onKick`). `close` (and the farm's exit hook) leave no process, socket
+ * firmware's kick bytes (`kick`). `close` (and the farm's exit hook) leave no process, socket
  * or RAM file behind.
  */
 export class QemuInstance {
@@ -156,8 +160,8 @@ export class QemuInstance {
       exitedEarly.catch(() => {});
       qmp = await Promise.race([QmpClient.connect(qmpPath, { timeoutMs: deadline, signal: startFailed.signal }), exitedEarly]);
       // Kick bytes are stripped whether or not anyone listens: they are not console text.
-      const onKick = options.onKick ?? ((): void => {});
-      const consoleOptions = { name: `${name} uart0`, onText: options.onConsole, kick: { byte: FIRMWARE_KICK_BYTE, onKick } };
+      const kick = options.kick ? { byte: options.kick.byte, onKick: options.kick.onKick ?? ((): void => {}) } : undefined;
+      const consoleOptions = { name: `${name} uart0`, onText: options.onConsole, kick };
       if (transport === 'pty') {
         const chardevs = await qmp.execute<{ label: string; filename: string }[]>('query-chardev');
         const uart = chardevs.find((c) => c.label === UART_ID);

@@ -3,7 +3,7 @@ import { basename, isAbsolute, resolve } from 'node:path';
 import { InfrastructureError } from '../../base/errors.js';
 import { LINUX_GENERIC } from '../../openamp/machines/linux-generic.js';
 import { ensureFirmwareBuilt, firmwarePath } from '../../firmware/build.js';
-import { CrashRecordReader, describeCrash } from '../../firmware/crash-record.js';
+import { CrashRecordReader, describeCrash } from '../openamp-host/crash-record.js';
 import { runFileStem, sweepStaleRunFiles } from '../../base/process/run-files.js';
 import { ConsoleBuffer } from '../console-buffer.js';
 import { sha256Hex } from '../firmware-image.js';

@@ -3,7 +3,8 @@ import { AdaptivePollingDoorbell } from '../../openamp/doorbell/adaptive-polling
 import type { Doorbell } from '../../openamp/doorbell/doorbell.js';
 import { ForwardedKickDoorbell } from '../../openamp/doorbell/forwarded-kick-doorbell.js';
 import { ensureFirmwareBuilt, firmwareBuildDir, firmwarePath, type FirmwareProgram } from '../../firmware/build.js';
-import { CrashRecordReader, RemoteWatch } from '../../firmware/crash-record.js';
+import { FIRMWARE_KICK_BYTE } from '../../firmware/uart-kick.js';
+import { CrashRecordReader, RemoteWatch } from '../openamp-host/crash-record.js';
 import type { QemuMachineProfile } from '../../qemu/machines.js';
 import { QemuInstance } from '../../qemu/qemu-instance.js';
 import { ConsoleBuffer } from '../console-buffer.js';
@@ -34,7 +35,7 @@ const CONSOLE_STREAM = 'uart0';
  * pauses and resets it. The UART (a pty read with serialport like a board's, or with params
  * uart 'socket' a socket chardev) is read through SerialConsole, and with doorbell 'uart' the
  * firmware's kick bytes on it ring the host's doorbell; crashes come from QMP
- * events, the firmware's crash record and its heartbeat (see firmware/crash-record.ts).
+ * events, the firmware's crash record and its heartbeat (see targets/openamp-host/crash-record.ts).
  */
 export class QemuTarget implements Target {
   readonly capabilities: TargetCapabilities = { suites: SUITE_NAMES, restartable: true, faults: ['crash', 'hang'] };
@@ -105,7 +106,7 @@ export class QemuTarget implements Target {
       stubDir: firmwareBuildDir(this.profile.name),
       name: this.name,
       onConsole: (text) => this.consoleBuffer.write(CONSOLE_STREAM, text),
-      onKick: () => this.uartDoorbell?.ring(),
+      kick: { byte: FIRMWARE_KICK_BYTE, onKick: () => this.uartDoorbell?.ring() },
       uart: this.params.uart,
       onStderr: (text) => this.log?.info(`${this.name}: qemu: ${text.trim()}`),
     });
