@@ -13,7 +13,7 @@ import { createHash } from 'node:crypto';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { ConfigError } from '../../base/errors.js';
-import type { TargetKindDefinition } from '../../targets/registry.js';
+import type { TargetKindDefinition } from '../../targets/kind.js';
 import {
   SUITE_NAMES,
   type Channel,

@@ -11,7 +11,8 @@ import type { OpenAmpHost } from '../openamp-host.js';
 import { MissingToolError } from '../../base/process/managed-process.js';
 import { SUITE_NAMES } from '../target.js';
 import { QEMU_PARAM_DEFAULTS } from './qemu-params.js';
-import { PROGRAM_FOR_SUITE, QemuTarget } from './qemu-target.js';
+import { QemuTarget } from './qemu-target.js';
+import { PROGRAM_FOR_SUITE } from '../reference-firmware.js';
 import { withRestrictedPath } from '../../base/process/restricted-path.test-helper.js';
 
 function qemuChildren(): number[] {

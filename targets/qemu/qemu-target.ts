@@ -2,7 +2,7 @@ import { InfrastructureError } from '../../base/errors.js';
 import { AdaptivePollingDoorbell } from '../../openamp/doorbell/adaptive-polling-doorbell.js';
 import type { Doorbell } from '../../openamp/doorbell/doorbell.js';
 import { ForwardedKickDoorbell } from '../../openamp/doorbell/forwarded-kick-doorbell.js';
-import { ensureFirmwareBuilt, firmwareBuildDir, firmwarePath, type FirmwareProgram } from '../../firmware/build.js';
+import { ensureFirmwareBuilt, firmwareBuildDir, firmwarePath } from '../../firmware/build.js';
 import { FIRMWARE_KICK_BYTE } from '../../firmware/uart-kick.js';
 import { CrashRecordReader, RemoteWatch } from '../openamp-host/crash-record.js';
 import type { QemuMachineProfile } from '../../qemu/machines.js';
@@ -10,22 +10,11 @@ import { QemuInstance } from '../../qemu/qemu-instance.js';
 import { ConsoleBuffer } from '../console-buffer.js';
 import { firmwareImageFromFile } from '../firmware-image.js';
 import { OpenAmpHost } from '../openamp-host.js';
-import type { TargetContext } from '../registry.js';
+import type { TargetContext } from '../kind.js';
 import { SUITE_NAMES, type FirmwareImage, type Host, type SuiteName, type Target, type TargetCapabilities, type TargetLog } from '../target.js';
 import { QemuRemoteprocOps } from './qemu-remoteproc-ops.js';
+import { PROGRAM_FOR_SUITE, referenceProgramsNeeded } from '../reference-firmware.js';
 import type { QemuParams } from './qemu-params.js';
-
-export const PROGRAM_FOR_SUITE: Readonly<Record<SuiteName, FirmwareProgram>> = {
-  echo: 'echo',
-  'matrix-multiply': 'matrix-multiply',
-  'multi-endpoint': 'multi-services',
-  lifecycle: 'echo',
-};
-
-/** Reference programs needed for the suites whose image farm.yaml does not give. */
-export function referenceProgramsNeeded(firmware: Readonly<Partial<Record<SuiteName, string>>>): FirmwareProgram[] {
-  return [...new Set(SUITE_NAMES.filter((suite) => !firmware[suite]).map((suite) => PROGRAM_FOR_SUITE[suite]))];
-}
 
 const CONSOLE_STREAM = 'uart0';
 

@@ -3,7 +3,7 @@ import { InfrastructureError } from '../../base/errors.js';
 import { ConsoleBuffer } from '../console-buffer.js';
 import { firmwareImageFromFile } from '../firmware-image.js';
 import { OpenAmpHost } from '../openamp-host.js';
-import type { TargetContext } from '../registry.js';
+import type { TargetContext } from '../kind.js';
 import { SUITE_NAMES, type FirmwareImage, type SuiteName, type Target, type TargetCapabilities, type TargetLog } from '../target.js';
 import { SIM_PROGRAM_FOR_SUITE, writeSimFirmware } from './sim-firmware.js';
 import { SIM_DDR_BASE } from './sim-machine.js';
