@@ -5,6 +5,7 @@ import type { AddressSpace } from '../../openamp/memory/shared-memory.js';
 import { CarveoutAllocator } from '../../openamp/remoteproc/carveout-allocator.js';
 import type { Allocation, RemoteprocOps } from '../../openamp/remoteproc/remoteproc-ops.js';
 import type { QemuInstance } from '../../qemu/qemu-instance.js';
+import type { Doorbell } from '../../openamp/doorbell/doorbell.js';
 
 /** A firmware segment would land outside the part of RAM the machine gives firmware. */
 export class SegmentOutsideRamError extends FirmwareError {}
@@ -13,8 +14,8 @@ export class SegmentOutsideRamError extends FirmwareError {}
  * Remoteproc operations for a core emulated by QEMU: memory is the guest RAM file, images must
  * be for the machine's core and fit its image window, vrings and buffers come from the
  * machine's carveout pool, start = (boot-stub mailbox) + QMP cont, stop = QMP stop + machine
- * reset (the core goes back to its reset state, paused). There is no interrupt to ring: the
- * remote polls its rings, and so does the host.
+ * reset (the core goes back to its reset state, paused). There is no interrupt to ring in the
+ * guest: the remote polls its rings; kicks go to the host's doorbell end.
  */
 export interface QemuOpsHooks {
   /** Called after the core was started (the target starts its crash watch here). */
@@ -26,6 +27,11 @@ export interface QemuOpsHooks {
    * reset and never sees our writes to the RAM file, so the next image would run stale code.
    */
   readonly relaunch?: () => Promise<QemuInstance>;
+  /**
+   * The host's end of the doorbell: `kick` tells it the host rang (a polling doorbell then
+   * looks at the rings on every turn for a burst). The guest has no interrupt line from us.
+   */
+  readonly doorbell?: Doorbell;
 }
 
 export class QemuRemoteprocOps implements RemoteprocOps {
@@ -93,5 +99,12 @@ export class QemuRemoteprocOps implements RemoteprocOps {
     if (mailbox) this.qemu.writeWords(mailbox.address, [0, 0]);
   }
 
-  kick(): void {}
+  /**
+   * Host -> guest: the reference firmware polls its rings (there is no interrupt to raise in
+   * the guest), so a kick only reaches the host's own doorbell end, which may poll harder now
+   * that an answer is due. Every host kick comes here (virtio notify -> remoteproc ops).
+   */
+  kick(notifyId: number): void {
+    this.hooks.doorbell?.notify(notifyId);
+  }
 }

@@ -69,6 +69,7 @@ export class QemuTarget implements Target {
     // compiler, except for a boot stub QEMU loads itself.
     await ensureFirmwareBuilt(this.profile.name, { programs: referenceProgramsNeeded(this.context.firmware), bootStub: true });
     const qemu = await this.launch();
+    const doorbell: Doorbell = this.uartDoorbell ?? new AdaptivePollingDoorbell({ intervalMs: this.params.pollIntervalMs, burstMs: this.params.pollBurstMs });
     const ops = new QemuRemoteprocOps(qemu, {
       onStarted: () => this.startWatch(),
       onStopping: () => this.stopWatch(),
@@ -77,8 +78,8 @@ export class QemuTarget implements Target {
         this.qemu = undefined;
         return this.launch();
       },
+      doorbell,
     });
-    const doorbell: Doorbell = this.uartDoorbell ?? new AdaptivePollingDoorbell({ intervalMs: this.params.pollIntervalMs, burstMs: this.params.pollBurstMs });
     this.openAmpHost = new OpenAmpHost({
       ops,
       doorbell: () => doorbell,
