@@ -25,7 +25,7 @@
  */
 const LAYERS = 'base|openamp|firmware|qemu|containers|targets|reports|farm|suites';
 /** Folders of targets/ that hold parts shared by kinds (not kinds themselves). */
-const TARGET_PARTS = 'resources|drivers|strategies|openamp-host|ssh|bench';
+const TARGET_PARTS = 'resources|drivers|strategies|openamp-host|ssh|power|flasher|bench';
 const TEST_CODE = '(\\.test\\.ts|\\.test-helper\\.ts)$|(^|/)testing/';
 
 /** `from` may import only the folders in `to` (besides npm packages and node: modules). */
