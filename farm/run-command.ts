@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { RUN_PLAN_ENV, writeRunPlan, type RunPlan } from './run-plan.js';
 import { reportPaths } from '../reports/paths.js';
 import { finalizeInterruptedReports } from '../reports/finalize.js';
-import { findExecutable } from '../targets/process/managed-process.js';
+import { findExecutable } from '../base/process/managed-process.js';
 import type { HistoryStore } from '../reports/history/history-store.js';
 import { openHistoryStore, prepareHistory, type HistoryRunFile } from '../reports/history/run-history.js';
 import type { PerfOptions } from '../reports/history/perf.js';

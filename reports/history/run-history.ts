@@ -9,7 +9,7 @@
 import { hostname } from 'node:os';
 import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
-import { InfrastructureError } from '../../openamp/errors.js';
+import { InfrastructureError } from '../../base/errors.js';
 import { findFlakyTests, testKey } from './flaky.js';
 import type { HistoryStore, MetricRow, ResultRow, RunRow, RunState } from './history-store.js';
 import { measurementsOf, median, METRICS } from './metrics.js';

@@ -6,7 +6,7 @@
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { InfrastructureError } from '../../openamp/errors.js';
+import { InfrastructureError } from '../../base/errors.js';
 import type { HistoryStore, MetricQuery, MetricRow, ResultQuery, ResultRow, RunQuery, RunRow, RunState } from './history-store.js';
 
 const SCHEMA_VERSION = 1;
