@@ -67,6 +67,7 @@ const badge = (text, cls) => h('span', { class: 'badge ' + (cls || text) }, text
 const ms = (value) => value === null || value === undefined ? '-' : value < 1000 ? Math.round(value) + ' ms' : (value / 1000).toFixed(1) + ' s';
 const when = (iso) => iso ? iso.replace('T', ' ').slice(0, 19) : '-';
 const pct = (rate) => (rate * 100).toFixed(rate > 0 && rate < 0.1 ? 1 : 0) + '%';
+const short = (v) => v === null || v === undefined ? '' : v >= 1e6 ? (v / 1e6) + 'M' : v >= 1e3 ? (v / 1e3) + 'k' : String(+v.toPrecision(3));
 const num = (v) => v === null || v === undefined ? '' : Math.abs(v) >= 100 ? v.toFixed(0) : Math.abs(v) >= 10 ? v.toFixed(1) : v.toFixed(2);
 async function api(path) {
   const response = await fetch(path, { credentials: 'same-origin' });
@@ -179,7 +180,7 @@ async function perfView() {
       new uPlot({
         title: t.target + ' ' + t.metric + ' (' + t.unit + ', ' + t.better + ' is better)', width: 420, height: 240,
         scales: { x: { time: false, range: (u, min, max) => [min - 0.5, max + 0.5] }, y: { distr: 3 } },
-        axes: [{ label: 'run (oldest to newest)', values: (u, vals) => vals.map((v) => Number.isInteger(v) ? String(v) : '') }, { size: 64, values: (u, vals) => vals.map((v) => num(v)) }],
+        axes: [{ label: 'run (oldest to newest)', values: (u, vals) => vals.map((v) => Number.isInteger(v) ? String(v) : '') }, { size: 56, values: (u, vals) => vals.map((v) => short(v)) }],
         series: [{ label: 'run' }, { label: t.metric, stroke: '#2563eb', width: 2, points: { show: true, size: 6 }, value: (u, v) => v === null ? '-' : num(v) },
           { label: 'regression', stroke: '#dc2626', width: 0, points: { show: true, size: 11, fill: '#dc2626' }, value: (u, v) => v === null ? '-' : num(v) },
           { label: 'band high', stroke: '#9ca3af', dash: [4, 4], value: (u, v) => v === null ? '-' : num(v) }, { label: 'band low', stroke: '#9ca3af', dash: [4, 4], value: (u, v) => v === null ? '-' : num(v) }],
