@@ -41,6 +41,10 @@ test('farm run --suite echo --repeat 3 runs echo three times, passes, and report
     assert.ok(entry.p50Us > 0 && entry.p99Us >= entry.p50Us);
   }
   assert.ok(existsSync(join(space.dir, 'out-repeat', 'html', 'index.html')));
+  // The worker fixture brought the target up through its strategy, each step in the target log.
+  const junit = readFileSync(join(space.dir, 'out-repeat', 'junit.xml'), 'utf8');
+  assert.match(junit, /setting up bench \(fake\): off (->|-&gt;) powered/);
+  assert.match(junit, /bench: off (->|-&gt;) powered: switch the fake power relay on/);
 });
 
 test('a broken farm.yaml gives one line naming file, line, column and field', async () => {
