@@ -47,7 +47,7 @@ export function kindsCommand(registry: KindRegistry): number {
 }
 
 function printPrerequisite(prerequisite: Prerequisite): void {
-  out(`  ${prerequisite.ok ? 'ok     ' : 'MISSING'} ${prerequisite.name}: ${prerequisite.detail}`);
+  out(`  ${prerequisite.ok ? 'ok     ' : prerequisite.invalid ? 'INVALID' : 'MISSING'} ${prerequisite.name}: ${prerequisite.detail}`);
   if (prerequisite.ok) return;
   if (prerequisite.debianPackages?.length) out(`          fix: apt-get install ${prerequisite.debianPackages.join(' ')}  (or: farm doctor --fix as root)`);
   if (prerequisite.hint) out(`          fix: ${prerequisite.hint}`);
@@ -95,9 +95,11 @@ export async function doctorCommand(config: FarmConfig, registry: KindRegistry, 
     out('\nafter the fix:');
     all = await checkAll(config, registry, true);
   }
-  const missing = all.filter((item) => !item.ok);
-  out(missing.length ? `\n${missing.length} prerequisite(s) missing` : '\nall prerequisites hold');
-  return missing.length ? 1 : 0;
+  const missing = all.filter((item) => !item.ok && !item.invalid).length;
+  const invalid = all.filter((item) => !item.ok && item.invalid).length;
+  const problems = [...(missing ? [`${missing} prerequisite(s) missing`] : []), ...(invalid ? [`${invalid} invalid`] : [])];
+  out(problems.length ? `\n${problems.join(', ')}` : '\nall prerequisites hold');
+  return problems.length ? 1 : 0;
 }
 
 /** Boots one target, starts its firmware, streams its consoles until SIGINT / SIGTERM. */
