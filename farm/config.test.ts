@@ -86,6 +86,19 @@ test("a kind's parameter errors are located inside params", () => {
 
 test('YAML syntax errors give file:line:col', () => {
   assert.match(errorOf(`targets:\n  - name: a\n   kind: [fake\n`), /^farm\.yaml:\d+:\d+: YAML syntax error: /);
+  assert.equal(errorOf(`targets:\n  - name: a\n    kind: fake\n    suites: [echo, , lifecycle]\n`), 'farm.yaml:4:20: YAML syntax error: Unexpected , in flow sequence');
+});
+
+test('a flow sequence or mapping left open is reported on its own line, not where the file ends', () => {
+  const open = 'YAML syntax error: this flow sequence "[" is not closed with "]" (a flow sequence must end with "]", and lines it continues on must be indented more than its key)';
+  // The last line of the file: the library alone said line 5 (the end).
+  assert.equal(errorOf(`targets:\n  - name: a\n    kind: fake\n    suites: [echo, lifecycle\n`), `farm.yaml:4:13: ${open}`);
+  // More follows, and blank lines: still the line of the "[".
+  assert.equal(errorOf(`defaults:\n  suites: [echo,\n\ntargets:\n  - name: a\n    kind: fake\n\n\n`), `farm.yaml:2:11: ${open}`);
+  assert.equal(
+    errorOf(`targets:\n  - name: a\n    kind: fake\n    params: { delayMs: 1\n  - name: b\n    kind: fake\n`),
+    'farm.yaml:4:13: YAML syntax error: this flow mapping "{" is not closed with "}" (a flow mapping must end with "}", and lines it continues on must be indented more than its key)',
+  );
 });
 
 test('without a file the built-in farm (target sim) is used', () => {

@@ -4,7 +4,7 @@
  */
 import { readFileSync, existsSync } from 'node:fs';
 import { dirname, isAbsolute, relative, resolve } from 'node:path';
-import { LineCounter, parseDocument, isMap, isSeq, isPair, isScalar, type Node as YamlNode } from 'yaml';
+import { LineCounter, Parser, parseDocument, isMap, isSeq, isPair, isScalar, type Node as YamlNode, type YAMLError } from 'yaml';
 import { SUITE_NAMES, type SuiteName } from '../targets/target.js';
 import { ConfigError, ConfigFileError } from './config-error.js';
 import { fieldPath, validate, type Schema } from './config-schema.js';
@@ -143,6 +143,49 @@ function displayPath(file: string): string {
   return fromCwd && !fromCwd.startsWith('..') && !isAbsolute(fromCwd) ? fromCwd : file;
 }
 
+interface FlowStart {
+  readonly offset: number;
+  readonly source: string;
+}
+
+/** The opening "[" / "{" of every flow collection that has no closing bracket, in the file's order. */
+function unclosedFlowCollections(text: string): FlowStart[] {
+  const found: FlowStart[] = [];
+  const walk = (node: unknown): void => {
+    if (Array.isArray(node)) {
+      node.forEach(walk);
+      return;
+    }
+    if (!node || typeof node !== 'object') return;
+    const token = node as { type?: unknown; start?: FlowStart; end?: readonly { source?: string }[] };
+    if (token.type === 'flow-collection' && token.start) {
+      const closer = token.start.source === '[' ? ']' : '}';
+      if (!token.end?.some((end) => end.source === closer)) found.push(token.start);
+    }
+    for (const [key, value] of Object.entries(node)) if (key !== 'source') walk(value);
+  };
+  for (const token of new Parser().parse(text)) walk(token);
+  return found.sort((a, b) => a.offset - b.offset);
+}
+
+/**
+ * Where a YAML syntax error is, and what it is. The library reports a flow sequence or mapping
+ * that is never closed where it gave up looking for the bracket (the next key, or the end of
+ * the file); the mistake is the "[" / "{" left open, so that is the place named.
+ */
+function describeSyntaxError(text: string, error: YAMLError): { offset: number; detail: string } {
+  const detail = error.message.split('\n', 1)[0]?.replace(/ at line \d+, column \d+:?$/, '') ?? 'syntax error';
+  if (/^Flow (sequence|map)/.test(detail)) {
+    const open = unclosedFlowCollections(text).filter((start) => start.offset < error.pos[0]).at(-1);
+    if (open) {
+      const closer = open.source === '[' ? ']' : '}';
+      const what = open.source === '[' ? 'flow sequence' : 'flow mapping';
+      return { offset: open.offset, detail: `this ${what} "${open.source}" is not closed with "${closer}" (a ${what} must end with "${closer}", and lines it continues on must be indented more than its key)` };
+    }
+  }
+  return { offset: error.pos[0], detail };
+}
+
 /** Parses and validates farm.yaml text. `file` is only used in messages and to resolve paths. */
 export function parseFarmConfig(text: string, file: string | null, registry: KindRegistry, baseDir = process.cwd()): FarmConfig {
   const shownFile = file ? displayPath(file) : '(built-in farm)';
@@ -150,8 +193,8 @@ export function parseFarmConfig(text: string, file: string | null, registry: Kin
   const document = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   const [syntaxError] = document.errors;
   if (syntaxError) {
-    const position = lineCounter.linePos(syntaxError.pos[0]);
-    const detail = syntaxError.message.split('\n', 1)[0]?.replace(/ at line \d+, column \d+:?$/, '') ?? 'syntax error';
+    const { offset, detail } = describeSyntaxError(text, syntaxError);
+    const position = lineCounter.linePos(offset);
     throw new ConfigFileError(shownFile, position.line, position.col, '', `YAML syntax error: ${detail}`);
   }
   const fail = (error: ConfigError): never => {
