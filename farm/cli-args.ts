@@ -22,12 +22,14 @@ const CONFIG: OptionSpec = { name: 'config', value: 'FILE', help: 'farm file (de
 const COMMAND_OPTIONS: Record<CommandName, readonly OptionSpec[]> = {
   run: [
     { name: 'target', value: 'NAME', list: true, help: 'targets to run, e.g. --target sim,lp or --target sim --target lp (default: all)' },
-    { name: 'suite', value: 'NAME', list: true, help: 'suites to run, the same way (default: every suite a target runs)' },
+    { name: 'suite', value: 'NAME', list: true, help: "suites to run, the same way: built-in or farm.yaml's suites: (default: every suite a target runs)" },
     { name: 'repeat', value: 'N', help: 'run each test N times (>= 1)' },
     { name: 'retries', value: 'N', help: 'retry a failed test up to N times (>= 0); a pass on a retry is flaky' },
     { name: 'workers', value: 'N', help: 'parallel workers (default: one per target, at most 2)' },
     { name: 'shard', value: 'I/N', help: 'run the I-th of N parts of the tests' },
     { name: 'out', value: 'DIR', help: 'report directory (default: defaults.out of the farm file, farm-out)' },
+    { name: 'grep', value: 'REGEX', help: 'only tests whose title or tags match, e.g. --grep @smoke' },
+    { name: 'grep-invert', value: 'REGEX', help: 'only tests whose title or tags do not match, e.g. --grep-invert @nightly' },
     CONFIG,
   ],
   targets: [{ name: 'kinds', help: 'list the registered target kinds (built-in and FARM_EXTRA_KINDS) instead' }, CONFIG],
@@ -36,7 +38,7 @@ const COMMAND_OPTIONS: Record<CommandName, readonly OptionSpec[]> = {
 };
 
 const SYNOPSIS: Record<CommandName, string> = {
-  run: 'farm run [--target NAME[,NAME...]]... [--suite NAME[,NAME...]]... [--repeat N] [--retries N]\n           [--workers N] [--shard I/N] [--out DIR] [--config FILE]',
+  run: 'farm run [--target NAME[,NAME...]]... [--suite NAME[,NAME...]]... [--grep REGEX] [--grep-invert REGEX]\n           [--repeat N] [--retries N] [--workers N] [--shard I/N] [--out DIR] [--config FILE]',
   targets: 'farm targets [--kinds] [--config FILE]',
   doctor: 'farm doctor [--fix] [--config FILE]',
   up: 'farm up TARGET [--suite NAME] [--config FILE]',

@@ -41,6 +41,8 @@ async function main(argv: string[]): Promise<number> {
         workers: value('workers'),
         shard: value('shard'),
         out: value('out'),
+        grep: value('grep'),
+        grepInvert: value('grep-invert'),
       });
       for (const note of notes) process.stdout.write(`farm: note: ${note}\n`);
       return (await runPlan(plan)).exitCode;

@@ -8,15 +8,15 @@ import { assertMachine } from '../openamp/elf/check-machine.js';
 import { parseElf } from '../openamp/elf/parse-elf.js';
 import { machineName } from '../openamp/elf/elf-constants.js';
 import { createRequire } from 'node:module';
-import type { Prerequisite, SuiteName } from '../targets/target.js';
+import type { Prerequisite } from '../targets/target.js';
 import type { KindMachine, KindRegistry } from '../targets/registry.js';
-import type { FarmConfig, TargetConfig } from './config.js';
+import { builtinFirmware, type FarmConfig, type TargetConfig } from './config.js';
 
 export interface TargetInventory {
   readonly name: string;
   readonly kind: string;
   readonly description: string;
-  readonly suites: readonly SuiteName[];
+  readonly suites: readonly string[];
   readonly prerequisites: readonly Prerequisite[];
   /** Every prerequisite holds. */
   readonly runnable: boolean;
@@ -89,7 +89,7 @@ export async function inspectTarget(target: TargetConfig, registry: KindRegistry
   }
   let prerequisites: Prerequisite[];
   try {
-    prerequisites = await kind.prerequisites(kind.parseParams(target.params, `targets.${target.name}.params`), { configDir: config.configDir, firmware: target.firmware });
+    prerequisites = await kind.prerequisites(kind.parseParams(target.params, `targets.${target.name}.params`), { configDir: config.configDir, firmware: builtinFirmware(target) });
   } catch (error) {
     prerequisites = [
       { name: `${target.kind} prerequisite check`, ok: false, detail: error instanceof Error ? error.message : String(error) },
