@@ -32,6 +32,8 @@ export default defineConfig({
     [here('../reports/junit-reporter.js'), { outputFile: paths.junit }],
     [here('../reports/metrics-reporter.js'), { outputFile: paths.metrics }],
     ['html', { open: 'never', outputFolder: paths.html }],
+    // A shard also keeps everything it saw, for `farm report merge` to make one report of all shards.
+    ...(plan.shard ? [['blob', { outputDir: paths.blob }] as ['blob', { outputDir: string }]] : []),
   ],
   projects: plan.targets.map((target) => ({
     name: target.name,

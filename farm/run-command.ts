@@ -33,7 +33,7 @@ export async function runPlan(plan: RunPlan): Promise<RunResult> {
   const paths = reportPaths(plan.outDir);
   mkdirSync(plan.outDir, { recursive: true });
   // Reports of an earlier run in the same out dir must not pass for this one's.
-  for (const stale of [paths.junit, paths.metrics]) rmSync(stale, { force: true });
+  for (const stale of [paths.junit, paths.metrics, paths.blob]) rmSync(stale, { recursive: true, force: true });
   writeRunPlan(paths.plan, plan);
   writeSuiteEntries(plan.suitesDir, plan.suites);
 

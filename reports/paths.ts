@@ -12,6 +12,8 @@ export function reportPaths(outDir: string) {
     testResults: join(outDir, 'test-results'),
     plan: join(outDir, 'run-plan.json'),
     suites: join(outDir, RUN_SUITES_DIR),
+    /** Playwright's blob report of a sharded run, what `farm report merge` merges. */
+    blob: join(outDir, 'blob'),
   };
 }
 
