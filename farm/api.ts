@@ -42,7 +42,7 @@ export {
   TimeoutError,
   FAILURE_CLASSES,
   type FailureClass,
-} from '../openamp/errors.js';
+} from '../base/errors.js';
 
 /**
  * A firmware image from a file, to start by hand (`await host.stop(); await

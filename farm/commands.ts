@@ -3,9 +3,9 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Prerequisite } from '../targets/target.js';
+import type { Prerequisite, TargetLog } from '../targets/target.js';
 import type { KindRegistry } from '../targets/registry.js';
-import { FarmError, InfrastructureError } from '../openamp/errors.js';
+import { FarmError, InfrastructureError } from '../base/errors.js';
 import { builtinFirmware, type FarmConfig, type SuiteDefinition } from './config.js';
 import { firmwareForSuite } from './suite-firmware.js';
 import { farmPrerequisites, inspectFarm, missingPackages } from './inventory.js';
@@ -114,16 +114,21 @@ export async function upCommand(config: FarmConfig, registry: KindRegistry, name
   const suiteName = suiteOption ?? planned.suites[0] ?? 'echo';
   const suite = config.suites.find((candidate) => candidate.name === suiteName) as SuiteDefinition;
   const workDir = mkdtempSync(join(tmpdir(), `farm-up-${name}-`));
-  const target = kind.create(name, kind.parseParams(planned.params, `targets.${name}.params`), {
-    configDir: config.configDir,
-    firmware: builtinFirmware(planned),
-    workDir,
-  });
   const consoleLines = new ConsolePrefixer((stream) => `[${name} ${stream}] `);
   const say = (line: string): void => {
     process.stdout.write(consoleLines.lineBreak());
     out(line);
   };
+  const log: TargetLog = {
+    info: (message) => say(`[${name}] ${message}`),
+    console: (stream, text) => process.stdout.write(consoleLines.format(stream, text)),
+  };
+  const target = kind.create(name, kind.parseParams(planned.params, `targets.${name}.params`), {
+    configDir: config.configDir,
+    firmware: builtinFirmware(planned),
+    workDir,
+    log,
+  });
   let stopRequested: () => void = () => undefined;
   const stopped = new Promise<void>((resolve) => (stopRequested = resolve));
   let signals = 0;
@@ -139,10 +144,7 @@ export async function upCommand(config: FarmConfig, registry: KindRegistry, name
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   try {
-    await target.setup({
-      info: (message) => say(`[${name}] ${message}`),
-      console: (stream, text) => process.stdout.write(consoleLines.format(stream, text)),
-    });
+    await target.strategy.transition(target.strategy.ready);
     const firmware = await firmwareForSuite(target, suite, planned.firmware);
     target.host.onNameService((event) => say(`[${name}] NS ${event.kind} "${event.name}" at 0x${event.addr.toString(16)}`));
     await target.host.start(firmware);
@@ -155,7 +157,7 @@ export async function upCommand(config: FarmConfig, registry: KindRegistry, name
     process.stderr.write(`farm up: ${failure.name}: ${failure.message}\n`);
     return 1;
   } finally {
-    await target.teardown().catch((error: unknown) => process.stderr.write(`farm up: teardown: ${String(error)}\n`));
+    await target.strategy.transition(target.strategy.states[0]!).catch((error: unknown) => process.stderr.write(`farm up: teardown: ${String(error)}\n`));
     rmSync(workDir, { recursive: true, force: true });
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);

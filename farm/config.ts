@@ -7,7 +7,7 @@ import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { LineCounter, Parser, parseDocument, isMap, isSeq, isPair, isScalar, type Node as YamlNode, type YAMLError } from 'yaml';
 import { SUITE_NAMES, type SuiteName } from '../targets/target.js';
-import { ConfigError, ConfigFileError } from './config-error.js';
+import { ConfigError, ConfigFileError } from '../base/errors.js';
 import { fieldPath, validate, type Schema } from './config-schema.js';
 import type { KindRegistry } from '../targets/registry.js';
 

@@ -9,7 +9,8 @@ import { parseElf } from '../openamp/elf/parse-elf.js';
 import { machineName } from '../openamp/elf/elf-constants.js';
 import { createRequire } from 'node:module';
 import type { Prerequisite } from '../targets/target.js';
-import type { KindMachine, KindRegistry } from '../targets/registry.js';
+import type { KindRegistry } from '../targets/registry.js';
+import type { KindMachine } from '../targets/kind.js';
 import { builtinFirmware, type FarmConfig, type TargetConfig } from './config.js';
 
 export interface TargetInventory {

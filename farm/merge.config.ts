@@ -5,7 +5,7 @@
  */
 import { defineConfig } from '@playwright/test';
 import { fileURLToPath } from 'node:url';
-import { InfrastructureError } from '../openamp/errors.js';
+import { InfrastructureError } from '../base/errors.js';
 import { reportPaths } from '../reports/paths.js';
 import { MERGE_OUT_ENV } from './report-command.js';
 

@@ -13,7 +13,7 @@ import { RUN_PLAN_ENV, writeRunPlan, type RunPlan } from './run-plan.js';
 import { writeSuiteEntries } from './suite-entries.js';
 import { reportPaths } from '../reports/paths.js';
 import { finalizeInterruptedReports } from '../reports/finalize.js';
-import { findExecutable } from '../targets/process/managed-process.js';
+import { findExecutable } from '../base/process/managed-process.js';
 
 const GRACE_MS = 30_000;
 

@@ -1,7 +1,7 @@
 /** Turning `farm run` options + farm.yaml into a run plan (which targets, which suites, how). */
 import { existsSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
-import { InfrastructureError } from '../openamp/errors.js';
+import { InfrastructureError } from '../base/errors.js';
 import type { FarmConfig, TargetConfig } from './config.js';
 import type { RunPlan } from './run-plan.js';
 import { reportPaths } from '../reports/paths.js';

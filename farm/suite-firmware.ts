@@ -4,7 +4,7 @@
  * the target for it (`targets[].firmware.<suite>`), else the reference firmware of the built-in
  * suite its entry names (`suites[].firmware`).
  */
-import { InfrastructureError } from '../openamp/errors.js';
+import { InfrastructureError } from '../base/errors.js';
 import { firmwareImageFromFile } from '../targets/firmware-image.js';
 import type { FirmwareImage, Target, TargetCapabilities } from '../targets/target.js';
 import type { SuiteDefinition } from './config.js';

@@ -7,7 +7,7 @@
 import { basename, join } from 'node:path';
 import type { Suite, TestCase, TestError, TestResult } from '@playwright/test/reporter';
 import { suiteOfEntry } from './paths.js';
-import { failureClassFromText, type FailureClass } from '../openamp/errors.js';
+import { failureClassFromText, type FailureClass } from '../base/errors.js';
 import { ATTACHMENT, type EchoMetrics, type TargetMeta } from './attachments.js';
 
 export type Outcome = 'passed' | 'failed' | 'error' | 'skipped' | 'interrupted';
