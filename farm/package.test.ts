@@ -7,7 +7,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -42,6 +42,21 @@ test('npm pack -> npm install into an empty project -> a user suite type-checks 
   const listed = (JSON.parse(readFileSync(join(installed, 'package.json'), 'utf8')) as { exports: Record<string, unknown> }).exports;
   assert.deepEqual(Object.keys(listed), ['.', './package.json']);
   assert.throws(() => statSync(join(installed, 'dist', 'farm', 'cli.test.js')), 'tests are not packed');
+  // Leaving files out must not break what stays: every relative import of a packed module is packed.
+  const broken: string[] = [];
+  const walk = (folder: string): void => {
+    for (const entry of readdirSync(folder, { withFileTypes: true })) {
+      const path = join(folder, entry.name);
+      if (entry.isDirectory()) walk(path);
+      else if (entry.name.endsWith('.js')) {
+        for (const match of readFileSync(path, 'utf8').matchAll(/(?:from|import)\s*\(?\s*['"](\.{1,2}\/[^'"]+)['"]/g)) {
+          if (!existsSync(join(folder, match[1] as string))) broken.push(`${path.slice(installed.length + 1)} -> ${match[1]}`);
+        }
+      }
+    }
+  };
+  walk(join(installed, 'dist'));
+  assert.deepEqual(broken, []);
 
   writeFileSync(
     join(project, 'suites', 'hello.spec.ts'),
