@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { junitAllCases, runCli, workspace } from './testing/cli-harness.js';
+import { junitAllCases, runCli, startCli, waitFor, workspace } from './testing/cli-harness.js';
 import { readJunit } from '../reports/junit-reader.js';
 import { readHtmlReport } from '../reports/testing/html-report.js';
 
@@ -145,4 +145,16 @@ test('mistakes: an unknown --suite lists the user suites, a bad --grep is one li
   assert.match(targets.stdout, /^own\s+fake\s+lab\s+no$/m);
   // farm doctor reads the image files of user suites as of built-ins.
   assert.match(targets.stdout, /why not: firmware for lab: \S*own\.elf: not an ELF file/);
+});
+
+test('farm up TARGET --suite boots the firmware of a user suite (the target\'s own image for it)', async () => {
+  const up = startCli(['up', 'own', '--config', CONFIG, '--suite', 'lab'], space.dir);
+  await waitFor(() => /Ctrl-C to stop/.test(up.output()), 20_000, 'the target to be up');
+  up.child.kill('SIGINT');
+  const result = await up.result;
+  // What this test is about is the firmware above; how farm up stops is cli.test.ts's. (A SIGINT
+  // in the first moments after "Ctrl-C to stop" sometimes ends farm up by the signal's default
+  // action, on main as well: reported, not this test's subject.)
+  assert.ok(result.code === 0 || result.signal === 'SIGINT', `code ${result.code} signal ${result.signal}\n${result.stdout}${result.stderr}`);
+  assert.match(result.stdout, /\[own\] remote running own\.elf \(sha256 [0-9a-f]{16}\.\.\.\)/);
 });
