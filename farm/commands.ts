@@ -11,6 +11,7 @@ import { farmPrerequisites, inspectFarm, missingPackages } from './inventory.js'
 import { UsageError } from './selection.js';
 import { SUITE_NAMES } from '../targets/target.js';
 import { ConsolePrefixer } from './console-prefixer.js';
+import { quoteRemote } from '../openamp/text/remote-text.js';
 
 const out = (line = '') => process.stdout.write(`${line}\n`);
 
@@ -141,7 +142,7 @@ export async function upCommand(config: FarmConfig, registry: KindRegistry, name
       console: (stream, text) => process.stdout.write(consoleLines.format(stream, text)),
     });
     const firmware = await target.firmwareFor(suite);
-    target.host.onNameService((event) => say(`[${name}] NS ${event.kind} "${event.name}" at 0x${event.addr.toString(16)}`));
+    target.host.onNameService((event) => say(`[${name}] NS ${event.kind} ${quoteRemote(event.name)} at 0x${event.addr.toString(16)}`));
     await target.host.start(firmware);
     say(`[${name}] remote running ${firmware.label} (sha256 ${firmware.sha256.slice(0, 16)}...); Ctrl-C to stop`);
     await stopped;
