@@ -22,7 +22,7 @@ import { checkLayout } from '../openamp/remoteproc/memory-layout.js';
 import type { RemoteprocOps } from '../openamp/remoteproc/remoteproc-ops.js';
 import { controlMessage } from '../openamp/remote/control-words.js';
 import { DeviceStatusError, NoBufferError } from '../openamp/rpmsg/errors.js';
-import { createRpmsgHost, rpmsgBufferCount, type VirtioRpmsgHost } from '../openamp/rpmsg/host.js';
+import { createRpmsgHost, rpmsgBufferCount, STATUS_RUNNING, type VirtioRpmsgHost } from '../openamp/rpmsg/host.js';
 import { VIRTIO_ID_RPMSG } from '../openamp/virtio/transport.js';
 import { sha256Hex } from './firmware-image.js';
 import { BootSession } from './openamp-host/boot-session.js';
@@ -100,7 +100,7 @@ const CONFIG_CHECK_MS = 100;
  * After the doorbell's peer went away, how long an exit report of the same remote may take to
  * arrive and be the verdict instead (it says more: the exit status).
  */
-const PEER_GONE_GRACE_MS = 150;
+const PEER_GONE_GRACE_MS = 250;
 /** Names a message lists at most (a flood of announcements stays one line). */
 const LISTED_NAMES = 10;
 
@@ -421,7 +421,7 @@ export class OpenAmpHost implements Host {
     const table = this.remoteproc.resourceTable;
     const stops: (() => void)[] = [];
     if (table) {
-      const guard = new VdevConfigGuard(table.memory, table.offset, table.da, vdev);
+      const guard = new VdevConfigGuard(table.memory, table.offset, table.da, vdev, STATUS_RUNNING);
       const timer = setInterval(() => {
         if (!session.up) return;
         let change: string | undefined;

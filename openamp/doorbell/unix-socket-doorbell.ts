@@ -182,15 +182,16 @@ export class UnixSocketDoorbell implements Doorbell {
   }
 
   /**
-   * Sends one kick byte. Throws RemoteCrashedError when the other process has gone; a no-op
-   * once this end is closed.
+   * Sends one kick byte. Throws RemoteCrashedError when the other process has gone (unless an
+   * onPeerGone listener was told); a no-op once this end is closed.
    */
   notify(_notifyId: number): void {
     if (this.closed) return;
-    if (this.peerGone) {
+    // Whoever listens for the peer going away owns that news: a kick into the void is dropped.
+    if (this.peerGone && this.goneListeners.size === 0) {
       throw new RemoteCrashedError(`cannot kick over ${this.path}: ${this.peerGone.message}`, { cause: this.peerGone });
     }
-    this.socket.write(KICK);
+    if (!this.peerGone) this.socket.write(KICK);
   }
 
   /** Calls `handler` once per chunk received (several kicks can arrive as one chunk). */

@@ -10,8 +10,8 @@ import { VirtioRpmsgDevice, type RpmsgVirtioOptions } from './virtio-rpmsg-devic
 export const RPMSG_MAX_NUM_BUFS = 512;
 /** Features the host accepts when the remote offers them. */
 export const RPMSG_HOST_SUPPORTED_FEATURES = VIRTIO_RPMSG_F_NS | VIRTIO_RING_F_EVENT_IDX;
-/** What Linux leaves in the status byte: ACKNOWLEDGE | DRIVER | DRIVER_OK. */
-const STATUS_RUNNING = VIRTIO_STATUS.ACKNOWLEDGE | VIRTIO_STATUS.DRIVER | VIRTIO_STATUS.DRIVER_OK;
+/** What Linux (and this host) leaves in the status byte: ACKNOWLEDGE | DRIVER | DRIVER_OK. */
+export const STATUS_RUNNING = VIRTIO_STATUS.ACKNOWLEDGE | VIRTIO_STATUS.DRIVER | VIRTIO_STATUS.DRIVER_OK;
 
 /**
  * Linux's buffer count for a receive ring of `num` entries: min(2 * num, 512), half to receive,

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { basename, isAbsolute, resolve } from 'node:path';
 import { InfrastructureError, RemoteCrashedError } from '../../openamp/errors.js';
 import { LINUX_GENERIC } from '../../openamp/machines/linux-generic.js';
-import { ensureFirmwareBuilt, firmwarePath } from '../../firmware/build.js';
+import { ensureFirmwareBuilt, firmwarePath, hostToolPath } from '../../firmware/build.js';
 import { CrashRecordReader, describeCrash } from '../../firmware/crash-record.js';
 import { runFileStem, sweepStaleRunFiles } from '../../qemu/run-files.js';
 import { ConsoleBuffer } from '../console-buffer.js';
@@ -57,6 +57,7 @@ export class LinuxProcessTarget implements Target {
       onOutput: (stream, text) => this.consoleBuffer.write(stream === 'stdout' ? STDOUT_STREAM : STDERR_STREAM, text),
       onExit: (exit) => this.remoteExited(exit),
       log: (line) => this.log?.info(line),
+      reaperPath: hostToolPath('farm-reaper'),
     });
     this.host = new OpenAmpHost({
       ops: this.ops,
@@ -78,7 +79,8 @@ export class LinuxProcessTarget implements Target {
         `${this.name}: a linux-process target runs commands, not images: move targets.${this.name}.firmware.${images[0]} to params.commands.${images[0]} (a list: executable, arguments)`,
       );
     }
-    if (SUITE_NAMES.some((suite) => !this.params.commands[suite])) await ensureFirmwareBuilt('linux-process');
+    // The reference firmware when a suite uses it, and farm-reaper (every remote runs under it).
+    await ensureFirmwareBuilt('linux-process', SUITE_NAMES.some((suite) => !this.params.commands[suite]) ? undefined : { tools: ['farm-reaper'] });
     for (const suite of SUITE_NAMES) {
       const image = await this.firmwareFor(suite);
       log.info(`${this.name}: ${suite}: ${image.command?.join(' ')} (sha256 ${image.sha256})`);
