@@ -118,3 +118,49 @@ test('farm run: every row of the hostile-remote table ends in the right class wi
   await waitFor(() => !isAlive(escaped), 3000, `escaped child ${escaped} to end`);
   await waitFor(() => [...run.pids].every((pid) => !isAlive(pid)), 5000, 'every process of the run to end');
 });
+
+/**
+ * A farm run whose remote keeps a setsid() child, interrupted by `signal` while the remote
+ * runs: the escaped child must end too (the reaper ends the tree on the farm's stop, and dies
+ * with the farm, ending the tree first, when the farm is SIGKILLed).
+ */
+async function interruptedRun(signal: 'SIGINT' | 'SIGKILL'): Promise<void> {
+  const pidFile = join(space.dir, `escaped-${signal}.pid`);
+  const remote = hostToolPath('hostile-remote');
+  const config = space.write(
+    `farm-${signal}.yaml`,
+    `targets:\n  - name: h-setsid\n    kind: linux-process\n    suites: [echo]\n    params:\n      commands:\n` +
+      `        echo: [${remote}, --mode, setsid-child, --shm, '{shm}', --socket, '{socket}', --pid-file, ${pidFile}]\n`,
+  );
+  const cli = startCli(['run', '--config', config, '--repeat', '200', '--out', `out-${signal}`], space.dir);
+  const pid = cli.child.pid as number;
+  let escaped = 0;
+  try {
+    await waitFor(
+      () => {
+        try {
+          escaped = Number(readFileSync(pidFile, 'utf8').trim());
+        } catch {
+          return false;
+        }
+        return escaped > 0 && isAlive(escaped);
+      },
+      60_000,
+      'a remote with an escaped child',
+    );
+    cli.child.kill(signal);
+    await waitFor(() => !isAlive(pid), 10_000, 'the farm to end');
+    await waitFor(() => !isAlive(escaped), 10_000, `the escaped child ${escaped} to end after ${signal} of the farm`);
+  } finally {
+    if (escaped > 0 && isAlive(escaped)) process.kill(escaped, 'SIGKILL');
+    if (isAlive(pid)) cli.child.kill('SIGKILL');
+  }
+}
+
+test('Ctrl-C of farm run: a remote\'s setsid() child ends with it', async () => {
+  await interruptedRun('SIGINT');
+});
+
+test('SIGKILL of farm run: a remote\'s setsid() child ends with it', async () => {
+  await interruptedRun('SIGKILL');
+});
