@@ -1,4 +1,4 @@
-import { hex } from '../errors.js';
+import { hex } from '../../base/errors.js';
 import type { ResourceTable } from '../rsc/parse-resource-table.js';
 import { quoteRemote } from '../text/remote-text.js';
 import { vringSize } from '../virtio/vring-layout.js';

@@ -29,7 +29,7 @@ import {
   RpmsgHeaderError,
 } from './errors.js';
 import { decodeNsMessage, encodeNsMessage, encodeRpmsgName } from './wire.js';
-import { hex } from '../errors.js';
+import { hex } from '../../base/errors.js';
 import { quoteRemote } from '../text/remote-text.js';
 
 /** Options of createRpmsgHost / createRpmsgRemote: the contract's options plus two knobs. */
@@ -282,6 +282,11 @@ export abstract class VirtioRpmsgDevice implements RpmsgDevice, EndpointOwner {
 
   protected get inPoll(): boolean {
     return this.polling;
+  }
+
+  /** Rings the other side for vring `notifyId`: the one way a kick leaves the device. */
+  protected kick(notifyId: number): void {
+    this.transport.notify(notifyId);
   }
 
   protected listenOnDoorbell(): void {

@@ -1,4 +1,4 @@
-import { hex } from '../errors.js';
+import { hex } from '../../base/errors.js';
 import type { SharedMemory } from '../memory/shared-memory.js';
 import { VringProtocolError } from './vring-error.js';
 import { VRING_AVAIL_F_NO_INTERRUPT, VRING_USED_F_NO_NOTIFY, needEvent, vringLayout, type VringLayout } from './vring-layout.js';

@@ -97,9 +97,10 @@ test('farm run: every row of the hostile-remote table ends in the right class wi
     assert.equal(testCase.failure.attributes.type, row.verdict, `${row.mode}: ${testCase.failure.attributes.message}`);
     // The message starts "Name[class]: "; the class is checked above.
     assert.match((testCase.failure.attributes.message ?? '').replace(/^(\w+)\[\w+\]/, '$1'), row.message!, row.mode);
-    // The verdict comes as the violation happens, not after a timeout (the time includes the
-    // remote's start; the shortest timeout a suite waits is 5 s).
-    assert.ok(Number(testCase.attributes.time) < 4, `${row.mode} took ${testCase.attributes.time} s`);
+    // Not a timeout's verdict: the message is the violation (above), and the test did not wait
+    // out the echo suite's 10 s channel wait. (The time includes the remote's start and the
+    // machine's load; the latency from violation to verdict is measured in hostile-remote.test.ts.)
+    assert.ok(Number(testCase.attributes.time) < 10, `${row.mode} took ${testCase.attributes.time} s`);
     // The progress line on the terminal says the same.
     assert.ok(output.includes(`h-${row.mode}`), row.mode);
   }

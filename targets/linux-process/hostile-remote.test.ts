@@ -9,7 +9,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { classifyFailure, type FailureClass } from '../../openamp/errors.js';
+import { classifyFailure, type FailureClass } from '../../base/errors.js';
 import { ensureFirmwareBuilt, hostToolPath } from '../../firmware/build.js';
 import { DEMO_CHANNEL } from '../../openamp/remote/program.js';
 import type { TargetLog } from '../target.js';

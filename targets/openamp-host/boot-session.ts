@@ -1,4 +1,4 @@
-import { TimeoutError } from '../../openamp/errors.js';
+import { TimeoutError } from '../../base/errors.js';
 import type { RpmsgDevice } from '../../openamp/rpmsg/api.js';
 import { quoteRemote } from '../../openamp/text/remote-text.js';
 

@@ -1,4 +1,4 @@
-import { hex } from '../../openamp/errors.js';
+import { hex } from '../../base/errors.js';
 import type { SharedMemory } from '../../openamp/memory/shared-memory.js';
 import type { RemoteprocVdev } from '../../openamp/remoteproc/remoteproc.js';
 import { VDEV_FIELDS, VRING_FIELDS } from '../../openamp/rsc/rsc-layout.js';

@@ -11,7 +11,7 @@ import { after, before, test } from 'node:test';
 import { DEMO_CHANNEL } from '../../openamp/remote/program.js';
 import { VDEV_FIELDS } from '../../openamp/rsc/rsc-layout.js';
 import { vringLayout } from '../../openamp/virtio/vring-layout.js';
-import { OpenAmpHost, ProtocolViolationError } from '../openamp-host.js';
+import { OpenAmpHost, ProtocolViolationError } from '../openamp-host/openamp-host.js';
 import { writeSimFirmware } from './sim-firmware.js';
 import { SimSoc } from './sim-soc.js';
 

@@ -15,22 +15,22 @@
  */
 import { readFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Doorbell } from '../openamp/doorbell/doorbell.js';
-import { FirmwareError, InfrastructureError, ProtocolError, RemoteCrashedError, TimeoutError, hex } from '../openamp/errors.js';
-import { Remoteproc, type RemoteprocVdev } from '../openamp/remoteproc/remoteproc.js';
-import { checkLayout } from '../openamp/remoteproc/memory-layout.js';
-import type { RemoteprocOps } from '../openamp/remoteproc/remoteproc-ops.js';
-import { controlMessage } from '../openamp/remote/control-words.js';
-import { DeviceStatusError, NoBufferError } from '../openamp/rpmsg/errors.js';
-import { createRpmsgHost, rpmsgBufferCount, STATUS_RUNNING, type VirtioRpmsgHost } from '../openamp/rpmsg/host.js';
-import { VIRTIO_ID_RPMSG } from '../openamp/virtio/transport.js';
-import { sha256Hex } from './firmware-image.js';
-import { BootSession } from './openamp-host/boot-session.js';
-import { ChannelRegistry } from './openamp-host/channel-registry.js';
-import { OpenAmpHostEndpoint } from './openamp-host/host-endpoint.js';
-import { chooseProbeTarget, PROBE_PAYLOAD_BYTES } from './openamp-host/probe.js';
-import { VdevConfigGuard } from './openamp-host/vdev-config-guard.js';
-import { escapeRemoteText, quoteRemote, truncatedList } from '../openamp/text/remote-text.js';
+import type { Doorbell } from '../../openamp/doorbell/doorbell.js';
+import { FirmwareError, InfrastructureError, ProtocolError, RemoteCrashedError, TimeoutError, hex } from '../../base/errors.js';
+import { Remoteproc, type RemoteprocVdev } from '../../openamp/remoteproc/remoteproc.js';
+import { checkLayout } from '../../openamp/remoteproc/memory-layout.js';
+import type { RemoteprocOps } from '../../openamp/remoteproc/remoteproc-ops.js';
+import { controlMessage } from '../../openamp/remote/control-words.js';
+import { DeviceStatusError, NoBufferError } from '../../openamp/rpmsg/errors.js';
+import { createRpmsgHost, rpmsgBufferCount, STATUS_RUNNING, type VirtioRpmsgHost } from '../../openamp/rpmsg/host.js';
+import { VIRTIO_ID_RPMSG } from '../../openamp/virtio/transport.js';
+import { escapeRemoteText, quoteRemote, truncatedList } from '../../openamp/text/remote-text.js';
+import { sha256Hex } from '../firmware-image.js';
+import { BootSession } from './boot-session.js';
+import { ChannelRegistry } from './channel-registry.js';
+import { OpenAmpHostEndpoint } from './host-endpoint.js';
+import { chooseProbeTarget, PROBE_PAYLOAD_BYTES } from './probe.js';
+import { VdevConfigGuard } from './vdev-config-guard.js';
 import type {
   Channel,
   FaultKind,
@@ -40,7 +40,7 @@ import type {
   NameServiceEvent,
   OpenEndpointOptions,
   RemoteState,
-} from './target.js';
+} from '../target.js';
 
 /** A target's own way of making its remote fail (a debugger, a QMP command...). */
 export type FaultInjector = (kind: FaultKind, host: OpenAmpHost) => Promise<void>;
