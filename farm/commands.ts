@@ -11,6 +11,7 @@ import { firmwareForSuite } from './suite-firmware.js';
 import { farmPrerequisites, inspectFarm, missingPackages } from './inventory.js';
 import { UsageError } from './selection.js';
 import { ConsolePrefixer } from './console-prefixer.js';
+import { quoteRemote } from '../openamp/text/remote-text.js';
 
 const out = (line = '') => process.stdout.write(`${line}\n`);
 
@@ -146,7 +147,7 @@ export async function upCommand(config: FarmConfig, registry: KindRegistry, name
   try {
     await target.strategy.transition(target.strategy.ready);
     const firmware = await firmwareForSuite(target, suite, planned.firmware);
-    target.host.onNameService((event) => say(`[${name}] NS ${event.kind} "${event.name}" at 0x${event.addr.toString(16)}`));
+    target.host.onNameService((event) => say(`[${name}] NS ${event.kind} ${quoteRemote(event.name)} at 0x${event.addr.toString(16)}`));
     await target.host.start(firmware);
     say(`[${name}] remote running ${firmware.label} (sha256 ${firmware.sha256.slice(0, 16)}...); Ctrl-C to stop`);
     await stopped;

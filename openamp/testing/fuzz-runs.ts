@@ -52,6 +52,10 @@ export const PROPERTY_BUDGETS = {
   'memory: address space resolves in bounds or rejects': 500,
   'memory contract: u32 read back through every accessor': 200,
   'matrix-multiply: encode/decode round trip': 100,
+  'remote text: escaped output is terminal-safe': 4000,
+  'rpmsg ns: announced addresses': 1500,
+  'layout: overlap check': 2000,
+  'channel registry: matches a model': 500,
 } as const satisfies Record<string, number>;
 
 export type PropertyName = keyof typeof PROPERTY_BUDGETS;
