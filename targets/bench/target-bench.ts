@@ -27,7 +27,7 @@ import { QemuTarget } from '../qemu/qemu-target.js';
 import { loadKindRegistry, type TargetKindDefinition } from '../registry.js';
 import type { Target, TargetLog } from '../target.js';
 
-export const TARGET_BENCH_KINDS = ['qemu-riscv64-virt', 'qemu-cortex-m4', 'qemu-versal-r5', 'linux-process'] as const;
+export const TARGET_BENCH_KINDS = ['qemu-riscv64-virt', 'qemu-cortex-m4', 'qemu-versal-r5', 'qemu-zynqmp-r5', 'linux-process'] as const;
 export const TARGET_BENCH_PAYLOAD_BYTES = 496;
 /** The goal: the first announcement within this long of spawning QEMU. */
 export const ANNOUNCE_GOAL_MS = 1000;

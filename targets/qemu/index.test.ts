@@ -11,7 +11,7 @@ const names = async (name: string, firmware?: Record<string, string>): Promise<s
   const list = await definition.prerequisites(definition.parseParams(undefined, 'params'), { configDir: process.cwd(), ...(firmware ? { firmware } : {}) });
   return list.map((item) => item.name);
 };
-const allGiven = (machine: 'riscv64-virt' | 'cortex-m4' | 'versal-r5'): Record<string, string> =>
+const allGiven = (machine: 'riscv64-virt' | 'cortex-m4' | 'versal-r5' | 'zynqmp-r5'): Record<string, string> =>
   Object.fromEntries(SUITE_NAMES.map((suite) => [suite, firmwarePath(machine, PROGRAM_FOR_SUITE[suite])]));
 
 test('doctor lists the firmware compilers only for what setup must build', async () => {
@@ -25,5 +25,6 @@ test('doctor lists the firmware compilers only for what setup must build', async
   assert.ok((await names('qemu-riscv64-virt', { echo: '/x/echo.elf' })).includes('riscv64-unknown-elf-gcc (firmware build)'), 'some suites still need the reference firmware');
   // Boot stubs are always built: their compiler only.
   assert.deepEqual(await names('qemu-versal-r5', allGiven('versal-r5')), ['qemu-system-aarch64 (QEMU)', 'aarch64-linux-gnu-gcc (firmware build)', 'make (firmware build)', 'setpriv (children die with the farm)']);
+  assert.deepEqual(await names('qemu-zynqmp-r5', allGiven('zynqmp-r5')), ['qemu-system-aarch64 (QEMU)', 'aarch64-linux-gnu-gcc (firmware build)', 'make (firmware build)', 'setpriv (children die with the farm)']);
   assert.deepEqual(await names('qemu-cortex-m4', allGiven('cortex-m4')), ['qemu-system-arm (QEMU)', 'arm-none-eabi-gcc (firmware build)', 'make (firmware build)', 'setpriv (children die with the farm)']);
 });

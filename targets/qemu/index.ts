@@ -30,5 +30,5 @@ function qemuKind(machine: QemuMachineName): TargetKindDefinition<QemuParams> {
   };
 }
 
-export const qemuKinds: readonly TargetKindDefinition<QemuParams>[] = [qemuKind('riscv64-virt'), qemuKind('cortex-m4'), qemuKind('versal-r5')];
+export const qemuKinds: readonly TargetKindDefinition<QemuParams>[] = [qemuKind('riscv64-virt'), qemuKind('cortex-m4'), qemuKind('versal-r5'), qemuKind('zynqmp-r5')];
 export const kinds = qemuKinds;

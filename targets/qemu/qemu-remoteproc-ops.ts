@@ -74,7 +74,10 @@ export class QemuRemoteprocOps implements RemoteprocOps {
     if (mailbox?.ack) {
       const deadline = Date.now() + 2000;
       while (this.qemu.readWord(mailbox.address + mailbox.ack.offset) !== mailbox.ack.value) {
-        if (Date.now() > deadline) throw new InfrastructureError(`${this.qemu.name}: the boot stub did not acknowledge the start request within 2 s`);
+        if (Date.now() > deadline) {
+          const ack = this.qemu.readWord(mailbox.address + mailbox.ack.offset);
+          throw new InfrastructureError(`${this.qemu.name}: the boot stub did not acknowledge the start request within 2 s (ack word ${hex(ack)})`);
+        }
         await new Promise((resolve) => setTimeout(resolve, 1));
       }
     }
@@ -90,7 +93,8 @@ export class QemuRemoteprocOps implements RemoteprocOps {
     await this.qemu.pause();
     await this.qemu.reset();
     const { mailbox } = this.qemu.profile;
-    if (mailbox) this.qemu.writeWords(mailbox.address, [0, 0]);
+    // The whole mailbox, or a request word left behind would start the core at the next reset.
+    if (mailbox) this.qemu.writeWords(mailbox.address, mailbox.startWords(0).map(() => 0));
   }
 
   kick(): void {}
