@@ -5,7 +5,7 @@
  */
 import { UsageError } from './selection.js';
 
-export const COMMANDS = ['run', 'targets', 'doctor', 'up'] as const;
+export const COMMANDS = ['run', 'targets', 'doctor', 'up', 'images'] as const;
 export type CommandName = (typeof COMMANDS)[number];
 
 interface OptionSpec {
@@ -33,13 +33,18 @@ const COMMAND_OPTIONS: Record<CommandName, readonly OptionSpec[]> = {
   targets: [{ name: 'kinds', help: 'list the registered target kinds (built-in and FARM_EXTRA_KINDS) instead' }, CONFIG],
   doctor: [{ name: 'fix', help: 'install missing Debian packages (as root)' }, CONFIG],
   up: [{ name: 'suite', value: 'NAME', help: "start this suite's firmware (default: the target's first suite)" }, CONFIG],
+  images: [],
 };
+
+/** `farm images` actions; only build takes names (recipes). */
+export const IMAGE_ACTIONS = ['build', 'list', 'prune'] as const;
 
 const SYNOPSIS: Record<CommandName, string> = {
   run: 'farm run [--target NAME[,NAME...]]... [--suite NAME[,NAME...]]... [--repeat N] [--retries N]\n           [--workers N] [--shard I/N] [--out DIR] [--config FILE]',
   targets: 'farm targets [--kinds] [--config FILE]',
   doctor: 'farm doctor [--fix] [--config FILE]',
   up: 'farm up TARGET [--suite NAME] [--config FILE]',
+  images: 'farm images build [RECIPE...] | farm images list | farm images prune',
 };
 
 const SUMMARY: Record<CommandName, string> = {
@@ -47,6 +52,7 @@ const SUMMARY: Record<CommandName, string> = {
   targets: 'list the configured targets and whether they can run here',
   doctor: 'check the prerequisites of the farm and of every target',
   up: 'boot one target with a suite\'s firmware and stream its consoles until Ctrl-C',
+  images: 'build (default: every recipe), list or prune the container images of the farm (no registry: debootstrap + recipes)',
 };
 
 function commandHelp(command: CommandName): string {
@@ -164,7 +170,12 @@ export function parseCommandLine(argv: readonly string[]): ParsedArgs {
   }
   if (first === 'help') return { command: undefined, help: true, positionals: [], values, lists };
   const rest = positionals.slice(1);
-  if (command && !help) {
+  if (command === 'images' && !help) {
+    const action = rest[0];
+    if (action === undefined) throw new UsageError(`${who}: missing action (usage: ${SYNOPSIS.images})`);
+    if (!(IMAGE_ACTIONS as readonly string[]).includes(action)) throw new UsageError(`${who}: unknown action "${action}" (actions: ${IMAGE_ACTIONS.join(', ')}) ${seeHelp}`);
+    if (action !== 'build' && rest.length > 1) throw new UsageError(`${who} ${action}: unexpected argument "${rest[1]}" ${seeHelp}`);
+  } else if (command && !help) {
     const expected = command === 'up' ? 1 : 0;
     if (rest.length < expected) throw new UsageError(`${who}: missing TARGET (usage: ${SYNOPSIS[command]})`);
     if (rest.length > expected) {

@@ -4,6 +4,7 @@ import { toolPrerequisite as tool } from '../process/tool-prerequisite.js';
 import type { TargetKindDefinition } from '../registry.js';
 import { SUITE_NAMES, type Prerequisite } from '../target.js';
 import { parseQemuParams, type QemuParams } from './qemu-params.js';
+import { containerPrerequisites } from './container-prerequisites.js';
 import { QemuTarget, referenceProgramsNeeded } from './qemu-target.js';
 
 export { QemuTarget } from './qemu-target.js';
@@ -17,11 +18,12 @@ function qemuKind(machine: QemuMachineName): TargetKindDefinition<QemuParams> {
     suites: SUITE_NAMES,
     parseParams: parseQemuParams,
     machine: { elfMachine: profile.elfMachine, elfClass: profile.elfClass },
-    async prerequisites(_params, context): Promise<Prerequisite[]> {
+    async prerequisites(params, context): Promise<Prerequisite[]> {
       // What setup builds: the boot stub and the programs of suites farm.yaml gives no image for.
       const build = firmwareBuildTools(machine, { programs: referenceProgramsNeeded(context.firmware ?? {}), bootStub: true });
       return [
-        tool(`${profile.binary} (QEMU)`, profile.binary, profile.debianPackage),
+        // In a container, QEMU comes with the image: the host needs the engine, not QEMU.
+        ...(params.container ? await containerPrerequisites(params.container) : [tool(`${profile.binary} (QEMU)`, profile.binary, profile.debianPackage)]),
         ...build.map(({ binary, debianPackage }) => tool(`${binary} (firmware build)`, binary, debianPackage)),
         tool('setpriv (children die with the farm)', 'setpriv', 'util-linux'),
       ];

@@ -6,6 +6,7 @@ import { ensureFirmwareBuilt, firmwareBuildDir, firmwarePath, type FirmwareProgr
 import { CrashRecordReader, RemoteWatch } from '../../firmware/crash-record.js';
 import type { QemuMachineProfile } from '../../qemu/machines.js';
 import { QemuInstance } from '../../qemu/qemu-instance.js';
+import { resolveImageReference } from '../../containers/farm-container.js';
 import { ConsoleBuffer } from '../console-buffer.js';
 import { firmwareImageFromFile } from '../firmware-image.js';
 import { OpenAmpHost } from '../openamp-host.js';
@@ -96,7 +97,8 @@ export class QemuTarget implements Target {
       stallTimeoutMs: this.params.stallTimeoutMs,
       log: (line) => this.log?.info(line),
     });
-    log.info(`${this.name}: QEMU ${qemu.qmp.version} (${this.profile.binary}) up, UART on ${qemu.console.path}, RAM ${qemu.files[0]}`);
+    const where = this.params.container ? ` in a container of ${this.params.container}` : '';
+    log.info(`${this.name}: QEMU ${qemu.qmp.version} (${this.profile.binary}${where}) up, UART on ${qemu.console.path}, RAM ${qemu.files[0]}`);
   }
 
   private async launch(): Promise<QemuInstance> {
@@ -107,6 +109,8 @@ export class QemuTarget implements Target {
       onConsole: (text) => this.consoleBuffer.write(CONSOLE_STREAM, text),
       onKick: () => this.uartDoorbell?.ring(),
       uart: this.params.uart,
+      container: this.params.container,
+      target: this.name,
       onStderr: (text) => this.log?.info(`${this.name}: qemu: ${text.trim()}`),
     });
     // Teardown may have run while QEMU started (Ctrl-C during a relaunch on stop): it closed
@@ -138,6 +142,7 @@ export class QemuTarget implements Target {
       'target.kind': this.kind,
       'qemu.binary': this.profile.binary,
       'qemu.version': this.qemu?.qmp.version ?? 'not started',
+      'qemu.container': this.params.container ? `${this.params.container} (${resolveImageReference(this.params.container).reference})` : 'none (QEMU on the host)',
       'qemu.machine': this.profile.description,
       'qemu.ram': `0x${this.profile.ram.base.toString(16)} + ${this.profile.ram.size} bytes (memory-backend-file under /dev/shm)`,
       'qemu.uart': this.params.uart === 'pty' ? 'pseudo-terminal read with serialport (as physical boards)' : 'socket chardev read with node:net (not the serialport path)',
