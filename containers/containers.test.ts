@@ -1,0 +1,182 @@
+/**
+ * The container code against the real engine (Debian's docker.io): started here when it is
+ * not running (as root) and stopped after. The farm's images are built when missing (minutes
+ * the first time, then never while their recipes are unchanged).
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import type Docker from 'dockerode';
+import { connectEngine, ContainerEngineError } from './engine.js';
+import { buildRecipe, MissingImageError } from './images.js';
+import { FarmContainer } from './farm-container.js';
+import { sweepStaleContainers } from './container-sweep.js';
+import { CONTAINER_LABELS, containerLabels } from './labels.js';
+import { recipeTag } from './recipes.js';
+import { useEngine, type EngineLease } from './testing/engine.js';
+import { ensureFirmwareBuilt, firmwareBuildDir, firmwarePath } from '../firmware/build.js';
+import { QEMU_MACHINES } from '../qemu/machines.js';
+import { QemuInstance } from '../qemu/qemu-instance.js';
+import { Remoteproc } from '../openamp/remoteproc/remoteproc.js';
+import { QemuRemoteprocOps } from '../targets/qemu/qemu-remoteproc-ops.js';
+import { createRpmsgHost } from '../openamp/rpmsg/host.js';
+import { PollingDoorbell } from '../openamp/doorbell/polling-doorbell.js';
+
+let engine: EngineLease;
+let docker: Docker;
+
+before(async () => {
+  engine = await useEngine((line) => process.stdout.write(`# ${line}\n`));
+  docker = engine.docker;
+  // Both recipes (qemu builds on base): skipped when their tags are there.
+  await buildRecipe(docker, 'qemu', (line) => process.stdout.write(`# ${line}\n`));
+});
+
+after(async () => {
+  await engine?.release();
+});
+
+/** Our containers (this process's pid label), running or not. */
+async function ours(): Promise<Docker.ContainerInfo[]> {
+  return docker.listContainers({ all: true, filters: JSON.stringify({ label: [`${CONTAINER_LABELS.pid}=${process.pid}`] }) });
+}
+
+async function waitFor(check: () => Promise<boolean>, ms: number, what: string): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+test('a missing engine and a missing image are one line naming the fix', { timeout: 30_000 }, async () => {
+  await assert.rejects(connectEngine({ env: { DOCKER_HOST: 'unix:///tmp/farm-no-engine.sock' } }), (error: unknown) => {
+    assert.ok(error instanceof ContainerEngineError);
+    assert.match(error.message, /^container engine at \/tmp\/farm-no-engine\.sock: not running; start the engine as root with `dockerd/);
+    assert.match(error.message, /docker\.io, `farm doctor --fix` installs it$/);
+    assert.doesNotMatch(error.message, /\n/);
+    return true;
+  });
+  await assert.rejects(connectEngine({ env: { DOCKER_HOST: 'tcp://10.0.0.1:2375' } }), /only talks to a local engine over a UNIX socket/);
+  await assert.rejects(
+    FarmContainer.run({ docker, image: 'openamp-farm/no-such-image:1', name: 'probe', target: 'probe', command: ['true'] }),
+    (error: unknown) => error instanceof MissingImageError && /image openamp-farm\/no-such-image:1 is not on this engine: build or load it/.test(error.message),
+  );
+  assert.deepEqual(await ours(), [], 'no container was created');
+});
+
+test('a farm container carries the run labels, its output reaches the farm, and stop removes it', { timeout: 60_000 }, async () => {
+  let output = '';
+  const container = await FarmContainer.run({
+    docker,
+    image: 'base',
+    name: 'probe',
+    target: 'probe-target',
+    command: ['sh', '-c', 'echo ready; echo oops >&2; exec sleep 1000'],
+    onOutput: (stream, text) => (output += `${stream}:${text}`),
+  });
+  await waitFor(async () => output.includes('stdout:ready') && output.includes('stderr:oops'), 10_000, `output (${output})`);
+  const [info] = await ours();
+  assert.ok(info, 'the container is listed');
+  assert.equal(info.Image, recipeTag('base'));
+  const expected = containerLabels('probe-target');
+  for (const key of Object.values(CONTAINER_LABELS)) assert.equal(info.Labels[key], expected[key], key);
+  assert.equal(container.running, true);
+  const exit = await container.stop({ graceMs: 2000 });
+  assert.equal(exit.signal, 'SIGTERM', 'the watchdog forwarded SIGTERM to the command');
+  assert.deepEqual(await ours(), [], 'the container is gone');
+  assert.equal(container.running, false);
+});
+
+test('the owning process SIGKILLed: its container dies with it (stdin watchdog), and a left-over one is swept', { timeout: 60_000 }, async () => {
+  const module = fileURLToPath(new URL('./farm-container.js', import.meta.url));
+  const engineModule = fileURLToPath(new URL('./engine.js', import.meta.url));
+  const script = `
+    const { FarmContainer } = await import(${JSON.stringify(module)});
+    const { connectEngine } = await import(${JSON.stringify(engineModule)});
+    const c = await FarmContainer.run({ docker: await connectEngine(), image: 'base', name: 'orphan', target: 'orphan', command: ['sleep', '1000'] });
+    process.stdout.write(c.id + '\\n');
+    setInterval(() => {}, 1000);
+  `;
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const id = await new Promise<string>((resolve, reject) => {
+    let text = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      text += chunk.toString();
+      if (text.includes('\n')) resolve(text.trim());
+    });
+    child.once('exit', (code) => reject(new Error(`child exited ${code} before starting its container`)));
+  });
+  const running = await docker.getContainer(id).inspect();
+  assert.equal(running.State.Running, true);
+  assert.equal(running.Config.Labels[CONTAINER_LABELS.pid], String(child.pid));
+  child.kill('SIGKILL');
+  await waitFor(
+    async () => docker.getContainer(id).inspect().then(() => false, () => true),
+    20_000,
+    'the orphan container to be removed',
+  );
+
+  // A container the watchdog could not end (not started through FarmContainer: no watchdog,
+  // no AutoRemove) whose owner is dead is swept; one whose owner lives is left alone.
+  const dead = spawn('true');
+  await new Promise((resolve) => dead.once('exit', resolve));
+  const make = async (pid: number) =>
+    docker.createContainer({ Image: recipeTag('base'), Cmd: ['sleep', '1000'], Labels: { ...containerLabels('sweep'), [CONTAINER_LABELS.pid]: String(pid) } });
+  const stale = await make(dead.pid as number);
+  const live = await make(process.pid);
+  await stale.start();
+  try {
+    const removed = await sweepStaleContainers(docker);
+    assert.equal(removed.length, 1, `removed ${removed.join(', ')}`);
+    await assert.rejects(stale.inspect(), 'the dead owner\'s container is gone');
+    assert.ok(await live.inspect(), 'the live owner\'s container is kept');
+  } finally {
+    await live.remove({ force: true });
+    await stale.remove({ force: true }).catch(() => {});
+  }
+});
+
+test('QEMU (zynqmp-r5) in a container: echo through the bind-mounted RAM file, kill from outside is a failure, nothing left', { timeout: 120_000 }, async () => {
+  await ensureFirmwareBuilt('zynqmp-r5');
+  const profile = QEMU_MACHINES['zynqmp-r5'];
+  let console = '';
+  const qemu = await QemuInstance.launch({ profile, stubDir: firmwareBuildDir('zynqmp-r5'), container: 'qemu', name: 'zynqmp-in-container', onConsole: (text) => (console += text) });
+  const dirs = qemu.files.map((file) => file.slice(0, file.lastIndexOf('/')));
+  try {
+    assert.ok(qemu.files.every((file) => file.includes('.d/')), `run folders: ${qemu.files.join(', ')}`);
+    assert.equal((await ours()).length, 1, 'QEMU runs in one container');
+    const rp = new Remoteproc(new QemuRemoteprocOps(qemu), { name: 'zynqmp-in-container' });
+    const [vdev] = await rp.boot(fs.readFileSync(firmwarePath('zynqmp-r5', 'echo')), 'zynqmp-r5/echo.elf');
+    assert.ok(vdev?.bufferCarveout);
+    const host = createRpmsgHost({ transport: vdev.transport, doorbell: new PollingDoorbell({ intervalMs: 1 }), bufferPool: { da: vdev.bufferCarveout.da, size: vdev.bufferCarveout.len } });
+    const announced = new Promise<void>((resolve) => host.onNameService((ns) => ns.name === 'rpmsg-openamp-demo-channel' && resolve()));
+    const ept = host.createEndpoint({ name: 'rpmsg-openamp-demo-channel' });
+    await Promise.race([announced, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`no announcement; console: ${console}`)), 10_000))]);
+    for (const n of [1, 100, 496]) {
+      const payload = new Uint8Array(n).map((_, i) => (i * 5 + n) & 0xff);
+      await ept.send(payload);
+      assert.deepEqual((await ept.receive(5000)).data, payload);
+    }
+    assert.match(console, /waiting for DRIVER_OK/, 'the UART socket reaches the host');
+    host.close();
+
+    const failed = new Promise<string>((resolve) => qemu.onFailure(resolve));
+    const [info] = await ours();
+    await docker.getContainer(info!.Id).kill({ signal: 'SIGKILL' });
+    assert.match(await failed, /QEMU exited unexpectedly/);
+  } finally {
+    await qemu.close();
+  }
+  assert.deepEqual(await ours(), [], 'no container left');
+  for (const dir of dirs) assert.equal(fs.existsSync(dir), false, `${dir} removed`);
+});
+
+test('images: an unchanged recipe is not rebuilt', { timeout: 30_000 }, async () => {
+  const started = Date.now();
+  const results = await buildRecipe(docker, 'qemu');
+  assert.deepEqual(results.map((result) => [result.recipe, result.built]), [['base', false], ['qemu', false]]);
+  assert.ok(Date.now() - started < 10_000);
+});
