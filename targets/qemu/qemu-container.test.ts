@@ -1,7 +1,8 @@
 /**
- * The container code against the real engine (Debian's docker.io): started here when it is
- * not running (as root) and stopped after. The farm's images are built when missing (minutes
- * the first time, then never while their recipes are unchanged).
+ * containers/ and QEMU targets in containers against the real engine (Debian's docker.io):
+ * started here when it is not running (as root) and stopped after. Every engine test lives in
+ * this one file, so parallel test files never race to start dockerd. The farm's images are
+ * built when missing (minutes the first time, then never while their recipes are unchanged).
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -9,20 +10,22 @@ import * as fs from 'node:fs';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type Docker from 'dockerode';
-import { connectEngine, ContainerEngineError } from './engine.js';
-import { buildRecipe, MissingImageError } from './images.js';
-import { FarmContainer } from './farm-container.js';
-import { sweepStaleContainers } from './container-sweep.js';
-import { CONTAINER_LABELS, containerLabels } from './labels.js';
-import { recipeTag } from './recipes.js';
-import { useEngine, type EngineLease } from './testing/engine.js';
-import { ensureFirmwareBuilt, firmwareBuildDir, firmwarePath } from '../firmware/build.js';
-import { QEMU_MACHINES } from '../qemu/machines.js';
-import { QemuInstance } from '../qemu/qemu-instance.js';
-import { Remoteproc } from '../openamp/remoteproc/remoteproc.js';
-import { QemuRemoteprocOps } from '../targets/qemu/qemu-remoteproc-ops.js';
-import { createRpmsgHost } from '../openamp/rpmsg/host.js';
-import { PollingDoorbell } from '../openamp/doorbell/polling-doorbell.js';
+import { connectEngine, ContainerEngineError } from '../../containers/engine.js';
+import { buildRecipe, MissingImageError } from '../../containers/images.js';
+import { FarmContainer } from '../../containers/farm-container.js';
+import { sweepStaleContainers } from '../../containers/container-sweep.js';
+import { CONTAINER_LABELS, containerLabels } from '../../containers/labels.js';
+import { recipeTag } from '../../containers/recipes.js';
+import { useEngine, type EngineLease } from '../../containers/testing/engine.js';
+import { ensureFirmwareBuilt, firmwareBuildDir, firmwarePath } from '../../firmware/build.js';
+import { QEMU_MACHINES } from '../../qemu/machines.js';
+import { QemuInstance } from '../../qemu/qemu-instance.js';
+import { Remoteproc } from '../../openamp/remoteproc/remoteproc.js';
+import { QemuRemoteprocOps } from './qemu-remoteproc-ops.js';
+import { createRpmsgHost } from '../../openamp/rpmsg/host.js';
+import { PollingDoorbell } from '../../openamp/doorbell/polling-doorbell.js';
+import { randomBytes } from 'node:crypto';
+import { isAlive, startCli, workspace } from '../../farm/testing/cli-harness.js';
 
 let engine: EngineLease;
 let docker: Docker;
@@ -34,7 +37,10 @@ before(async () => {
   await buildRecipe(docker, 'qemu', (line) => process.stdout.write(`# ${line}\n`));
 });
 
+const space = workspace();
+
 after(async () => {
+  space.remove();
   await engine?.release();
 });
 
@@ -91,8 +97,8 @@ test('a farm container carries the run labels, its output reaches the farm, and 
 });
 
 test('the owning process SIGKILLed: its container dies with it (stdin watchdog), and a left-over one is swept', { timeout: 60_000 }, async () => {
-  const module = fileURLToPath(new URL('./farm-container.js', import.meta.url));
-  const engineModule = fileURLToPath(new URL('./engine.js', import.meta.url));
+  const module = fileURLToPath(new URL('../../containers/farm-container.js', import.meta.url));
+  const engineModule = fileURLToPath(new URL('../../containers/engine.js', import.meta.url));
   const script = `
     const { FarmContainer } = await import(${JSON.stringify(module)});
     const { connectEngine } = await import(${JSON.stringify(engineModule)});
@@ -180,3 +186,45 @@ test('images: an unchanged recipe is not rebuilt', { timeout: 30_000 }, async ()
   assert.deepEqual(results.map((result) => [result.recipe, result.built]), [['base', false], ['qemu', false]]);
   assert.ok(Date.now() - started < 10_000);
 });
+
+/** The farm's containers serving `target` (label), running or not. */
+async function ofTarget(target: string): Promise<Docker.ContainerInfo[]> {
+  return docker.listContainers({ all: true, filters: JSON.stringify({ label: [`${CONTAINER_LABELS.target}=${target}`] }) });
+}
+
+/** Run folders of QEMU in a container ("farm-qemu-<pid>-<hex>.d") whose owner is gone. */
+function orphanRunFolders(): string[] {
+  return ['/dev/shm', '/tmp'].flatMap((dir) =>
+    fs.readdirSync(dir)
+      .filter((name) => /^farm-qemu-\d+-[0-9a-f]{8}\.d$/.test(name) && !isAlive(Number(name.split('-')[2])))
+      .map((name) => `${dir}/${name}`),
+  );
+}
+
+for (const signal of ['SIGINT', 'SIGKILL'] as const) {
+  test(`${signal} to \`farm run\` while QEMU runs in a container: no container and no run folder left`, { timeout: 180_000 }, async () => {
+    await ensureFirmwareBuilt('versal-r5');
+    const name = `cont-${signal.toLowerCase()}-${randomBytes(3).toString('hex')}`;
+    const config = space.write(`${name}.yaml`, `targets:\n  - name: ${name}\n    kind: qemu-versal-r5\n    params: { container: qemu }\n`);
+    const run = startCli(['run', '--config', config, '--suite', 'echo,lifecycle', '--repeat', '5', '--out', `out-${name}`], space.dir);
+    try {
+      await waitFor(async () => (await ofTarget(name)).some((info) => info.State === 'running') || run.child.exitCode !== null, 90_000, 'a container of the run');
+      assert.equal(run.child.exitCode, null, `the run is still going: ${run.output()}`);
+      const [info] = await ofTarget(name);
+      assert.equal(info?.Labels[CONTAINER_LABELS.farmPid], String(run.child.pid), 'labelled with the farm CLI pid');
+      assert.match(info?.Labels[CONTAINER_LABELS.run] ?? '', /^[0-9a-f-]{36}$/, 'labelled with the run id');
+      run.child.kill(signal);
+      const result = await run.result;
+      if (signal === 'SIGINT') assert.equal(result.code, 130, result.stdout + result.stderr);
+      await waitFor(async () => (await ofTarget(name)).length === 0, 30_000, 'the run\'s containers to be gone');
+    } finally {
+      run.child.kill('SIGKILL');
+    }
+    // A SIGKILLed farm cannot remove its run folders; the next QEMU start sweeps them.
+    if (signal === 'SIGKILL') {
+      const { sweepStaleRunFiles } = await import('../../qemu/run-files.js');
+      sweepStaleRunFiles();
+    }
+    assert.deepEqual(orphanRunFolders(), [], 'no run folder of a dead owner left');
+  });
+}
