@@ -1,5 +1,5 @@
 import Docker from 'dockerode';
-import { InfrastructureError } from '../openamp/errors.js';
+import { InfrastructureError } from '../base/errors.js';
 
 /** The container engine is not installed or not running: one line with the fix. */
 export class ContainerEngineError extends InfrastructureError {}

@@ -3,9 +3,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type Docker from 'dockerode';
 import { execa } from 'execa';
-import { InfrastructureError } from '../openamp/errors.js';
-import { findExecutable, MissingToolError } from '../targets/process/managed-process.js';
-import { runFileStem, sweepStaleRunFiles } from '../qemu/run-files.js';
+import { InfrastructureError } from '../base/errors.js';
+import { findExecutable, MissingToolError } from '../base/process/managed-process.js';
+import { runFileStem, sweepStaleRunFiles } from '../base/process/run-files.js';
 import {
   IMAGE_RECIPES,
   IMAGE_REPOSITORY_PREFIX,

@@ -3,7 +3,7 @@ import * as os from 'node:os';
 /**
  * Labels on every container the farm starts: which run and target it belongs to, and which
  * process owns it, so that a later run can remove containers whose owner is gone (the farm was
- * SIGKILLed) as it removes their files (qemu/run-files.ts).
+ * SIGKILLed) as it removes their files (base/process/run-files.ts).
  */
 export const CONTAINER_LABELS = {
   /** The farm run (FARM_RUN_ID, set by `farm run` for its workers; else this process). */

@@ -5,7 +5,7 @@
  * `npm run test:containers` needs no engine started by hand. Exits with COMMAND's code.
  */
 import { spawn } from 'node:child_process';
-import { useEngine } from './testing/engine.js';
+import { useEngine } from './engine-lease.js';
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...args] = argv;

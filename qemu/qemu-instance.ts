@@ -1,18 +1,15 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { InfrastructureError } from '../openamp/errors.js';
+import { InfrastructureError } from '../base/errors.js';
 import { FileMemory } from '../openamp/memory/file-memory.js';
 import { AddressSpace } from '../openamp/memory/shared-memory.js';
-import { ManagedProcess, describeExit, type ProcessExit } from '../targets/process/managed-process.js';
-import { connectEngine } from '../containers/engine.js';
-import { FarmContainer } from '../containers/farm-container.js';
-import { onProcessExit } from '../targets/process/exit-cleanup.js';
-import { SerialConsole } from '../targets/serial/serial-console.js';
-import { FIRMWARE_KICK_BYTE } from '../firmware/uart-kick.js';
+import { ManagedProcess, describeExit, type ProcessExit } from '../base/process/managed-process.js';
+import { onProcessExit } from '../base/process/exit-cleanup.js';
+import { SerialConsole } from '../base/serial/serial-console.js';
 import type { QemuMachineProfile } from './machines.js';
 import { QmpClient, QmpError, type QmpEvent } from './qmp.js';
-import { runFileStem, sweepStaleRunFiles } from './run-files.js';
+import { runFileStem, sweepStaleRunFiles } from '../base/process/run-files.js';
 
 /**
  * How the host reads the guest's UART. 'pty': a pseudo-terminal opened with serialport, the code
@@ -31,8 +28,13 @@ export interface QemuLaunchOptions {
   readonly name?: string;
   /** UART text as it arrives, without the firmware's kick bytes. */
   readonly onConsole?: (text: string) => void;
-  /** The firmware kicked (FIRMWARE_KICK_BYTE on the UART): look at the rings. */
-  readonly onKick?: () => void;
+  /**
+   * The firmware's in-band doorbell on its UART (the reference firmware's is
+   * firmware/uart-kick.ts): every chunk holding `byte` calls `onKick` (look at the rings), and
+   * the byte is stripped from the console text. The firmware is the target's business, not
+   * QEMU's: the target says which byte.
+   */
+  readonly kick?: { readonly byte: number; readonly onKick?: () => void };
   /** QEMU's own stderr lines (warnings, errors). */
   readonly onStderr?: (text: string) => void;
   /** How the UART reaches the host. Default 'pty' (serialport, as physical boards). */
@@ -40,17 +42,15 @@ export interface QemuLaunchOptions {
   /** Deadline for QEMU to come up (QMP greeting, UART), ms. Default 10000. */
   readonly startTimeoutMs?: number;
   /**
-   * Run QEMU inside a container of this image (a recipe name of containers/recipes.ts or a
-   * local image reference) instead of on the host. The RAM file, QMP and UART sockets live in
-   * bind-mounted run folders (the UART must be 'socket': a pty inside the container is not
-   * reachable from the host), the boot stubs are mounted read-only.
+   * Run QEMU inside a container (the runner starts it: targets/drivers/qemu-power.ts, with
+   * containers/) instead of on the host. The RAM file, QMP and UART sockets then live in run
+   * folders bind-mounted into the container, the boot stubs are mounted read-only, and the UART
+   * must be 'socket' (a pty inside the container is not reachable from the host; the default).
    */
-  readonly container?: string;
-  /** The farm target QEMU serves (the container's target label; default `name`). */
-  readonly target?: string;
+  readonly container?: QemuContainerRunner;
 }
 
-/** The QEMU process, on the host (ManagedProcess) or as a container (FarmContainer). */
+/** The QEMU process, on the host (ManagedProcess) or as a container. */
 export interface QemuProcess {
   /** Host pid (of the container's first process for a container). */
   readonly pid: number;
@@ -58,6 +58,24 @@ export interface QemuProcess {
   readonly running: boolean;
   stop(options?: { graceMs?: number }): Promise<ProcessExit>;
   signal(signal: NodeJS.Signals): void;
+}
+
+export interface QemuBindMount {
+  readonly host: string;
+  readonly container: string;
+  readonly readOnly?: boolean;
+}
+
+/** Starts QEMU's command line in a container with these bind mounts; its stdout / stderr go to onOutput. */
+export interface QemuContainerRunner {
+  /** The image, for messages. */
+  readonly image: string;
+  run(spec: {
+    readonly name: string;
+    readonly command: readonly string[];
+    readonly binds: readonly QemuBindMount[];
+    readonly onOutput: (stream: 'stdout' | 'stderr', text: string) => void;
+  }): Promise<QemuProcess>;
 }
 
 /** QEMU stopped on its own or the guest asked it to: reason text for Remoteproc.reportCrash. */
@@ -73,7 +91,7 @@ const FAILURE_EVENTS = new Set(['GUEST_PANICKED', 'SHUTDOWN', 'GUEST_CRASHLOADED
  * memory-backend-file under /dev/shm (the host reads and writes guest RAM through it), QMP on
  * a UNIX socket, the remote's UART read through SerialConsole: a pseudo-terminal opened with
  * serialport by default, or a socket chardev (`uart: 'socket'`). The UART also carries the
- * firmware's kick bytes (`onKick`). `close` (and the farm's exit hook) leave no process, socket
+ * firmware's kick bytes (`kick`). `close` (and the farm's exit hook) leave no process, socket
  * or RAM file behind.
  */
 export class QemuInstance {
@@ -108,20 +126,21 @@ export class QemuInstance {
     const name = options.name ?? `qemu-${profile.name}`;
     sweepStaleRunFiles();
     const stem = runFileStem('qemu');
-    const transport = options.uart ?? (options.container ? 'socket' : 'pty');
-    if (options.container && transport === 'pty') {
+    const { container } = options;
+    const transport = options.uart ?? (container ? 'socket' : 'pty');
+    if (container && transport === 'pty') {
       throw new InfrastructureError(`${name}: a pty UART inside a container is not reachable from the host: use uart socket with a container`);
     }
     // On the host: the files themselves. In a container: a run folder per side, bind-mounted,
     // and QEMU names the files by their paths inside the container.
-    const shmDir = options.container ? `/dev/shm/${stem}.d` : '/dev/shm';
-    const runDir = options.container ? `/tmp/${stem}.d` : '/tmp';
-    const base = options.container ? '' : `${stem}.`;
+    const shmDir = container ? `/dev/shm/${stem}.d` : '/dev/shm';
+    const runDir = container ? `/tmp/${stem}.d` : '/tmp';
+    const base = container ? '' : `${stem}.`;
     const ramPath = `${shmDir}/${base}ram`;
     const qmpPath = `${runDir}/${base}qmp`;
     const uartPath = `${runDir}/${base}uart`;
     const inQemu = (hostPath: string): string => {
-      if (!options.container) return hostPath;
+      if (!container) return hostPath;
       if (hostPath.startsWith(`${shmDir}/`)) return `/farm/shm/${hostPath.slice(shmDir.length + 1)}`;
       if (hostPath.startsWith(`${runDir}/`)) return `/farm/run/${hostPath.slice(runDir.length + 1)}`;
       return `/farm/stubs/${path.basename(hostPath)}`;
@@ -138,7 +157,7 @@ export class QemuInstance {
       '-object', `memory-backend-file,id=${RAM_ID},size=${mib}M,mem-path=${inQemu(ramPath)},share=on`,
       '-machine', `memory-backend=${RAM_ID}`,
       // QEMU puts its pty in raw mode (cfmakeraw) and serialport sets raw termios again on open,
-      // so the kick byte 0x05 and CR/LF pass unchanged (targets/serial/serial-console.test.ts).
+      // so the kick byte 0x05 and CR/LF pass unchanged (base/serial/serial-console.test.ts).
       '-chardev', transport === 'pty' ? `pty,id=${UART_ID}` : `socket,id=${UART_ID},path=${inQemu(uartPath)},server=on,wait=off`,
       '-serial', `chardev:${UART_ID}`,
       '-qmp', `unix:${inQemu(qmpPath)},server=on,wait=off`,
@@ -147,9 +166,9 @@ export class QemuInstance {
       ...profile.stubArgs(stub),
     ];
     // Registered only now: a missing boot stub above throws before anything exists to clean up.
-    const files = options.container ? [ramPath, qmpPath, uartPath] : transport === 'socket' ? [ramPath, qmpPath, uartPath] : [ramPath, qmpPath];
+    const files = transport === 'socket' ? [ramPath, qmpPath, uartPath] : [ramPath, qmpPath];
     const removeFiles = (): void => {
-      if (options.container) {
+      if (container) {
         for (const dir of [shmDir, runDir]) fs.rmSync(dir, { recursive: true, force: true });
       } else {
         for (const file of files) fs.rmSync(file, { force: true });
@@ -169,14 +188,11 @@ export class QemuInstance {
     };
     let child: QemuProcess;
     try {
-      if (options.container) {
+      if (container) {
         fs.mkdirSync(shmDir, { mode: 0o700 });
         fs.mkdirSync(runDir, { mode: 0o700 });
-        child = await FarmContainer.run({
-          docker: await connectEngine(),
-          image: options.container,
+        child = await container.run({
           name,
-          target: options.target ?? name,
           command: [profile.binary, ...args],
           binds: [
             { host: shmDir, container: '/farm/shm' },
@@ -208,8 +224,8 @@ export class QemuInstance {
       exitedEarly.catch(() => {});
       qmp = await Promise.race([QmpClient.connect(qmpPath, { timeoutMs: deadline, signal: startFailed.signal }), exitedEarly]);
       // Kick bytes are stripped whether or not anyone listens: they are not console text.
-      const onKick = options.onKick ?? ((): void => {});
-      const consoleOptions = { name: `${name} uart0`, onText: options.onConsole, kick: { byte: FIRMWARE_KICK_BYTE, onKick } };
+      const kick = options.kick ? { byte: options.kick.byte, onKick: options.kick.onKick ?? ((): void => {}) } : undefined;
+      const consoleOptions = { name: `${name} uart0`, onText: options.onConsole, kick };
       if (transport === 'pty') {
         const chardevs = await qmp.execute<{ label: string; filename: string }[]>('query-chardev');
         const uart = chardevs.find((c) => c.label === UART_ID);

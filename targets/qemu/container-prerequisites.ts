@@ -1,8 +1,8 @@
 import { connectEngine, ContainerEngineError, engineVersion, START_ENGINE_HINT } from '../../containers/engine.js';
 import { resolveImageReference } from '../../containers/farm-container.js';
 import { imageExists } from '../../containers/images.js';
-import { findExecutable } from '../process/managed-process.js';
-import { toolPrerequisite } from '../process/tool-prerequisite.js';
+import { findExecutable } from '../../base/process/managed-process.js';
+import { toolPrerequisite } from '../tool-prerequisite.js';
 import type { Prerequisite } from '../target.js';
 
 /** `farm doctor` lines for a QEMU target in a container: the engine runs, and the image is there. */

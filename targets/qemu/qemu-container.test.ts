@@ -16,12 +16,14 @@ import { FarmContainer } from '../../containers/farm-container.js';
 import { sweepStaleContainers } from '../../containers/container-sweep.js';
 import { CONTAINER_LABELS, containerLabels } from '../../containers/labels.js';
 import { recipeTag } from '../../containers/recipes.js';
-import { useEngine, type EngineLease } from '../../containers/testing/engine.js';
+import { useEngine, type EngineLease } from '../../containers/engine-lease.js';
 import { ensureFirmwareBuilt, firmwareBuildDir, firmwarePath } from '../../firmware/build.js';
 import { QEMU_MACHINES } from '../../qemu/machines.js';
 import { QemuInstance } from '../../qemu/qemu-instance.js';
 import { Remoteproc } from '../../openamp/remoteproc/remoteproc.js';
 import { QemuRemoteprocOps } from './qemu-remoteproc-ops.js';
+import { qemuContainerRunner } from '../drivers/qemu-container-runner.js';
+import { FIRMWARE_KICK_BYTE } from '../../firmware/uart-kick.js';
 import { createRpmsgHost } from '../../openamp/rpmsg/host.js';
 import { PollingDoorbell } from '../../openamp/doorbell/polling-doorbell.js';
 import { randomBytes } from 'node:crypto';
@@ -149,12 +151,19 @@ test('QEMU (zynqmp-r5) in a container: echo through the bind-mounted RAM file, k
   await ensureFirmwareBuilt('zynqmp-r5');
   const profile = QEMU_MACHINES['zynqmp-r5'];
   let console = '';
-  const qemu = await QemuInstance.launch({ profile, stubDir: firmwareBuildDir('zynqmp-r5'), container: 'qemu', name: 'zynqmp-in-container', onConsole: (text) => (console += text) });
+  const qemu = await QemuInstance.launch({
+    profile,
+    stubDir: firmwareBuildDir('zynqmp-r5'),
+    container: qemuContainerRunner('qemu', 'zynqmp-in-container'),
+    name: 'zynqmp-in-container',
+    onConsole: (text) => (console += text),
+    kick: { byte: FIRMWARE_KICK_BYTE },
+  });
   const dirs = qemu.files.map((file) => file.slice(0, file.lastIndexOf('/')));
   try {
     assert.ok(qemu.files.every((file) => file.includes('.d/')), `run folders: ${qemu.files.join(', ')}`);
     assert.equal((await ours()).length, 1, 'QEMU runs in one container');
-    const rp = new Remoteproc(new QemuRemoteprocOps(qemu), { name: 'zynqmp-in-container' });
+    const rp = new Remoteproc(new QemuRemoteprocOps({ current: () => qemu }), { name: 'zynqmp-in-container' });
     const [vdev] = await rp.boot(fs.readFileSync(firmwarePath('zynqmp-r5', 'echo')), 'zynqmp-r5/echo.elf');
     assert.ok(vdev?.bufferCarveout);
     const host = createRpmsgHost({ transport: vdev.transport, doorbell: new PollingDoorbell({ intervalMs: 1 }), bufferPool: { da: vdev.bufferCarveout.da, size: vdev.bufferCarveout.len } });
@@ -222,7 +231,7 @@ for (const signal of ['SIGINT', 'SIGKILL'] as const) {
     }
     // A SIGKILLed farm cannot remove its run folders; the next QEMU start sweeps them.
     if (signal === 'SIGKILL') {
-      const { sweepStaleRunFiles } = await import('../../qemu/run-files.js');
+      const { sweepStaleRunFiles } = await import('../../base/process/run-files.js');
       sweepStaleRunFiles();
     }
     assert.deepEqual(orphanRunFolders(), [], 'no run folder of a dead owner left');

@@ -1,9 +1,9 @@
 import * as fs from 'node:fs';
 import type Docker from 'dockerode';
 import { spawn } from 'node:child_process';
-import { connectEngine, ContainerEngineError, START_ENGINE_HINT } from '../engine.js';
-import { findExecutable } from '../../targets/process/managed-process.js';
-import { runFileStem } from '../../qemu/run-files.js';
+import { connectEngine, ContainerEngineError, START_ENGINE_HINT } from './engine.js';
+import { findExecutable } from '../base/process/managed-process.js';
+import { runFileStem } from '../base/process/run-files.js';
 
 export interface EngineLease {
   readonly docker: Docker;
