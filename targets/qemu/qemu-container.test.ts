@@ -11,7 +11,7 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type Docker from 'dockerode';
 import { connectEngine, ContainerEngineError } from '../../containers/engine.js';
-import { buildRecipe, MissingImageError } from '../../containers/images.js';
+import { buildRecipe, listFarmImages, MissingImageError, pruneFarmImages } from '../../containers/images.js';
 import { FarmContainer } from '../../containers/farm-container.js';
 import { sweepStaleContainers } from '../../containers/container-sweep.js';
 import { CONTAINER_LABELS, containerLabels } from '../../containers/labels.js';
@@ -187,6 +187,22 @@ test('QEMU (zynqmp-r5) in a container: echo through the bind-mounted RAM file, k
   }
   assert.deepEqual(await ours(), [], 'no container left');
   for (const dir of dirs) assert.equal(fs.existsSync(dir), false, `${dir} removed`);
+});
+
+test('images: list shows every recipe and stale builds; prune removes only the stale ones', { timeout: 30_000 }, async () => {
+  const stale = 'openamp-farm/base:0000000000000000';
+  await docker.getImage(recipeTag('base')).tag({ repo: 'openamp-farm/base', tag: '0000000000000000' });
+  try {
+    const rows = await listFarmImages(docker);
+    assert.deepEqual(rows.filter((row) => row.current).map((row) => [row.recipe, row.tag, row.built]), [['base', recipeTag('base'), true], ['qemu', recipeTag('qemu'), true]]);
+    assert.ok(rows.some((row) => row.tag === stale && !row.current), 'the old build is listed as stale');
+    const { removed } = await pruneFarmImages(docker);
+    assert.deepEqual(removed, [stale]);
+    assert.ok(!(await listFarmImages(docker)).some((row) => !row.current), 'nothing stale left');
+    assert.ok(await docker.getImage(recipeTag('base')).inspect(), 'the current base (same image id) is kept');
+  } finally {
+    await docker.getImage(stale).remove().catch(() => {});
+  }
 });
 
 test('images: an unchanged recipe is not rebuilt', { timeout: 30_000 }, async () => {
