@@ -16,11 +16,10 @@ async function main(argv: string[]): Promise<number> {
   const engine = await useEngine((line) => process.stderr.write(`with-engine: ${line}\n`));
   try {
     const child = spawn(command, args, { stdio: 'inherit' });
-    const forward = (signal: NodeJS.Signals): void => {
-      child.kill(signal);
-    };
-    process.on('SIGINT', forward);
-    process.on('SIGTERM', forward);
+    // Ctrl-C reaches the whole foreground process group, COMMAND included: forwarding it too
+    // would be a second Ctrl-C (farm's "kill at once"). Stay alive to stop the engine after.
+    process.on('SIGINT', () => {});
+    process.on('SIGTERM', () => child.kill('SIGTERM'));
     return await new Promise<number>((resolve) => {
       child.once('error', (error) => {
         process.stderr.write(`with-engine: ${command}: ${error.message}\n`);
