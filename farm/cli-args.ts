@@ -5,7 +5,7 @@
  */
 import { UsageError } from './selection.js';
 
-export const COMMANDS = ['run', 'targets', 'doctor', 'up', 'report'] as const;
+export const COMMANDS = ['run', 'targets', 'doctor', 'up', 'report', 'images'] as const;
 export type CommandName = (typeof COMMANDS)[number];
 
 interface OptionSpec {
@@ -36,7 +36,11 @@ const COMMAND_OPTIONS: Record<CommandName, readonly OptionSpec[]> = {
   doctor: [{ name: 'fix', help: 'install missing Debian packages (as root)' }, CONFIG],
   up: [{ name: 'suite', value: 'NAME', help: "start this suite's firmware (default: the target's first suite)" }, CONFIG],
   report: [{ name: 'out', value: 'DIR', help: 'where the merged reports go (required)' }],
+  images: [],
 };
+
+/** `farm images` actions; only build takes names (recipes). */
+export const IMAGE_ACTIONS = ['build', 'list', 'prune'] as const;
 
 const SYNOPSIS: Record<CommandName, string> = {
   run: 'farm run [--target NAME[,NAME...]]... [--suite NAME[,NAME...]]... [--grep REGEX] [--grep-invert REGEX]\n           [--repeat N] [--retries N] [--workers N] [--shard I/N] [--out DIR] [--config FILE]',
@@ -44,6 +48,7 @@ const SYNOPSIS: Record<CommandName, string> = {
   doctor: 'farm doctor [--fix] [--config FILE]',
   up: 'farm up TARGET [--suite NAME] [--config FILE]',
   report: 'farm report merge DIR... --out DIR',
+  images: 'farm images build [RECIPE...] | farm images list | farm images prune',
 };
 
 const SUMMARY: Record<CommandName, string> = {
@@ -52,6 +57,7 @@ const SUMMARY: Record<CommandName, string> = {
   doctor: 'check the prerequisites of the farm and of every target',
   up: 'boot one target with a suite\'s firmware and stream its consoles until Ctrl-C',
   report: 'merge the out dirs of the shards of a run (farm run --shard I/N) into one report',
+  images: 'build (default: every recipe), list or prune the container images of the farm (no registry: debootstrap + recipes)',
 };
 
 function commandHelp(command: CommandName): string {
@@ -174,6 +180,13 @@ export function parseCommandLine(argv: readonly string[]): ParsedArgs {
       if (rest[0] !== 'merge') throw new UsageError(`${who}: ${rest[0] === undefined ? 'missing subcommand' : `unknown subcommand "${rest[0]}"`} (usage: ${SYNOPSIS[command]})`);
       if (rest.length < 2) throw new UsageError(`${who} merge: missing DIR (usage: ${SYNOPSIS[command]})`);
       if (values.out === undefined) throw new UsageError(`${who} merge: missing --out DIR (usage: ${SYNOPSIS[command]})`);
+      return { command, help, positionals: rest, values, lists };
+    }
+    if (command === 'images') {
+      const action = rest[0];
+      if (action === undefined) throw new UsageError(`${who}: missing action (usage: ${SYNOPSIS.images})`);
+      if (!(IMAGE_ACTIONS as readonly string[]).includes(action)) throw new UsageError(`${who}: unknown action "${action}" (actions: ${IMAGE_ACTIONS.join(', ')}) ${seeHelp}`);
+      if (action !== 'build' && rest.length > 1) throw new UsageError(`${who} ${action}: unexpected argument "${rest[1]}" ${seeHelp}`);
       return { command, help, positionals: rest, values, lists };
     }
     const expected = command === 'up' ? 1 : 0;

@@ -6,6 +6,7 @@
  * the group outlives the command.
  */
 import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { mkdirSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
@@ -14,6 +15,7 @@ import { writeSuiteEntries } from './suite-entries.js';
 import { reportPaths } from '../reports/paths.js';
 import { finalizeInterruptedReports } from '../reports/finalize.js';
 import { findExecutable } from '../base/process/managed-process.js';
+import { FARM_PID_ENV, RUN_ID_ENV } from '../containers/labels.js';
 
 const GRACE_MS = 30_000;
 
@@ -51,7 +53,8 @@ export async function runPlan(plan: RunPlan): Promise<RunResult> {
     // report run: npx playwright show-report" only on a TTY stdin (the farm prints the paths).
     stdio: ['ignore', 'inherit', 'inherit'],
     detached: true,
-    env: { ...process.env, [RUN_PLAN_ENV]: paths.plan, FORCE_COLOR: process.env.FORCE_COLOR ?? '0' },
+    // The run id and the CLI's pid label the containers the workers start (containers/labels.ts).
+    env: { ...process.env, [RUN_PLAN_ENV]: paths.plan, [RUN_ID_ENV]: randomUUID(), [FARM_PID_ENV]: String(process.pid), FORCE_COLOR: process.env.FORCE_COLOR ?? '0' },
   });
   const pid = child.pid;
   if (pid === undefined) {
