@@ -1,11 +1,11 @@
 /**
- * The farm's HTML report (html/index.html, one self-contained file): failures first, each with
+ * The farm's HTML report (report.html in the out dir, one self-contained file): failures first, each with
  * its failure class, the firmware it ran, and the tails of its console, trace buffer and target
  * log before the error's stack; then the target x suite table and every test with a readable
  * title ("sim › echo › echoes ...") and its spec file relative to the checkout
  * ("suites/echo.spec.ts"). Durations are the ones the CLI prints and metrics.json records
  * (durationOf: fixture set-up + body + teardown). Rewritten as tests end, like the other reports.
- * Playwright's own report (with its trace viewer) stays available under html/playwright/.
+ * Playwright's own report (with its trace viewer) is html/index.html next to it.
  */
 import type { FullConfig, FullResult, Suite, TestCase, TestResult } from '@playwright/test/reporter';
 import { isAbsolute, relative } from 'node:path';
@@ -133,7 +133,7 @@ ${rows.map((row) => `<tr><td>${escapeHtml(row.target)}</td><td>${escapeHtml(row.
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>farm run: ${escapeHtml(input.status)}</title><style>${STYLE}</style></head>
 <body><header><h1>farm run ${badge(input.status, input.status)}</h1>
-<div>started ${escapeHtml(input.startedAt.replace('T', ' ').replace(/\.\d+Z$/, ' UTC'))}${input.durationMs !== null ? `, ${formatDuration(input.durationMs)}` : ''}${input.history?.firmwareRev ? `, firmware rev ${escapeHtml(input.history.firmwareRev)}` : ''}; Playwright's report with traces: <a style="color:#9cc7ff" href="playwright/index.html">playwright/index.html</a></div></header>
+<div>started ${escapeHtml(input.startedAt.replace('T', ' ').replace(/\.\d+Z$/, ' UTC'))}${input.durationMs !== null ? `, ${formatDuration(input.durationMs)}` : ''}${input.history?.firmwareRev ? `, firmware rev ${escapeHtml(input.history.firmwareRev)}` : ''}; Playwright's report with traces: <a style="color:#9cc7ff" href="html/index.html">html/index.html</a></div></header>
 <main>
 ${failures.length ? `<section><h2>Failures (${failures.length})</h2></section>\n${failures.map((record) => failureView(record, input.files.get(record.id), input.history)).join('\n')}` : ''}
 <section><h2>Summary</h2>${summary}</section>

@@ -105,7 +105,7 @@ export default class ProgressReporter implements Reporter {
     }
     const paths = reportPaths(this.options.outDir);
     process.stdout.write(
-      `\nreports:\n  JUnit    ${shown(paths.junit)}\n  HTML     ${shown(paths.html)}/index.html\n  metrics  ${shown(paths.metrics)}\n`,
+      `\nreports:\n  JUnit    ${shown(paths.junit)}\n  report   ${shown(paths.htmlReport)}  (failures first; Playwright's: ${shown(paths.html)}/index.html)\n  metrics  ${shown(paths.metrics)}\n`,
     );
     process.stdout.write(`result: ${result.status} (${formatDuration(result.duration)})\n`);
   }

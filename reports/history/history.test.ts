@@ -202,7 +202,7 @@ test('a run prepared from history knows the flaky tests and baselines; JUnit mar
       const book = new RecordBook();
       book.add(echoRecord(p50));
       book.add(echoRecord(50, { id: 'o', title: 'other' }));
-      const file = readJunit(buildJunitXml(book.entries(), 1, 'passed', history));
+      const file = readJunit(buildJunitXml(book.entries(), 1, 'passed', Date.now(), history));
       const suite = file.suites[0];
       assert.ok(suite);
       return { echo: suite.cases.find((c) => c.attributes.name === 'echoes'), other: suite.cases.find((c) => c.attributes.name === 'other') };
