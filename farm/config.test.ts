@@ -141,7 +141,7 @@ test('run selection: targets, suites, shard and numbers from the command line', 
 test('history: in farm.yaml: defaults, a file relative to farm.yaml, and one-line errors for bad values', () => {
   const target = 'targets:\n  - name: a\n    kind: fake\n';
   const plain = parseFarmConfig(target, '/lab/farm.yaml', registry, '/lab');
-  assert.deepEqual(plain.history, { file: undefined, baselineRuns: 20, minRuns: 5, mads: 5, minBand: 0.5, failOnRegression: false });
+  assert.deepEqual(plain.history, { file: undefined, baselineRuns: 20, minRuns: 10, mads: 5, minBand: 1, failOnRegression: false });
   const set = parseFarmConfig(`history:\n  file: data/h.sqlite\n  minRuns: 3\n  failOnRegression: true\n${target}`, '/lab/farm.yaml', registry, '/lab');
   assert.equal(set.history.file, '/lab/data/h.sqlite');
   assert.equal(set.history.minRuns, 3);

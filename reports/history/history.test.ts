@@ -137,6 +137,9 @@ test('perf: the baseline is the median with a MAD band (as a ratio) floored by m
   close(noisy.median, 100);
   close(noisy.mad, Math.log(2));
   close(noisy.high, 100 * Math.exp(3 * 1.4826 * Math.log(2)));
+  // Tail figures (p99, throughput, boot time) get twice the band.
+  close(baselineOf([50, 100, 200, 100, 50, 200, 100], options, 'echo.p99Us')?.high, 100 * Math.exp(2 * 3 * 1.4826 * Math.log(2)));
+  close(baselineOf([50, 100, 200, 100, 50, 200, 100], options, 'echo.p50Us')?.high, noisy.high);
   assert.equal(judge('sim', 'echo.p99Us', 400, noisy).status, 'ok');
   assert.equal(judge('sim', 'echo.p99Us', 3000, noisy).status, 'regression');
   // Only the last baselineRuns values count.

@@ -105,7 +105,7 @@ export async function prepareHistory(
     for (const flaky of findFlakyTests(await store.results({ target, runs: 200 }))) known.add(testKey(flaky));
     for (const metric of METRICS) {
       const rows = await store.metrics({ target, metric: metric.name, runs: run.perf.baselineRuns, before: startedAt });
-      const baseline = baselineOf(perRunValues(rows).map((entry) => entry.value), run.perf);
+      const baseline = baselineOf(perRunValues(rows).map((entry) => entry.value), run.perf, metric.name);
       if (baseline) baselines.push({ target, metric: metric.name, baseline });
     }
   }
