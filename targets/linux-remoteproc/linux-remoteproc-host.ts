@@ -215,6 +215,8 @@ export class LinuxRemoteprocHost implements Host {
     await this.ensureHelper();
     this.crashReason = undefined;
     this.registry.clear();
+    await this.readKernelLog();
+    this.recentKernelLog.length = 0;
     await shell.runCheck(`echo ${shellQuote(name)} > ${this.sysfs}/firmware`);
     const started = await shell.run(`echo start > ${this.sysfs}/state`, { timeoutMs: this.options.startTimeoutMs });
     if (started.exitCode !== 0) {
@@ -294,7 +296,19 @@ export class LinuxRemoteprocHost implements Host {
     this.poller = undefined;
   }
 
-  private async pollOnce(): Promise<void> {
+  /** Kernel-log reads one at a time: each asks for the lines after the last one seen. */
+  private logQueue: Promise<unknown> = Promise.resolve();
+  private exclusive<T>(run: () => Promise<T>): Promise<T> {
+    const result = this.logQueue.then(run);
+    this.logQueue = result.catch(() => {});
+    return result;
+  }
+
+  private pollOnce(): Promise<void> {
+    return this.exclusive(() => this.pollOnceNow());
+  }
+
+  private async pollOnceNow(): Promise<void> {
     const out = await this.options.shell.runCheck(`cat ${this.sysfs}/state; echo '--'; ls /sys/bus/rpmsg/devices 2>/dev/null; echo '--'; dmesg 2>/dev/null | tail -n +${this.kernelLines + 1}`);
     const [stateText = '', devicesText = '', logText = ''] = out.split('--\n');
     const state = stateText.trim();
@@ -343,13 +357,19 @@ export class LinuxRemoteprocHost implements Host {
       this.recentKernelLog.push(line);
       this.options.onKernelLog(line);
     }
-    if (this.recentKernelLog.length > 500) this.recentKernelLog.splice(0, this.recentKernelLog.length - 500);
+    if (this.recentKernelLog.length > 2000) this.recentKernelLog.splice(0, this.recentKernelLog.length - 2000);
   }
 
-  async readKernelLog(): Promise<string[]> {
-    const out = await this.options.shell.run(`dmesg 2>/dev/null | tail -n +${this.kernelLines + 1}`);
-    this.consumeKernelLog(out.stdout);
-    return [...this.recentKernelLog];
+  async kernelLog(): Promise<readonly string[]> {
+    return this.readKernelLog();
+  }
+
+  readKernelLog(): Promise<string[]> {
+    return this.exclusive(async () => {
+      const out = await this.options.shell.run(`dmesg 2>/dev/null | tail -n +${this.kernelLines + 1}`);
+      this.consumeKernelLog(out.stdout);
+      return [...this.recentKernelLog];
+    });
   }
 
   // ---- Host ----

@@ -159,7 +159,7 @@ export async function checkIdentity(target: string, shell: SshShell, expected: L
 }
 
 export class LinuxRemoteprocTarget implements Target {
-  readonly capabilities: TargetCapabilities = { suites: SUITE_NAMES, restartable: true, faults: ['crash'] };
+  readonly capabilities: TargetCapabilities = { suites: SUITE_NAMES, restartable: true, faults: ['crash'], kernelClientSample: true, hostAnnouncedChannels: false };
   readonly strategy: LinuxBoardStrategy;
   readonly flasher: FlasherProtocol | undefined;
   private log: TargetLog | undefined;
