@@ -421,7 +421,9 @@ export class LinuxRemoteprocHost implements Host {
     let endpoint: LinuxHostEndpoint | undefined;
     const handle = helper.allocateHandle({
       onMessage: (data) => endpoint?.deliver(data),
-      onGone: (reason) => endpoint?.gone(reason),
+      onGone: (reason) => {
+        if (endpoint) void this.endpointGone(endpoint, helper, reason);
+      },
     });
     endpoint = new LinuxHostEndpoint(options.name, src, dst, helper, handle, target);
     try {
@@ -432,6 +434,22 @@ export class LinuxRemoteprocHost implements Host {
     }
     this.endpoints.add(endpoint);
     return endpoint;
+  }
+
+  /**
+   * An endpoint's device ended: the helper itself is gone (infrastructure), or the kernel
+   * destroyed the endpoint, which it does when the remote stops or crashes: the state is read
+   * again first, so a crash is reported as one rather than as a broken pipe.
+   */
+  private async endpointGone(endpoint: LinuxHostEndpoint, helper: RpmsgHelperClient, reason: string): Promise<void> {
+    if (helper.ended) {
+      endpoint.gone(reason, () => new InfrastructureError(helper.ended ?? reason));
+      return;
+    }
+    if (this.polling) await this.pollOnce().catch(() => {});
+    const crash = this.crashReason;
+    if (crash) endpoint.gone(crash, () => new RemoteCrashedError(`${this.options.target}: remote crashed: ${crash}`));
+    else endpoint.gone(reason);
   }
 
   async injectFault(kind: FaultKind): Promise<void> {

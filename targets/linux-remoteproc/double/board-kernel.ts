@@ -82,7 +82,14 @@ interface OpenFile {
 
 const text = (value: string) => new Uint8Array(Buffer.from(value));
 
+/** Lab failures the double can be told to show (tests). */
+export interface BoardFaults {
+  /** `start` is accepted but the core never leaves offline (a remoteproc driver stuck on a mailbox). */
+  stuckOffline?: boolean;
+}
+
 export class BoardKernel {
+  readonly faults: BoardFaults = {};
   private firmware = '';
   private recovery: 'enabled' | 'disabled' = 'enabled';
   private readonly kmsg: KmsgRecord[] = [];
@@ -249,6 +256,10 @@ export class BoardKernel {
     if (value === 'start') {
       if (this.booting) throw new Errno(ERRNO.EBUSY, 'already booting');
       if (this.state !== 'offline') throw new Errno(ERRNO.EBUSY, `state is ${this.state}`);
+      if (this.faults.stuckOffline) {
+        this.log(`remoteproc remoteproc0: powering up ${this.options.rprocName}`);
+        return;
+      }
       this.booting = this.boot().finally(() => (this.booting = undefined));
       await this.booting;
       return;
