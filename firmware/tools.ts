@@ -1,6 +1,6 @@
 import * as path from 'node:path';
 import { execa } from 'execa';
-import { MissingToolError, findExecutable } from '../targets/process/managed-process.js';
+import { MissingToolError, findExecutable } from '../base/process/managed-process.js';
 import { FirmwareBuildError, firmwareSourceDir } from './build.js';
 
 /** ABIs the rpmsg helper is built for: the board's userland (armhf: STM32MP1's A7; aarch64: ZynqMP, i.MX8), or this machine. */

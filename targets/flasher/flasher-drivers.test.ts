@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ConfigError } from '../../farm/config-error.js';
-import { InfrastructureError } from '../../openamp/errors.js';
-import { recordingTool } from '../process/recording-tool.test-helper.js';
+import { ConfigError } from '../../base/errors.js';
+import { InfrastructureError } from '../../base/errors.js';
+import { recordingTool } from '../../base/process/recording-tool.test-helper.js';
 import { ToolFlasher, flashCommand } from './flasher-drivers.js';
 import { parseFlasherParams } from './flasher-params.js';
 

@@ -1,6 +1,6 @@
 import { isAbsolute } from 'node:path';
-import { InfrastructureError } from '../../openamp/errors.js';
-import { runTool } from '../process/run-tool.js';
+import { InfrastructureError } from '../../base/errors.js';
+import { runTool } from '../../base/process/run-tool.js';
 import type { FlasherProtocol } from '../protocols.js';
 import type { DfuUtilParams, FlasherParams, OpenOcdParams, StmProgrammerParams } from './flasher-params.js';
 

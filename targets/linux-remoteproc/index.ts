@@ -1,9 +1,9 @@
 import * as net from 'node:net';
 import { EM_ARM } from '../../openamp/elf/elf-constants.js';
 import { TOOL_COMPILERS } from '../../firmware/tools.js';
-import { findExecutable } from '../process/managed-process.js';
-import { toolPrerequisite as tool } from '../process/tool-prerequisite.js';
-import type { TargetKindDefinition } from '../registry.js';
+import { findExecutable } from '../../base/process/managed-process.js';
+import { toolPrerequisite as tool } from '../tool-prerequisite.js';
+import type { TargetKindDefinition } from '../kind.js';
 import { knownHostKeys, knownHostsName } from '../ssh/host-key.js';
 import { resolveSshPaths } from '../ssh/ssh-params.js';
 import { SUITE_NAMES, type Prerequisite } from '../target.js';

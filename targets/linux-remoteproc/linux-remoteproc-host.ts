@@ -8,7 +8,7 @@
 import { basename } from 'node:path';
 import { readFile } from 'node:fs/promises';
 import type { ClientChannel } from 'ssh2';
-import { FirmwareError, InfrastructureError, ProtocolError, RemoteCrashedError, TimeoutError, hex } from '../../openamp/errors.js';
+import { FirmwareError, InfrastructureError, ProtocolError, RemoteCrashedError, TimeoutError, hex } from '../../base/errors.js';
 import { controlMessage } from '../../openamp/remote/control-words.js';
 import { RPMSG_ADDR_ANY } from '../../openamp/rpmsg/api.js';
 import { ensureRpmsgHelper, type ToolAbi } from '../../firmware/tools.js';

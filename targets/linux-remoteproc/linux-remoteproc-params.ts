@@ -1,4 +1,4 @@
-import { ConfigError } from '../../farm/config-error.js';
+import { ConfigError } from '../../base/errors.js';
 import { TOOL_ABIS, type ToolAbi } from '../../firmware/tools.js';
 import { parseFlasherParams, type FlasherParams } from '../flasher/flasher-params.js';
 import { integerParam, paramsRecord } from '../params.js';

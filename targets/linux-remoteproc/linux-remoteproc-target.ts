@@ -1,12 +1,13 @@
 import { ensureFirmwareBuilt, firmwarePath } from '../../firmware/build.js';
-import { InfrastructureError } from '../../openamp/errors.js';
+import { InfrastructureError } from '../../base/errors.js';
 import { ConsoleBuffer } from '../console-buffer.js';
 import { firmwareImageFromFile } from '../firmware-image.js';
 import { ToolFlasher } from '../flasher/flasher-drivers.js';
 import { createPower } from '../power/power-drivers.js';
-import type { FlasherProtocol, PowerProtocol, Strategy } from '../protocols.js';
-import { PROGRAM_FOR_SUITE } from '../qemu/qemu-target.js';
-import type { TargetContext } from '../registry.js';
+import type { FlasherProtocol, PowerProtocol } from '../protocols.js';
+import { OrderedStrategy, formatStrategyStep } from '../strategies/ordered-strategy.js';
+import { PROGRAM_FOR_SUITE } from '../reference-firmware.js';
+import type { TargetContext } from '../kind.js';
 import { SshShell, shellQuote } from '../ssh/ssh-shell.js';
 import { resolveSshPaths, type SshParams } from '../ssh/ssh-params.js';
 import { SUITE_NAMES, type FirmwareImage, type Host, type SuiteName, type Target, type TargetCapabilities, type TargetLog } from '../target.js';
@@ -14,7 +15,6 @@ import { LinuxRemoteprocHost } from './linux-remoteproc-host.js';
 import type { LinuxRemoteprocParams } from './linux-remoteproc-params.js';
 
 export type BoardState = 'off' | 'powered' | 'shell' | 'ready';
-export const BOARD_STATES: readonly BoardState[] = ['off', 'powered', 'shell', 'ready'];
 
 /** The board answered, but is not the board farm.yaml names. */
 export class WrongBoardError extends InfrastructureError {}
@@ -22,16 +22,16 @@ export class WrongBoardError extends InfrastructureError {}
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
- * Brings a Linux remoteproc board up step by step: off -> powered (power driver, when there is
- * one) -> shell (SSH session; a board that stays silent is power-cycled once) -> ready (identity
- * checked, remoteproc instance found, rpmsg helper running). Down: the helper and the session
- * are released; the supply is left as it is (a lab's boards stay on between runs).
+ * The parts of a Linux remoteproc board that its strategy acquires step by step: off -> powered
+ * (power driver, when there is one) -> shell (SSH session; a board that stays silent is
+ * power-cycled once) -> ready (identity checked, remoteproc instance found, rpmsg helper
+ * running). Down: the helper and the session are released; the supply is left as it is (a
+ * lab's boards stay on between runs).
  */
-export class LinuxBoardStrategy implements Strategy<BoardState> {
-  readonly states = BOARD_STATES;
-  private current: BoardState = 'off';
+export class LinuxBoard {
   shell: SshShell | undefined;
   host: LinuxRemoteprocHost | undefined;
+  readonly strategy: OrderedStrategy<BoardState>;
 
   constructor(
     private readonly target: string,
@@ -40,54 +40,46 @@ export class LinuxBoardStrategy implements Strategy<BoardState> {
     readonly power: PowerProtocol | undefined,
     private readonly log: () => TargetLog | undefined,
     private readonly onKernelLog: (line: string) => void,
-  ) {}
-
-  get state(): BoardState {
-    return this.current;
+  ) {
+    this.strategy = new OrderedStrategy<BoardState>({
+      target,
+      states: ['off', 'powered', 'shell', 'ready'],
+      ready: 'ready',
+      log: (step) => this.info(formatStrategyStep(step)),
+      steps: {
+        powered: {
+          detail: power ? 'power on' : 'no power control configured: the board is assumed on',
+          up: async () => {
+            await this.power?.on();
+          },
+          down: async () => {}, // the supply is left as it is
+        },
+        shell: {
+          detail: `SSH session ${ssh.user}@${ssh.host}:${ssh.port} (host key verified; a silent board is power-cycled once when it can be)`,
+          up: () => this.connect(),
+          down: async () => {
+            await this.shell?.close();
+            this.shell = undefined;
+          },
+        },
+        ready: {
+          detail: `board identity checked, remoteproc "${params.remoteproc}" found, rpmsg helper (${params.helperAbi}) running`,
+          up: () => this.ready(),
+          down: async () => {
+            await this.host?.detach();
+            this.host = undefined;
+          },
+        },
+      },
+    });
   }
 
   private info(line: string): void {
     this.log()?.info(line);
   }
 
-  async transition(state: BoardState): Promise<void> {
-    const to = BOARD_STATES.indexOf(state);
-    while (BOARD_STATES.indexOf(this.current) !== to) {
-      const from = this.current;
-      const up = BOARD_STATES.indexOf(from) < to;
-      const next = BOARD_STATES[BOARD_STATES.indexOf(from) + (up ? 1 : -1)] as BoardState;
-      const detail = up ? await this.stepUp(next) : await this.stepDown(from);
-      this.current = next;
-      this.info(`${this.target}: ${from} -> ${next}: ${detail}`);
-    }
-  }
-
-  private async stepUp(next: BoardState): Promise<string> {
-    if (next === 'powered') {
-      if (!this.power) return 'no power control configured: the board is assumed on';
-      await this.power.on();
-      return 'power on';
-    }
-    if (next === 'shell') return this.connect();
-    return this.ready();
-  }
-
-  private async stepDown(from: BoardState): Promise<string> {
-    if (from === 'ready') {
-      await this.host?.detach();
-      this.host = undefined;
-      return 'rpmsg helper and polling stopped';
-    }
-    if (from === 'shell') {
-      await this.shell?.close();
-      this.shell = undefined;
-      return 'SSH session closed';
-    }
-    return 'released (the supply is left as it is)';
-  }
-
   /** SSH until bootTimeoutMs; a board still silent then is power-cycled once (when it can be). */
-  private async connect(): Promise<string> {
+  private async connect(): Promise<void> {
     try {
       this.shell = await this.connectUntil(Date.now() + this.params.bootTimeoutMs);
     } catch (error) {
@@ -97,7 +89,7 @@ export class LinuxBoardStrategy implements Strategy<BoardState> {
       this.shell = await this.connectUntil(Date.now() + this.params.bootTimeoutMs);
     }
     const swept = await this.shell.sweepStaleProcesses();
-    return `SSH session ${this.shell.address}${swept ? `, ${swept} processes of an earlier session ended` : ''}`;
+    if (swept) this.info(`${this.target}: ended ${swept} processes an earlier session left on the board`);
   }
 
   private async connectUntil(deadline: number): Promise<SshShell> {
@@ -112,9 +104,10 @@ export class LinuxBoardStrategy implements Strategy<BoardState> {
     }
   }
 
-  private async ready(): Promise<string> {
+  private async ready(): Promise<void> {
     const shell = this.shell as SshShell;
     const identity = await checkIdentity(this.target, shell, this.params.identity);
+    this.info(`${this.target}: ${identity}`);
     const host = new LinuxRemoteprocHost({
       target: this.target,
       shell,
@@ -130,7 +123,6 @@ export class LinuxBoardStrategy implements Strategy<BoardState> {
     });
     await host.attach();
     this.host = host;
-    return `${identity}; remoteproc ${this.params.remoteproc} found, rpmsg helper running`;
   }
 }
 
@@ -160,7 +152,7 @@ export async function checkIdentity(target: string, shell: SshShell, expected: L
 
 export class LinuxRemoteprocTarget implements Target {
   readonly capabilities: TargetCapabilities = { suites: SUITE_NAMES, restartable: true, faults: ['crash'], kernelClientSample: true, hostAnnouncedChannels: false };
-  readonly strategy: LinuxBoardStrategy;
+  readonly board: LinuxBoard;
   readonly flasher: FlasherProtocol | undefined;
   private log: TargetLog | undefined;
   private readonly consoleBuffer = new ConsoleBuffer((stream, text) => this.log?.console(stream, text));
@@ -173,17 +165,22 @@ export class LinuxRemoteprocTarget implements Target {
   ) {
     const power: PowerProtocol | undefined = params.power ? createPower(name, params.power) : undefined;
     this.flasher = params.flasher ? new ToolFlasher(name, params.flasher) : undefined;
-    this.strategy = new LinuxBoardStrategy(name, params, resolveSshPaths(params.ssh, context.configDir), power, () => this.log, (line) => this.consoleBuffer.write('kmsg', `${line}\n`));
+    this.log = context.log;
+    this.board = new LinuxBoard(name, params, resolveSshPaths(params.ssh, context.configDir), power, () => this.log, (line) => this.consoleBuffer.write('kmsg', `${line}\n`));
+  }
+
+  get strategy(): OrderedStrategy<BoardState> {
+    return this.board.strategy;
   }
 
   get host(): Host {
-    if (!this.strategy.host) throw new InfrastructureError(`${this.name}: the target is not set up`);
-    return this.strategy.host;
+    if (!this.board.host) throw new InfrastructureError(`${this.name}: the target is not set up`);
+    return this.board.host;
   }
 
   async setup(log: TargetLog): Promise<void> {
     this.log = log;
-    await this.strategy.transition('ready');
+    await this.strategy.transition(this.strategy.ready);
   }
 
   async firmwareFor(suite: SuiteName): Promise<FirmwareImage> {
@@ -213,7 +210,7 @@ export class LinuxRemoteprocTarget implements Target {
 
   async teardown(): Promise<void> {
     try {
-      if (this.strategy.host && this.strategy.host.state !== 'offline') await this.strategy.host.stop().catch(() => {});
+      if (this.board.host && this.board.host.state !== 'offline') await this.board.host.stop().catch(() => {});
     } finally {
       await this.strategy.transition('off');
     }

@@ -9,13 +9,13 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSy
 import * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { InfrastructureError, ProtocolError, RemoteCrashedError, TimeoutError } from '../../openamp/errors.js';
+import { InfrastructureError, ProtocolError, RemoteCrashedError, TimeoutError } from '../../base/errors.js';
 import { echoRound, range } from '../../suites/support/echo.js';
-import { recordingTool } from '../process/recording-tool.test-helper.js';
+import { recordingTool } from '../../base/process/recording-tool.test-helper.js';
 import { HostKeyMismatchError, SshAuthenticationError } from '../ssh/ssh-shell.js';
 import { keygen, mountNamespaceOf } from '../ssh/testing/sshd-for-tests.js';
 import type { TargetLog } from '../target.js';
-import { BoardDouble, DOUBLE_MACHINE_ID } from './double/board-double.js';
+import { BoardDouble, DOUBLE_MACHINE_ID } from './testing/board-double.js';
 import { linuxRemoteprocKind } from './index.js';
 import type { LinuxRemoteprocHost } from './linux-remoteproc-host.js';
 import { WrongBoardError, type LinuxRemoteprocTarget } from './linux-remoteproc-target.js';
@@ -220,7 +220,7 @@ test('the helper killed on the board: pending receives fail naming the target; t
     const pending = endpoint.receive({ timeoutMs: 10_000 });
     pending.catch(() => {}); // asserted below, after the kill
     const started = Date.now();
-    await t.strategy.shell?.runCheck("pkill -9 -f '[f]arm-rpmsg-helper-'");
+    await t.board.shell?.runCheck("pkill -9 -f '[f]arm-rpmsg-helper-'");
     await assert.rejects(pending, (error: unknown) => error instanceof InfrastructureError && isNamed(error) && /rpmsg helper/.test(error.message));
     assert.ok(Date.now() - started < 5000);
     await assert.rejects(endpoint.send(new Uint8Array(17)), (error: unknown) => error instanceof Error && isNamed(error));
@@ -243,7 +243,7 @@ test('the SSH connection dropped mid-test: InfrastructureError naming the target
   pending.catch(() => {}); // asserted below, after the drop
   const started = Date.now();
   // The board side of the connection dies (sshd's session process: as a network drop or a reboot).
-  await t.strategy.shell?.run('kill -9 $(ps -o ppid= -p $PPID)', { timeoutMs: 5000 }).catch(() => {});
+  await t.board.shell?.run('kill -9 $(ps -o ppid= -p $PPID)', { timeoutMs: 5000 }).catch(() => {});
   await assert.rejects(pending, (error: unknown) => error instanceof InfrastructureError && !(error instanceof ProtocolError) && isNamed(error));
   assert.ok(Date.now() - started < 10_000);
   await assert.rejects(host.openEndpoint({ name: DEMO }), (error: unknown) => error instanceof Error && isNamed(error));

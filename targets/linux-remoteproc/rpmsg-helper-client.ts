@@ -4,7 +4,7 @@
  * MESSAGE / GONE events per handle. Frames: u8 op, u8 0, u16 length LE, u32 handle LE, payload.
  */
 import type { ClientChannel } from 'ssh2';
-import { InfrastructureError, ProtocolError, TimeoutError } from '../../openamp/errors.js';
+import { InfrastructureError, ProtocolError, TimeoutError } from '../../base/errors.js';
 
 export const HELPER_OP = { OPEN_EPT: 1, OPEN_TTY: 2, SEND: 3, CLOSE: 4, CREATE_DEV: 5, RELEASE_DEV: 6, OK: 0x80, ERROR: 0x81, MESSAGE: 0x82, GONE: 0x83 } as const;
 const MAX_PAYLOAD = 4096;

@@ -1,5 +1,5 @@
-import { InfrastructureError } from '../../openamp/errors.js';
-import { runTool } from '../process/run-tool.js';
+import { InfrastructureError } from '../../base/errors.js';
+import { runTool } from '../../base/process/run-tool.js';
 import type { PowerProtocol, PowerState } from '../protocols.js';
 import type { CommandPowerParams, PowerParams, UhubctlPowerParams } from './power-params.js';
 

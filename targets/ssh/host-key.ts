@@ -1,7 +1,7 @@
 import { createHash, createHmac } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import ssh2 from 'ssh2';
-import { InfrastructureError } from '../../openamp/errors.js';
+import { InfrastructureError } from '../../base/errors.js';
 
 /** OpenSSH's fingerprint of a public key blob: "SHA256:<base64 without padding>". */
 export function fingerprint(blob: Uint8Array): string {

@@ -1,5 +1,5 @@
 import { isAbsolute, resolve } from 'node:path';
-import { ConfigError } from '../../farm/config-error.js';
+import { ConfigError } from '../../base/errors.js';
 import { integerParam, paramsRecord } from '../params.js';
 import { publicKeyBlob } from './host-key.js';
 

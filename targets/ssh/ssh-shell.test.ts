@@ -4,11 +4,11 @@ import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { InfrastructureError, TimeoutError } from '../../openamp/errors.js';
+import { InfrastructureError, TimeoutError } from '../../base/errors.js';
 import { HostKeyMismatchError, SshAuthenticationError, SshShell } from './ssh-shell.js';
 import { parseSshParams, type SshParams } from './ssh-params.js';
 import { keygen, startTestSshd, type TestSshd } from './testing/sshd-for-tests.js';
-import { ConfigError } from '../../farm/config-error.js';
+import { ConfigError } from '../../base/errors.js';
 
 let dir: string;
 let sshd: TestSshd;

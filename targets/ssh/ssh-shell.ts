@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import ssh2 from 'ssh2';
 import type { ClientChannel, SFTPWrapper } from 'ssh2';
-import { InfrastructureError, TimeoutError } from '../../openamp/errors.js';
+import { InfrastructureError, TimeoutError } from '../../base/errors.js';
 import type { CommandResult, ShellProtocol } from '../protocols.js';
 import { fingerprint, knownHostKeys, knownHostsName, publicKeyBlob } from './host-key.js';
 import type { SshParams } from './ssh-params.js';

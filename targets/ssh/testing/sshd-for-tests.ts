@@ -9,8 +9,8 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, readdirSync, readlinkSync, writeFileSync, chmodSync } from 'node:fs';
 import * as net from 'node:net';
 import { join } from 'node:path';
-import { InfrastructureError } from '../../../openamp/errors.js';
-import { ManagedProcess } from '../../process/managed-process.js';
+import { InfrastructureError } from '../../../base/errors.js';
+import { ManagedProcess } from '../../../base/process/managed-process.js';
 
 export interface TestSshdOptions {
   /** A directory of its own (keys, config, logs go here). */

@@ -3,8 +3,8 @@
  * boards): `run-with-double.js --check` lists it, `--fix` installs it as root (npm run setup).
  */
 import { spawnSync } from 'node:child_process';
-import { findExecutable } from '../../process/managed-process.js';
-import { toolPrerequisite as tool } from '../../process/tool-prerequisite.js';
+import { findExecutable } from '../../../base/process/managed-process.js';
+import { toolPrerequisite as tool } from '../../tool-prerequisite.js';
 import type { Prerequisite } from '../../target.js';
 
 function fuseHeaders(): Prerequisite {

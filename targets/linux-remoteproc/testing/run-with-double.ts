@@ -1,7 +1,7 @@
 /**
  * Runs a command with the STM32MP157 board double up, then stops the double:
  *
- *   node dist/targets/linux-remoteproc/double/run-with-double.js -- node dist/farm/cli.js run --config farm.mp157-double.yaml
+ *   node dist/targets/linux-remoteproc/testing/run-with-double.js -- node dist/farm/cli.js run --config farm.mp157-double.yaml
  *
  * The command sees where the double is through FARM_MP157_DOUBLE_PORT, FARM_MP157_DOUBLE_KEY
  * (the authorized client key) and FARM_MP157_DOUBLE_KNOWN_HOSTS (its host key), which

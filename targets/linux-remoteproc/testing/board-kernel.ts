@@ -13,7 +13,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { hex } from '../../../openamp/errors.js';
+import { hex } from '../../../base/errors.js';
 import { RPMSG_ADDR_ANY } from '../../../openamp/rpmsg/api.js';
 import { sha256Hex } from '../../firmware-image.js';
 import type { Host, HostEndpoint, Message } from '../../target.js';

@@ -16,11 +16,11 @@ import { mkdirSync, readFileSync, readdirSync, rmSync, symlinkSync, unlinkSync, 
 import type * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { InfrastructureError } from '../../../openamp/errors.js';
+import { InfrastructureError } from '../../../base/errors.js';
 import { ensureFuseBridge } from '../../../firmware/tools.js';
 import { QEMU_MACHINES } from '../../../qemu/machines.js';
-import { runFileStem } from '../../../qemu/run-files.js';
-import type { OpenAmpHost } from '../../openamp-host.js';
+import { runFileStem } from '../../../base/process/run-files.js';
+import type { OpenAmpHost } from '../../openamp-host/openamp-host.js';
 import { parseQemuParams } from '../../qemu/qemu-params.js';
 import { QemuTarget } from '../../qemu/qemu-target.js';
 import { killMountNamespace, mountNamespaceOf, startTestSshd, type TestSshd } from '../../ssh/testing/sshd-for-tests.js';

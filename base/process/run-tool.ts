@@ -1,5 +1,5 @@
 import { execa } from 'execa';
-import { InfrastructureError } from '../../openamp/errors.js';
+import { InfrastructureError } from '../errors.js';
 import { MissingToolError, findExecutable } from './managed-process.js';
 
 export interface ToolRun {
