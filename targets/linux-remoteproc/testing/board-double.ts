@@ -17,7 +17,9 @@ import type * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { InfrastructureError } from '../../../base/errors.js';
-import { ensureFuseBridge } from '../../../firmware/tools.js';
+import { ensureConsoleDouble, ensureFuseBridge } from '../../../firmware/tools.js';
+import { fileURLToPath } from 'node:url';
+import { ManagedProcess } from '../../../base/process/managed-process.js';
 import { QEMU_MACHINES } from '../../../qemu/machines.js';
 import { runFileStem } from '../../../base/process/run-files.js';
 import type { OpenAmpHost } from '../../openamp-host/openamp-host.js';
@@ -38,6 +40,15 @@ export interface BoardDoubleOptions {
   readonly rootPassword?: string;
   /** The remoteproc instance name (m4 on the MP157). */
   readonly rprocName?: string;
+  /** Also a serial console (a pty: login prompt, password, then a shell in the namespace) with this root password. */
+  readonly consolePassword?: string;
+}
+
+/** The console's login program: firmware/../testing/console-login.sh next to this module's source. */
+function consoleLoginScript(): string {
+  // dist/targets/linux-remoteproc/testing/board-double.js -> <repo>/targets/linux-remoteproc/testing/console-login.sh
+  const here = fileURLToPath(new URL('.', import.meta.url));
+  return join(here.replace(/\/dist\//, '/'), 'console-login.sh');
 }
 
 function pidAlive(pid: number): boolean {
@@ -109,6 +120,31 @@ const PRELUDE = [
   'mount --bind "$BOARD/var-tmp" /var/tmp',
 ].join('\n');
 
+/** console-double with the login script, its shell entering the double's mount namespace. */
+async function startConsole(namespacePid: number, password: string): Promise<{ path: string; process: ManagedProcess }> {
+  const binary = await ensureConsoleDouble();
+  let output = '';
+  let announce: (path: string) => void = () => {};
+  const announced = new Promise<string>((resolve) => (announce = resolve));
+  const child = ManagedProcess.spawn({
+    name: 'board double console',
+    file: binary,
+    args: ['nsenter', `--mount=/proc/${namespacePid}/ns/mnt`, '--', 'sh', consoleLoginScript()],
+    env: { CONSOLE_PASSWORD: password },
+    onOutput: (_stream, text) => {
+      output += text;
+      const line = /^(\/dev\/pts\/\d+)\n/.exec(output);
+      if (line) announce(line[1] as string);
+    },
+  });
+  const path = await Promise.race([announced, child.exited.then(() => undefined), new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 10_000).unref())]);
+  if (!path) {
+    await child.stop();
+    throw new InfrastructureError(`board double: the console did not start: ${output.trim()}`);
+  }
+  return { path, process: child };
+}
+
 export class BoardDouble {
   private constructor(
     readonly dir: string,
@@ -117,6 +153,9 @@ export class BoardDouble {
     readonly m4: QemuTarget,
     private readonly server: net.Server,
     private readonly log: (line: string) => void,
+    /** The console's pty (the "UART" to open with serialport), when asked for. */
+    readonly consolePath: string | undefined,
+    private readonly console: ManagedProcess | undefined,
   ) {}
 
   get port(): number {
@@ -185,7 +224,8 @@ export class BoardDouble {
       nsRoot = `/proc/${sshd.process.pid}/root`;
       writeFileSync(join(dir, 'known_hosts'), `[127.0.0.1]:${sshd.port} ${sshd.hostKey}\n`);
       log(`board double: sshd on 127.0.0.1:${sshd.port}, state in ${dir}`);
-      return new BoardDouble(dir, sshd, kernel, m4, server, log);
+      const console = options.consolePassword === undefined ? undefined : await startConsole(sshd.process.pid, options.consolePassword);
+      return new BoardDouble(dir, sshd, kernel, m4, server, log, console?.path, console?.process);
     } catch (error) {
       await sshd?.stop().catch(() => {});
       server?.close();
@@ -197,6 +237,7 @@ export class BoardDouble {
 
   /** Kills sshd, every session and the FUSE bridge (the namespace and its mounts go with them), QEMU; removes the state. */
   async stop(): Promise<void> {
+    await this.console?.stop();
     await this.sshd.stop();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
     await this.m4.teardown();
