@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import * as net from 'node:net';
 import { EM_ARM } from '../../openamp/elf/elf-constants.js';
 import { TOOL_COMPILERS } from '../../firmware/tools.js';
@@ -48,6 +49,10 @@ export const linuxRemoteprocKind: TargetKindDefinition<LinuxRemoteprocParams> = 
         detail = (error as Error).message;
       }
       checks.push({ name: 'board host key known', ok, detail, hint: `check the key on the board's console, then: ssh-keyscan -p ${ssh.port} ${ssh.host} >> ${ssh.knownHosts}` });
+    }
+    if (params.console) {
+      const found = existsSync(params.console.path);
+      checks.push({ name: `serial console ${params.console.path}`, ok: found, detail: found ? 'present' : 'no such device', hint: 'plug the board\'s USB console in (the DK2: the ST-LINK port), or fix console.path' });
     }
     if (params.power?.type === 'uhubctl') checks.push(tool('uhubctl (power)', params.power.binary, 'uhubctl'));
     if (params.power?.type === 'command') checks.push({ name: 'power command', ok: findExecutable(params.power.on[0] as string) !== undefined, detail: params.power.on[0] as string });

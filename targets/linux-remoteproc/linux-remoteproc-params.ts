@@ -22,6 +22,8 @@ export interface LinuxRemoteprocParams {
   readonly rpmsgCtrl: string;
   /** What the board must report before any test runs. */
   readonly identity: { readonly machineId?: string; readonly serialNumber?: string };
+  /** The board's serial console: always captured; `LinuxBoard.serialShell()` logs in on it. */
+  readonly console: ConsoleParams | undefined;
   readonly power: PowerParams | undefined;
   readonly flasher: FlasherParams | undefined;
   /** Remoteproc start / stop deadline, ms. */
@@ -30,6 +32,35 @@ export interface LinuxRemoteprocParams {
   readonly bootTimeoutMs: number;
   /** Period of the state / channel / kernel-log poll while the remote runs, ms. */
   readonly pollMs: number;
+}
+
+export interface ConsoleParams {
+  /** The UART device (/dev/ttyACM0 is the DK2's ST-LINK virtual COM port; /dev/serial/by-id/... is stabler). */
+  readonly path: string;
+  readonly baudRate: number;
+  readonly user: string;
+  /** Environment variable holding the console password (never the password itself). */
+  readonly passwordEnv?: string;
+  readonly loginTimeoutMs: number;
+}
+
+function consoleParam(raw: unknown, path: string): ConsoleParams | undefined {
+  const record = paramsRecord(raw, path, ['path', 'baudRate', 'user', 'passwordEnv', 'loginTimeoutMs']);
+  if (!record) return undefined;
+  if (typeof record.path !== 'string' || !record.path.startsWith('/')) throw new ConfigError(`${path}.path`, `must be the console's device path (e.g. /dev/ttyACM0), got ${JSON.stringify(record.path)}`);
+  const user = record.user ?? 'root';
+  if (typeof user !== 'string' || !/^[a-z_][a-z0-9_.-]*$/i.test(user)) throw new ConfigError(`${path}.user`, `must be a user name, got ${JSON.stringify(user)}`);
+  const passwordEnv = record.passwordEnv;
+  if (passwordEnv !== undefined && (typeof passwordEnv !== 'string' || !/^[A-Z_][A-Z0-9_]*$/.test(passwordEnv))) {
+    throw new ConfigError(`${path}.passwordEnv`, `must name an environment variable, got ${JSON.stringify(passwordEnv)}`);
+  }
+  return {
+    path: record.path,
+    baudRate: integerParam(record, 'baudRate', path, { min: 1200, max: 4_000_000 }, 115_200),
+    user,
+    ...(passwordEnv !== undefined ? { passwordEnv } : {}),
+    loginTimeoutMs: integerParam(record, 'loginTimeoutMs', path, { min: 500, max: 600_000 }, 15_000),
+  };
 }
 
 export interface BoardPreset {
@@ -50,7 +81,7 @@ export const PRESETS: Readonly<Record<string, BoardPreset>> = {
   },
 };
 
-const KEYS = ['preset', 'ssh', 'remoteproc', 'firmwareDir', 'helperAbi', 'helperDir', 'rpmsgCtrl', 'identity', 'power', 'flasher', 'startTimeoutMs', 'bootTimeoutMs', 'pollMs'];
+const KEYS = ['preset', 'ssh', 'console', 'remoteproc', 'firmwareDir', 'helperAbi', 'helperDir', 'rpmsgCtrl', 'identity', 'power', 'flasher', 'startTimeoutMs', 'bootTimeoutMs', 'pollMs'];
 
 function absolutePath(record: Record<string, unknown>, key: string, path: string, fallback: string): string {
   const value = record[key] ?? fallback;
@@ -94,6 +125,7 @@ export function parseLinuxRemoteprocParams(raw: unknown, path: string): LinuxRem
     helperDir: absolutePath(record, 'helperDir', path, '/var/tmp/farm'),
     rpmsgCtrl: absolutePath(record, 'rpmsgCtrl', path, preset?.rpmsgCtrl ?? '/dev/rpmsg_ctrl0'),
     identity: identityParam(record.identity, `${path}.identity`),
+    console: consoleParam(expandEnvReferences(record.console, `${path}.console`), `${path}.console`),
     power: record.power === undefined ? undefined : parsePowerParams(record.power, `${path}.power`),
     flasher: record.flasher === undefined ? undefined : parseFlasherParams(record.flasher, `${path}.flasher`),
     startTimeoutMs: integerParam(record, 'startTimeoutMs', path, { min: 500, max: 600_000 }, 20_000),

@@ -6,6 +6,8 @@ import { ToolFlasher } from '../flasher/flasher-drivers.js';
 import { createPower } from '../power/power-drivers.js';
 import type { FlasherProtocol, PowerProtocol } from '../protocols.js';
 import { OrderedStrategy, formatStrategyStep } from '../strategies/ordered-strategy.js';
+import { SerialConsole } from '../../base/serial/serial-console.js';
+import { SerialShell } from '../serial-shell.js';
 import { PROGRAM_FOR_SUITE } from '../reference-firmware.js';
 import type { TargetContext } from '../kind.js';
 import { SshShell, shellQuote } from '../ssh/ssh-shell.js';
@@ -30,6 +32,8 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  */
 export class LinuxBoard {
   shell: SshShell | undefined;
+  /** The serial console, open from 'powered' on when farm.yaml has `console:`. */
+  console: SerialConsole | undefined;
   host: LinuxRemoteprocHost | undefined;
   readonly strategy: OrderedStrategy<BoardState>;
 
@@ -40,6 +44,7 @@ export class LinuxBoard {
     readonly power: PowerProtocol | undefined,
     private readonly log: () => TargetLog | undefined,
     private readonly onKernelLog: (line: string) => void,
+    private readonly onConsole: (text: string) => void = () => {},
   ) {
     this.strategy = new OrderedStrategy<BoardState>({
       target,
@@ -48,11 +53,19 @@ export class LinuxBoard {
       log: (step) => this.info(formatStrategyStep(step)),
       steps: {
         powered: {
-          detail: power ? 'power on' : 'no power control configured: the board is assumed on',
+          detail: `${power ? 'power on' : 'no power control configured: the board is assumed on'}${params.console ? `; console ${params.console.path} captured` : ''}`,
           up: async () => {
+            // The console first: what the board prints while it powers up is in the report.
+            if (params.console) {
+              this.console = await SerialConsole.open({ path: params.console.path, baudRate: params.console.baudRate, name: 'console', onText: (text) => this.onConsole(text) });
+            }
             await this.power?.on();
           },
-          down: async () => {}, // the supply is left as it is
+          down: async () => {
+            // The supply is left as it is.
+            await this.console?.close();
+            this.console = undefined;
+          },
         },
         shell: {
           detail: `SSH session ${ssh.user}@${ssh.host}:${ssh.port} (host key verified; a silent board is power-cycled once when it can be)`,
@@ -76,6 +89,21 @@ export class LinuxBoard {
 
   private info(line: string): void {
     this.log()?.info(line);
+  }
+
+  /** A shell on the serial console (logs in with farm.yaml's console user and password). */
+  async serialShell(env: NodeJS.ProcessEnv = process.env): Promise<SerialShell> {
+    const config = this.params.console;
+    if (!config || !this.console) throw new InfrastructureError(`${this.target}: no serial console (farm.yaml console:) or the board is not powered`);
+    const password = config.passwordEnv ? env[config.passwordEnv] : undefined;
+    if (config.passwordEnv && password === undefined) throw new InfrastructureError(`${this.target}: console.passwordEnv names ${config.passwordEnv}, which is not set`);
+    return SerialShell.login(this.console, {
+      target: this.target,
+      user: config.user,
+      ...(password !== undefined ? { password } : {}),
+      loginTimeoutMs: config.loginTimeoutMs,
+      commandTimeoutMs: this.params.startTimeoutMs,
+    });
   }
 
   /** SSH until bootTimeoutMs; a board still silent then is power-cycled once (when it can be). */
@@ -166,7 +194,15 @@ export class LinuxRemoteprocTarget implements Target {
     const power: PowerProtocol | undefined = params.power ? createPower(name, params.power) : undefined;
     this.flasher = params.flasher ? new ToolFlasher(name, params.flasher) : undefined;
     this.log = context.log;
-    this.board = new LinuxBoard(name, params, resolveSshPaths(params.ssh, context.configDir), power, () => this.log, (line) => this.consoleBuffer.write('kmsg', `${line}\n`));
+    this.board = new LinuxBoard(
+      name,
+      params,
+      resolveSshPaths(params.ssh, context.configDir),
+      power,
+      () => this.log,
+      (line) => this.consoleBuffer.write('kmsg', `${line}\n`),
+      (text) => this.consoleBuffer.write('console', text),
+    );
   }
 
   get strategy(): OrderedStrategy<BoardState> {

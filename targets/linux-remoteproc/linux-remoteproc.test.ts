@@ -21,6 +21,7 @@ import type { LinuxRemoteprocHost } from './linux-remoteproc-host.js';
 import { WrongBoardError, type LinuxRemoteprocTarget } from './linux-remoteproc-target.js';
 
 const DEMO = 'rpmsg-openamp-demo-channel';
+const CONSOLE_PASSWORD = 'console-secret-1';
 let double: BoardDouble;
 let scratch: string;
 const logLines: string[] = [];
@@ -28,7 +29,7 @@ const log: TargetLog = { info: (line) => logLines.push(line), console: () => {} 
 
 before(async () => {
   scratch = mkdtempSync(join(tmpdir(), 'farm-linux-remoteproc-test-'));
-  double = await BoardDouble.start();
+  double = await BoardDouble.start({ consolePassword: CONSOLE_PASSWORD });
 });
 
 after(async () => {
@@ -254,4 +255,21 @@ test('the SSH connection dropped mid-test: InfrastructureError naming the target
   await withTarget(async (_t, next) => {
     await next.stop();
   });
+});
+
+test('the serial console is captured from powered on, and a shell on it sees the board', async () => {
+  const t = target({ console: { path: double.consolePath, passwordEnv: 'FARM_TEST_MP157_CONSOLE_PW', loginTimeoutMs: 8000 } });
+  await t.setup(log);
+  try {
+    const shell = await t.board.serialShell({ FARM_TEST_MP157_CONSOLE_PW: CONSOLE_PASSWORD });
+    assert.equal(await shell.runCheck('cat /sys/class/remoteproc/remoteproc0/name'), 'm4\n');
+    await shell.close();
+    const captured = t.takeConsole();
+    assert.match(captured, /login: /);
+    assert.ok(!captured.includes(CONSOLE_PASSWORD), 'no password in the capture');
+  } finally {
+    await t.teardown();
+  }
+  assert.equal(t.board.console, undefined, 'the console is closed at teardown');
+  await assert.rejects(t.board.serialShell(), (error: unknown) => error instanceof InfrastructureError && isNamed(error));
 });
