@@ -17,6 +17,7 @@ import { InfrastructureError } from '../base/errors.js';
 import { simKind } from './sim/index.js';
 import { qemuKinds } from './qemu/index.js';
 import { linuxProcessKind } from './linux-process/index.js';
+import { micropythonOpenampKind } from './micropython/index.js';
 
 export const EXTRA_KINDS_ENV = 'FARM_EXTRA_KINDS';
 
@@ -24,6 +25,7 @@ const BUILTIN_KINDS: readonly TargetKindDefinition[] = [
   simKind,
   ...(qemuKinds as readonly TargetKindDefinition[]),
   linuxProcessKind as TargetKindDefinition,
+  micropythonOpenampKind as TargetKindDefinition,
 ];
 
 export class KindRegistry {

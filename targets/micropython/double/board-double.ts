@@ -73,6 +73,11 @@ interface EndpointRecord {
   /** Where send goes by default; RPMSG_ADDR_ANY until bound (open-amp unbinds on NS DESTROY). */
   dest: number;
   open: boolean;
+  /**
+   * An NS DESTROY unbound it. Our stack hands the NS callback over at once but a message that
+   * arrived just before it only a turn later, so that message must not bind it again.
+   */
+  unbound: boolean;
 }
 
 interface RemoteProcRecord {
@@ -266,7 +271,11 @@ export class BoardDouble {
         this.queueEvent(`N ${event.addr} ${event.name}`);
       } else {
         // open-amp: an NS DESTROY unbinds the endpoint talking to that address.
-        for (const record of this.endpoints.values()) if (record.dest === event.addr) record.dest = RPMSG_ADDR_ANY;
+        for (const record of this.endpoints.values()) {
+          if (record.dest !== event.addr) continue;
+          record.dest = RPMSG_ADDR_ANY;
+          record.unbound = true;
+        }
       }
     });
   }
@@ -438,7 +447,7 @@ export class BoardDouble {
       return `E${ERRNO.EINVAL}`;
     }
     const id = this.nextEndpointId++;
-    const record: EndpointRecord = { endpoint, dest: dest === RPMSG_ADDR_ANY ? RPMSG_ADDR_ANY : dest, open: true };
+    const record: EndpointRecord = { endpoint, dest: dest === RPMSG_ADDR_ANY ? RPMSG_ADDR_ANY : dest, open: true, unbound: false };
     this.endpoints.set(id, record);
     void this.pump(id, record);
     return String(id);
@@ -450,7 +459,7 @@ export class BoardDouble {
       try {
         const message = await record.endpoint.receive({ timeoutMs: 1000 });
         // open-amp learns an unbound endpoint's peer from its first message.
-        if (record.dest === RPMSG_ADDR_ANY) record.dest = message.src;
+        if (record.dest === RPMSG_ADDR_ANY && !record.unbound) record.dest = message.src;
         if (record.open) this.queueEvent(`M ${id} ${message.src} ${Buffer.from(message.data).toString('hex')}`);
       } catch (error) {
         if (error instanceof TimeoutError) continue;
