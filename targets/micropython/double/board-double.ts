@@ -109,12 +109,25 @@ export class BoardDouble {
   private closed = false;
   private unsubscribeNs: (() => void) | undefined;
   private readonly log: (line: string) => void;
+  /** Double settings that may change between resets (option bytes, the M4's behaviour). */
+  private settings: { autoBoot: boolean; silentRemote: boolean; flashImage: string | undefined };
   /** Every chip boot (tests wait for a reset to complete). */
   private readonly bootListeners = new Set<(boot: number) => void>();
 
   constructor(private readonly options: BoardDoubleOptions) {
     this.serialPath = stableSerialPath(options.dir, options.serial);
     this.log = options.log ?? (() => {});
+    this.settings = { autoBoot: options.autoBoot ?? false, silentRemote: options.silentRemote ?? false, flashImage: options.flashImage };
+  }
+
+  /**
+   * Changes the double's settings, as ST's tools change option bytes or a different image is
+   * flashed: they take effect at the next chip reset (auto-boot) or the next M4 start.
+   */
+  configure(settings: { autoBoot?: boolean; silentRemote?: boolean; flashImage?: string }): void {
+    if (settings.autoBoot !== undefined) this.settings.autoBoot = settings.autoBoot;
+    if (settings.silentRemote !== undefined) this.settings.silentRemote = settings.silentRemote;
+    if (settings.flashImage !== undefined) this.settings.flashImage = settings.flashImage;
   }
 
   /** How many times the chip has booted (1 after start). */
@@ -253,7 +266,7 @@ export class BoardDouble {
     });
     await ready;
     this.listenForAnnouncements();
-    if (this.options.autoBoot) await this.autoBootM4();
+    if (this.settings.autoBoot) await this.autoBootM4();
     // The port appears last: a farm waiting for it finds a chip that answers.
     const temporary = `${this.serialPath}.${process.pid}.tmp`;
     fs.rmSync(temporary, { force: true });
@@ -281,7 +294,7 @@ export class BoardDouble {
   }
 
   private async autoBootM4(): Promise<void> {
-    const image = this.options.flashImage;
+    const image = this.settings.flashImage;
     if (!image) {
       this.log('board double: autoBoot set but nothing flashed: the M4 boots nothing');
       return;
@@ -290,7 +303,7 @@ export class BoardDouble {
   }
 
   private async startM4(image: string): Promise<void> {
-    if (this.options.silentRemote) {
+    if (this.settings.silentRemote) {
       this.log('board double: silentRemote: the M4 image is not started (it will never announce)');
       return;
     }
@@ -401,9 +414,9 @@ export class BoardDouble {
         return String(id);
       }
       case 'rproc_entry': {
-        if (!this.options.flashImage) return `E${ERRNO.ENOENT}`;
+        if (!this.settings.flashImage) return `E${ERRNO.ENOENT}`;
         const id = this.nextRprocId++;
-        this.rprocs.set(id, { kind: 'entry', image: this.options.flashImage, entry: Number(args[0]) });
+        this.rprocs.set(id, { kind: 'entry', image: this.settings.flashImage, entry: Number(args[0]) });
         return String(id);
       }
       case 'rproc_start': {
@@ -411,7 +424,7 @@ export class BoardDouble {
         if (!record) return `E${ERRNO.EBADF}`;
         if (!this.m4) return `E${ERRNO.EIO}`;
         // stm32 port: with BCM4 set the CM4 is already booted and cannot be started.
-        if (this.options.autoBoot) return `E${ERRNO.EPERM}`;
+        if (this.settings.autoBoot) return `E${ERRNO.EPERM}`;
         if (this.host.state !== 'offline') return `E${ERRNO.EPERM}`;
         try {
           await this.startM4(record.image);
@@ -431,7 +444,10 @@ export class BoardDouble {
   }
 
   private async createEndpoint(name: string, src: number, dest: number): Promise<string> {
-    if (!this.m4 || this.host.state !== 'running') return `E${ERRNO.ENOTCONN}`;
+    if (!this.m4 || this.host.state !== 'running') {
+      this.log(`board double: Endpoint(${JSON.stringify(name)}): the M4 is ${this.m4 ? this.host.state : 'absent'}`);
+      return `E${ERRNO.ENOTCONN}`;
+    }
     // open-amp's rpmsg_create_ept announces a named endpoint that has no destination yet.
     const announce = dest === RPMSG_ADDR_ANY && name !== '';
     let endpoint: HostEndpoint;
