@@ -16,7 +16,7 @@ import { ensureFirmwareBuilt, firmwarePath } from '../../firmware/build.js';
 import { firmwareImageFromFile } from '../firmware-image.js';
 import type { FirmwareImage } from '../target.js';
 import { BoardConnection } from './board-connection.js';
-import { BoardDouble } from './double/board-double.js';
+import { BoardDouble } from './testing/board-double.js';
 import { AnnouncementTimeout, MicroPythonHost, RemoteAlreadyBootedError } from './micropython-host.js';
 import { MicroPythonError } from './raw-repl.js';
 

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { SerialConsole } from '../../base/serial/serial-console.js';
 import { InfrastructureError, ProtocolError, TimeoutError } from '../../base/errors.js';
 import type { ConsoleMatch, ConsoleProtocol } from '../protocols.js';
-import { BoardDouble } from './double/board-double.js';
+import { BoardDouble } from './testing/board-double.js';
 import { MicroPythonError, RAW_REPL_BANNER, RawRepl, ReplUnresponsiveError, ScriptTimeoutError } from './raw-repl.js';
 
 let dir: string;

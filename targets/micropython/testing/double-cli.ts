@@ -2,7 +2,7 @@
 /**
  * Runs the STM32H747 board double (board-double.ts).
  *
- *   node dist/targets/micropython/double/double-cli.js --dir DIR [options] [-- COMMAND ARGS...]
+ *   node dist/targets/micropython/testing/double-cli.js --dir DIR [options] [-- COMMAND ARGS...]
  *
  * Prints the board's stable serial path once it is up. With a command: runs it (stdio
  * inherited) while the board is up, then powers the board down and exits with the command's
