@@ -50,7 +50,7 @@ export class MicroPythonRemoteStoppedError extends ProtocolError {}
 
 const DEFAULT_CHANNEL_TIMEOUT_MS = 10_000;
 const DEFAULT_RECEIVE_TIMEOUT_MS = 5000;
-const BACKGROUND_POLL_MS = 50;
+const BACKGROUND_POLL_MS = 200;
 
 export class MicroPythonHost implements Host {
   private remoteState: RemoteState = 'offline';

@@ -108,6 +108,7 @@ export class BoardDouble {
   private resetting: Promise<void> | undefined;
   private closed = false;
   private unsubscribeNs: (() => void) | undefined;
+  private m4WorkDir: string | undefined;
   private readonly log: (line: string) => void;
   /** Double settings that may change between resets (option bytes, the M4's behaviour). */
   private settings: { autoBoot: boolean; silentRemote: boolean; flashImage: string | undefined };
@@ -146,6 +147,7 @@ export class BoardDouble {
 
   private async startM4Emulation(): Promise<void> {
     const workDir = fs.mkdtempSync(path.join(this.options.dir, 'm4-'));
+    this.m4WorkDir = workDir;
     this.m4 = new QemuTarget('h747-m4', 'qemu-cortex-m4', QEMU_MACHINES['cortex-m4'], { ...QEMU_PARAM_DEFAULTS }, { configDir: this.options.dir, firmware: {}, workDir });
     await this.m4.setup({ info: (line) => this.log(line), console: () => {} });
   }
@@ -187,6 +189,9 @@ export class BoardDouble {
     await this.powerDown();
     await this.m4?.teardown();
     this.m4 = undefined;
+    // The board's own files (serial/, the filesystem) stay; what the emulation used goes.
+    if (this.m4WorkDir) fs.rmSync(this.m4WorkDir, { recursive: true, force: true });
+    fs.rmSync(path.join(this.options.dir, 'load'), { recursive: true, force: true });
   }
 
   private get host(): Host {
