@@ -135,6 +135,42 @@ def recv(i, timeout_ms):
         _frame({'timeout': 1})
 
 
+def fault(name, addr, word):
+    # The reference firmware's fault words (openamp/remote/control-words.ts), on a throwaway endpoint.
+    e = openamp.Endpoint(name, lambda s, d: None, dest=addr)
+    try:
+        e.send(binascii.unhexlify(word), timeout=2000)
+    finally:
+        e.deinit()
+    _frame({'ok': 1})
+
+
+def probe(name, addr, stall_ms, total_ms):
+    # Pings addr until a ping goes unanswered for stall_ms (the remote crashed or hangs).
+    q = []
+    t0 = time.ticks_ms()
+    try:
+        e = openamp.Endpoint(name, lambda s, d: q.append(s), dest=addr)
+    except OSError as x:
+        _frame({'stalled': 'the remote cannot be reached (%r)' % (x,)})
+        return
+    try:
+        while time.ticks_diff(time.ticks_ms(), t0) < total_ms:
+            del q[:]
+            try:
+                e.send(bytes(148), timeout=stall_ms)
+            except OSError as x:
+                _frame({'stalled': 'a ping could not be sent within %d ms (%r)' % (stall_ms, x)})
+                return
+            if not _wait(lambda: len(q) > 0, stall_ms):
+                _frame({'stalled': 'a ping went unanswered for %d ms' % stall_ms})
+                return
+            time.sleep_ms(100)
+        _frame({'timeout': 1})
+    finally:
+        e.deinit()
+
+
 def close(i):
     e = _eps.pop(i, None)
     if e is not None:

@@ -48,7 +48,7 @@ before(async () => {
   await board.start();
   connection = new BoardConnection({ port: board.serialPath, baudRate: 115200, name: 'h747', rawPaste: true, log: (line) => log.push(line) });
   await connection.open({ timeoutMs: 10_000 });
-  host = new MicroPythonHost({ name: 'h747', connection, firmwareLoad: 'file', entry: 0x0810_0000, boardDir: '/flash', execTimeoutMs: 5000, resetTimeoutMs: 15_000, log: (line) => log.push(line) });
+  host = new MicroPythonHost({ name: 'h747', connection, firmwareLoad: 'file', entry: 0x0810_0000, boardDir: '/flash', execTimeoutMs: 5000, resetTimeoutMs: 15_000, faults: ['crash', 'hang'], stallTimeoutMs: 1000, log: (line) => log.push(line) });
   await host.prepare();
 });
 
@@ -158,6 +158,19 @@ test('a stale endpoint from before a stop is refused (protocol class)', async ()
   await host.start(echo);
   await assert.rejects(endpoint.send(new Uint8Array(4)), ProtocolError);
   await host.stop();
+});
+
+test('crash detection: a healthy remote is not called stalled; after the hang word it is, as no progress', async () => {
+  await host.start(echo);
+  await host.waitForChannel(DEMO, { timeoutMs: 10_000 });
+  await assert.rejects(host.waitForCrash({ timeoutMs: 1500 }), (error: unknown) => error instanceof ProtocolError && /neither crashed nor stalled within 1500 ms/.test(error.message));
+  assert.equal(host.state, 'running');
+  await host.injectFault('hang');
+  const reason = await host.waitForCrash({ timeoutMs: 10_000 });
+  assert.match(reason, /^no progress: rpmsg-openamp-demo-channel@0x00000400: a ping went unanswered for 1000 ms$/);
+  assert.equal(host.state, 'crashed');
+  await host.stop();
+  assert.equal(host.state, 'offline');
 });
 
 test('closing the double leaves nothing running (no pty-relay, no QEMU)', async () => {

@@ -9,7 +9,9 @@
  *   ready (open-amp unbinds it); destroys of channels nobody talks to are not seen;
  * - an endpoint's auto-assigned local address is not exposed: `localAddr` is the one asked for,
  *   or RPMSG_ADDR_ANY (0xffffffff), and `Message.dst` likewise;
- * - no trace buffer and no crash detection: `trace()` is '', faults are not injectable;
+ * - no trace buffer: `trace()` is ''; no crash report: a crash or hang is detected by pinging an
+  answering channel until a ping goes unanswered (waitForCrash), and faults are the reference
+  firmware's fault words sent from Python (params.faults says the board's firmware obeys them);
  * - on the STM32H747 `RemoteProc.stop()` resets the whole chip: stop() then waits for the USB
  *   port to come back under its stable path and re-enters the raw REPL.
  */
@@ -20,6 +22,8 @@ import { AGENT_MODULE, AGENT_SOURCE } from './board-agent.js';
 import { pyString, type BoardConnection } from './board-connection.js';
 import { MicroPythonError, ReplUnresponsiveError } from './raw-repl.js';
 import { decodeFrame } from './result-frame.js';
+import { controlMessage } from '../../openamp/remote/control-words.js';
+import { chooseProbeTarget } from '../openamp-host/probe.js';
 
 export const RPMSG_ADDR_ANY = 0xffffffff;
 const ADDR_ANY_PY = '_fa.ANY';
@@ -39,6 +43,10 @@ export interface MicroPythonHostOptions {
   readonly resetTimeoutMs: number;
   /** Resets the board when it no longer answers (power cycle), if the target can. */
   readonly hardReset?: () => Promise<void>;
+  /** Fault words the board's M4 firmware obeys (the reference firmware's); none for others. */
+  readonly faults: readonly FaultKind[];
+  /** How long an unanswered ping may take before the remote counts as stalled. */
+  readonly stallTimeoutMs: number;
   readonly log: (line: string) => void;
 }
 
@@ -59,6 +67,7 @@ export class MicroPythonHost implements Host {
   private readonly listeners = new Set<(event: NameServiceEvent) => void>();
   private pollTimer: NodeJS.Timeout | undefined;
   private agentReady = false;
+  private crashReason: string | undefined;
 
   constructor(private readonly options: MicroPythonHostOptions) {}
 
@@ -104,6 +113,7 @@ export class MicroPythonHost implements Host {
     }
     this.boot++;
     this.remoteState = 'running';
+    this.crashReason = undefined;
     this.schedulePoll();
   }
 
@@ -131,7 +141,15 @@ export class MicroPythonHost implements Host {
   async reconnect(): Promise<void> {
     const started = Date.now();
     await this.options.connection.dropConsole();
-    await this.options.connection.open({ timeoutMs: this.options.resetTimeoutMs });
+    try {
+      await this.options.connection.open({ timeoutMs: this.options.resetTimeoutMs });
+    } catch (error) {
+      if (!this.options.hardReset) throw error;
+      // A board that does not come back (wedged, a script Ctrl-C cannot break): power-cycle it once.
+      this.options.log(`${this.options.name}: ${(error as Error).message.split('\n')[0]}; power-cycling the board`);
+      await this.options.hardReset();
+      await this.options.connection.open({ timeoutMs: this.options.resetTimeoutMs });
+    }
     this.options.log(`${this.options.name}: board back at the raw REPL ${Date.now() - started} ms after the reset`);
     this.agentReady = false;
     this.remoteState = 'offline';
@@ -178,12 +196,38 @@ export class MicroPythonHost implements Host {
     return new MicroPythonEndpoint(this, id, options.name, options.localAddr ?? RPMSG_ADDR_ANY, dest ?? RPMSG_ADDR_ANY, this.boot);
   }
 
+  /** Sends the reference firmware's fault word on an answering channel. */
   async injectFault(kind: FaultKind): Promise<void> {
-    throw new InfrastructureError(`${this.options.name}: a MicroPython host cannot make the remote ${kind} (no fault injection on this target)`);
+    if (!this.options.faults.includes(kind)) throw new InfrastructureError(`${this.options.name}: this board's firmware takes no ${kind} word (params.faults)`);
+    this.assertRunning();
+    const target = chooseProbeTarget(this.list);
+    if (!target) throw new InfrastructureError(`${this.options.name}: no channel to send the ${kind} word on (nothing announced yet)`);
+    const word = Buffer.from(controlMessage(kind)).toString('hex');
+    await this.step(`_fa.fault(${pyString(target.name)}, ${target.remoteAddr}, '${word}')`, `send the ${kind} word to ${target.name}`);
+    this.options.log(`${this.options.name}: sent the ${kind} word to ${target.name}@${hex(target.remoteAddr)}`);
   }
 
-  async waitForCrash(): Promise<string> {
-    throw new InfrastructureError(`${this.options.name}: a MicroPython host has no crash detection`);
+  /**
+   * MicroPython sees no crash of the M4: the agent pings an answering channel until a ping goes
+   * unanswered for `stallTimeoutMs` ("no progress", as our own host's stall probe).
+   */
+  async waitForCrash(options: { timeoutMs?: number } = {}): Promise<string> {
+    if (this.remoteState === 'crashed' && this.crashReason) return this.crashReason;
+    this.assertRunning();
+    const timeoutMs = options.timeoutMs ?? 10_000;
+    const target = chooseProbeTarget(this.list);
+    if (!target) throw new InfrastructureError(`${this.options.name}: no answering channel to watch the remote on (nothing announced)`);
+    const frame = await this.step(
+      `_fa.probe(${pyString(target.name)}, ${target.remoteAddr}, ${this.options.stallTimeoutMs}, ${timeoutMs})`,
+      `watch ${target.name} for a stall`,
+      timeoutMs + this.options.stallTimeoutMs * 2 + this.options.execTimeoutMs,
+    );
+    if (typeof frame.stalled !== 'string') throw new TimeoutError(`${this.options.name}: the remote neither crashed nor stalled within ${timeoutMs} ms`);
+    this.crashReason = `no progress: ${target.name}@${hex(target.remoteAddr)}: ${frame.stalled}`;
+    this.remoteState = 'crashed';
+    this.stopPoll();
+    this.options.log(`${this.options.name}: ${this.crashReason}`);
+    return this.crashReason;
   }
 
   async trace(): Promise<string> {

@@ -1,4 +1,5 @@
 import { ConfigError } from '../../base/errors.js';
+import type { FaultKind } from '../target.js';
 import { parseFlasherParams, type FlasherParams } from '../flasher/flasher-params.js';
 import { integerParam, paramsRecord } from '../params.js';
 import { parsePowerParams, type PowerParams } from '../power/power-params.js';
@@ -30,13 +31,17 @@ export interface MicroPythonParams {
   readonly execTimeoutMs: number;
   /** How long a board reset may take until its port is back and answers. */
   readonly resetTimeoutMs: number;
+  /** Fault words the M4 firmware obeys (the farm's reference firmware: crash, hang); default none. */
+  readonly faults: readonly FaultKind[];
+  /** How long an unanswered ping may take before the remote counts as stalled (crash/hang detection). */
+  readonly stallTimeoutMs: number;
   /** Optional: switches the board's supply (recovers a board that no longer answers). */
   readonly power?: PowerParams;
   /** Optional: writes the M4 image before each start whose image changed (firmwareLoad 'entry'). */
   readonly flasher?: FlasherParams;
 }
 
-const KEYS = ['preset', 'port', 'baudRate', 'firmwareLoad', 'entry', 'boardDir', 'rawPaste', 'execTimeoutMs', 'resetTimeoutMs', 'power', 'flasher'];
+const KEYS = ['faults', 'stallTimeoutMs', 'preset', 'port', 'baudRate', 'firmwareLoad', 'entry', 'boardDir', 'rawPaste', 'execTimeoutMs', 'resetTimeoutMs', 'power', 'flasher'];
 
 export function parseMicroPythonParams(raw: unknown, path: string): MicroPythonParams {
   const record = paramsRecord(raw, path, KEYS);
@@ -54,7 +59,13 @@ export function parseMicroPythonParams(raw: unknown, path: string): MicroPythonP
   if (typeof boardDir !== 'string' || !/^\/[\w./-]*$/.test(boardDir)) throw new ConfigError(`${path}.boardDir`, `must be an absolute path on the board, got ${JSON.stringify(boardDir)}`);
   const rawPaste = record.rawPaste ?? true;
   if (typeof rawPaste !== 'boolean') throw new ConfigError(`${path}.rawPaste`, `must be true or false, got ${JSON.stringify(rawPaste)}`);
+  const faults = record.faults ?? [];
+  if (!Array.isArray(faults) || faults.some((fault) => fault !== 'crash' && fault !== 'hang')) {
+    throw new ConfigError(`${path}.faults`, `must be a list of crash, hang (the fault words the M4 firmware obeys), got ${JSON.stringify(faults)}`);
+  }
   return {
+    faults: [...new Set(faults as FaultKind[])],
+    stallTimeoutMs: integerParam(record, 'stallTimeoutMs', path, { min: 100, max: 60_000 }, 1000),
     preset: preset as MicroPythonPreset,
     port,
     baudRate: integerParam(record, 'baudRate', path, { min: 1200, max: 12_000_000 }, 115_200),

@@ -27,7 +27,7 @@ export type MicroPythonState = 'off' | 'powered' | 'repl' | 'host-ready';
 const CONSOLE_STREAM = 'repl';
 
 export class MicroPythonTarget implements Target {
-  readonly capabilities: TargetCapabilities = { suites: SUITE_NAMES, restartable: false, faults: [] };
+  readonly capabilities: TargetCapabilities;
   readonly strategy: OrderedStrategy<MicroPythonState>;
   readonly port: string;
   private readonly connection: BoardConnection;
@@ -47,6 +47,7 @@ export class MicroPythonTarget implements Target {
     private readonly context: TargetContext,
   ) {
     this.log = context.log;
+    this.capabilities = { suites: SUITE_NAMES, restartable: false, faults: params.faults };
     this.port = isAbsolute(params.port) ? params.port : resolve(context.configDir, params.port);
     this.power = params.power ? createPower(name, params.power) : undefined;
     this.flasher = params.flasher ? new ToolFlasher(name, params.flasher) : undefined;
@@ -66,6 +67,8 @@ export class MicroPythonTarget implements Target {
       boardDir: params.boardDir,
       execTimeoutMs: params.execTimeoutMs,
       resetTimeoutMs: params.resetTimeoutMs,
+      faults: params.faults,
+      stallTimeoutMs: params.stallTimeoutMs,
       log: (line) => this.log?.info(line),
       ...(this.power ? { hardReset: () => this.power!.cycle() } : {}),
     });

@@ -30,7 +30,7 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'farm-mpy-bench-'));
   const board = new BoardDouble({ dir });
   const connection = new BoardConnection({ port: board.serialPath, baudRate: 115200, name: 'h747', rawPaste: true, log: () => {} });
-  const host = new MicroPythonHost({ name: 'h747', connection, firmwareLoad: 'file', entry: 0, boardDir: '/flash', execTimeoutMs: 10_000, resetTimeoutMs: 30_000, log: () => {} });
+  const host = new MicroPythonHost({ name: 'h747', connection, firmwareLoad: 'file', entry: 0, boardDir: '/flash', execTimeoutMs: 10_000, resetTimeoutMs: 30_000, faults: [], stallTimeoutMs: 1000, log: () => {} });
   try {
     await board.start();
     await connection.open({ timeoutMs: 10_000 });
