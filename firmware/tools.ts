@@ -51,3 +51,9 @@ export function ensureFuseBridge(): Promise<string> {
   const file = toolPath('host', 'fuse-bridge');
   return once('fuse-bridge', () => make('fuse-bridge', 'host', file));
 }
+
+/** The C ping host of `npm run bench:c-host` (this machine only): open-amp's host role on the Linux generic machine. */
+export function ensurePingHost(): Promise<string> {
+  const file = toolPath('host', 'ping-host');
+  return once('ping-host', () => make('ping-host', 'host', file));
+}
