@@ -1,6 +1,7 @@
 /**
  * The Playwright fixtures the suites run on. `target` is worker-scoped: one provisioned target
- * per worker (created from the registry, set up, always torn down). `host` is per test: the
+ * per worker (created from the registry, brought to its strategy's ready state, always brought
+ * back to its first state, 'off'). `host` is per test: the
  * target's Host started with the suite's firmware, its console and trace attached to the test,
  * stopped afterwards, so every test starts from a freshly started remote. Playwright replaces
  * the worker after a failed test, so a remote that crashed unexpectedly is re-provisioned.
@@ -84,16 +85,18 @@ export const test = base.extend<TestFixtures, WorkerFixtures>({
       try {
         try {
           const params = kind.parseParams(planned.params, `targets.${name}.params`);
-          target = kind.create(name, params, { configDir: plan.configDir, firmware: planned.firmware, workDir });
-          targetLog.info(`setting up ${name} (${planned.kind})`);
-          await target.setup(targetLog);
+          target = kind.create(name, params, { configDir: plan.configDir, firmware: planned.firmware, workDir, log: targetLog });
+          targetLog.info(`setting up ${name} (${planned.kind}): ${target.strategy.states.join(' -> ')}`);
+          // The strategy walks there from 'off', logging each step on targetLog.
+          await target.strategy.transition(target.strategy.ready);
         } catch (error) {
           throw asClassified(error, `target ${name} could not be set up`);
         }
         await use(target);
       } finally {
         try {
-          await target?.teardown();
+          // Down to the first state ('off'): every step down runs, whatever the state reached.
+          if (target) await target.strategy.transition(target.strategy.states[0]!);
         } catch (error) {
           throw asClassified(error, `target ${name} teardown failed`);
         } finally {

@@ -3,7 +3,7 @@
  * kind imports this module, never the registry: the registry imports every built-in kind, so
  * a kind importing the registry would close a cycle.
  */
-import type { Prerequisite, SuiteName, Target } from './target.js';
+import type { Prerequisite, SuiteName, Target, TargetLog } from './target.js';
 
 /** What a kind gets besides its own parameters when the farm creates a target. */
 export interface TargetContext {
@@ -13,6 +13,8 @@ export interface TargetContext {
   readonly firmware: Readonly<Partial<Record<SuiteName, string>>>;
   /** An empty scratch directory for this target instance; the farm removes it after teardown. */
   readonly workDir: string;
+  /** Where the target logs (strategy steps, progress, consoles); `setup(log)` may replace it. */
+  readonly log?: TargetLog;
 }
 
 /** What a kind's prerequisite check gets besides its parameters. */

@@ -13,7 +13,8 @@ import { createHash } from 'node:crypto';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { ConfigError } from '../../base/errors.js';
-import type { TargetKindDefinition } from '../../targets/kind.js';
+import type { TargetContext, TargetKindDefinition } from '../../targets/kind.js';
+import { OrderedStrategy, formatStrategyStep } from '../../targets/strategies/ordered-strategy.js';
 import {
   SUITE_NAMES,
   type Channel,
@@ -361,6 +362,8 @@ class FakeTarget implements Target {
   readonly kind = 'fake';
   readonly capabilities: TargetCapabilities;
   readonly host: FakeHost;
+  /** off -> powered (the fake power relay; a helper process standing for what a board holds). */
+  readonly strategy: OrderedStrategy<'off' | 'powered'>;
   private log: TargetLog | undefined;
   private console = '';
   private helper: ChildProcess | undefined;
@@ -368,7 +371,9 @@ class FakeTarget implements Target {
   constructor(
     readonly name: string,
     private readonly params: FakeParams,
+    context: TargetContext,
   ) {
+    this.log = context.log;
     this.capabilities = { suites: SUITE_NAMES, restartable: true, faults: params.faults };
     this.host = new FakeHost(params, () => ({
       info: (message) => this.log?.info(message),
@@ -377,16 +382,36 @@ class FakeTarget implements Target {
         this.log?.console(stream, text);
       },
     }));
+    this.strategy = new OrderedStrategy({
+      target: name,
+      states: ['off', 'powered'],
+      ready: 'powered',
+      log: (step) => this.log?.info(formatStrategyStep(step)),
+      steps: { powered: { detail: 'switch the fake power relay on', up: () => this.powerOn(), down: () => this.powerOff() } },
+    });
   }
 
   async setup(log: TargetLog): Promise<void> {
     this.log = log;
+    await this.strategy.transition(this.strategy.ready);
+  }
+
+  private async powerOn(): Promise<void> {
     if (this.params.setupFails) throw new InfrastructureError(`fake target ${this.name}: power relay did not answer`);
     if (this.params.helperPidFile) {
       this.helper = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
       writeFileSync(this.params.helperPidFile, `${this.helper.pid}\n`, { flag: 'a' });
     }
-    log.info(`fake target ${this.name} up`);
+    this.log?.info(`fake target ${this.name} up`);
+  }
+
+  private async powerOff(): Promise<void> {
+    try {
+      await this.host.stop();
+    } finally {
+      this.helper?.kill('SIGKILL');
+      this.helper = undefined;
+    }
   }
 
   async firmwareFor(suite: SuiteName): Promise<FirmwareImage> {
@@ -404,9 +429,7 @@ class FakeTarget implements Target {
   }
 
   async teardown(): Promise<void> {
-    await this.host.stop();
-    this.helper?.kill('SIGKILL');
-    this.helper = undefined;
+    await this.strategy.transition('off');
   }
 }
 
@@ -418,7 +441,7 @@ export const fakeKind: TargetKindDefinition<FakeParams> = {
   async prerequisites(params) {
     return [{ name: 'fake power relay', ok: !params.setupFails, detail: params.setupFails ? 'relay off (setupFails)' : 'ok' }];
   },
-  create: (name, params) => new FakeTarget(name, params),
+  create: (name, params, context) => new FakeTarget(name, params, context),
 };
 
 export const kinds = [fakeKind];

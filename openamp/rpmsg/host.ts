@@ -109,7 +109,7 @@ export class VirtioRpmsgHost extends VirtioRpmsgDevice {
     const kick = this.rx.kickNeeded();
     transport.setStatus(STATUS_RUNNING);
     if (options.listen ?? true) this.listenOnDoorbell();
-    if (kick) this.doorbell.notify(rxInfo.notifyId);
+    if (kick) this.kick(rxInfo.notifyId);
   }
 
   protected pollRings(): number {
@@ -172,15 +172,15 @@ export class VirtioRpmsgHost extends VirtioRpmsgDevice {
     this.tx.add(id, this.poolPa + this.txPoolStart + id * this.bufferSize, length, false);
     if (this.tx.kickNeeded()) {
       if (this.inPoll) this.kickTx = true;
-      else this.doorbell.notify(this.txInfo.notifyId);
+      else this.kick(this.txInfo.notifyId);
     }
   }
 
   protected flushKicks(): void {
-    if (this.rx.kickNeeded()) this.doorbell.notify(this.rxInfo.notifyId);
+    if (this.rx.kickNeeded()) this.kick(this.rxInfo.notifyId);
     if (this.kickTx) {
       this.kickTx = false;
-      this.doorbell.notify(this.txInfo.notifyId);
+      this.kick(this.txInfo.notifyId);
     }
   }
 

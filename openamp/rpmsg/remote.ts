@@ -129,15 +129,15 @@ export class VirtioRpmsgRemote extends VirtioRpmsgDevice {
     tx.putUsed(this.txHead, length);
     if (tx.interruptNeeded()) {
       if (this.inPoll) this.kickTx = true;
-      else this.doorbell.notify(this.txInfo!.notifyId);
+      else this.kick(this.txInfo!.notifyId);
     }
   }
 
   protected flushKicks(): void {
-    if (this.rx?.interruptNeeded()) this.doorbell.notify(this.rxInfo!.notifyId);
+    if (this.rx?.interruptNeeded()) this.kick(this.rxInfo!.notifyId);
     if (this.kickTx) {
       this.kickTx = false;
-      if (this.txInfo) this.doorbell.notify(this.txInfo.notifyId);
+      if (this.txInfo) this.kick(this.txInfo.notifyId);
     }
   }
 

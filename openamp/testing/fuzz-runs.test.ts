@@ -30,7 +30,7 @@ test(`the default test run generates at least ${DEFAULT_RUN_CASES_FLOOR.toLocale
 
 /** Compiled test files (and test helpers) under the build's root, two levels above this file. */
 function compiledTestFiles(): string[] {
-  const root = fileURLToPath(new URL('../..', import.meta.url));
+  const root = fileURLToPath(new URL('../../', import.meta.url));
   const found: string[] = [];
   const walk = (dir: string, depth: number) => {
     if (depth > 8) return;
@@ -44,7 +44,7 @@ function compiledTestFiles(): string[] {
 }
 
 test('every property test takes its budget from the table, and every budget in the table is used once', () => {
-  const root = fileURLToPath(new URL('../..', import.meta.url));
+  const root = fileURLToPath(new URL('../../', import.meta.url));
   const uses = new Map<string, string[]>();
   const unbudgeted: string[] = [];
   for (const file of compiledTestFiles()) {

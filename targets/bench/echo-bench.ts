@@ -21,7 +21,7 @@ import { InfrastructureError } from '../../base/errors.js';
 import { DEMO_CHANNEL } from '../../openamp/remote/program.js';
 import { startLoopbackMachine, type LoopbackDoorbellKind, type LoopbackMemoryKind } from '../../openamp/remote/loopback-machine.js';
 import type { RpmsgDevice } from '../../openamp/rpmsg/api.js';
-import { OpenAmpHost } from '../openamp-host.js';
+import { OpenAmpHost } from '../openamp-host/openamp-host.js';
 import { writeSimFirmware } from '../sim/sim-firmware.js';
 import { SimSoc } from '../sim/sim-soc.js';
 import { measureEchoRoundTrips, type EchoRoundTripResult } from '../../openamp/bench/echo-round-trips.js';

@@ -22,7 +22,7 @@ import { performance } from 'node:perf_hooks';
 import { InfrastructureError } from '../../base/errors.js';
 import { DEMO_CHANNEL } from '../../openamp/remote/program.js';
 import { measureEchoRoundTrips, type EchoRoundTripResult } from '../../openamp/bench/echo-round-trips.js';
-import { OpenAmpHost } from '../openamp-host.js';
+import { OpenAmpHost } from '../openamp-host/openamp-host.js';
 import { QemuTarget } from '../qemu/qemu-target.js';
 import { loadKindRegistry } from '../registry.js';
 import type { TargetKindDefinition } from '../kind.js';

@@ -22,7 +22,7 @@ async function bootEcho(machine: QemuMachineName) {
   let console = '';
   let stderr = '';
   const qemu = await QemuInstance.launch({ profile, stubDir: firmwareBuildDir(machine as FirmwareMachine), onConsole: (t) => (console += t), kick: { byte: FIRMWARE_KICK_BYTE }, onStderr: (t) => (stderr += t) });
-  const rp = new Remoteproc(new QemuRemoteprocOps(qemu), { name: machine });
+  const rp = new Remoteproc(new QemuRemoteprocOps({ current: () => qemu }), { name: machine });
   return { qemu, rp, console: () => console, stderr: () => stderr };
 }
 

@@ -7,7 +7,7 @@ import { descendants, isAlive } from '../../farm/testing/cli-harness.js';
 import { ensureFirmwareBuilt, firmwarePath } from '../../firmware/build.js';
 import { TimeoutError } from '../../base/errors.js';
 import { QEMU_MACHINES } from '../../qemu/machines.js';
-import type { OpenAmpHost } from '../openamp-host.js';
+import type { OpenAmpHost } from '../openamp-host/openamp-host.js';
 import { MissingToolError } from '../../base/process/managed-process.js';
 import { SUITE_NAMES } from '../target.js';
 import { QEMU_PARAM_DEFAULTS } from './qemu-params.js';
@@ -40,7 +40,7 @@ test('teardown while a stop relaunches QEMU: the QEMU started meanwhile is close
     // The remoteproc stop relaunches QEMU; teardown (Ctrl-C) comes while the new one starts.
     const stopping = (target.host as OpenAmpHost).remoteproc.ops.stop();
     await target.teardown();
-    await assert.rejects(stopping, /race: the target was torn down while QEMU was starting/);
+    await assert.rejects(stopping, /race: the machine was powered off while QEMU was starting/);
     assert.deepEqual(qemuChildren().filter(isAlive), [], 'no QEMU process left');
     assert.deepEqual(ownRunFiles(), [], 'no RAM or QMP file left');
   } finally {

@@ -7,7 +7,7 @@ import { EM_ARM } from '../../openamp/elf/elf-constants.js';
 import { FirmwareError, RemoteCrashedError, TimeoutError } from '../../base/errors.js';
 import { DEMO_CHANNEL, type RemoteProgramName } from '../../openamp/remote/program.js';
 import { MATRIX_BYTES, decodeMatrix, encodeMatrix, multiplyMatrices, type Matrix } from '../../openamp/remote/programs/matrix-multiply.js';
-import { OpenAmpHost, RemoteStoppedError } from '../openamp-host.js';
+import { OpenAmpHost, RemoteStoppedError } from '../openamp-host/openamp-host.js';
 import type { FirmwareImage, NameServiceEvent } from '../target.js';
 import { writeSimFirmware } from './sim-firmware.js';
 import { SimSoc } from './sim-soc.js';
