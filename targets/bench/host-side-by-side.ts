@@ -26,7 +26,7 @@ import { ensureFirmwareBuilt, firmwarePath } from '../../firmware/build.js';
 import { ensurePingHost } from '../../firmware/tools.js';
 import { measureEchoRoundTrips } from '../../openamp/bench/echo-round-trips.js';
 import { DEMO_CHANNEL } from '../../openamp/remote/program.js';
-import { OpenAmpHost } from '../openamp-host.js';
+import { OpenAmpHost } from '../openamp-host/openamp-host.js';
 import { loadKindRegistry } from '../registry.js';
 import type { TargetLog } from '../target.js';
 
