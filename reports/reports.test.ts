@@ -41,6 +41,7 @@ function record(overrides: Partial<TestRecord>): TestRecord {
     trace: 'trace line',
     targetLog: '',
     echo: undefined,
+    flood: undefined,
     annotations: [],
     ...overrides,
   };

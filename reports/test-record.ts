@@ -7,7 +7,7 @@
 import { basename } from 'node:path';
 import type { TestCase, TestError, TestResult } from '@playwright/test/reporter';
 import { failureClassFromText, type FailureClass } from '../base/errors.js';
-import { ATTACHMENT, type EchoMetrics, type TargetMeta } from './attachments.js';
+import { ATTACHMENT, type EchoMetrics, type FloodMetrics, type TargetMeta } from './attachments.js';
 
 export type Outcome = 'passed' | 'failed' | 'error' | 'skipped' | 'interrupted';
 
@@ -50,6 +50,7 @@ export interface TestRecord {
   readonly trace: string;
   readonly targetLog: string;
   readonly echo: EchoMetrics | undefined;
+  readonly flood: FloodMetrics | undefined;
   readonly annotations: readonly { type: string; description?: string }[];
 }
 
@@ -178,6 +179,7 @@ export function toRecord(test: TestCase, result: TestResult): TestRecord {
     trace: attachmentText(result, ATTACHMENT.trace),
     targetLog: attachmentText(result, ATTACHMENT.targetLog),
     echo: attachmentJson<EchoMetrics>(result, ATTACHMENT.echoMetrics),
+    flood: attachmentJson<FloodMetrics>(result, ATTACHMENT.floodMetrics),
     annotations: uniqueAnnotations([...test.annotations, ...(result.annotations ?? [])]),
   };
 }
