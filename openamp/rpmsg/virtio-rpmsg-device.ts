@@ -139,7 +139,7 @@ export abstract class VirtioRpmsgDevice implements RpmsgDevice, EndpointOwner {
     this.doorbell = options.doorbell;
     this.reportError = options.onProtocolError;
     const spinUs = options.spinAfterSendUs ?? 0;
-    if (!Number.isFinite(spinUs) || spinUs < 0 || spinUs > 10_000) throw new RpmsgConfigError(`spinAfterSendUs ${spinUs} must be between 0 and 10000`);
+    if (!Number.isFinite(spinUs) || spinUs < 0 || spinUs > 1_000_000) throw new RpmsgConfigError(`spinAfterSendUs ${spinUs} must be between 0 and 1000000`);
     this.spinAfterSendMs = spinUs / 1000;
   }
 
