@@ -51,3 +51,17 @@ export function ensureFuseBridge(): Promise<string> {
   const file = toolPath('host', 'fuse-bridge');
   return once('fuse-bridge', () => make('fuse-bridge', 'host', file));
 }
+
+/** Native helpers of this machine: the process-tree reaper every linux-process remote runs under, and the hostile test remote (issue 14). */
+export type HostTool = 'farm-reaper' | 'hostile-remote';
+
+/** Where `tool` is once built (firmware/build/tools/host/<tool>). */
+export function hostToolPath(tool: HostTool): string {
+  return toolPath('host', tool);
+}
+
+/** Builds `tool` (or finds it up to date) with firmware/tools/Makefile; needs gcc and make. */
+export function ensureHostTool(tool: HostTool): Promise<string> {
+  const file = hostToolPath(tool);
+  return once(`host-tool:${tool}`, () => make(tool, 'host', file));
+}
