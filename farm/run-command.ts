@@ -11,6 +11,7 @@ import { mkdirSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { RUN_PLAN_ENV, writeRunPlan, type RunPlan } from './run-plan.js';
+import { writeSuiteEntries } from './suite-entries.js';
 import { reportPaths } from '../reports/paths.js';
 import { finalizeInterruptedReports } from '../reports/finalize.js';
 import { findExecutable } from '../base/process/managed-process.js';
@@ -34,8 +35,9 @@ export async function runPlan(plan: RunPlan): Promise<RunResult> {
   const paths = reportPaths(plan.outDir);
   mkdirSync(plan.outDir, { recursive: true });
   // Reports of an earlier run in the same out dir must not pass for this one's.
-  for (const stale of [paths.junit, paths.metrics]) rmSync(stale, { force: true });
+  for (const stale of [paths.junit, paths.metrics, paths.blob]) rmSync(stale, { recursive: true, force: true });
   writeRunPlan(paths.plan, plan);
+  writeSuiteEntries(plan.suitesDir, plan.suites);
 
   const require = createRequire(import.meta.url);
   const playwrightCli = require.resolve('@playwright/test/cli');

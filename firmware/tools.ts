@@ -51,3 +51,9 @@ export function ensureFuseBridge(): Promise<string> {
   const file = toolPath('host', 'fuse-bridge');
   return once('fuse-bridge', () => make('fuse-bridge', 'host', file));
 }
+
+/** The serial console of the board double (a pty whose master side runs a login program). */
+export function ensureConsoleDouble(): Promise<string> {
+  const file = toolPath('host', 'console-double');
+  return once('console-double', () => make('console-double', 'host', file));
+}

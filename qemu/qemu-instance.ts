@@ -320,7 +320,7 @@ export class QemuInstance {
   }
 
   private fail(reason: string): void {
-    // Our own quit (close, also on a relaunch during an orderly stop) ends with SHUTDOWN
+    // Our own quit (close, also when the power driver cycles the machine on a remoteproc stop) ends with SHUTDOWN
     // host-qmp-quit and an exit: not a failure of the machine.
     if (this.closing) return;
     for (const listener of [...this.failureListeners]) listener(reason);
