@@ -27,6 +27,7 @@ function record(overrides: Partial<TestRecord>): TestRecord {
     trace: '',
     targetLog: '',
     echo: undefined,
+    flood: undefined,
     annotations: [],
     ...overrides,
   };

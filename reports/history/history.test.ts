@@ -169,6 +169,7 @@ function echoRecord(p50Us: number, overrides: Partial<TestRecord> = {}): TestRec
     trace: '',
     targetLog: '',
     echo: { count: 480, bytes: 1000, p50Us, p99Us: p50Us * 2, msgsPerSec: 1e6 / p50Us, announceMs: 5 },
+    flood: undefined,
     annotations: [],
     ...overrides,
   };
