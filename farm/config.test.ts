@@ -160,6 +160,9 @@ test('suites: entries add user suites: a spec file or a folder of them, with the
     writeFileSync(join(dir, 'lab', 'b.spec.mjs'), '');
     writeFileSync(join(dir, 'lab', 'nested', 'a.spec.ts'), '');
     writeFileSync(join(dir, 'lab', 'helper.ts'), '');
+    // A run's out dir inside the suite folder: its entry files are not specs of the suite.
+    mkdirSync(join(dir, 'lab', 'farm-out', 'run-suites', 'lab'), { recursive: true });
+    writeFileSync(join(dir, 'lab', 'farm-out', 'run-suites', 'lab', 'b.spec.js'), '');
     writeFileSync(join(dir, 'fw.elf'), '');
     const config = parseFarmConfig(
       `suites:

@@ -10,6 +10,7 @@ import { DEFAULT_PERF_OPTIONS } from '../reports/history/perf.js';
 import { SUITE_NAMES, type SuiteName } from '../targets/target.js';
 import { ConfigError, ConfigFileError } from '../base/errors.js';
 import { fieldPath, validate, type Schema } from './config-schema.js';
+import { RUN_SUITES_DIR } from '../reports/paths.js';
 import type { KindRegistry } from '../targets/registry.js';
 
 export const DEFAULT_CONFIG_FILE = 'farm.yaml';
@@ -306,7 +307,8 @@ export const BUILTIN_SUITES: readonly SuiteDefinition[] = SUITE_NAMES.map((name)
 function specFilesUnder(dir: string): string[] {
   const found: string[] = [];
   for (const entry of readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
-    if (entry.name === 'node_modules' || entry.name.startsWith('.')) continue;
+    // A suite folder may hold the out dir of a run (path: .): its entry files are no specs of the suite.
+    if (entry.name === 'node_modules' || entry.name.startsWith('.') || entry.name === RUN_SUITES_DIR) continue;
     const path = join(dir, entry.name);
     if (entry.isDirectory()) found.push(...specFilesUnder(path));
     else if (entry.isFile() && SPEC_FILE.test(entry.name)) found.push(path);
