@@ -21,7 +21,7 @@ import { ensureConsoleDouble, ensureFuseBridge } from '../../../firmware/tools.j
 import { fileURLToPath } from 'node:url';
 import { ManagedProcess } from '../../../base/process/managed-process.js';
 import { QEMU_MACHINES } from '../../../qemu/machines.js';
-import { runFileStem } from '../../../base/process/run-files.js';
+import { runFileStem, sweepStaleRunFiles } from '../../../base/process/run-files.js';
 import type { OpenAmpHost } from '../../openamp-host/openamp-host.js';
 import { parseQemuParams } from '../../qemu/qemu-params.js';
 import { QemuTarget } from '../../qemu/qemu-target.js';
@@ -87,6 +87,8 @@ export function sweepStaleDoubles(log: (line: string) => void = () => {}): void 
     const match = new RegExp(`^farm-${DOUBLE_STEM_KIND}-(\\d+)-[0-9a-f]{8}$`).exec(name);
     if (match && !pidAlive(Number(match[1]))) rmSync(join(tmpdir(), name), { recursive: true, force: true });
   }
+  // The emulated M4's RAM file and QMP socket of a killed double (QEMU's run files).
+  sweepStaleRunFiles();
 }
 
 /** The prelude run as root inside the namespace before sshd: mounts the kernel paths. */
