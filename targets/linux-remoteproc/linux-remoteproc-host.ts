@@ -126,7 +126,10 @@ export class LinuxRemoteprocHost implements Host {
   private poller: Promise<void> | undefined;
   private kernelLines = 0;
   private crashReason: string | undefined;
-  private readonly crashWaiters = new Set<(reason: string) => void>();
+  /** The failure behind crashReason: the remote's crash, or the board becoming unreachable. */
+  private crashError: (() => Error) | undefined;
+  /** Waiting in waitForCrash: told the reason, and the error when it is not the remote's crash. */
+  private readonly crashWaiters = new Set<(reason: string, infrastructure?: Error) => void>();
   private readonly recentKernelLog: string[] = [];
 
   constructor(private readonly options: LinuxRemoteprocHostOptions) {}
@@ -214,6 +217,7 @@ export class LinuxRemoteprocHost implements Host {
     const { shell, target } = this.options;
     await this.ensureHelper();
     this.crashReason = undefined;
+    this.crashError = undefined;
     this.registry.clear();
     await this.readKernelLog();
     this.recentKernelLog.length = 0;
@@ -252,6 +256,7 @@ export class LinuxRemoteprocHost implements Host {
       }
     }
     this.crashReason = undefined;
+    this.crashError = undefined;
   }
 
   private emitDestroyAll(): void {
@@ -345,9 +350,10 @@ export class LinuxRemoteprocHost implements Host {
     if (this.crashReason) return;
     this.crashReason = reason;
     const error = () => (remote ? new RemoteCrashedError(`${this.options.target}: remote crashed: ${reason}`) : new InfrastructureError(`${this.options.target}: ${reason}`));
+    this.crashError = error;
     this.dropEndpoints(reason, error);
     this.emitDestroyAll();
-    for (const waiter of [...this.crashWaiters]) waiter(reason);
+    for (const waiter of [...this.crashWaiters]) waiter(reason, remote ? undefined : error());
   }
 
   private consumeKernelLog(text: string): void {
@@ -380,7 +386,7 @@ export class LinuxRemoteprocHost implements Host {
     for (;;) {
       const channel = [...this.registry.values()].find((candidate) => candidate.name === name);
       if (channel) return channel;
-      if (this.crashReason) throw new RemoteCrashedError(`${this.options.target}: remote crashed: ${this.crashReason}`);
+      if (this.crashReason && this.crashError) throw this.crashError();
       if (this.cachedState === 'offline') throw new ProtocolError(`${this.options.target}: waiting for "${name}" while the remote is offline`);
       if (Date.now() > deadline) {
         throw new FirmwareError(
@@ -448,7 +454,8 @@ export class LinuxRemoteprocHost implements Host {
     }
     if (this.polling) await this.pollOnce().catch(() => {});
     const crash = this.crashReason;
-    if (crash) endpoint.gone(crash, () => new RemoteCrashedError(`${this.options.target}: remote crashed: ${crash}`));
+    const crashError = this.crashError;
+    if (crash && crashError) endpoint.gone(crash, crashError);
     else endpoint.gone(reason);
   }
 
@@ -462,10 +469,14 @@ export class LinuxRemoteprocHost implements Host {
   }
 
   async waitForCrash(options: { timeoutMs?: number } = {}): Promise<string> {
-    if (this.crashReason) return this.crashReason;
+    if (this.crashReason) {
+      const error = this.crashError?.();
+      if (error && !(error instanceof RemoteCrashedError)) throw error; // the board went away: not a crash of the remote
+      return this.crashReason;
+    }
     const timeoutMs = options.timeoutMs ?? 10_000;
-    let resolveCrash!: (reason: string) => void;
-    const crashed = new Promise<string>((resolve) => (resolveCrash = resolve));
+    let resolveCrash!: (reason: string, infrastructure?: Error) => void;
+    const crashed = new Promise<string>((resolve, reject) => (resolveCrash = (reason, infrastructure) => (infrastructure ? reject(infrastructure) : resolve(reason))));
     this.crashWaiters.add(resolveCrash);
     let timer: NodeJS.Timeout | undefined;
     try {
