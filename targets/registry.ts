@@ -18,6 +18,7 @@ import { simKind } from './sim/index.js';
 import { qemuKinds } from './qemu/index.js';
 import { linuxProcessKind } from './linux-process/index.js';
 import { linuxRemoteprocKind } from './linux-remoteproc/index.js';
+import { micropythonOpenampKind } from './micropython/index.js';
 
 export const EXTRA_KINDS_ENV = 'FARM_EXTRA_KINDS';
 
@@ -26,6 +27,7 @@ const BUILTIN_KINDS: readonly TargetKindDefinition[] = [
   ...(qemuKinds as readonly TargetKindDefinition[]),
   linuxProcessKind as TargetKindDefinition,
   linuxRemoteprocKind as TargetKindDefinition,
+  micropythonOpenampKind as TargetKindDefinition,
 ];
 
 export class KindRegistry {
