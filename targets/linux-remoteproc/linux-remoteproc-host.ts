@@ -17,6 +17,7 @@ import type { ShellProtocol } from '../protocols.js';
 import { shellQuote } from '../ssh/ssh-shell.js';
 import type { Channel, FaultKind, FirmwareImage, Host, HostEndpoint, Message, NameServiceEvent, OpenEndpointOptions, RemoteState } from '../target.js';
 import { HELPER_OP, RpmsgHelperClient, endpointInfo } from './rpmsg-helper-client.js';
+import { PROBE_PAYLOAD_BYTES, chooseProbeTarget } from '../openamp-host/probe.js';
 
 /** A shell that can also run a long-lived command with its own stdin/stdout (SSH). */
 export interface StreamingShell extends ShellProtocol {
@@ -35,6 +36,8 @@ export interface LinuxRemoteprocHostOptions {
   readonly rpmsgCtrl: string;
   readonly startTimeoutMs: number;
   readonly pollMs: number;
+  /** How long a stall probe waits for its answer before the remote counts as hung, ms. */
+  readonly stallTimeoutMs: number;
   readonly log: (line: string) => void;
   /** Kernel log lines as they are read. */
   readonly onKernelLog: (line: string) => void;
@@ -459,13 +462,57 @@ export class LinuxRemoteprocHost implements Host {
     else endpoint.gone(reason);
   }
 
+  /** The reference firmware's fault words (crash, hang), sent on an answering channel through rpmsg_char. */
   async injectFault(kind: FaultKind): Promise<void> {
-    if (kind !== 'crash') throw new InfrastructureError(`${this.options.target}: fault ${kind} is not supported on a Linux remoteproc board`);
-    const channel = [...this.registry.values()][0];
-    if (!channel) throw new InfrastructureError(`${this.options.target}: no channel to send the crash word on (nothing announced yet)`);
+    const channel = chooseProbeTarget([...this.registry.values()]) ?? [...this.registry.values()][0];
+    if (!channel) throw new InfrastructureError(`${this.options.target}: no channel to send the ${kind} word on (nothing announced yet)`);
     const endpoint = await this.openEndpoint({ name: channel.name, remoteAddr: channel.remoteAddr });
-    await endpoint.send(controlMessage('crash'), { timeoutMs: 2000 });
-    this.options.log(`${this.options.target}: sent the crash word to ${channel.name}@${hex(channel.remoteAddr)}`);
+    try {
+      await endpoint.send(controlMessage(kind), { timeoutMs: 2000 });
+    } finally {
+      await endpoint.close().catch(() => {});
+    }
+    this.options.log(`${this.options.target}: sent the ${kind} word to ${channel.name}@${hex(channel.remoteAddr)}`);
+  }
+
+  /**
+   * Linux does not notice a remote that stopped making progress (no watchdog on most boards):
+   * while a crash is awaited, the farm pings an answering channel through the helper, and a ping
+   * unanswered for stallTimeoutMs is reported as a crash ("no progress").
+   */
+  private async probeUntilStalled(deadline: number, watching: () => boolean): Promise<string | undefined> {
+    const stallMs = this.options.stallTimeoutMs;
+    while (watching() && Date.now() < deadline) {
+      const target = this.cachedState === 'running' && !this.crashReason ? chooseProbeTarget([...this.registry.values()]) : undefined;
+      if (!target) {
+        await sleep(100);
+        continue;
+      }
+      const wait = Math.min(stallMs, deadline - Date.now());
+      if (wait < stallMs) break;
+      let endpoint: HostEndpoint | undefined;
+      try {
+        endpoint = await this.openEndpoint({ name: target.name, remoteAddr: target.remoteAddr });
+        await endpoint.send(new Uint8Array(PROBE_PAYLOAD_BYTES), { timeoutMs: wait });
+        await endpoint.receive({ timeoutMs: wait });
+      } catch (error) {
+        if (!watching()) return undefined;
+        if (error instanceof TimeoutError) {
+          const reason = `no progress: ${target.name}@${hex(target.remoteAddr)} did not answer within ${stallMs} ms`;
+          this.markCrashed(reason, true);
+          return reason;
+        }
+        // The probe failed otherwise: the remote may be crashing right now (the kernel refuses
+        // endpoints, destroys ours). What sysfs says decides; the crash is reported from there.
+        await this.pollOnce().catch(() => {});
+        if (this.crashReason) return undefined;
+        if (error instanceof InfrastructureError) throw error;
+      } finally {
+        await endpoint?.close().catch(() => {});
+      }
+      await sleep(100);
+    }
+    return undefined;
   }
 
   async waitForCrash(options: { timeoutMs?: number } = {}): Promise<string> {
@@ -479,14 +526,19 @@ export class LinuxRemoteprocHost implements Host {
     const crashed = new Promise<string>((resolve, reject) => (resolveCrash = (reason, infrastructure) => (infrastructure ? reject(infrastructure) : resolve(reason))));
     this.crashWaiters.add(resolveCrash);
     let timer: NodeJS.Timeout | undefined;
+    let watching = true;
+    const probing = this.probeUntilStalled(Date.now() + timeoutMs, () => watching).then((reason) => (reason === undefined ? new Promise<never>(() => {}) : reason));
+    probing.catch(() => {});
     try {
       return await Promise.race([
         crashed,
+        probing,
         new Promise<never>((_, reject) => {
           timer = setTimeout(() => reject(new TimeoutError(`${this.options.target}: ${this.instance} did not report a crash within ${timeoutMs} ms`)), timeoutMs);
         }),
       ]);
     } finally {
+      watching = false;
       clearTimeout(timer);
       this.crashWaiters.delete(resolveCrash);
     }
