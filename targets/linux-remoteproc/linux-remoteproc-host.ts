@@ -427,6 +427,9 @@ export class LinuxRemoteprocHost implements Host {
       }
       throw new ProtocolError(`${target}: "${options.name}" was announced by the kernel; its traffic belongs to the kernel driver bound to it, not to an rpmsg_char endpoint`);
     }
+    // An rpmsg-tty channel is the kernel's rpmsg_tty device: /dev/ttyRPMSG<n>, numbered in the
+    // order the channels came (the driver takes the lowest free number), used in raw mode.
+    const tty = announced && announced.name === 'rpmsg-tty' && options.localAddr === undefined ? await this.ttyOf(announced) : undefined;
     let endpoint: LinuxHostEndpoint | undefined;
     const handle = helper.allocateHandle({
       onMessage: (data) => endpoint?.deliver(data),
@@ -436,13 +439,27 @@ export class LinuxRemoteprocHost implements Host {
     });
     endpoint = new LinuxHostEndpoint(options.name, src, dst, helper, handle, target);
     try {
-      await helper.request(HELPER_OP.OPEN_EPT, handle, endpointInfo(options.name, src, dst), `RPMSG_CREATE_EPT_IOCTL "${options.name}" ${hex(src)} -> ${hex(dst)}`, 5000);
+      if (tty) {
+        await helper.request(HELPER_OP.OPEN_TTY, handle, Buffer.from(tty), `open ${tty} (raw)`, 5000);
+        this.options.log(`${target}: "${options.name}" (${hex(dst)}) through ${tty} in raw mode`);
+      }
+      else await helper.request(HELPER_OP.OPEN_EPT, handle, endpointInfo(options.name, src, dst), `RPMSG_CREATE_EPT_IOCTL "${options.name}" ${hex(src)} -> ${hex(dst)}`, 5000);
     } catch (error) {
       helper.releaseHandle(handle);
       throw error;
     }
     this.endpoints.add(endpoint);
     return endpoint;
+  }
+
+  /** The /dev/ttyRPMSG<n> of an rpmsg-tty channel, when the board has it. */
+  private async ttyOf(channel: Channel): Promise<string | undefined> {
+    const index = [...this.registry.values()].filter((candidate) => candidate.name === 'rpmsg-tty').indexOf(channel);
+    if (index < 0) return undefined;
+    const path = `/dev/ttyRPMSG${index}`;
+    // The device node follows the channel (driver probe, udev): give it a second to appear.
+    const found = await this.options.shell.run(`i=0; while [ ! -c ${path} ] && [ $i -lt 20 ]; do sleep 0.05; i=$((i+1)); done; [ -c ${path} ]`);
+    return found.exitCode === 0 ? path : undefined;
   }
 
   /**
