@@ -8,7 +8,8 @@ import { basename, join } from 'node:path';
 import type { Suite, TestCase, TestError, TestResult } from '@playwright/test/reporter';
 import { suiteOfEntry } from './paths.js';
 import { failureClassFromText, type FailureClass } from '../base/errors.js';
-import { ATTACHMENT, type EchoMetrics, type TargetMeta } from './attachments.js';
+import { ATTACHMENT, type EchoMetrics, type FloodMetrics, type TargetMeta } from './attachments.js';
+import { escapeRemoteText } from '../base/remote-text.js';
 
 export type Outcome = 'passed' | 'failed' | 'error' | 'skipped' | 'interrupted';
 
@@ -51,13 +52,15 @@ export interface TestRecord {
   readonly trace: string;
   readonly targetLog: string;
   readonly echo: EchoMetrics | undefined;
+  readonly flood: FloodMetrics | undefined;
   readonly annotations: readonly { type: string; description?: string }[];
 }
 
-// Strips terminal colour codes Playwright puts into expect() messages.
+// Strips terminal colour codes Playwright puts into expect() messages; any other control
+// character left (remote bytes a suite quoted raw) is escaped, never printed or reported raw.
 // eslint-disable-next-line no-control-regex
 const ANSI = /\u001b\[[0-9;]*m/g;
-const plain = (value: string | undefined) => (value ?? '').replace(ANSI, '');
+const plain = (value: string | undefined) => escapeRemoteText((value ?? '').replace(ANSI, ''));
 
 function errorText(error: TestError): string {
   return plain(error.stack ?? error.message ?? error.value);
@@ -188,6 +191,7 @@ export function toRecord(test: TestCase, result: TestResult): TestRecord {
     trace: attachmentText(result, ATTACHMENT.trace),
     targetLog: attachmentText(result, ATTACHMENT.targetLog),
     echo: attachmentJson<EchoMetrics>(result, ATTACHMENT.echoMetrics),
+    flood: attachmentJson<FloodMetrics>(result, ATTACHMENT.floodMetrics),
     annotations: uniqueAnnotations([...test.annotations, ...(result.annotations ?? [])]),
   };
 }

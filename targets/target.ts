@@ -9,8 +9,8 @@
  */
 import type { Strategy } from './protocols.js';
 
-export type SuiteName = 'echo' | 'matrix-multiply' | 'multi-endpoint' | 'lifecycle';
-export const SUITE_NAMES: readonly SuiteName[] = ['echo', 'matrix-multiply', 'multi-endpoint', 'lifecycle'];
+export type SuiteName = 'echo' | 'matrix-multiply' | 'multi-endpoint' | 'lifecycle' | 'flood';
+export const SUITE_NAMES: readonly SuiteName[] = ['echo', 'matrix-multiply', 'multi-endpoint', 'lifecycle', 'flood'];
 
 /** What a remote core runs for one suite: an image to load, or (linux-process) a command. */
 export interface FirmwareImage {
