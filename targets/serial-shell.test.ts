@@ -27,7 +27,7 @@ after(async () => {
 async function login(password: string | undefined): Promise<{ console: SerialConsole; shell: SerialShell }> {
   const console = await SerialConsole.open({ path: double.consolePath as string, name: 'console' });
   try {
-    const shell = await SerialShell.login(console, { target: 'mp157', user: 'root', ...(password !== undefined ? { password } : {}), loginTimeoutMs: 8000, commandTimeoutMs: 5000 });
+    const shell = await SerialShell.login(console, { target: 'mp157', user: 'root', ...(password !== undefined ? { password } : {}), loginTimeoutMs: 20_000, commandTimeoutMs: 10_000 });
     return { console, shell };
   } catch (error) {
     await console.close();

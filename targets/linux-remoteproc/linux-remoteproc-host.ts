@@ -17,6 +17,7 @@ import type { ShellProtocol } from '../protocols.js';
 import { shellQuote } from '../ssh/ssh-shell.js';
 import type { Channel, FaultKind, FirmwareImage, Host, HostEndpoint, Message, NameServiceEvent, OpenEndpointOptions, RemoteState } from '../target.js';
 import { HELPER_OP, RpmsgHelperClient, endpointInfo } from './rpmsg-helper-client.js';
+import { PROBE_PAYLOAD_BYTES, chooseProbeTarget } from '../openamp-host/probe.js';
 
 /** A shell that can also run a long-lived command with its own stdin/stdout (SSH). */
 export interface StreamingShell extends ShellProtocol {
@@ -35,6 +36,8 @@ export interface LinuxRemoteprocHostOptions {
   readonly rpmsgCtrl: string;
   readonly startTimeoutMs: number;
   readonly pollMs: number;
+  /** How long a stall probe waits for its answer before the remote counts as hung, ms. */
+  readonly stallTimeoutMs: number;
   readonly log: (line: string) => void;
   /** Kernel log lines as they are read. */
   readonly onKernelLog: (line: string) => void;
@@ -126,7 +129,10 @@ export class LinuxRemoteprocHost implements Host {
   private poller: Promise<void> | undefined;
   private kernelLines = 0;
   private crashReason: string | undefined;
-  private readonly crashWaiters = new Set<(reason: string) => void>();
+  /** The failure behind crashReason: the remote's crash, or the board becoming unreachable. */
+  private crashError: (() => Error) | undefined;
+  /** Waiting in waitForCrash: told the reason, and the error when it is not the remote's crash. */
+  private readonly crashWaiters = new Set<(reason: string, infrastructure?: Error) => void>();
   private readonly recentKernelLog: string[] = [];
 
   constructor(private readonly options: LinuxRemoteprocHostOptions) {}
@@ -214,6 +220,7 @@ export class LinuxRemoteprocHost implements Host {
     const { shell, target } = this.options;
     await this.ensureHelper();
     this.crashReason = undefined;
+    this.crashError = undefined;
     this.registry.clear();
     await this.readKernelLog();
     this.recentKernelLog.length = 0;
@@ -252,6 +259,7 @@ export class LinuxRemoteprocHost implements Host {
       }
     }
     this.crashReason = undefined;
+    this.crashError = undefined;
   }
 
   private emitDestroyAll(): void {
@@ -345,9 +353,10 @@ export class LinuxRemoteprocHost implements Host {
     if (this.crashReason) return;
     this.crashReason = reason;
     const error = () => (remote ? new RemoteCrashedError(`${this.options.target}: remote crashed: ${reason}`) : new InfrastructureError(`${this.options.target}: ${reason}`));
+    this.crashError = error;
     this.dropEndpoints(reason, error);
     this.emitDestroyAll();
-    for (const waiter of [...this.crashWaiters]) waiter(reason);
+    for (const waiter of [...this.crashWaiters]) waiter(reason, remote ? undefined : error());
   }
 
   private consumeKernelLog(text: string): void {
@@ -380,7 +389,7 @@ export class LinuxRemoteprocHost implements Host {
     for (;;) {
       const channel = [...this.registry.values()].find((candidate) => candidate.name === name);
       if (channel) return channel;
-      if (this.crashReason) throw new RemoteCrashedError(`${this.options.target}: remote crashed: ${this.crashReason}`);
+      if (this.crashReason && this.crashError) throw this.crashError();
       if (this.cachedState === 'offline') throw new ProtocolError(`${this.options.target}: waiting for "${name}" while the remote is offline`);
       if (Date.now() > deadline) {
         throw new FirmwareError(
@@ -418,6 +427,9 @@ export class LinuxRemoteprocHost implements Host {
       }
       throw new ProtocolError(`${target}: "${options.name}" was announced by the kernel; its traffic belongs to the kernel driver bound to it, not to an rpmsg_char endpoint`);
     }
+    // An rpmsg-tty channel is the kernel's rpmsg_tty device: /dev/ttyRPMSG<n>, numbered in the
+    // order the channels came (the driver takes the lowest free number), used in raw mode.
+    const tty = announced && announced.name === 'rpmsg-tty' && options.localAddr === undefined ? await this.ttyOf(announced) : undefined;
     let endpoint: LinuxHostEndpoint | undefined;
     const handle = helper.allocateHandle({
       onMessage: (data) => endpoint?.deliver(data),
@@ -427,13 +439,27 @@ export class LinuxRemoteprocHost implements Host {
     });
     endpoint = new LinuxHostEndpoint(options.name, src, dst, helper, handle, target);
     try {
-      await helper.request(HELPER_OP.OPEN_EPT, handle, endpointInfo(options.name, src, dst), `RPMSG_CREATE_EPT_IOCTL "${options.name}" ${hex(src)} -> ${hex(dst)}`, 5000);
+      if (tty) {
+        await helper.request(HELPER_OP.OPEN_TTY, handle, Buffer.from(tty), `open ${tty} (raw)`, 5000);
+        this.options.log(`${target}: "${options.name}" (${hex(dst)}) through ${tty} in raw mode`);
+      }
+      else await helper.request(HELPER_OP.OPEN_EPT, handle, endpointInfo(options.name, src, dst), `RPMSG_CREATE_EPT_IOCTL "${options.name}" ${hex(src)} -> ${hex(dst)}`, 5000);
     } catch (error) {
       helper.releaseHandle(handle);
       throw error;
     }
     this.endpoints.add(endpoint);
     return endpoint;
+  }
+
+  /** The /dev/ttyRPMSG<n> of an rpmsg-tty channel, when the board has it. */
+  private async ttyOf(channel: Channel): Promise<string | undefined> {
+    const index = [...this.registry.values()].filter((candidate) => candidate.name === 'rpmsg-tty').indexOf(channel);
+    if (index < 0) return undefined;
+    const path = `/dev/ttyRPMSG${index}`;
+    // The device node follows the channel (driver probe, udev): give it a second to appear.
+    const found = await this.options.shell.run(`i=0; while [ ! -c ${path} ] && [ $i -lt 20 ]; do sleep 0.05; i=$((i+1)); done; [ -c ${path} ]`);
+    return found.exitCode === 0 ? path : undefined;
   }
 
   /**
@@ -448,34 +474,88 @@ export class LinuxRemoteprocHost implements Host {
     }
     if (this.polling) await this.pollOnce().catch(() => {});
     const crash = this.crashReason;
-    if (crash) endpoint.gone(crash, () => new RemoteCrashedError(`${this.options.target}: remote crashed: ${crash}`));
+    const crashError = this.crashError;
+    if (crash && crashError) endpoint.gone(crash, crashError);
     else endpoint.gone(reason);
   }
 
+  /** The reference firmware's fault words (crash, hang), sent on an answering channel through rpmsg_char. */
   async injectFault(kind: FaultKind): Promise<void> {
-    if (kind !== 'crash') throw new InfrastructureError(`${this.options.target}: fault ${kind} is not supported on a Linux remoteproc board`);
-    const channel = [...this.registry.values()][0];
-    if (!channel) throw new InfrastructureError(`${this.options.target}: no channel to send the crash word on (nothing announced yet)`);
+    const channel = chooseProbeTarget([...this.registry.values()]) ?? [...this.registry.values()][0];
+    if (!channel) throw new InfrastructureError(`${this.options.target}: no channel to send the ${kind} word on (nothing announced yet)`);
     const endpoint = await this.openEndpoint({ name: channel.name, remoteAddr: channel.remoteAddr });
-    await endpoint.send(controlMessage('crash'), { timeoutMs: 2000 });
-    this.options.log(`${this.options.target}: sent the crash word to ${channel.name}@${hex(channel.remoteAddr)}`);
+    try {
+      await endpoint.send(controlMessage(kind), { timeoutMs: 2000 });
+    } finally {
+      await endpoint.close().catch(() => {});
+    }
+    this.options.log(`${this.options.target}: sent the ${kind} word to ${channel.name}@${hex(channel.remoteAddr)}`);
+  }
+
+  /**
+   * Linux does not notice a remote that stopped making progress (no watchdog on most boards):
+   * while a crash is awaited, the farm pings an answering channel through the helper, and a ping
+   * unanswered for stallTimeoutMs is reported as a crash ("no progress").
+   */
+  private async probeUntilStalled(deadline: number, watching: () => boolean): Promise<string | undefined> {
+    const stallMs = this.options.stallTimeoutMs;
+    while (watching() && Date.now() < deadline) {
+      const target = this.cachedState === 'running' && !this.crashReason ? chooseProbeTarget([...this.registry.values()]) : undefined;
+      if (!target) {
+        await sleep(100);
+        continue;
+      }
+      const wait = Math.min(stallMs, deadline - Date.now());
+      if (wait < stallMs) break;
+      let endpoint: HostEndpoint | undefined;
+      try {
+        endpoint = await this.openEndpoint({ name: target.name, remoteAddr: target.remoteAddr });
+        await endpoint.send(new Uint8Array(PROBE_PAYLOAD_BYTES), { timeoutMs: wait });
+        await endpoint.receive({ timeoutMs: wait });
+      } catch (error) {
+        if (!watching()) return undefined;
+        if (error instanceof TimeoutError) {
+          const reason = `no progress: ${target.name}@${hex(target.remoteAddr)} did not answer within ${stallMs} ms`;
+          this.markCrashed(reason, true);
+          return reason;
+        }
+        // The probe failed otherwise: the remote may be crashing right now (the kernel refuses
+        // endpoints, destroys ours). What sysfs says decides; the crash is reported from there.
+        await this.pollOnce().catch(() => {});
+        if (this.crashReason) return undefined;
+        if (error instanceof InfrastructureError) throw error;
+      } finally {
+        await endpoint?.close().catch(() => {});
+      }
+      await sleep(100);
+    }
+    return undefined;
   }
 
   async waitForCrash(options: { timeoutMs?: number } = {}): Promise<string> {
-    if (this.crashReason) return this.crashReason;
+    if (this.crashReason) {
+      const error = this.crashError?.();
+      if (error && !(error instanceof RemoteCrashedError)) throw error; // the board went away: not a crash of the remote
+      return this.crashReason;
+    }
     const timeoutMs = options.timeoutMs ?? 10_000;
-    let resolveCrash!: (reason: string) => void;
-    const crashed = new Promise<string>((resolve) => (resolveCrash = resolve));
+    let resolveCrash!: (reason: string, infrastructure?: Error) => void;
+    const crashed = new Promise<string>((resolve, reject) => (resolveCrash = (reason, infrastructure) => (infrastructure ? reject(infrastructure) : resolve(reason))));
     this.crashWaiters.add(resolveCrash);
     let timer: NodeJS.Timeout | undefined;
+    let watching = true;
+    const probing = this.probeUntilStalled(Date.now() + timeoutMs, () => watching).then((reason) => (reason === undefined ? new Promise<never>(() => {}) : reason));
+    probing.catch(() => {});
     try {
       return await Promise.race([
         crashed,
+        probing,
         new Promise<never>((_, reject) => {
           timer = setTimeout(() => reject(new TimeoutError(`${this.options.target}: ${this.instance} did not report a crash within ${timeoutMs} ms`)), timeoutMs);
         }),
       ]);
     } finally {
+      watching = false;
       clearTimeout(timer);
       this.crashWaiters.delete(resolveCrash);
     }

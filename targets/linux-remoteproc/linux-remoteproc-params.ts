@@ -32,6 +32,8 @@ export interface LinuxRemoteprocParams {
   readonly bootTimeoutMs: number;
   /** Period of the state / channel / kernel-log poll while the remote runs, ms. */
   readonly pollMs: number;
+  /** A stall probe unanswered this long (through SSH and the helper) means the remote hangs, ms. */
+  readonly stallTimeoutMs: number;
 }
 
 export interface ConsoleParams {
@@ -81,7 +83,7 @@ export const PRESETS: Readonly<Record<string, BoardPreset>> = {
   },
 };
 
-const KEYS = ['preset', 'ssh', 'console', 'remoteproc', 'firmwareDir', 'helperAbi', 'helperDir', 'rpmsgCtrl', 'identity', 'power', 'flasher', 'startTimeoutMs', 'bootTimeoutMs', 'pollMs'];
+const KEYS = ['preset', 'ssh', 'console', 'remoteproc', 'firmwareDir', 'helperAbi', 'helperDir', 'rpmsgCtrl', 'identity', 'power', 'flasher', 'startTimeoutMs', 'bootTimeoutMs', 'pollMs', 'stallTimeoutMs'];
 
 function absolutePath(record: Record<string, unknown>, key: string, path: string, fallback: string): string {
   const value = record[key] ?? fallback;
@@ -131,5 +133,6 @@ export function parseLinuxRemoteprocParams(raw: unknown, path: string): LinuxRem
     startTimeoutMs: integerParam(record, 'startTimeoutMs', path, { min: 500, max: 600_000 }, 20_000),
     bootTimeoutMs: integerParam(record, 'bootTimeoutMs', path, { min: 1000, max: 1_800_000 }, 60_000),
     pollMs: integerParam(record, 'pollMs', path, { min: 5, max: 10_000 }, 50),
+    stallTimeoutMs: integerParam(record, 'stallTimeoutMs', path, { min: 100, max: 600_000 }, 3000),
   };
 }

@@ -146,6 +146,7 @@ export class LinuxBoard {
       rpmsgCtrl: this.params.rpmsgCtrl,
       startTimeoutMs: this.params.startTimeoutMs,
       pollMs: this.params.pollMs,
+      stallTimeoutMs: this.params.stallTimeoutMs,
       log: (line) => this.info(line),
       onKernelLog: this.onKernelLog,
     });
@@ -179,7 +180,7 @@ export async function checkIdentity(target: string, shell: SshShell, expected: L
 }
 
 export class LinuxRemoteprocTarget implements Target {
-  readonly capabilities: TargetCapabilities = { suites: SUITE_NAMES, restartable: true, faults: ['crash'], kernelClientSample: true, hostAnnouncedChannels: false };
+  readonly capabilities: TargetCapabilities = { suites: SUITE_NAMES, restartable: true, faults: ['crash', 'hang'], kernelClientSample: true, hostAnnouncedChannels: false };
   readonly board: LinuxBoard;
   readonly flasher: FlasherProtocol | undefined;
   private log: TargetLog | undefined;

@@ -273,3 +273,21 @@ test('the serial console is captured from powered on, and a shell on it sees the
   assert.equal(t.board.console, undefined, 'the console is closed at teardown');
   await assert.rejects(t.board.serialShell(), (error: unknown) => error instanceof InfrastructureError && isNamed(error));
 });
+
+test('an rpmsg-tty channel goes through /dev/ttyRPMSG0 in raw mode: control bytes arrive unchanged behind the remote\'s prefix', async () => {
+  logLines.length = 0;
+  await withTarget(async (t, host) => {
+    await host.start(await t.firmwareFor('multi-endpoint'));
+    const channel = await host.waitForChannel('rpmsg-tty', { timeoutMs: 10_000 });
+    const endpoint = await host.openEndpoint({ name: 'rpmsg-tty' });
+    assert.ok(logLines.some((line) => line.includes('through /dev/ttyRPMSG0 in raw mode')), 'the tty was used');
+    // ^C, ^D, ^Z, CR, LF, DEL, 0xff: a cooked terminal would signal, end, translate or erase.
+    const message = Buffer.from([0x03, 0x04, 0x1a, 0x0d, 0x0a, 0x7f, 0x00, 0xff, 0x41]);
+    await endpoint.send(message);
+    const reply = await endpoint.receive({ timeoutMs: 5000 });
+    const prefix = `TTY 0x${channel.remoteAddr.toString(16).padStart(4, '0')}: `;
+    assert.deepEqual(Buffer.from(reply.data), Buffer.concat([Buffer.from(prefix), message]));
+    await endpoint.close();
+    await host.stop();
+  });
+});

@@ -14,6 +14,7 @@
  */
 import { mkdirSync, readFileSync, readdirSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import type * as net from 'node:net';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { InfrastructureError } from '../../../base/errors.js';
@@ -21,12 +22,12 @@ import { ensureConsoleDouble, ensureFuseBridge } from '../../../firmware/tools.j
 import { fileURLToPath } from 'node:url';
 import { ManagedProcess } from '../../../base/process/managed-process.js';
 import { QEMU_MACHINES } from '../../../qemu/machines.js';
-import { runFileStem } from '../../../base/process/run-files.js';
+import { runFileStem, sweepStaleRunFiles } from '../../../base/process/run-files.js';
 import type { OpenAmpHost } from '../../openamp-host/openamp-host.js';
 import { parseQemuParams } from '../../qemu/qemu-params.js';
 import { QemuTarget } from '../../qemu/qemu-target.js';
 import { killMountNamespace, mountNamespaceOf, startTestSshd, type TestSshd } from '../../ssh/testing/sshd-for-tests.js';
-import { BoardKernel } from './board-kernel.js';
+import { BoardKernel, type TtyLink } from './board-kernel.js';
 import { serveKernel } from './kernel-socket.js';
 
 export const DOUBLE_STEM_KIND = 'mp157-double';
@@ -87,6 +88,8 @@ export function sweepStaleDoubles(log: (line: string) => void = () => {}): void 
     const match = new RegExp(`^farm-${DOUBLE_STEM_KIND}-(\\d+)-[0-9a-f]{8}$`).exec(name);
     if (match && !pidAlive(Number(match[1]))) rmSync(join(tmpdir(), name), { recursive: true, force: true });
   }
+  // The emulated M4's RAM file and QMP socket of a killed double (QEMU's run files).
+  sweepStaleRunFiles();
 }
 
 /** The prelude run as root inside the namespace before sshd: mounts the kernel paths. */
@@ -97,7 +100,7 @@ const PRELUDE = [
   'until [ -d "$BOARD/fuse/dev" ]; do',
   '  i=$((i+1)); [ $i -gt 400 ] && { echo "board double: fuse-bridge did not mount" >&2; exit 1; }; sleep 0.05',
   'done',
-  'mount --bind /dev "$BOARD/realdev"',
+  'mount --rbind /dev "$BOARD/realdev"',
   'mount -t tmpfs -o mode=755 farm-dev /dev',
   'for e in "$BOARD"/realdev/*; do ln -s "$e" "/dev/${e##*/}"; done',
   'rm -f /dev/kmsg',
@@ -145,6 +148,67 @@ async function startConsole(namespacePid: number, password: string): Promise<{ p
   return { path, process: child };
 }
 
+/** Relays a pty master to a UNIX socket (the terminal's far side); argv[1] is the socket. */
+const TTY_RELAY = "const s=require('net').connect(process.argv[1]);process.stdin.pipe(s);s.pipe(process.stdout);s.on('close',()=>process.exit(0));";
+
+/**
+ * /dev/ttyRPMSG<n> of the double: a real pty (console-double) whose far side is relayed to the
+ * BoardKernel's rpmsg_tty endpoint, symlinked into the namespace's /dev. A real terminal, so the
+ * farm's helper sets raw mode on it as on a board.
+ */
+class TtyFactory {
+  nsRoot: () => string = () => '';
+  private readonly live = new Set<() => Promise<void>>();
+
+  constructor(private readonly dir: string) {}
+
+  async create(index: number, link: TtyLink): Promise<() => Promise<void>> {
+    const socketPath = join(this.dir, `tty${index}-${Date.now()}.sock`);
+    let connection: net.Socket | undefined;
+    link.output = (data) => connection?.write(data);
+    const server = await new Promise<net.Server>((resolve, reject) => {
+      const listening = createServer((socket) => {
+        connection = socket;
+        socket.on('data', (chunk: Buffer) => link.onInput(new Uint8Array(chunk)));
+        socket.on('error', () => {});
+      });
+      listening.once('error', reject);
+      listening.listen(socketPath, () => resolve(listening));
+    });
+    let output = '';
+    const relay = ManagedProcess.spawn({ name: `ttyRPMSG${index}`, file: await ensureConsoleDouble(), args: [process.execPath, '-e', TTY_RELAY, socketPath], onOutput: (_s, text) => (output += text) });
+    const deadline = Date.now() + 5000;
+    let pty: string | undefined;
+    while (!pty && Date.now() < deadline) {
+      pty = /^(\/dev\/pts\/\d+)\n/.exec(output)?.[1];
+      if (!pty) await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    const node = `${this.nsRoot()}/dev/ttyRPMSG${index}`;
+    if (pty) symlinkSync(pty, node);
+    const remove = async () => {
+      this.live.delete(remove);
+      try {
+        unlinkSync(node);
+      } catch {
+        // gone with the namespace
+      }
+      await relay.stop();
+      server.close();
+      connection?.destroy();
+    };
+    this.live.add(remove);
+    if (!pty) {
+      await remove();
+      throw new InfrastructureError(`board double: no pty for ttyRPMSG${index}: ${output}`);
+    }
+    return remove;
+  }
+
+  async closeAll(): Promise<void> {
+    for (const remove of [...this.live]) await remove();
+  }
+}
+
 export class BoardDouble {
   private constructor(
     readonly dir: string,
@@ -156,6 +220,7 @@ export class BoardDouble {
     /** The console's pty (the "UART" to open with serialport), when asked for. */
     readonly consolePath: string | undefined,
     private readonly console: ManagedProcess | undefined,
+    private readonly cleanups: readonly (() => Promise<void>)[] = [],
   ) {}
 
   get port(): number {
@@ -190,11 +255,15 @@ export class BoardDouble {
     const m4 = new QemuTarget('mp157-double-m4', 'qemu-cortex-m4', QEMU_MACHINES['cortex-m4'], parseQemuParams(undefined, 'double'), { configDir: dir, firmware: {}, workDir: join(dir, 'm4') });
     let server: net.Server | undefined;
     let sshd: TestSshd | undefined;
+    const cleanups: (() => Promise<void>)[] = [];
     try {
       await m4.setup({ info: (line) => log(`board double: ${line}`), console: () => {} });
       const host = m4.host as OpenAmpHost;
       let nsRoot = '';
+      const ttyFactory = new TtyFactory(dir);
+      cleanups.push(() => ttyFactory.closeAll());
       const kernel = new BoardKernel({
+        ttyDevice: (index, link) => ttyFactory.create(index, link),
         host,
         firmwareDir: join(dir, 'firmware'),
         rprocName: options.rprocName ?? 'm4',
@@ -211,6 +280,7 @@ export class BoardDouble {
         },
       });
       host.remoteproc.onCrash((reason) => kernel.reportCrash(reason));
+      ttyFactory.nsRoot = () => nsRoot;
       server = await serveKernel(kernel, join(dir, 'k.sock'), log);
       sshd = await startTestSshd({
         dir: join(dir, 'sshd'),
@@ -225,7 +295,7 @@ export class BoardDouble {
       writeFileSync(join(dir, 'known_hosts'), `[127.0.0.1]:${sshd.port} ${sshd.hostKey}\n`);
       log(`board double: sshd on 127.0.0.1:${sshd.port}, state in ${dir}`);
       const console = options.consolePassword === undefined ? undefined : await startConsole(sshd.process.pid, options.consolePassword);
-      return new BoardDouble(dir, sshd, kernel, m4, server, log, console?.path, console?.process);
+      return new BoardDouble(dir, sshd, kernel, m4, server, log, console?.path, console?.process, cleanups);
     } catch (error) {
       await sshd?.stop().catch(() => {});
       server?.close();
@@ -237,6 +307,7 @@ export class BoardDouble {
 
   /** Kills sshd, every session and the FUSE bridge (the namespace and its mounts go with them), QEMU; removes the state. */
   async stop(): Promise<void> {
+    for (const cleanup of this.cleanups) await cleanup().catch(() => {});
     await this.console?.stop();
     await this.sshd.stop();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));

@@ -58,6 +58,18 @@ export interface BoardKernelOptions {
   readonly devNode: (name: string, present: boolean) => Promise<void>;
   /** rpmsg_client_sample's message count (the kernel's module parameter; 100). */
   readonly clientSampleCount?: number;
+  /**
+   * rpmsg_tty: makes /dev/ttyRPMSG<index> a terminal whose other end is `link` (bytes the
+   * terminal's user writes arrive at `link.onInput`; `link.output` writes to it). Returns a
+   * function that removes it. Without it, rpmsg-tty channels get no tty.
+   */
+  readonly ttyDevice?: (index: number, link: TtyLink) => Promise<() => Promise<void>>;
+}
+
+export interface TtyLink {
+  onInput(data: Uint8Array): void;
+  /** Set by the double: writes the remote's messages to the terminal. */
+  output?: (data: Uint8Array) => void;
 }
 
 interface KmsgRecord {
@@ -128,6 +140,7 @@ export class BoardKernel {
     this.lastCrash = reason;
     this.log(`remoteproc remoteproc0: crash detected in ${this.options.rprocName}: type fatal error (${reason})`);
     this.dropEndpoints('the remote crashed');
+    for (const device of [...this.ttys.keys()]) void this.removeTty(device);
     if (this.recovery === 'enabled') {
       this.log('remoteproc remoteproc0: handling crash #1 in ' + this.options.rprocName);
       void this.restartAfterCrash();
@@ -297,9 +310,11 @@ export class BoardKernel {
         this.channels.set(key, { name: event.name, src: RPMSG_ADDR_ANY, dst: event.addr });
         this.log(`virtio_rpmsg_bus virtio0: creating channel ${event.name} addr ${hex(event.addr, 1)}`);
         if (event.name === 'rpmsg-client-sample') void this.clientSample(key, event.addr);
+        if (event.name === 'rpmsg-tty') void this.rpmsgTty(key, event.addr);
       } else {
         this.channels.delete(key);
         this.log(`virtio_rpmsg_bus virtio0: destroying channel ${event.name} addr ${hex(event.addr, 1)}`);
+        void this.removeTty(key);
       }
     });
     try {
@@ -314,6 +329,7 @@ export class BoardKernel {
 
   private async shutdown(): Promise<void> {
     this.dropEndpoints('the remote processor stopped');
+    for (const device of [...this.ttys.keys()]) await this.removeTty(device);
     for (const [key, channel] of this.channels) {
       this.log(`virtio_rpmsg_bus virtio0: destroying channel ${channel.name} addr ${hex(channel.dst, 1)}`);
       this.channels.delete(key);
@@ -357,6 +373,50 @@ export class BoardKernel {
     } catch (error) {
       this.log(`${prefix} rpmsg_send failed: ${(error as Error).message}`);
     }
+  }
+
+  // ---- rpmsg_tty ----
+
+  private readonly ttys = new Map<string, { index: number; endpoint: HostEndpoint; remove: () => Promise<void>; closed: boolean }>();
+
+  /** drivers/tty/rpmsg_tty.c: one /dev/ttyRPMSG<n> per rpmsg-tty channel (n: lowest free), its endpoint talking to the channel. */
+  private async rpmsgTty(device: string, remoteAddr: number): Promise<void> {
+    if (!this.options.ttyDevice) return;
+    const used = new Set([...this.ttys.values()].map((tty) => tty.index));
+    let index = 0;
+    while (used.has(index)) index++;
+    try {
+      const endpoint = await this.options.host.openEndpoint({ name: 'rpmsg-tty', remoteAddr });
+      const link: TtyLink = {
+        onInput: (data) => {
+          // One write of the terminal's user = one message (up to the payload size).
+          for (let at = 0; at < data.length; at += 496) void endpoint.send(data.subarray(at, at + 496)).catch(() => {});
+        },
+      };
+      const entry = { index, endpoint, remove: async () => {}, closed: false };
+      this.ttys.set(device, entry);
+      entry.remove = await this.options.ttyDevice(index, link);
+      this.log(`rpmsg_tty ${device}: TTY device ttyRPMSG${index} registered`);
+      while (!entry.closed) {
+        try {
+          const message = await endpoint.receive({ timeoutMs: 1000 });
+          link.output?.(message.data);
+        } catch (error) {
+          if (!(error as Error).name.startsWith('TimeoutError')) break;
+        }
+      }
+    } catch (error) {
+      this.log(`rpmsg_tty ${device}: ${(error as Error).message}`);
+    }
+  }
+
+  private async removeTty(device: string): Promise<void> {
+    const tty = this.ttys.get(device);
+    if (!tty) return;
+    this.ttys.delete(device);
+    tty.closed = true;
+    await tty.remove().catch(() => {});
+    await tty.endpoint.close().catch(() => {});
   }
 
   // ---- rpmsg_char ----

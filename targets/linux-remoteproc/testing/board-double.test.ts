@@ -1,0 +1,50 @@
+/**
+ * The board double leaves nothing behind when its controller is SIGKILLed: sshd, the FUSE
+ * bridge, the console, QEMU and every session die with it (parent-death signals, stdin EOF),
+ * the namespace and its mounts go with the last of them, and the next start sweeps the state
+ * directory.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { sweepStaleDoubles } from './board-double.js';
+
+function processesMentioning(text: string): number[] {
+  const found: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes(text)) found.push(Number(entry));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return found;
+}
+
+test('SIGKILL of the double\'s controller: no process of it survives; the next start sweeps its state', { timeout: 120_000 }, async () => {
+  const runner = fileURLToPath(new URL('./run-with-double.js', import.meta.url));
+  const child = spawn(process.execPath, [runner, '--', 'sleep', '60'], { env: { ...process.env, FARM_DOUBLE_VERBOSE: '1' }, stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  const dir = await new Promise<string>((resolve, reject) => {
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+      const match = /state in (\/tmp\/farm-mp157-double-\d+-[0-9a-f]{8})/.exec(stderr);
+      if (match && stderr.includes('up on 127.0.0.1')) resolve(match[1] as string);
+    });
+    child.once('exit', () => reject(new Error(`run-with-double exited early: ${stderr}`)));
+  });
+  assert.ok(processesMentioning(dir).length >= 2, 'sshd and the FUSE bridge run with the state directory in their arguments');
+  const ramFiles = () => readdirSync('/dev/shm').filter((name) => name.startsWith(`farm-qemu-${child.pid}-`));
+  assert.ok(ramFiles().length > 0, 'the emulated M4 has its RAM file');
+  child.kill('SIGKILL');
+  const deadline = Date.now() + 10_000;
+  while (processesMentioning(dir).length > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
+  assert.deepEqual(processesMentioning(dir), [], 'processes of the killed double');
+  assert.ok(existsSync(dir), 'the state directory is left for the sweep');
+  sweepStaleDoubles();
+  assert.equal(existsSync(dir), false, 'swept');
+  assert.deepEqual(ramFiles(), [], 'the RAM file swept');
+});
