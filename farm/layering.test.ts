@@ -7,7 +7,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -55,6 +56,33 @@ const EXPECTED = [
 interface CruiseResult {
   summary: { violations: { from: string; to: string; rule: { name: string } }[] };
 }
+
+/** Top-level folders that hold no shipped TypeScript and stay outside the layers, with why. */
+const OUTSIDE_LAYERS: Readonly<Record<string, string>> = {
+  node_modules: 'dependencies',
+  dist: 'build output',
+  'farm-out': 'reports of a run',
+  'test-results': 'Playwright output',
+  'playwright-report': 'Playwright output',
+};
+
+function holdsTypeScript(dir: string): boolean {
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    if (entry.isDirectory() ? entry.name !== 'build' && holdsTypeScript(join(dir, entry.name)) : /\.[cm]?ts$/.test(entry.name)) return true;
+  }
+  return false;
+}
+
+test('every top-level folder holding TypeScript is a layer of the rules (a new folder cannot escape them)', () => {
+  const config = createRequire(import.meta.url)(CONFIG) as { options: { includeOnly: string } };
+  const layers = new RegExp(config.options.includeOnly);
+  const unchecked = readdirSync(ROOT, { withFileTypes: true })
+    .filter((entry) => entry.isDirectory() && !entry.name.startsWith('.') && !(entry.name in OUTSIDE_LAYERS))
+    .filter((entry) => !layers.test(`${entry.name}/`) && holdsTypeScript(join(ROOT, entry.name)))
+    .map((entry) => entry.name);
+  assert.deepEqual(unchecked, [], `TypeScript outside the layering of .dependency-cruiser.cjs (add the folder to LAYERS and to README "Architecture"): ${unchecked.join(', ')}`);
+  assert.ok(layers.test('targets/'), 'the includeOnly pattern is the layer list');
+});
 
 test('npm test runs the dependency rules first', () => {
   const scripts = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts;

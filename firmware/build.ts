@@ -6,12 +6,16 @@ import { InfrastructureError } from '../base/errors.js';
 import { MissingToolError, findExecutable } from '../base/process/managed-process.js';
 
 /** The machines the reference firmware is built for (firmware/platform/<machine>). */
-export type FirmwareMachine = 'linux-process' | 'riscv64-virt' | 'cortex-m4' | 'versal-r5';
-export const FIRMWARE_MACHINES: readonly FirmwareMachine[] = ['linux-process', 'riscv64-virt', 'cortex-m4', 'versal-r5'];
+export type FirmwareMachine = 'linux-process' | 'riscv64-virt' | 'cortex-m4' | 'versal-r5' | 'zynqmp-r5';
+export const FIRMWARE_MACHINES: readonly FirmwareMachine[] = ['linux-process', 'riscv64-virt', 'cortex-m4', 'versal-r5', 'zynqmp-r5'];
 
 /** The three programs (firmware/apps), named as their ELF files. */
 export type FirmwareProgram = 'echo' | 'matrix-multiply' | 'multi-services';
 export const FIRMWARE_PROGRAMS: readonly FirmwareProgram[] = ['echo', 'matrix-multiply', 'multi-services'];
+
+/** Native helpers built with the linux-process machine (firmware/tools): the process-tree reaper and the hostile test remote. */
+export type HostTool = 'farm-reaper' | 'hostile-remote';
+export const HOST_TOOLS: readonly HostTool[] = ['farm-reaper', 'hostile-remote'];
 
 export interface BuildTool {
   readonly binary: string;
@@ -24,15 +28,17 @@ const PROGRAM_COMPILERS: Readonly<Record<FirmwareMachine, BuildTool>> = {
   'riscv64-virt': { binary: 'riscv64-unknown-elf-gcc', debianPackage: 'gcc-riscv64-unknown-elf' },
   'cortex-m4': { binary: 'arm-none-eabi-gcc', debianPackage: 'gcc-arm-none-eabi' },
   'versal-r5': { binary: 'arm-none-eabi-gcc', debianPackage: 'gcc-arm-none-eabi' },
+  'zynqmp-r5': { binary: 'arm-none-eabi-gcc', debianPackage: 'gcc-arm-none-eabi' },
 };
 
 /**
  * The boot stub QEMU loads itself on machines that have one (firmware/build/<machine>/<file>),
- * and its compiler: the Versal stub runs on the APU, not on the R5.
+ * and its compiler: the Versal and ZynqMP stubs run on the APU (A72 / A53), not on the R5.
  */
 export const FIRMWARE_BOOT_STUBS: Readonly<Partial<Record<FirmwareMachine, { readonly file: string; readonly compiler: BuildTool }>>> = {
   'cortex-m4': { file: 'boot-stub.elf', compiler: PROGRAM_COMPILERS['cortex-m4'] },
   'versal-r5': { file: 'apu-stub.elf', compiler: { binary: 'aarch64-linux-gnu-gcc', debianPackage: 'gcc-aarch64-linux-gnu' } },
+  'zynqmp-r5': { file: 'apu-stub.elf', compiler: { binary: 'aarch64-linux-gnu-gcc', debianPackage: 'gcc-aarch64-linux-gnu' } },
 };
 
 const MAKE: BuildTool = { binary: 'make', debianPackage: 'make' };
@@ -42,9 +48,11 @@ export interface FirmwareBuildRequest {
   readonly programs?: readonly FirmwareProgram[];
   /** The machine's boot stub, if it has one. */
   readonly bootStub?: boolean;
+  /** Native helpers (linux-process only: they run on this machine). */
+  readonly tools?: readonly HostTool[];
 }
 
-const EVERYTHING: FirmwareBuildRequest = { programs: FIRMWARE_PROGRAMS, bootStub: true };
+const EVERYTHING: FirmwareBuildRequest = { programs: FIRMWARE_PROGRAMS, bootStub: true, tools: HOST_TOOLS };
 
 /** Compilers each machine's whole build needs (programs and boot stub), with the Debian package of each. */
 export const FIRMWARE_TOOLCHAINS: Readonly<Record<FirmwareMachine, readonly BuildTool[]>> = {
@@ -52,12 +60,13 @@ export const FIRMWARE_TOOLCHAINS: Readonly<Record<FirmwareMachine, readonly Buil
   'riscv64-virt': compilersFor('riscv64-virt', EVERYTHING),
   'cortex-m4': compilersFor('cortex-m4', EVERYTHING),
   'versal-r5': compilersFor('versal-r5', EVERYTHING),
+  'zynqmp-r5': compilersFor('zynqmp-r5', EVERYTHING),
 };
 
 /** The compilers `request` needs (none when it asks for nothing), without make. */
 function compilersFor(machine: FirmwareMachine, request: FirmwareBuildRequest): BuildTool[] {
   const tools: BuildTool[] = [];
-  if ((request.programs ?? []).length > 0) tools.push(PROGRAM_COMPILERS[machine]);
+  if ((request.programs ?? []).length > 0 || (machine === 'linux-process' && (request.tools ?? []).length > 0)) tools.push(PROGRAM_COMPILERS[machine]);
   const stub = FIRMWARE_BOOT_STUBS[machine];
   if (request.bootStub && stub && !tools.some((tool) => tool.binary === stub.compiler.binary)) tools.push(stub.compiler);
   return tools;
@@ -102,6 +111,11 @@ export function firmwarePath(machine: FirmwareMachine, program: FirmwareProgram)
   return path.join(firmwareBuildDir(machine), `${program}.elf`);
 }
 
+/** A native helper's executable (firmware/build/linux-process/<tool>); ensureFirmwareBuilt('linux-process', { tools: [tool] }) builds it. */
+export function hostToolPath(tool: HostTool): string {
+  return path.join(firmwareBuildDir('linux-process'), tool);
+}
+
 /** Missing build tools for `request` on `machine` (default: everything): empty when it can be built. */
 export function missingFirmwareTools(machine: FirmwareMachine, request: FirmwareBuildRequest = EVERYTHING): BuildTool[] {
   return firmwareBuildTools(machine, request).filter((tool) => !findExecutable(tool.binary));
@@ -115,6 +129,7 @@ function makeGoals(machine: FirmwareMachine, request: FirmwareBuildRequest): str
   const files = new Set((request.programs ?? []).map((program) => `${program}.elf`));
   const stub = FIRMWARE_BOOT_STUBS[machine];
   if (request.bootStub && stub) files.add(stub.file);
+  if (machine === 'linux-process') for (const tool of request.tools ?? []) files.add(tool);
   return [...files].sort().map((file) => `build/${machine}/${file}`);
 }
 

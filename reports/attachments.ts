@@ -3,7 +3,6 @@
  * the attachments and the shape of the JSON ones. Attachments cross from the worker to the
  * runner process as bytes, so both sides must agree on these.
  */
-import type { SuiteName } from '../targets/target.js';
 
 export const ATTACHMENT = {
   /** TargetMeta as JSON. */
@@ -19,7 +18,7 @@ export const ATTACHMENT = {
 export interface TargetMeta {
   readonly target: string;
   readonly kind: string;
-  readonly suite: SuiteName;
+  readonly suite: string;
   readonly firmware: { readonly label: string; readonly sha256: string; readonly path?: string };
   readonly properties: Record<string, string>;
 }

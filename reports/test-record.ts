@@ -4,8 +4,9 @@
  * failure class is read back from the error text ("RemoteCrashedError[protocol]: ..."), with
  * defaults for errors that carry none.
  */
-import { basename } from 'node:path';
-import type { TestCase, TestError, TestResult } from '@playwright/test/reporter';
+import { basename, join } from 'node:path';
+import type { Suite, TestCase, TestError, TestResult } from '@playwright/test/reporter';
+import { suiteOfEntry } from './paths.js';
 import { failureClassFromText, type FailureClass } from '../base/errors.js';
 import { ATTACHMENT, type EchoMetrics, type TargetMeta } from './attachments.js';
 
@@ -135,8 +136,17 @@ export function timingOf(result: TestResult): TestTiming {
   };
 }
 
+/**
+ * A test's suite: the folder of the run's entry file it was loaded through (`farm run` names
+ * them after the suites, see farm/suite-entries.ts), else its spec file's base name.
+ */
 export function suiteOf(test: TestCase): string {
-  return basename(test.location.file).replace(/\.spec\.[cm]?[jt]s$/, '');
+  let parent: Suite | undefined = test.parent;
+  while (parent && parent.type !== 'file') parent = parent.parent;
+  // A file suite's title is its path relative to the project's test folder: "<suite>/<file>.js".
+  const testDir = test.parent.project()?.testDir;
+  const entry = parent && testDir !== undefined ? suiteOfEntry(join(testDir, parent.title)) : undefined;
+  return entry ?? basename(test.location.file).replace(/\.spec\.[cm]?[jt]s$/, '');
 }
 
 export function targetOf(test: TestCase): string {

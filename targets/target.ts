@@ -117,6 +117,8 @@ export interface Prerequisite {
   readonly debianPackages?: readonly string[];
   /** A fix that is not a package, said in words. */
   readonly hint?: string;
+  /** Not ok because what is there is wrong (e.g. a firmware file that is no image for the core), not because it is absent. */
+  readonly invalid?: boolean;
 }
 
 /** Where a target reports progress and console output while it runs. */

@@ -5,6 +5,7 @@ import {
   RPMSG_ADDR_ANY,
   RPMSG_DEFAULT_BUFFER_SIZE,
   RPMSG_HEADER_SIZE,
+  RPMSG_MAX_CHANNELS,
   RPMSG_NS_ADDR,
   RPMSG_NS_CREATE,
   RPMSG_NS_DESTROY,
@@ -19,6 +20,7 @@ import {
 import { VirtioRpmsgEndpoint, type EndpointOwner } from './endpoint.js';
 import {
   EndpointNotBoundError,
+  NameServiceLimitError,
   NameServiceMessageError,
   NoBufferError,
   PayloadTooLargeError,
@@ -27,6 +29,8 @@ import {
   RpmsgHeaderError,
 } from './errors.js';
 import { decodeNsMessage, encodeNsMessage, encodeRpmsgName } from './wire.js';
+import { hex } from '../../base/errors.js';
+import { quoteRemote } from '../text/remote-text.js';
 
 /** Options of createRpmsgHost / createRpmsgRemote: the contract's options plus two knobs. */
 export interface RpmsgVirtioOptions extends RpmsgDeviceOptions {
@@ -95,6 +99,9 @@ export abstract class VirtioRpmsgDevice implements RpmsgDevice, EndpointOwner {
   private readonly endpoints = new Map<number, VirtioRpmsgEndpoint>();
   /** Names the peer announced and their addresses. */
   private readonly services = new Map<string, number>();
+  /** The peer's live channels ("addr:name"), for the cap. */
+  private readonly channelKeys = new Set<string>();
+  private readonly maxChannels: number;
   private readonly nsListeners = new Set<(announcement: NameServiceAnnouncement) => void>();
   private nextAddr = RPMSG_RESERVED_ADDRESSES;
   private waiters: SendWaiter[] = [];
@@ -117,6 +124,7 @@ export abstract class VirtioRpmsgDevice implements RpmsgDevice, EndpointOwner {
     this.transport = options.transport;
     this.doorbell = options.doorbell;
     this.reportError = options.onProtocolError;
+    this.maxChannels = options.maxChannels ?? RPMSG_MAX_CHANNELS;
   }
 
   /** True once the rings are in use (the remote saw DRIVER_OK). */
@@ -264,6 +272,13 @@ export abstract class VirtioRpmsgDevice implements RpmsgDevice, EndpointOwner {
   protected abstract waitingForBuffers(waiting: boolean): void;
   /** Role: releases timers and the like on close(). */
   protected abstract stopRole(): void;
+  /**
+   * Role: where the buffer receiveBuffer() is looking at came from ("vring0 (remote -> host)
+   * descriptor 3, buffer at 0x00010600"), for error messages; '' when unknown.
+   */
+  protected describeReceivedBuffer(): string {
+    return '';
+  }
 
   protected get inPoll(): boolean {
     return this.polling;
@@ -336,6 +351,7 @@ export abstract class VirtioRpmsgDevice implements RpmsgDevice, EndpointOwner {
     this.isReady = false;
     this.pendingNs = [];
     this.services.clear();
+    this.channelKeys.clear();
     for (const endpoint of this.endpoints.values()) endpoint.dest = endpoint.requestedDest;
   }
 
@@ -387,7 +403,7 @@ export abstract class VirtioRpmsgDevice implements RpmsgDevice, EndpointOwner {
     if (data.length > this.maxPayload) throw new PayloadTooLargeError(data.length, this.maxPayload);
     const dst = dest ?? endpoint.dest;
     if (dst === RPMSG_ADDR_ANY || !Number.isInteger(dst) || dst < 0 || dst > 0xffffffff) {
-      throw new EndpointNotBoundError(`endpoint ${endpoint.describe()} has no destination: the peer has not announced ${JSON.stringify(endpoint.name)} yet`);
+      throw new EndpointNotBoundError(`endpoint ${endpoint.describe()} has no destination: the peer has not announced ${quoteRemote(endpoint.name)} yet`);
     }
     return dst;
   }
@@ -466,7 +482,26 @@ export abstract class VirtioRpmsgDevice implements RpmsgDevice, EndpointOwner {
       return;
     }
     const { name, addr } = announcement;
+    if (addr === RPMSG_ADDR_ANY || addr === RPMSG_NS_ADDR) {
+      this.malformed(
+        new NameServiceMessageError(
+          `name-service ${announcement.flags === RPMSG_NS_CREATE ? 'CREATE' : 'DESTROY'} of ${quoteRemote(name)} at address ${hex(addr)} ` +
+            `(${addr === RPMSG_ADDR_ANY ? 'ADDR_ANY' : 'the name service itself'}) refused: no channel can live there`,
+        ),
+      );
+      return;
+    }
+    const key = `${addr}:${name}`;
     if (announcement.flags === RPMSG_NS_CREATE) {
+      if (!this.channelKeys.has(key)) {
+        if (this.channelKeys.size >= this.maxChannels) {
+          this.protocolError(
+            new NameServiceLimitError(`name-service CREATE of ${quoteRemote(name)} at ${hex(addr)} refused: the remote already has ${this.channelKeys.size} channels, the most one device keeps (${this.maxChannels})`),
+          );
+          return;
+        }
+        this.channelKeys.add(key);
+      }
       this.services.set(name, addr);
       for (const endpoint of this.endpoints.values()) {
         if (endpoint.name === name && endpoint.dest === RPMSG_ADDR_ANY) {
@@ -475,6 +510,7 @@ export abstract class VirtioRpmsgDevice implements RpmsgDevice, EndpointOwner {
         }
       }
     } else {
+      this.channelKeys.delete(key);
       if (this.services.get(name) === addr) this.services.delete(name);
       for (const endpoint of this.endpoints.values()) {
         if (endpoint.name === name && endpoint.dest === addr) {
@@ -522,7 +558,14 @@ export abstract class VirtioRpmsgDevice implements RpmsgDevice, EndpointOwner {
 
   private malformed(error: Error): void {
     this.stats.droppedMalformed++;
-    this.protocolError(error);
+    const where = this.describeReceivedBuffer();
+    if (where !== '' && error instanceof RpmsgHeaderError) {
+      this.protocolError(new RpmsgHeaderError(`${where}: ${error.message}`));
+    } else if (where !== '' && error instanceof NameServiceMessageError) {
+      this.protocolError(new NameServiceMessageError(`${where}: ${error.message}`));
+    } else {
+      this.protocolError(error);
+    }
   }
 
   private noBuffer(endpoint: VirtioRpmsgEndpoint, timeoutMs: number): NoBufferError {

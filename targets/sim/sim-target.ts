@@ -163,8 +163,8 @@ export class SimTarget implements Target {
     if (!image) {
       image = writeSimFirmware(join(this.context.workDir, 'firmware', 'sim'), {
         program,
-        vringNum: this.params.vringNum,
-        bufferSize: this.params.bufferSize,
+        vringNum: this.resource.vringNum,
+        bufferSize: this.resource.bufferSize,
       });
       this.generated.set(program, image);
       image.catch(() => this.generated.delete(program));
