@@ -1,6 +1,8 @@
 import { existsSync, statSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
+import { firmwareBuildTools } from '../../firmware/build.js';
 import { EM_ARM } from '../../openamp/elf/elf-constants.js';
+import { referenceProgramsNeeded } from '../reference-firmware.js';
 import { flashCommand } from '../flasher/flasher-drivers.js';
 import type { TargetKindDefinition } from '../kind.js';
 import { toolPrerequisite as tool } from '../tool-prerequisite.js';
@@ -39,6 +41,9 @@ export const micropythonOpenampKind: TargetKindDefinition<MicroPythonParams> = {
       );
     }
     if (params.power?.type === 'uhubctl') lines.push(tool('uhubctl (power)', params.power.binary, 'uhubctl'));
+    // Suites farm.yaml gives no image for run the reference firmware, built for the Cortex-M4.
+    const build = firmwareBuildTools('cortex-m4', { programs: referenceProgramsNeeded(context.firmware ?? {}) });
+    lines.push(...build.map(({ binary, debianPackage }) => tool(`${binary} (reference M4 firmware build)`, binary, debianPackage)));
     return lines;
   },
   create: (name, params, context) => new MicroPythonTarget(name, 'micropython-openamp', params, context),
