@@ -173,6 +173,23 @@ test('crash detection: a healthy remote is not called stalled; after the hang wo
   assert.equal(host.state, 'offline');
 });
 
+test('firmwareLoad entry: RemoteProc(0x08100000) starts the image flashed to the M4', async () => {
+  board.configure({ flashImage: echo.path as string });
+  const byEntry = new MicroPythonHost({ name: 'h747-entry', connection, firmwareLoad: 'entry', entry: 0x0810_0000, boardDir: '/flash', execTimeoutMs: 5000, resetTimeoutMs: 15_000, faults: [], stallTimeoutMs: 1000, log: (line) => log.push(line) });
+  await byEntry.prepare();
+  await byEntry.start(echo);
+  const channel = await byEntry.waitForChannel(DEMO, { timeoutMs: 10_000 });
+  const endpoint = await byEntry.openEndpoint({ name: DEMO });
+  await endpoint.send(new Uint8Array([9, 8, 7]));
+  const reply = await endpoint.receive({ timeoutMs: 5000 });
+  assert.equal(reply.src, channel.remoteAddr);
+  assert.deepEqual(reply.data, new Uint8Array([9, 8, 7]));
+  assert.ok(!log.some((line) => line.startsWith('h747-entry') && line.includes('copied')), 'entry mode copies no image');
+  await byEntry.stop();
+  byEntry.dispose();
+  await host.prepare();
+});
+
 test('closing the double leaves nothing running (no pty-relay, no QEMU)', async () => {
   const running = children();
   assert.ok(running.some((line) => /pty-relay/.test(line)), running.join('\n'));

@@ -131,7 +131,10 @@ export class MicroPythonHost implements Host {
       this.options.log(`${this.options.name}: RemoteProc.stop() returned without a reset`);
       return;
     } catch (error) {
-      if (!(error instanceof SerialPortClosedError) && !(error instanceof ReplUnresponsiveError) && !(error instanceof ProtocolError)) throw error;
+      // RemoteProc.stop() itself refused: the board did not reset, the remote may still run.
+      if (error instanceof MicroPythonError) throw new InfrastructureError(`${this.options.name}: RemoteProc.stop() failed: ${error.message.split('\n')[0]}`, { cause: error });
+      // The port vanished under the exec (the reset), or the board went quiet while resetting.
+      if (!(error instanceof SerialPortClosedError) && !(error instanceof ReplUnresponsiveError) && !(error instanceof TimeoutError)) throw error;
       this.options.log(`${this.options.name}: the board reset on RemoteProc.stop() (${(error as Error).message.split('\n')[0]})`);
     }
     await this.reconnect();
