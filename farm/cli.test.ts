@@ -233,7 +233,7 @@ test('farm targets and farm doctor say which targets can run here and why not', 
   const targets = await runCli(['targets', '--config', config], space.dir);
   assert.equal(targets.code, 0, targets.stderr);
   assert.match(targets.stdout, /^good\s+fake\s+echo\s+yes$/m);
-  assert.match(targets.stdout, /^unplugged\s+fake\s+echo,matrix-multiply,multi-endpoint,lifecycle\s+no$/m);
+  assert.match(targets.stdout, /^unplugged\s+fake\s+echo,matrix-multiply,multi-endpoint,lifecycle,flood\s+no$/m);
   assert.match(targets.stdout, /why not: fake power relay: relay off/);
 
   const doctor = await runCli(['doctor', '--config', config], space.dir);

@@ -46,7 +46,7 @@ targets:
   assert.equal(config.defaults.timeout, 30);
   assert.deepEqual(config.targets[0]?.suites, ['echo', 'lifecycle'], 'canonical suite order');
   assert.deepEqual(config.targets[0]?.firmware, { echo: '/lab/fw/echo.elf' });
-  assert.deepEqual(config.targets[1]?.suites, ['echo', 'matrix-multiply', 'multi-endpoint', 'lifecycle']);
+  assert.deepEqual(config.targets[1]?.suites, ['echo', 'matrix-multiply', 'multi-endpoint', 'lifecycle', 'flood']);
   assert.deepEqual(config.targets[1]?.params, { delayMs: 1 });
 });
 
@@ -67,7 +67,7 @@ test('schema mistakes point at the offending field', () => {
   );
   assert.equal(
     errorOf(`targets:\n  - name: a\n    kind: fake\n    suites: [echo, ping]\n`),
-    'farm.yaml:4:20: targets[0].suites[1]: unknown suite "ping" (known: echo, matrix-multiply, multi-endpoint, lifecycle)',
+    'farm.yaml:4:20: targets[0].suites[1]: unknown suite "ping" (known: echo, matrix-multiply, multi-endpoint, lifecycle, flood)',
   );
   assert.match(errorOf(`targets:\n  - name: a\n    kind: fake\n    firmware:\n      pong: x.elf\n`), /^farm\.yaml:5:7: targets\[0\]\.firmware\.pong: unknown suite "pong" \(known: echo,/);
   assert.equal(

@@ -51,3 +51,15 @@ export function ensureFuseBridge(): Promise<string> {
   const file = toolPath('host', 'fuse-bridge');
   return once('fuse-bridge', () => make('fuse-bridge', 'host', file));
 }
+
+/** The serial console of the board double (a pty whose master side runs a login program). */
+export function ensureConsoleDouble(): Promise<string> {
+  const file = toolPath('host', 'console-double');
+  return once('console-double', () => make('console-double', 'host', file));
+}
+
+/** The C ping host of `npm run bench:c-host` (this machine only): open-amp's host role on the Linux generic machine. */
+export function ensurePingHost(): Promise<string> {
+  const file = toolPath('host', 'ping-host');
+  return once('ping-host', () => make('ping-host', 'host', file));
+}

@@ -12,6 +12,8 @@ export const ATTACHMENT = {
   targetLog: 'target-log',
   /** EchoMetrics as JSON (echo suite). */
   echoMetrics: 'echo-metrics',
+  /** FloodMetrics as JSON (flood suite, one per test). */
+  floodMetrics: 'flood-metrics',
 } as const;
 
 /** The target and firmware a test ran on. */
@@ -28,4 +30,14 @@ export interface EchoMetrics {
   readonly bytes: number;
   readonly p50Us: number;
   readonly p99Us: number;
+}
+
+/** One direction of the flood suite (suites/support/flood.ts). */
+export interface FloodMetrics {
+  readonly direction: 'host-to-remote' | 'remote-to-host';
+  readonly messages: number;
+  readonly bytes: number;
+  readonly seconds: number;
+  readonly messagesPerSecond: number;
+  readonly megabytesPerSecond: number;
 }

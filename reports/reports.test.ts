@@ -42,6 +42,7 @@ function record(overrides: Partial<TestRecord>): TestRecord {
     trace: 'trace line',
     targetLog: '',
     echo: undefined,
+    flood: undefined,
     annotations: [],
     ...overrides,
   };

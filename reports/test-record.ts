@@ -8,7 +8,7 @@ import { basename, join } from 'node:path';
 import type { Suite, TestCase, TestError, TestResult } from '@playwright/test/reporter';
 import { suiteOfEntry } from './paths.js';
 import { failureClassFromText, type FailureClass } from '../base/errors.js';
-import { ATTACHMENT, type EchoMetrics, type TargetMeta } from './attachments.js';
+import { ATTACHMENT, type EchoMetrics, type FloodMetrics, type TargetMeta } from './attachments.js';
 
 export type Outcome = 'passed' | 'failed' | 'error' | 'skipped' | 'interrupted';
 
@@ -51,6 +51,7 @@ export interface TestRecord {
   readonly trace: string;
   readonly targetLog: string;
   readonly echo: EchoMetrics | undefined;
+  readonly flood: FloodMetrics | undefined;
   readonly annotations: readonly { type: string; description?: string }[];
 }
 
@@ -188,6 +189,7 @@ export function toRecord(test: TestCase, result: TestResult): TestRecord {
     trace: attachmentText(result, ATTACHMENT.trace),
     targetLog: attachmentText(result, ATTACHMENT.targetLog),
     echo: attachmentJson<EchoMetrics>(result, ATTACHMENT.echoMetrics),
+    flood: attachmentJson<FloodMetrics>(result, ATTACHMENT.floodMetrics),
     annotations: uniqueAnnotations([...test.annotations, ...(result.annotations ?? [])]),
   };
 }

@@ -99,6 +99,7 @@ export class LinuxProcessTarget implements Target {
       doorbell: () => this.ops.doorbell,
       name,
       stallTimeoutMs: params.stallTimeoutMs,
+      spinAfterSendUs: params.hostSpinMicros,
       launch: (firmware) => this.launch(firmware),
       faultInjector: (kind) => this.injectFault(kind),
       log: (line) => this.log?.info(line),

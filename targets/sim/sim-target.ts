@@ -111,6 +111,7 @@ export class SimTarget implements Target {
       name: resource.name,
       bufferSize: resource.bufferSize,
       stallTimeoutMs: this.params.stallTimeoutMs,
+      spinAfterSendUs: this.params.hostSpinMicros,
       log: (line) => this.log?.info(line),
     });
     soc.onCrash = (reason) => host.remoteproc.reportCrash(reason);
