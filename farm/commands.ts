@@ -11,7 +11,7 @@ import { firmwareForSuite } from './suite-firmware.js';
 import { farmPrerequisites, inspectFarm, missingPackages } from './inventory.js';
 import { UsageError } from './selection.js';
 import { ConsolePrefixer } from './console-prefixer.js';
-import { quoteRemote } from '../openamp/text/remote-text.js';
+import { quoteRemote } from '../base/remote-text.js';
 
 const out = (line = '') => process.stdout.write(`${line}\n`);
 

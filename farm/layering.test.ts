@@ -41,6 +41,7 @@ const TREE: Record<string, readonly string[]> = {
   'openamp/pong.ts': ['./ping.js'], // no-circular
   'qemu/machine.ts': ['./machine.test-helper.js'], // no-test-code-in-production
   'qemu/machine.test-helper.ts': [],
+  'examples/user-suite/ping.spec.ts': ['../../farm/fixtures.js'], // not-in-allowed (a user suite reaches in past the public API)
 };
 
 const EXPECTED = [
@@ -48,6 +49,7 @@ const EXPECTED = [
   'no-circular: openamp/ping.ts -> openamp/pong.ts',
   'no-test-code-in-production: qemu/machine.ts -> qemu/machine.test-helper.ts',
   'not-in-allowed: base/low.ts -> farm/fixtures.ts',
+  'not-in-allowed: examples/user-suite/ping.spec.ts -> farm/fixtures.ts',
   'not-in-allowed: reports/summary.ts -> targets/qemu/index.ts',
   'only-farm-imports-registry: targets/qemu/params.ts -> targets/registry.ts',
   'part-imports-kind: targets/protocols.ts -> targets/sim/index.ts',
@@ -64,6 +66,7 @@ const OUTSIDE_LAYERS: Readonly<Record<string, string>> = {
   'farm-out': 'reports of a run',
   'test-results': 'Playwright output',
   'playwright-report': 'Playwright output',
+  examples: "users' own suites (examples/user-suite): not shipped, they import the farm only by its package name, as a user's project does",
 };
 
 function holdsTypeScript(dir: string): boolean {

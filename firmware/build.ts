@@ -13,10 +13,6 @@ export const FIRMWARE_MACHINES: readonly FirmwareMachine[] = ['linux-process', '
 export type FirmwareProgram = 'echo' | 'matrix-multiply' | 'multi-services';
 export const FIRMWARE_PROGRAMS: readonly FirmwareProgram[] = ['echo', 'matrix-multiply', 'multi-services'];
 
-/** Native helpers built with the linux-process machine (firmware/tools): the process-tree reaper and the hostile test remote. */
-export type HostTool = 'farm-reaper' | 'hostile-remote';
-export const HOST_TOOLS: readonly HostTool[] = ['farm-reaper', 'hostile-remote'];
-
 export interface BuildTool {
   readonly binary: string;
   readonly debianPackage: string;
@@ -48,11 +44,9 @@ export interface FirmwareBuildRequest {
   readonly programs?: readonly FirmwareProgram[];
   /** The machine's boot stub, if it has one. */
   readonly bootStub?: boolean;
-  /** Native helpers (linux-process only: they run on this machine). */
-  readonly tools?: readonly HostTool[];
 }
 
-const EVERYTHING: FirmwareBuildRequest = { programs: FIRMWARE_PROGRAMS, bootStub: true, tools: HOST_TOOLS };
+const EVERYTHING: FirmwareBuildRequest = { programs: FIRMWARE_PROGRAMS, bootStub: true };
 
 /** Compilers each machine's whole build needs (programs and boot stub), with the Debian package of each. */
 export const FIRMWARE_TOOLCHAINS: Readonly<Record<FirmwareMachine, readonly BuildTool[]>> = {
@@ -66,7 +60,7 @@ export const FIRMWARE_TOOLCHAINS: Readonly<Record<FirmwareMachine, readonly Buil
 /** The compilers `request` needs (none when it asks for nothing), without make. */
 function compilersFor(machine: FirmwareMachine, request: FirmwareBuildRequest): BuildTool[] {
   const tools: BuildTool[] = [];
-  if ((request.programs ?? []).length > 0 || (machine === 'linux-process' && (request.tools ?? []).length > 0)) tools.push(PROGRAM_COMPILERS[machine]);
+  if ((request.programs ?? []).length > 0) tools.push(PROGRAM_COMPILERS[machine]);
   const stub = FIRMWARE_BOOT_STUBS[machine];
   if (request.bootStub && stub && !tools.some((tool) => tool.binary === stub.compiler.binary)) tools.push(stub.compiler);
   return tools;
@@ -111,11 +105,6 @@ export function firmwarePath(machine: FirmwareMachine, program: FirmwareProgram)
   return path.join(firmwareBuildDir(machine), `${program}.elf`);
 }
 
-/** A native helper's executable (firmware/build/linux-process/<tool>); ensureFirmwareBuilt('linux-process', { tools: [tool] }) builds it. */
-export function hostToolPath(tool: HostTool): string {
-  return path.join(firmwareBuildDir('linux-process'), tool);
-}
-
 /** Missing build tools for `request` on `machine` (default: everything): empty when it can be built. */
 export function missingFirmwareTools(machine: FirmwareMachine, request: FirmwareBuildRequest = EVERYTHING): BuildTool[] {
   return firmwareBuildTools(machine, request).filter((tool) => !findExecutable(tool.binary));
@@ -129,7 +118,6 @@ function makeGoals(machine: FirmwareMachine, request: FirmwareBuildRequest): str
   const files = new Set((request.programs ?? []).map((program) => `${program}.elf`));
   const stub = FIRMWARE_BOOT_STUBS[machine];
   if (request.bootStub && stub) files.add(stub.file);
-  if (machine === 'linux-process') for (const tool of request.tools ?? []) files.add(tool);
   return [...files].sort().map((file) => `build/${machine}/${file}`);
 }
 

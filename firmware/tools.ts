@@ -58,8 +58,20 @@ export function ensureConsoleDouble(): Promise<string> {
   return once('console-double', () => make('console-double', 'host', file));
 }
 
-/** The C ping host of `npm run bench:c-host` (this machine only): open-amp's host role on the Linux generic machine. */
-export function ensurePingHost(): Promise<string> {
-  const file = toolPath('host', 'ping-host');
-  return once('ping-host', () => make('ping-host', 'host', file));
+/**
+ * Native helpers of this machine: the process-tree reaper every linux-process remote runs under,
+ * the hostile test remote (issue 14), and the C ping host of `npm run bench:c-host` (open-amp's
+ * host role on its Linux generic machine).
+ */
+export type HostTool = 'farm-reaper' | 'hostile-remote' | 'ping-host';
+
+/** Where `tool` is once built (firmware/build/tools/host/<tool>). */
+export function hostToolPath(tool: HostTool): string {
+  return toolPath('host', tool);
+}
+
+/** Builds `tool` (or finds it up to date) with firmware/tools/Makefile; needs gcc and make. */
+export function ensureHostTool(tool: HostTool): Promise<string> {
+  const file = hostToolPath(tool);
+  return once(`host-tool:${tool}`, () => make(tool, 'host', file));
 }

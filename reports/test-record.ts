@@ -9,6 +9,7 @@ import type { Suite, TestCase, TestError, TestResult } from '@playwright/test/re
 import { suiteOfEntry } from './paths.js';
 import { failureClassFromText, type FailureClass } from '../base/errors.js';
 import { ATTACHMENT, type EchoMetrics, type FloodMetrics, type TargetMeta } from './attachments.js';
+import { escapeRemoteText } from '../base/remote-text.js';
 
 export type Outcome = 'passed' | 'failed' | 'error' | 'skipped' | 'interrupted';
 
@@ -55,10 +56,11 @@ export interface TestRecord {
   readonly annotations: readonly { type: string; description?: string }[];
 }
 
-// Strips terminal colour codes Playwright puts into expect() messages.
+// Strips terminal colour codes Playwright puts into expect() messages; any other control
+// character left (remote bytes a suite quoted raw) is escaped, never printed or reported raw.
 // eslint-disable-next-line no-control-regex
 const ANSI = /\u001b\[[0-9;]*m/g;
-const plain = (value: string | undefined) => (value ?? '').replace(ANSI, '');
+const plain = (value: string | undefined) => escapeRemoteText((value ?? '').replace(ANSI, ''));
 
 function errorText(error: TestError): string {
   return plain(error.stack ?? error.message ?? error.value);

@@ -7,6 +7,7 @@
 import { test } from '../farm/fixtures.js';
 import type { Host, HostEndpoint, NameServiceEvent } from '../targets/target.js';
 import { hex } from '../base/errors.js';
+import { quoteRemote } from '../base/remote-text.js';
 import { check, concatBytes, expectAddress, expectBytes, expectNoMessage, text } from './support/verdict.js';
 
 const CLIENT_SAMPLE = 'rpmsg-client-sample';
@@ -21,7 +22,7 @@ const latin1 = (bytes: Uint8Array) => Buffer.from(bytes).toString('latin1');
 /** Checks a tty reply: "TTY <n>: " (older firmware) or "TTY 0x%04x: " with the tty's address, then the message. */
 function expectTtyReply(reply: Uint8Array, message: Uint8Array, ttyAddr: number, what: string): void {
   const match = /^TTY (0x[0-9a-f]{4}|\d+): /.exec(latin1(reply.subarray(0, 20)));
-  check(match !== null, `${what}: reply "${latin1(reply.subarray(0, 24))}" lacks the "TTY <n>: " prefix`);
+  check(match !== null, `${what}: reply ${quoteRemote(latin1(reply.subarray(0, 24)))} lacks the "TTY <n>: " prefix`);
   const id = match[1] as string;
   if (id.startsWith('0x')) check(id === hex4(ttyAddr), `${what}: prefix names ${id}, the tty endpoint is ${hex4(ttyAddr)}`);
   expectBytes(reply.subarray(match[0].length), message, `${what}: payload after the prefix`);

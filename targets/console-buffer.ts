@@ -1,4 +1,4 @@
-import { escapeRemoteText } from '../openamp/text/remote-text.js';
+import { escapeRemoteText } from '../base/remote-text.js';
 
 /** How much console text a target keeps between two takes; the newest text wins. */
 export const CONSOLE_LIMIT = 1_000_000;

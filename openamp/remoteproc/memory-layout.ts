@@ -1,6 +1,6 @@
 import { hex } from '../../base/errors.js';
 import type { ResourceTable } from '../rsc/parse-resource-table.js';
-import { quoteRemote } from '../text/remote-text.js';
+import { quoteRemote } from '../../base/remote-text.js';
 import { vringSize } from '../virtio/vring-layout.js';
 import { FirmwareLoadError } from './remoteproc-errors.js';
 

@@ -8,7 +8,7 @@ import { FW_RSC_ADDR_ANY, FW_RSC_NOTIFY_ID_ANY } from '../rsc/rsc-layout.js';
 import { readTraceText } from '../rsc/trace-buffer.js';
 import { VdevTransport } from '../rsc/vdev-transport.js';
 import { vringSize } from '../virtio/vring-layout.js';
-import { quoteRemote } from '../text/remote-text.js';
+import { quoteRemote } from '../../base/remote-text.js';
 import type { Allocation, RemoteprocOps, ResourceTableLocation } from './remoteproc-ops.js';
 import { FirmwareLoadError, RemoteprocStateError } from './remoteproc-errors.js';
 import { checkLayout, resourceTableRegions, type LayoutRegion } from './memory-layout.js';

@@ -1,5 +1,5 @@
 import { TimeoutError } from '../../base/errors.js';
-import { quoteRemote } from '../text/remote-text.js';
+import { quoteRemote } from '../../base/remote-text.js';
 import { RPMSG_ADDR_ANY, type RpmsgEndpoint, type RpmsgMessage } from './api.js';
 import { RpmsgClosedError, RpmsgConfigError } from './errors.js';
 

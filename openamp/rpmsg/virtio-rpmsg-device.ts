@@ -30,7 +30,7 @@ import {
 } from './errors.js';
 import { decodeNsMessage, encodeNsMessage, encodeRpmsgName } from './wire.js';
 import { hex } from '../../base/errors.js';
-import { quoteRemote } from '../text/remote-text.js';
+import { quoteRemote } from '../../base/remote-text.js';
 
 /** Options of createRpmsgHost / createRpmsgRemote: the contract's options plus two knobs. */
 export interface RpmsgVirtioOptions extends RpmsgDeviceOptions {

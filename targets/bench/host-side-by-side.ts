@@ -23,7 +23,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
 import { InfrastructureError } from '../../base/errors.js';
 import { ensureFirmwareBuilt, firmwarePath } from '../../firmware/build.js';
-import { ensurePingHost } from '../../firmware/tools.js';
+import { ensureHostTool } from '../../firmware/tools.js';
 import { measureEchoRoundTrips } from '../../openamp/bench/echo-round-trips.js';
 import { DEMO_CHANNEL } from '../../openamp/remote/program.js';
 import { OpenAmpHost } from '../openamp-host/openamp-host.js';
@@ -161,7 +161,7 @@ export interface SideBySideRecord {
 }
 
 export async function runSideBySide(options: SideBySideOptions): Promise<SideBySideRecord> {
-  const [pingHost] = await Promise.all([ensurePingHost(), ensureFirmwareBuilt('linux-process', { programs: ['echo'] })]);
+  const [pingHost] = await Promise.all([ensureHostTool('ping-host'), ensureFirmwareBuilt('linux-process', { programs: ['echo'] })]);
   const remote = firmwarePath('linux-process', 'echo');
   const warmup = Math.max(50, Math.round(options.roundTrips / 10));
   const c: HostFigures[] = [];

@@ -9,14 +9,14 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { ensureFirmwareBuilt, hostToolPath } from '../../firmware/build.js';
+import { ensureHostTool, hostToolPath } from '../../firmware/tools.js';
 import { readJunit } from '../../reports/junit-reader.js';
 import { isAlive, startCli, trackRun, waitFor, workspace } from '../../farm/testing/cli-harness.js';
 
 const space = workspace();
 after(() => space.remove());
 before(async () => {
-  await ensureFirmwareBuilt('linux-process', { tools: ['farm-reaper', 'hostile-remote'] });
+  await Promise.all([ensureHostTool('farm-reaper'), ensureHostTool('hostile-remote')]);
 });
 
 interface Row {
@@ -97,10 +97,10 @@ test('farm run: every row of the hostile-remote table ends in the right class wi
     assert.equal(testCase.failure.attributes.type, row.verdict, `${row.mode}: ${testCase.failure.attributes.message}`);
     // The message starts "Name[class]: "; the class is checked above.
     assert.match((testCase.failure.attributes.message ?? '').replace(/^(\w+)\[\w+\]/, '$1'), row.message!, row.mode);
-    // Not a timeout's verdict: the message is the violation (above), and the test did not wait
-    // out the echo suite's 10 s channel wait. (The time includes the remote's start and the
-    // machine's load; the latency from violation to verdict is measured in hostile-remote.test.ts.)
-    assert.ok(Number(testCase.attributes.time) < 10, `${row.mode} took ${testCase.attributes.time} s`);
+    // Not a timeout's verdict: the message is the violation (above). The test's time is no
+    // measure (it includes the worker's set-up, a firmware build on a fresh clone); the latency
+    // from violation to verdict is measured in hostile-remote.test.ts.
+    assert.doesNotMatch(testCase.failure.attributes.message ?? '', /TimeoutError|within \d+ ms/, row.mode);
     // The progress line on the terminal says the same.
     assert.ok(output.includes(`h-${row.mode}`), row.mode);
   }

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { classifyFailure, type FailureClass } from '../../base/errors.js';
-import { ensureFirmwareBuilt, hostToolPath } from '../../firmware/build.js';
+import { ensureHostTool, hostToolPath } from '../../firmware/tools.js';
 import { DEMO_CHANNEL } from '../../openamp/remote/program.js';
 import type { TargetLog } from '../target.js';
 import { linuxProcessKind } from './index.js';
@@ -20,7 +20,7 @@ import type { LinuxProcessTarget } from './linux-process-target.js';
 const scratch = mkdtempSync(join(tmpdir(), 'farm-hostile-test-'));
 after(() => rmSync(scratch, { recursive: true, force: true }));
 before(async () => {
-  await ensureFirmwareBuilt('linux-process', { tools: ['farm-reaper', 'hostile-remote'] });
+  await Promise.all([ensureHostTool('farm-reaper'), ensureHostTool('hostile-remote')]);
 });
 
 function hostileCommand(mode: string, ...extra: string[]): string[] {

@@ -2,7 +2,8 @@ import { readFile } from 'node:fs/promises';
 import { basename, isAbsolute, resolve } from 'node:path';
 import { InfrastructureError, RemoteCrashedError } from '../../base/errors.js';
 import { LINUX_GENERIC } from '../../openamp/machines/linux-generic.js';
-import { ensureFirmwareBuilt, firmwarePath, hostToolPath } from '../../firmware/build.js';
+import { ensureFirmwareBuilt, firmwarePath } from '../../firmware/build.js';
+import { ensureHostTool, hostToolPath } from '../../firmware/tools.js';
 import { CrashRecordReader, describeCrash } from '../openamp-host/crash-record.js';
 import { runFileStem, sweepStaleRunFiles } from '../../base/process/run-files.js';
 import { ConsoleBuffer } from '../console-buffer.js';
@@ -122,8 +123,9 @@ export class LinuxProcessTarget implements Target {
         `${this.name}: a linux-process target runs commands, not images: move targets.${this.name}.firmware.${images[0]} to params.commands.${images[0]} (a list: executable, arguments)`,
       );
     }
-    // The reference firmware when a suite uses it, and farm-reaper (every remote runs under it).
-    await ensureFirmwareBuilt('linux-process', SUITE_NAMES.some((suite) => !this.params.commands[suite]) ? undefined : { tools: ['farm-reaper'] });
+    // farm-reaper (every remote runs under it), and the reference firmware when a suite uses it.
+    await ensureHostTool('farm-reaper');
+    if (SUITE_NAMES.some((suite) => !this.params.commands[suite])) await ensureFirmwareBuilt('linux-process');
     for (const suite of SUITE_NAMES) {
       const image = await this.firmwareFor(suite);
       this.log?.info(`${this.name}: ${suite}: ${image.command?.join(' ')} (sha256 ${image.sha256})`);

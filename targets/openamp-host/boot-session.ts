@@ -1,6 +1,6 @@
 import { TimeoutError } from '../../base/errors.js';
 import type { RpmsgDevice } from '../../openamp/rpmsg/api.js';
-import { quoteRemote } from '../../openamp/text/remote-text.js';
+import { quoteRemote } from '../../base/remote-text.js';
 
 /** What a boot runs, for failure messages: the firmware's label and a reader of its trace buffer. */
 export interface BootSubject {

@@ -1,7 +1,7 @@
 import { ProtocolError, TimeoutError, hex } from '../../base/errors.js';
 import { RPMSG_ADDR_ANY, type RpmsgEndpoint } from '../../openamp/rpmsg/api.js';
 import type { HostEndpoint, Message } from '../target.js';
-import { quoteRemote } from '../../openamp/text/remote-text.js';
+import { quoteRemote } from '../../base/remote-text.js';
 import type { BootSession } from './boot-session.js';
 
 export const DEFAULT_RECEIVE_TIMEOUT_MS = 5000;

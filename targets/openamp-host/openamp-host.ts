@@ -24,7 +24,7 @@ import { controlMessage } from '../../openamp/remote/control-words.js';
 import { DeviceStatusError, NoBufferError } from '../../openamp/rpmsg/errors.js';
 import { createRpmsgHost, rpmsgBufferCount, STATUS_RUNNING, type VirtioRpmsgHost } from '../../openamp/rpmsg/host.js';
 import { VIRTIO_ID_RPMSG } from '../../openamp/virtio/transport.js';
-import { escapeRemoteText, quoteRemote, truncatedList } from '../../openamp/text/remote-text.js';
+import { escapeRemoteText, quoteRemote, truncatedList } from '../../base/remote-text.js';
 import { sha256Hex } from '../firmware-image.js';
 import { BootSession } from './boot-session.js';
 import { ChannelRegistry } from './channel-registry.js';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { propertyRuns } from '../testing/fuzz-runs.js';
+import { propertyRuns } from '../openamp/testing/fuzz-runs.js';
 import { escapeRemoteText, quoteRemote, truncatedList } from './remote-text.js';
 
 /** What may never reach a terminal, an XML or an HTML report from a remote. */
