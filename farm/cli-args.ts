@@ -28,6 +28,8 @@ const COMMAND_OPTIONS: Record<CommandName, readonly OptionSpec[]> = {
     { name: 'workers', value: 'N', help: 'parallel workers (default: one per target, at most 2)' },
     { name: 'shard', value: 'I/N', help: 'run the I-th of N parts of the tests' },
     { name: 'out', value: 'DIR', help: 'report directory (default: defaults.out of the farm file, farm-out)' },
+    { name: 'no-wait', help: 'refuse a target another local run holds instead of waiting for it' },
+    { name: 'lock-wait', value: 'SECONDS', help: 'how long to wait for busy local targets (default 600)' },
     CONFIG,
   ],
   targets: [{ name: 'kinds', help: 'list the registered target kinds (built-in and FARM_EXTRA_KINDS) instead' }, CONFIG],
@@ -36,7 +38,7 @@ const COMMAND_OPTIONS: Record<CommandName, readonly OptionSpec[]> = {
 };
 
 const SYNOPSIS: Record<CommandName, string> = {
-  run: 'farm run [--target NAME[,NAME...]]... [--suite NAME[,NAME...]]... [--repeat N] [--retries N]\n           [--workers N] [--shard I/N] [--out DIR] [--config FILE]',
+  run: 'farm run [--target NAME[,NAME...]]... [--suite NAME[,NAME...]]... [--repeat N] [--retries N]\n           [--workers N] [--shard I/N] [--out DIR] [--no-wait | --lock-wait SECONDS]\n           [--config FILE]',
   targets: 'farm targets [--kinds] [--config FILE]',
   doctor: 'farm doctor [--fix] [--config FILE]',
   up: 'farm up TARGET [--suite NAME] [--config FILE]',

@@ -8,7 +8,7 @@ import { FarmError } from '../openamp/errors.js';
 import { ConfigFileError } from './config-error.js';
 import { loadFarmConfig } from './config.js';
 import { selectRun, UsageError } from './selection.js';
-import { runPlan } from './run-command.js';
+import { runLocally } from './local-run.js';
 import { doctorCommand, kindsCommand, targetsCommand, upCommand } from './commands.js';
 import { helpText, parseCommandLine } from './cli-args.js';
 
@@ -43,7 +43,7 @@ async function main(argv: string[]): Promise<number> {
         out: value('out'),
       });
       for (const note of notes) process.stdout.write(`farm: note: ${note}\n`);
-      return (await runPlan(plan)).exitCode;
+      return (await runLocally(plan, { noWait: args.values['no-wait'] === true, lockWait: value('lock-wait') })).exitCode;
     }
     case 'targets':
       return targetsCommand(config, registry);
