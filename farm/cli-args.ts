@@ -5,7 +5,7 @@
  */
 import { UsageError } from './selection.js';
 
-export const COMMANDS = ['run', 'targets', 'doctor', 'up'] as const;
+export const COMMANDS = ['run', 'targets', 'doctor', 'up', 'db', 'agent', 'places', 'health'] as const;
 export type CommandName = (typeof COMMANDS)[number];
 
 interface OptionSpec {
@@ -18,6 +18,7 @@ interface OptionSpec {
 }
 
 const CONFIG: OptionSpec = { name: 'config', value: 'FILE', help: 'farm file (default: ./farm.yaml, else the built-in farm)' };
+const FARM: OptionSpec = { name: 'farm', value: 'URL', help: 'the farm database, postgres://USER@HOST:PORT/DB (default: $FARM_DB)' };
 
 const COMMAND_OPTIONS: Record<CommandName, readonly OptionSpec[]> = {
   run: [
@@ -30,11 +31,33 @@ const COMMAND_OPTIONS: Record<CommandName, readonly OptionSpec[]> = {
     { name: 'out', value: 'DIR', help: 'report directory (default: defaults.out of the farm file, farm-out)' },
     { name: 'no-wait', help: 'refuse a target another local run holds instead of waiting for it' },
     { name: 'lock-wait', value: 'SECONDS', help: 'how long to wait for busy local targets (default 600)' },
+    { name: 'farm', value: 'URL', help: 'run on the farm of many hosts behind this database instead of locally (or $FARM_DB)' },
+    { name: 'require', value: 'KEY=VALUE', list: true, help: 'with --farm: run on any place with kind=, soc=, instrument= (e.g. --require kind=sim)' },
+    { name: 'priority', value: 'N', help: 'with --farm: higher runs first (e.g. 10 for per-PR gates, 0 nightly; default 0)' },
+    { name: 'ttl', value: 'SECONDS', help: 'with --farm: the run\'s lease; jobs of a client silent this long are cancelled (default 30)' },
+    { name: 'queue-timeout', value: 'SECONDS', help: 'with --farm: fail a queued job no usable place can run (all Bad, quarantined, offline) after this long (default 120)' },
     CONFIG,
   ],
   targets: [{ name: 'kinds', help: 'list the registered target kinds (built-in and FARM_EXTRA_KINDS) instead' }, CONFIG],
   doctor: [{ name: 'fix', help: 'install missing Debian packages (as root)' }, CONFIG],
   up: [{ name: 'suite', value: 'NAME', help: "start this suite's firmware (default: the target's first suite)" }, CONFIG],
+  db: [FARM],
+  agent: [
+    FARM,
+    { name: 'name', value: 'NAME', help: 'agent name, unique in the farm (default: the host name)' },
+    { name: 'target', value: 'NAME', list: true, help: 'targets of the farm file this agent offers (default: all)' },
+    { name: 'ttl', value: 'SECONDS', help: 'lease time; heartbeats every third of it (default 30)' },
+    { name: 'health-interval', value: 'SECONDS', help: 'health check of idle places on this schedule (default 3600)' },
+    { name: 'max-infra-failures', value: 'N', help: 'infrastructure failures in a row that make a place Bad (default 3)' },
+    CONFIG,
+  ],
+  places: [FARM],
+  health: [
+    FARM,
+    { name: 'set', value: 'STATE', help: 'set PLACE to Maintenance, Retired or Unknown (back to service after a health check)' },
+    { name: 'reason', value: 'TEXT', help: 'why (recorded in the history)' },
+    { name: 'limit', value: 'N', help: 'history lines to show (default 20)' },
+  ],
 };
 
 const SYNOPSIS: Record<CommandName, string> = {
@@ -42,6 +65,10 @@ const SYNOPSIS: Record<CommandName, string> = {
   targets: 'farm targets [--kinds] [--config FILE]',
   doctor: 'farm doctor [--fix] [--config FILE]',
   up: 'farm up TARGET [--suite NAME] [--config FILE]',
+  db: 'farm db init|status [--farm URL]',
+  agent: 'farm agent [--farm URL] [--name NAME] [--target NAME[,NAME...]]... [--ttl SECONDS]\n             [--health-interval SECONDS] [--max-infra-failures N] [--config FILE]',
+  places: 'farm places [--farm URL]',
+  health: 'farm health [PLACE] [--set Maintenance|Retired|Unknown --reason TEXT] [--limit N] [--farm URL]',
 };
 
 const SUMMARY: Record<CommandName, string> = {
@@ -49,6 +76,10 @@ const SUMMARY: Record<CommandName, string> = {
   targets: 'list the configured targets and whether they can run here',
   doctor: 'check the prerequisites of the farm and of every target',
   up: 'boot one target with a suite\'s firmware and stream its consoles until Ctrl-C',
+  db: 'create or upgrade the farm database schema (versioned migrations), or say what is pending',
+  agent: 'offer this host\'s targets to the farm: heartbeats, health checks, runs the jobs they can run',
+  places: 'list the places (targets) of the farm: agent, capabilities, health, running job',
+  health: 'health history of the places (or of PLACE); --set takes a place out of or back into service',
 };
 
 function commandHelp(command: CommandName): string {
@@ -167,8 +198,8 @@ export function parseCommandLine(argv: readonly string[]): ParsedArgs {
   if (first === 'help') return { command: undefined, help: true, positionals: [], values, lists };
   const rest = positionals.slice(1);
   if (command && !help) {
-    const expected = command === 'up' ? 1 : 0;
-    if (rest.length < expected) throw new UsageError(`${who}: missing TARGET (usage: ${SYNOPSIS[command]})`);
+    const expected = command === 'up' || command === 'db' ? 1 : command === 'health' ? Math.min(rest.length, 1) : 0;
+    if (rest.length < expected) throw new UsageError(`${who}: missing ${command === 'db' ? 'init or status' : 'TARGET'} (usage: ${SYNOPSIS[command]})`);
     if (rest.length > expected) {
       const extra = rest.slice(expected);
       const listOption = COMMAND_OPTIONS[command].find((option) => option.list && argv.includes(`--${option.name}`));

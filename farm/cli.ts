@@ -11,6 +11,9 @@ import { selectRun, UsageError } from './selection.js';
 import { runLocally } from './local-run.js';
 import { doctorCommand, kindsCommand, targetsCommand, upCommand } from './commands.js';
 import { helpText, parseCommandLine } from './cli-args.js';
+import { dbCommand, farmUrl, healthCommand, placesCommand } from './farm-db-commands.js';
+import { farmRunCommand } from './farm-run-command.js';
+import { agentCommand } from './agent/agent-command.js';
 
 /** The command being run, for error lines ("farm run: ..."). */
 let commandName: string | undefined;
@@ -28,11 +31,22 @@ async function main(argv: string[]): Promise<number> {
     const given = args.values[name];
     return typeof given === 'string' ? given : undefined;
   };
+  switch (command) {
+    case 'db':
+      return dbCommand(args.positionals[0] as string, farmUrl(value('farm')));
+    case 'places':
+      return placesCommand(farmUrl(value('farm')));
+    case 'health':
+      return healthCommand(farmUrl(value('farm')), args.positionals[0], value('set'), value('reason'), value('limit'));
+    default:
+      break;
+  }
   const registry = await loadKindRegistry();
   if (command === 'targets' && args.values.kinds === true) return kindsCommand(registry);
   const config = loadFarmConfig(value('config'), registry);
   switch (command) {
     case 'run': {
+      if (value('farm') !== undefined) return farmRunCommand(config, args);
       const { plan, notes } = selectRun(config, {
         targets: args.lists.target ?? [],
         suites: args.lists.suite ?? [],
@@ -51,6 +65,8 @@ async function main(argv: string[]): Promise<number> {
       return doctorCommand(config, registry, args.values.fix === true);
     case 'up':
       return upCommand(config, registry, args.positionals[0] as string, value('suite'));
+    case 'agent':
+      return agentCommand(config, registry, args);
   }
 }
 

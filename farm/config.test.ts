@@ -63,7 +63,7 @@ test('schema mistakes point at the offending field', () => {
   assert.equal(errorOf(`defaults:\n  repeat: 0\ntargets:\n  - {name: a, kind: fake}\n`), 'farm.yaml:2:3: defaults.repeat: must be at least 1, got 0');
   assert.equal(
     errorOf(`targets:\n  - name: a\n    kind: fake\n    colour: red\n`),
-    'farm.yaml:4:5: targets[0].colour: unknown field (known: name, kind, params, suites, firmware)',
+    'farm.yaml:4:5: targets[0].colour: unknown field (known: name, kind, params, suites, firmware, place)',
   );
   assert.equal(
     errorOf(`targets:\n  - name: a\n    kind: fake\n    suites: [echo, ping]\n`),
@@ -123,4 +123,10 @@ test('run selection: targets, suites, shard and numbers from the command line', 
   assert.throws(() => selectRun(config, { targets: [], suites: ['pong'] }), /unknown suite "pong"/);
   assert.throws(() => selectRun(config, { targets: ['a'], suites: ['lifecycle'] }), /nothing to run/);
   assert.throws(() => selectRun(config, { targets: [], suites: [], workers: '0' }), /--workers/);
+});
+
+test('place: gives a target the SoC and instruments a farm of many hosts matches jobs against', () => {
+  const config = parseFarmConfig('targets:\n  - name: mp1\n    kind: fake\n    place: { soc: stm32mp157, instruments: [power-meter] }\n', 'farm.yaml', registry);
+  assert.deepEqual(config.targets[0]?.place, { soc: 'stm32mp157', instruments: ['power-meter'] });
+  assert.throws(() => parseFarmConfig('targets:\n  - name: mp1\n    kind: fake\n    place: { soc: 3 }\n', 'farm.yaml', registry), /targets\[0\]\.place\.soc/);
 });

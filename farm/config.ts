@@ -21,6 +21,15 @@ export interface TargetConfig {
   readonly suites: readonly SuiteName[];
   /** Firmware overrides by suite, absolute paths. */
   readonly firmware: Readonly<Partial<Record<SuiteName, string>>>;
+  /** What a farm of many hosts matches jobs against besides kind and suites (`place:`). */
+  readonly place?: PlaceAttributes;
+}
+
+export interface PlaceAttributes {
+  /** The SoC or board, e.g. "stm32mp157" (`farm run --farm --require soc=...`). */
+  readonly soc?: string;
+  /** Instruments attached to the place, e.g. ["power-meter", "logic-analyzer"]. */
+  readonly instruments?: readonly string[];
 }
 
 export interface FarmDefaults {
@@ -86,6 +95,15 @@ export const FARM_SCHEMA: Schema = {
             suites: { schema: suiteList },
             firmware: {
               schema: { type: 'object', properties: {}, additional: { type: 'string' }, keys: SUITE_NAMES },
+            },
+            place: {
+              schema: {
+                type: 'object',
+                properties: {
+                  soc: { schema: { type: 'string' } },
+                  instruments: { schema: { type: 'array', items: { type: 'string' } } },
+                },
+              },
             },
           },
         },
@@ -175,6 +193,7 @@ interface RawTarget {
   params?: unknown;
   suites?: SuiteName[];
   firmware?: Partial<Record<SuiteName, string>>;
+  place?: PlaceAttributes;
 }
 interface RawFarm {
   defaults?: Partial<Omit<FarmDefaults, 'suites'>> & { suites?: SuiteName[] };
@@ -234,6 +253,7 @@ function buildConfig(raw: RawFarm, file: string | null, configDir: string, regis
       params,
       suites: SUITE_NAMES.filter((suite) => wanted.includes(suite) && kind.suites.includes(suite)),
       firmware,
+      ...(target.place ? { place: target.place } : {}),
     };
   });
   return { source: file ? resolve(file) : null, configDir, defaults, targets };

@@ -10,6 +10,7 @@ import { createRequire } from 'node:module';
 import type { Prerequisite, SuiteName } from '../targets/target.js';
 import type { KindMachine, KindRegistry } from '../targets/registry.js';
 import type { FarmConfig, TargetConfig } from './config.js';
+import { postgresPrerequisite } from './db/postgres-install.js';
 
 export interface TargetInventory {
   readonly name: string;
@@ -28,7 +29,7 @@ export function farmPrerequisites(): Prerequisite[] {
   const [major = 0, minor = 0] = process.versions.node.split('.').map(Number);
   const nodeOk = major > MINIMUM_NODE[0] || (major === MINIMUM_NODE[0] && minor >= MINIMUM_NODE[1]);
   const require = createRequire(import.meta.url);
-  const modules = ['@playwright/test', 'junit-report-builder', 'yaml'].map((name): Prerequisite => {
+  const modules = ['@playwright/test', 'junit-report-builder', 'yaml', 'pg'].map((name): Prerequisite => {
     try {
       require.resolve(name);
       return { name: `npm package ${name}`, ok: true, detail: 'installed' };
@@ -44,6 +45,7 @@ export function farmPrerequisites(): Prerequisite[] {
       ...(nodeOk ? {} : { hint: 'install Node.js 20 LTS or newer (https://nodejs.org or NodeSource packages)' }),
     },
     ...modules,
+    postgresPrerequisite(),
   ];
 }
 
