@@ -6,8 +6,8 @@ import { openPool, type Pool } from '../db/connection.js';
 import { migrate, pendingMigrations } from '../db/migrate.js';
 import { FARM_MIGRATIONS } from '../farm-migrations.js';
 import {
-  claimJob, createRun, endRun, failUnrunnable, finishJob, heartbeat, jobsOfRun, listPlaces, recordHealthCheck, registerAgent,
-  runHeartbeat, setHealth, sweep, type JobReport, type PlaceSpec,
+  claimJob, createRun, endRun, failUnrunnable, finishJob, heartbeat, jobsOfRun, listPlaces, placesDueForCheck, recordHealthCheck, registerAgent,
+  releaseJob, runHeartbeat, setHealth, sweep, type JobReport, type PlaceSpec,
 } from './coordinator.js';
 
 let cluster: PgCluster;
@@ -172,4 +172,27 @@ test('a run whose client stops heartbeating is abandoned: queued jobs cancelled,
   const second = await createRun(pool, 'ci', TTL, 0, [{ suite: 'echo', kind: 'run', options: {}, maxAttempts: 1 }]);
   await endRun(pool, second.runId, 'cancelled');
   assert.deepEqual((await jobsOfRun(pool, second.runId)).map((entry) => entry.state), ['cancelled']);
+});
+
+test('health checks fall due on schedule and after maintenance; a stopping agent gives its job back without spending an attempt', async () => {
+  await registerAgent(pool, { name: 's', host: 'h', pid: 1, ttlMs: TTL }, [place('p-s', { kind: 'sched' })]);
+  assert.deepEqual(await placesDueForCheck(pool, 's', 3_600_000), ['p-s'], 'Unknown: due');
+  await recordHealthCheck(pool, 'p-s', good);
+  assert.deepEqual(await placesDueForCheck(pool, 's', 3_600_000), [], 'just checked');
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  assert.deepEqual(await placesDueForCheck(pool, 's', 10), ['p-s'], 'on schedule');
+  await setHealth(pool, 'p-s', 'Maintenance', 'new cable');
+  assert.deepEqual(await placesDueForCheck(pool, 's', 3_600_000), [], 'in maintenance: not checked, not used');
+  await setHealth(pool, 'p-s', 'Unknown', 'cable done');
+  assert.deepEqual(await placesDueForCheck(pool, 's', 3_600_000), ['p-s'], 'after maintenance: checked before use');
+  await recordHealthCheck(pool, 'p-s', good);
+
+  const { runId } = await createRun(pool, 'ci', TTL, 0, [{ suite: 'echo', kind: 'sched', options: {}, maxAttempts: 1 }]);
+  const job = await claimJob(pool, 's', ['p-s'], TTL);
+  assert.ok(await releaseJob(pool, job?.id as number, 's', 'agent s stopped'));
+  const [queued] = await jobsOfRun(pool, runId);
+  assert.equal(queued?.state, 'queued');
+  assert.equal(queued?.attempts, 0);
+  assert.match(queued?.history[0] ?? '', /given back: agent s stopped/);
+  assert.equal((await claimJob(pool, 's', ['p-s'], TTL))?.id, job?.id, 'and it runs again');
 });

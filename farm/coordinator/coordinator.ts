@@ -212,6 +212,23 @@ export interface FinishResult {
  * place is Bad; any infrastructure error makes the next use of the place wait for a health check.
  */
 export async function finishJob(pool: Pool, jobId: number, agent: string, report: JobReport, maxInfraFailures = DEFAULT_MAX_INFRA_FAILURES): Promise<FinishResult> {
+  if (report.outcome === 'passed' || report.outcome === 'failed') {
+    // The common case in one statement (one round trip): the job ends, the place's run of
+    // infrastructure failures is broken.
+    const done = await pool.query<{ n: number }>(
+      `WITH job AS (
+         UPDATE farm_jobs SET state = $3, exit_code = $4, summary = $5, error = $6, junit = $7, metrics = $8, html = $9,
+           finished_at = now(), lease_expires_at = NULL,
+           history = history || format('attempt %s on %s (agent %s): %s%s', attempts, place, agent, $3::text, ': ' || $6::text)
+         WHERE id = $1 AND agent = $2 AND state = 'running' RETURNING place
+       ), reset AS (
+         UPDATE farm_places p SET infra_failures = 0 FROM job WHERE p.name = job.place AND p.infra_failures <> 0 RETURNING p.name
+       )
+       SELECT (SELECT count(*) FROM job)::int AS n, (SELECT count(*) FROM reset)::int AS reset`,
+      [jobId, agent, report.outcome, report.exitCode, report.summary, report.error, report.junit, report.metrics === undefined ? null : JSON.stringify(report.metrics), report.html],
+    );
+    return (done.rows[0]?.n ?? 0) > 0 ? { recorded: true, state: report.outcome, quarantined: false } : { recorded: false };
+  }
   return inTransaction(pool, async (client) => {
     const current = (await client.query<Job>(`SELECT ${JOB_COLUMNS} FROM farm_jobs j WHERE j.id = $1 AND j.agent = $2 AND j.state = 'running' FOR UPDATE`, [jobId, agent])).rows[0];
     if (!current) return { recorded: false };
@@ -431,15 +448,28 @@ export async function matchingPlaces(pool: Pool, request: JobRequest): Promise<s
 export async function createRun(pool: Pool, client: string, ttlMs: number, priority: number, jobs: readonly JobRequest[]): Promise<{ runId: number; jobIds: number[] }> {
   return inTransaction(pool, async (db) => {
     const runId = (await db.query<{ id: number }>('INSERT INTO farm_runs (client, ttl_ms, priority) VALUES ($1, $2, $3) RETURNING id', [client, ttlMs, priority])).rows[0]?.id as number;
-    const jobIds: number[] = [];
-    for (const job of jobs) {
-      const row = await db.query<{ id: number }>(
-        `INSERT INTO farm_jobs (run_id, priority, suite, want_place, want_kind, want_soc, want_instruments, options, max_attempts)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id`,
-        [runId, priority, job.suite, job.place ?? null, job.kind ?? null, job.soc ?? null, job.instruments ?? [], JSON.stringify(job.options), job.maxAttempts],
-      );
-      jobIds.push(row.rows[0]?.id as number);
-    }
+    // One statement for all jobs (a nightly run may queue hundreds).
+    const column = <T>(pick: (job: JobRequest) => T) => jobs.map(pick);
+    const rows = await db.query<{ id: number }>(
+      `INSERT INTO farm_jobs (run_id, priority, suite, want_place, want_kind, want_soc, want_instruments, options, max_attempts)
+       SELECT $1, $2, suite, want_place, want_kind, want_soc,
+         ARRAY(SELECT jsonb_array_elements_text(want_instruments)), options, max_attempts
+       FROM unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::jsonb[], $8::jsonb[], $9::integer[]) WITH ORDINALITY
+         AS t(suite, want_place, want_kind, want_soc, want_instruments, options, max_attempts, n)
+       ORDER BY n RETURNING id`,
+      [
+        runId,
+        priority,
+        column((job) => job.suite),
+        column((job) => job.place ?? null),
+        column((job) => job.kind ?? null),
+        column((job) => job.soc ?? null),
+        column((job) => JSON.stringify(job.instruments ?? [])),
+        column((job) => JSON.stringify(job.options)),
+        column((job) => job.maxAttempts),
+      ],
+    );
+    const jobIds = rows.rows.map((row) => row.id).sort((a, b) => a - b);
     return { runId, jobIds };
   });
 }
