@@ -4,8 +4,8 @@
  * targets, check prerequisites, or bring one target up by hand.
  */
 import { loadKindRegistry } from '../targets/registry.js';
-import { FarmError } from '../openamp/errors.js';
-import { ConfigFileError } from './config-error.js';
+import { FarmError } from '../base/errors.js';
+import { ConfigFileError } from '../base/errors.js';
 import { loadFarmConfig } from './config.js';
 import { selectRun, UsageError } from './selection.js';
 import { runLocally } from './local-run.js';

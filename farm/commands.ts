@@ -3,9 +3,9 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Prerequisite, SuiteName } from '../targets/target.js';
+import type { Prerequisite, SuiteName, TargetLog } from '../targets/target.js';
 import type { KindRegistry } from '../targets/registry.js';
-import { FarmError, InfrastructureError } from '../openamp/errors.js';
+import { FarmError, InfrastructureError } from '../base/errors.js';
 import type { FarmConfig } from './config.js';
 import { farmPrerequisites, inspectFarm, missingPackages } from './inventory.js';
 import { UsageError } from './selection.js';
@@ -111,16 +111,21 @@ export async function upCommand(config: FarmConfig, registry: KindRegistry, name
   }
   const suite = (suiteOption as SuiteName | undefined) ?? planned.suites[0] ?? 'echo';
   const workDir = mkdtempSync(join(tmpdir(), `farm-up-${name}-`));
-  const target = kind.create(name, kind.parseParams(planned.params, `targets.${name}.params`), {
-    configDir: config.configDir,
-    firmware: planned.firmware,
-    workDir,
-  });
   const consoleLines = new ConsolePrefixer((stream) => `[${name} ${stream}] `);
   const say = (line: string): void => {
     process.stdout.write(consoleLines.lineBreak());
     out(line);
   };
+  const log: TargetLog = {
+    info: (message) => say(`[${name}] ${message}`),
+    console: (stream, text) => process.stdout.write(consoleLines.format(stream, text)),
+  };
+  const target = kind.create(name, kind.parseParams(planned.params, `targets.${name}.params`), {
+    configDir: config.configDir,
+    firmware: planned.firmware,
+    workDir,
+    log,
+  });
   let stopRequested: () => void = () => undefined;
   const stopped = new Promise<void>((resolve) => (stopRequested = resolve));
   let signals = 0;
@@ -136,10 +141,7 @@ export async function upCommand(config: FarmConfig, registry: KindRegistry, name
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   try {
-    await target.setup({
-      info: (message) => say(`[${name}] ${message}`),
-      console: (stream, text) => process.stdout.write(consoleLines.format(stream, text)),
-    });
+    await target.strategy.transition(target.strategy.ready);
     const firmware = await target.firmwareFor(suite);
     target.host.onNameService((event) => say(`[${name}] NS ${event.kind} "${event.name}" at 0x${event.addr.toString(16)}`));
     await target.host.start(firmware);
@@ -152,7 +154,7 @@ export async function upCommand(config: FarmConfig, registry: KindRegistry, name
     process.stderr.write(`farm up: ${failure.name}: ${failure.message}\n`);
     return 1;
   } finally {
-    await target.teardown().catch((error: unknown) => process.stderr.write(`farm up: teardown: ${String(error)}\n`));
+    await target.strategy.transition(target.strategy.states[0]!).catch((error: unknown) => process.stderr.write(`farm up: teardown: ${String(error)}\n`));
     rmSync(workDir, { recursive: true, force: true });
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);

@@ -3,7 +3,7 @@
  * single description of the file's shape; `validate` reports the first mismatch as a
  * ConfigError naming the field, which the loader turns into file:line:col.
  */
-import { ConfigError } from './config-error.js';
+import { ConfigError } from '../base/errors.js';
 
 export type Schema =
   | { readonly type: 'string'; readonly pattern?: RegExp; readonly patternHint?: string; readonly oneOf?: readonly string[] }

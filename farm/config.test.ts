@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { KindRegistry } from '../targets/registry.js';
 import { fakeKind } from './testing/fake-target.js';
 import { loadFarmConfig, parseFarmConfig } from './config.js';
-import { ConfigFileError } from './config-error.js';
+import { ConfigFileError } from '../base/errors.js';
 import { selectRun, parseShard, UsageError } from './selection.js';
 
 const registry = new KindRegistry([fakeKind]);

@@ -6,7 +6,7 @@ import { readFileSync, existsSync } from 'node:fs';
 import { dirname, isAbsolute, relative, resolve } from 'node:path';
 import { LineCounter, parseDocument, isMap, isSeq, isPair, isScalar, type Node as YamlNode } from 'yaml';
 import { SUITE_NAMES, type SuiteName } from '../targets/target.js';
-import { ConfigError, ConfigFileError } from './config-error.js';
+import { ConfigError, ConfigFileError } from '../base/errors.js';
 import { fieldPath, validate, type Schema } from './config-schema.js';
 import type { KindRegistry } from '../targets/registry.js';
 

@@ -5,7 +5,7 @@ import { migrate, pendingMigrations } from './db/migrate.js';
 import { FARM_MIGRATIONS } from './farm-migrations.js';
 import { healthHistory, listPlaces, setHealth } from './coordinator/coordinator.js';
 import { UsageError } from './selection.js';
-import { FarmError } from '../openamp/errors.js';
+import { FarmError } from '../base/errors.js';
 
 const out = (line = '') => process.stdout.write(`${line}\n`);
 

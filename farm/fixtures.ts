@@ -1,6 +1,7 @@
 /**
  * The Playwright fixtures the suites run on. `target` is worker-scoped: one provisioned target
- * per worker (created from the registry, set up, always torn down). `host` is per test: the
+ * per worker (created from the registry, brought to its strategy's ready state, always brought
+ * back to its first state, 'off'). `host` is per test: the
  * target's Host started with the suite's firmware, its console and trace attached to the test,
  * stopped afterwards, so every test starts from a freshly started remote. Playwright replaces
  * the worker after a failed test, so a remote that crashed unexpectedly is re-provisioned.
@@ -9,9 +10,9 @@ import { test as base } from '@playwright/test';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
-import { FarmError, InfrastructureError } from '../openamp/errors.js';
+import { FarmError, InfrastructureError } from '../base/errors.js';
 import { ATTACHMENT, type TargetMeta } from '../reports/attachments.js';
-import { onProcessExit } from '../targets/process/exit-cleanup.js';
+import { onProcessExit } from '../base/process/exit-cleanup.js';
 import { loadKindRegistry } from '../targets/registry.js';
 import {
   SUITE_NAMES,
@@ -84,16 +85,18 @@ export const test = base.extend<TestFixtures, WorkerFixtures>({
       try {
         try {
           const params = kind.parseParams(planned.params, `targets.${name}.params`);
-          target = kind.create(name, params, { configDir: plan.configDir, firmware: planned.firmware, workDir });
-          targetLog.info(`setting up ${name} (${planned.kind})`);
-          await target.setup(targetLog);
+          target = kind.create(name, params, { configDir: plan.configDir, firmware: planned.firmware, workDir, log: targetLog });
+          targetLog.info(`setting up ${name} (${planned.kind}): ${target.strategy.states.join(' -> ')}`);
+          // The strategy walks there from 'off', logging each step on targetLog.
+          await target.strategy.transition(target.strategy.ready);
         } catch (error) {
           throw asClassified(error, `target ${name} could not be set up`);
         }
         await use(target);
       } finally {
         try {
-          await target?.teardown();
+          // Down to the first state ('off'): every step down runs, whatever the state reached.
+          if (target) await target.strategy.transition(target.strategy.states[0]!);
         } catch (error) {
           throw asClassified(error, `target ${name} teardown failed`);
         } finally {

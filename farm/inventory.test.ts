@@ -8,7 +8,7 @@ import { KindRegistry } from '../targets/registry.js';
 import { linuxProcessKind } from '../targets/linux-process/index.js';
 import { simKind } from '../targets/sim/index.js';
 import { buildSimFirmware } from '../targets/sim/sim-firmware.js';
-import { ConfigFileError } from './config-error.js';
+import { ConfigFileError } from '../base/errors.js';
 import { parseFarmConfig } from './config.js';
 import { inspectFarm } from './inventory.js';
 import { selectRun, UsageError } from './selection.js';

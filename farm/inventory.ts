@@ -8,7 +8,8 @@ import { assertMachine } from '../openamp/elf/check-machine.js';
 import { parseElf } from '../openamp/elf/parse-elf.js';
 import { createRequire } from 'node:module';
 import type { Prerequisite, SuiteName } from '../targets/target.js';
-import type { KindMachine, KindRegistry } from '../targets/registry.js';
+import type { KindRegistry } from '../targets/registry.js';
+import type { KindMachine } from '../targets/kind.js';
 import type { FarmConfig, TargetConfig } from './config.js';
 import { postgresPrerequisite } from './db/postgres-install.js';
 

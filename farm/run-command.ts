@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { RUN_PLAN_ENV, writeRunPlan, type RunPlan } from './run-plan.js';
 import { reportPaths } from '../reports/paths.js';
 import { finalizeInterruptedReports } from '../reports/finalize.js';
-import { findExecutable } from '../targets/process/managed-process.js';
+import { findExecutable } from '../base/process/managed-process.js';
 
 const GRACE_MS = 30_000;
 

@@ -3,7 +3,7 @@
  * workers: the CLI writes it as JSON into the out dir and names it in FARM_RUN_PLAN.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
-import { InfrastructureError } from '../openamp/errors.js';
+import { InfrastructureError } from '../base/errors.js';
 import type { TargetConfig } from './config.js';
 
 export const RUN_PLAN_ENV = 'FARM_RUN_PLAN';

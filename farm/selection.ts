@@ -2,7 +2,7 @@
 import { existsSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
 import { SUITE_NAMES, type SuiteName } from '../targets/target.js';
-import { InfrastructureError } from '../openamp/errors.js';
+import { InfrastructureError } from '../base/errors.js';
 import type { FarmConfig, TargetConfig } from './config.js';
 import type { RunPlan } from './run-plan.js';
 

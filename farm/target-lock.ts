@@ -13,7 +13,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { closeSync, linkSync, mkdirSync, openSync, readFileSync, realpathSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { InfrastructureError } from '../openamp/errors.js';
+import { InfrastructureError } from '../base/errors.js';
 
 export const LOCK_DIR_ENV = 'FARM_LOCK_DIR';
 

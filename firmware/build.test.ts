@@ -7,10 +7,10 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { InfrastructureError } from '../openamp/errors.js';
-import { MissingToolError } from '../targets/process/managed-process.js';
+import { InfrastructureError } from '../base/errors.js';
+import { MissingToolError } from '../base/process/managed-process.js';
 import { FIRMWARE_PROGRAMS, FirmwareBuildError, ensureFirmwareBuilt, firmwareBuildTools, firmwareBuildDir, firmwarePath, firmwareSourceDir, missingFirmwareTools } from './build.js';
-import { withRestrictedPath } from '../targets/process/restricted-path.test-helper.js';
+import { withRestrictedPath } from '../base/process/restricted-path.test-helper.js';
 
 const repo = fs.mkdtempSync(path.join(tmpdir(), 'firmware-build-test-'));
 fs.cpSync(firmwareSourceDir(), path.join(repo, 'firmware'), {

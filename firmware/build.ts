@@ -2,8 +2,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
-import { InfrastructureError } from '../openamp/errors.js';
-import { MissingToolError, findExecutable } from '../targets/process/managed-process.js';
+import { InfrastructureError } from '../base/errors.js';
+import { MissingToolError, findExecutable } from '../base/process/managed-process.js';
 
 /** The machines the reference firmware is built for (firmware/platform/<machine>). */
 export type FirmwareMachine = 'linux-process' | 'riscv64-virt' | 'cortex-m4' | 'versal-r5';

@@ -1,16 +1,15 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { InfrastructureError } from '../openamp/errors.js';
+import { InfrastructureError } from '../base/errors.js';
 import { FileMemory } from '../openamp/memory/file-memory.js';
 import { AddressSpace } from '../openamp/memory/shared-memory.js';
-import { ManagedProcess, describeExit } from '../targets/process/managed-process.js';
-import { onProcessExit } from '../targets/process/exit-cleanup.js';
-import { SerialConsole } from '../targets/serial/serial-console.js';
-import { FIRMWARE_KICK_BYTE } from '../firmware/uart-kick.js';
+import { ManagedProcess, describeExit } from '../base/process/managed-process.js';
+import { onProcessExit } from '../base/process/exit-cleanup.js';
+import { SerialConsole } from '../base/serial/serial-console.js';
 import type { QemuMachineProfile } from './machines.js';
 import { QmpClient, QmpError, type QmpEvent } from './qmp.js';
-import { runFileStem, sweepStaleRunFiles } from './run-files.js';
+import { runFileStem, sweepStaleRunFiles } from '../base/process/run-files.js';
 
 /**
  * How the host reads the guest's UART. 'pty': a pseudo-terminal opened with serialport, the code
@@ -29,8 +28,13 @@ export interface QemuLaunchOptions {
   readonly name?: string;
   /** UART text as it arrives, without the firmware's kick bytes. */
   readonly onConsole?: (text: string) => void;
-  /** The firmware kicked (FIRMWARE_KICK_BYTE on the UART): look at the rings. */
-  readonly onKick?: () => void;
+  /**
+   * The firmware's in-band doorbell on its UART (the reference firmware's is
+   * firmware/uart-kick.ts): every chunk holding `byte` calls `onKick` (look at the rings), and
+   * the byte is stripped from the console text. The firmware is the target's business, not
+   * QEMU's: the target says which byte.
+   */
+  readonly kick?: { readonly byte: number; readonly onKick?: () => void };
   /** QEMU's own stderr lines (warnings, errors). */
   readonly onStderr?: (text: string) => void;
   /** How the UART reaches the host. Default 'pty' (serialport, as physical boards). */
@@ -52,7 +56,7 @@ const FAILURE_EVENTS = new Set(['GUEST_PANICKED', 'SHUTDOWN', 'GUEST_CRASHLOADED
  * memory-backend-file under /dev/shm (the host reads and writes guest RAM through it), QMP on
  * a UNIX socket, the remote's UART read through SerialConsole: a pseudo-terminal opened with
  * serialport by default, or a socket chardev (`uart: 'socket'`). The UART also carries the
- * firmware's kick bytes (`onKick`). `close` (and the farm's exit hook) leave no process, socket
+ * firmware's kick bytes (`kick`). `close` (and the farm's exit hook) leave no process, socket
  * or RAM file behind.
  */
 export class QemuInstance {
@@ -103,7 +107,7 @@ export class QemuInstance {
       '-object', `memory-backend-file,id=${RAM_ID},size=${mib}M,mem-path=${ramPath},share=on`,
       '-machine', `memory-backend=${RAM_ID}`,
       // QEMU puts its pty in raw mode (cfmakeraw) and serialport sets raw termios again on open,
-      // so the kick byte 0x05 and CR/LF pass unchanged (targets/serial/serial-console.test.ts).
+      // so the kick byte 0x05 and CR/LF pass unchanged (base/serial/serial-console.test.ts).
       '-chardev', transport === 'pty' ? `pty,id=${UART_ID}` : `socket,id=${UART_ID},path=${uartPath},server=on,wait=off`,
       '-serial', `chardev:${UART_ID}`,
       '-qmp', `unix:${qmpPath},server=on,wait=off`,
@@ -156,8 +160,8 @@ export class QemuInstance {
       exitedEarly.catch(() => {});
       qmp = await Promise.race([QmpClient.connect(qmpPath, { timeoutMs: deadline, signal: startFailed.signal }), exitedEarly]);
       // Kick bytes are stripped whether or not anyone listens: they are not console text.
-      const onKick = options.onKick ?? ((): void => {});
-      const consoleOptions = { name: `${name} uart0`, onText: options.onConsole, kick: { byte: FIRMWARE_KICK_BYTE, onKick } };
+      const kick = options.kick ? { byte: options.kick.byte, onKick: options.kick.onKick ?? ((): void => {}) } : undefined;
+      const consoleOptions = { name: `${name} uart0`, onText: options.onConsole, kick };
       if (transport === 'pty') {
         const chardevs = await qmp.execute<{ label: string; filename: string }[]>('query-chardev');
         const uart = chardevs.find((c) => c.label === UART_ID);

@@ -1,5 +1,5 @@
 import * as net from 'node:net';
-import { InfrastructureError } from '../openamp/errors.js';
+import { InfrastructureError } from '../base/errors.js';
 
 /** QEMU refused a command, the QMP socket failed, or QEMU went away mid-command. */
 export class QmpError extends InfrastructureError {

@@ -6,7 +6,7 @@
  */
 import { basename } from 'node:path';
 import type { TestCase, TestError, TestResult } from '@playwright/test/reporter';
-import { failureClassFromText, type FailureClass } from '../openamp/errors.js';
+import { failureClassFromText, type FailureClass } from '../base/errors.js';
 import { ATTACHMENT, type EchoMetrics, type TargetMeta } from './attachments.js';
 
 export type Outcome = 'passed' | 'failed' | 'error' | 'skipped' | 'interrupted';

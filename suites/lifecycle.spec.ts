@@ -3,7 +3,7 @@
  * loaded and started the suite's firmware when a test begins, and stops it afterwards.
  */
 import { test } from '../farm/fixtures.js';
-import { AssertionFailure } from '../openamp/errors.js';
+import { AssertionFailure } from '../base/errors.js';
 import { DEMO_CHANNEL, echoRound, range } from './support/echo.js';
 import { check } from './support/verdict.js';
 

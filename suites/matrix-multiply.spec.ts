@@ -6,7 +6,7 @@
 import { test } from '../farm/fixtures.js';
 import { DEMO_CHANNEL } from './support/echo.js';
 import { check, expectAddress, expectNoMessage } from './support/verdict.js';
-import { AssertionFailure } from '../openamp/errors.js';
+import { AssertionFailure } from '../base/errors.js';
 
 const SIZE = 6;
 const MATRIX_BYTES = 4 + 4 * 36;

@@ -6,7 +6,7 @@
  */
 import { test } from '../farm/fixtures.js';
 import type { Host, HostEndpoint, NameServiceEvent } from '../targets/target.js';
-import { hex } from '../openamp/errors.js';
+import { hex } from '../base/errors.js';
 import { check, concatBytes, expectAddress, expectBytes, expectNoMessage, text } from './support/verdict.js';
 
 const CLIENT_SAMPLE = 'rpmsg-client-sample';

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
-import { InfrastructureError } from '../openamp/errors.js';
+import { InfrastructureError } from '../base/errors.js';
 import type { FirmwareImage, SuiteName } from './target.js';
 
 export function sha256Hex(bytes: Uint8Array): string {

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ConfigError } from '../farm/config-error.js';
+import { ConfigError } from '../base/errors.js';
 import { integerParam, paramsRecord } from './params.js';
 
 test('paramsRecord: absent params are undefined, a mapping of known keys is returned as is', () => {

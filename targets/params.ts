@@ -1,4 +1,4 @@
-import { ConfigError } from '../farm/config-error.js';
+import { ConfigError } from '../base/errors.js';
 
 /**
  * The `params:` of a target in farm.yaml as a record, for a kind's parser: undefined when the

@@ -91,14 +91,21 @@ export interface StrategyStep {
 /**
  * How a kind brings its target to a state (labgrid's strategy): an explicit, ordered list of
  * states and one `transition(state)` that walks there step by step from wherever the target is,
- * logging each step. Fixtures ask for a state ("host-ready" for the worker, the firmware-running
- * state is the Host's own `start`) instead of calling set-up hooks in a fixed order.
+ * logging each step. Fixtures ask for a state (`ready` for the worker, the first state at the
+ * end; the firmware-running state is the Host's own `start`) instead of calling set-up hooks
+ * in a fixed order. targets/strategies/ordered-strategy.ts implements the walk.
  */
 export interface Strategy<State extends string = string> {
   /** The states in bring-up order, e.g. ['off', 'powered', 'host-ready']. The first is "nothing held". */
   readonly states: readonly State[];
+  /** The state the suites need: the Host can start firmware. The worker fixture asks for it. */
+  readonly ready: State;
   /** Where the target is now. */
   readonly state: State;
-  /** Walks to `state` (up or down); a failure leaves `state` at the last state reached. */
+  /**
+   * Walks to `state` (up or down). Going up, a failure leaves `state` at the last state
+   * reached. Going down never stops half-way: every step down runs (so the first state always
+   * releases what can be released), and the first failure is thrown at the end.
+   */
   transition(state: State): Promise<void>;
 }

@@ -7,6 +7,7 @@
  * TypeScript stack for sim/QEMU/linux-process, Linux remoteproc over SSH on an STM32MP157,
  * MicroPython's `openamp` module over serial on an STM32H747). Suites see only `Host`.
  */
+import type { Strategy } from './protocols.js';
 
 export type SuiteName = 'echo' | 'matrix-multiply' | 'multi-endpoint' | 'lifecycle';
 export const SUITE_NAMES: readonly SuiteName[] = ['echo', 'matrix-multiply', 'multi-endpoint', 'lifecycle'];
@@ -125,13 +126,25 @@ export interface TargetLog {
   console(stream: string, text: string): void;
 }
 
+/**
+ * A target is built from parts (README.md, "Architecture"): resources (plain
+ * data from farm.yaml), drivers that each implement one protocol (targets/protocols.ts; the
+ * `host` is the Host driver), and a strategy that brings it from 'off' to `strategy.ready`.
+ */
 export interface Target {
   readonly name: string;
   readonly kind: string;
   readonly capabilities: TargetCapabilities;
+  /** The Host driver (valid once the strategy reached its ready state). */
   readonly host: Host;
+  /**
+   * Brings the target up and down. The worker fixture asks for `strategy.ready` once per
+   * Playwright worker and for the first state ('off') at the end; each transition is logged
+   * on the target's log (TargetContext.log).
+   */
+  readonly strategy: Strategy;
 
-  /** Provisions the target (power, boot, connect); once per Playwright worker. */
+  /** = strategy.transition(strategy.ready), after making `log` the target's log (tests and tools call it). */
   setup(log: TargetLog): Promise<void>;
   /** The firmware this target runs for `suite`. */
   firmwareFor(suite: SuiteName): Promise<FirmwareImage>;
@@ -139,6 +152,6 @@ export interface Target {
   takeConsole(): string;
   /** Report properties: target kind, tool versions, machine profile. */
   properties(): Record<string, string>;
-  /** Releases everything setup acquired: processes, containers, files, ports. Idempotent. */
+  /** = strategy.transition(<first state>): releases processes, containers, files, ports. Idempotent. */
   teardown(): Promise<void>;
 }

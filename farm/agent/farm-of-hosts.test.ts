@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
-import { createPgCluster, type PgCluster } from '../db/testing/pg-cluster.js';
+import { createPgCluster, type PgCluster } from '../db/throwaway-cluster.js';
 import { openPool, type Pool } from '../db/connection.js';
 import { descendants, isAlive, junitAllCases, runCli, startCli, waitFor, workspace } from '../testing/cli-harness.js';
 

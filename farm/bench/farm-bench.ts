@@ -25,7 +25,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { InfrastructureError } from '../../openamp/errors.js';
+import { InfrastructureError } from '../../base/errors.js';
 
 /** The issue's goal for the whole default run on `sim`. */
 export const FARM_RUN_GOAL_MS = 10_000;

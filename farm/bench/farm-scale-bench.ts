@@ -18,7 +18,7 @@
  * One human-readable block, then one JSON line.
  */
 import { hostname } from 'node:os';
-import { createPgCluster, type PgCluster } from '../db/testing/pg-cluster.js';
+import { createPgCluster, type PgCluster } from '../db/throwaway-cluster.js';
 import { openPool, type Pool } from '../db/connection.js';
 import { migrate } from '../db/migrate.js';
 import { FARM_MIGRATIONS } from '../farm-migrations.js';

@@ -1,7 +1,7 @@
 /** The coordinator's SQL against a real PostgreSQL (a throwaway cluster of this test). */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createPgCluster, type PgCluster } from '../db/testing/pg-cluster.js';
+import { createPgCluster, type PgCluster } from '../db/throwaway-cluster.js';
 import { openPool, type Pool } from '../db/connection.js';
 import { migrate, pendingMigrations } from '../db/migrate.js';
 import { FARM_MIGRATIONS } from '../farm-migrations.js';

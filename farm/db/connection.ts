@@ -5,7 +5,7 @@
  * run history) connects through here.
  */
 import pg from 'pg';
-import { InfrastructureError } from '../../openamp/errors.js';
+import { InfrastructureError } from '../../base/errors.js';
 
 // bigserial ids and counts as numbers: the farm's never come near 2^53.
 pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number(value));

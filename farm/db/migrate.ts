@@ -6,7 +6,7 @@
  * whose SQL changed since is refused: migrations are append-only; change a schema with a new one.
  */
 import { createHash } from 'node:crypto';
-import { InfrastructureError } from '../../openamp/errors.js';
+import { InfrastructureError } from '../../base/errors.js';
 import type { Pool } from './connection.js';
 
 export interface Migration {

@@ -96,7 +96,7 @@ export function isAlive(pid: number): boolean {
 
 /**
  * Files in /dev/shm and /tmp named for one of `pids` (`farm-<kind>-<pid>-<random>`, see
- * qemu/run-files.ts) or starting with `prefix`: what a run of those processes created there.
+ * base/process/run-files.ts) or starting with `prefix`: what a run of those processes created there.
  */
 export function runFiles(pids: readonly number[], prefix?: string): string[] {
   const found: string[] = [];

@@ -13,7 +13,9 @@
 import { createHash } from 'node:crypto';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import { ConfigError, type TargetKindDefinition } from '../../targets/registry.js';
+import { ConfigError } from '../../base/errors.js';
+import type { TargetContext, TargetKindDefinition } from '../../targets/kind.js';
+import { OrderedStrategy, formatStrategyStep } from '../../targets/strategies/ordered-strategy.js';
 import {
   SUITE_NAMES,
   type Channel,
@@ -30,7 +32,7 @@ import {
   type TargetCapabilities,
   type TargetLog,
 } from '../../targets/target.js';
-import { InfrastructureError, ProtocolError, RemoteCrashedError, TimeoutError } from '../../openamp/errors.js';
+import { InfrastructureError, ProtocolError, RemoteCrashedError, TimeoutError } from '../../base/errors.js';
 
 export interface FakeParams {
   readonly delayMs: number;
@@ -363,6 +365,8 @@ class FakeTarget implements Target {
   readonly kind = 'fake';
   readonly capabilities: TargetCapabilities;
   readonly host: FakeHost;
+  /** off -> powered (the fake power relay; a helper process standing for what a board holds). */
+  readonly strategy: OrderedStrategy<'off' | 'powered'>;
   private log: TargetLog | undefined;
   private console = '';
   private helper: ChildProcess | undefined;
@@ -370,7 +374,9 @@ class FakeTarget implements Target {
   constructor(
     readonly name: string,
     private readonly params: FakeParams,
+    context: TargetContext,
   ) {
+    this.log = context.log;
     this.capabilities = { suites: SUITE_NAMES, restartable: true, faults: params.faults };
     this.host = new FakeHost(params, () => ({
       info: (message) => this.log?.info(message),
@@ -379,16 +385,36 @@ class FakeTarget implements Target {
         this.log?.console(stream, text);
       },
     }));
+    this.strategy = new OrderedStrategy({
+      target: name,
+      states: ['off', 'powered'],
+      ready: 'powered',
+      log: (step) => this.log?.info(formatStrategyStep(step)),
+      steps: { powered: { detail: 'switch the fake power relay on', up: () => this.powerOn(), down: () => this.powerOff() } },
+    });
   }
 
   async setup(log: TargetLog): Promise<void> {
     this.log = log;
+    await this.strategy.transition(this.strategy.ready);
+  }
+
+  private async powerOn(): Promise<void> {
     if (this.params.setupFails) throw new InfrastructureError(`fake target ${this.name}: power relay did not answer`);
     if (this.params.helperPidFile) {
       this.helper = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
       writeFileSync(this.params.helperPidFile, `${this.helper.pid}\n`, { flag: 'a' });
     }
-    log.info(`fake target ${this.name} up`);
+    this.log?.info(`fake target ${this.name} up`);
+  }
+
+  private async powerOff(): Promise<void> {
+    try {
+      await this.host.stop();
+    } finally {
+      this.helper?.kill('SIGKILL');
+      this.helper = undefined;
+    }
   }
 
   async firmwareFor(suite: SuiteName): Promise<FirmwareImage> {
@@ -406,9 +432,7 @@ class FakeTarget implements Target {
   }
 
   async teardown(): Promise<void> {
-    await this.host.stop();
-    this.helper?.kill('SIGKILL');
-    this.helper = undefined;
+    await this.strategy.transition('off');
   }
 }
 
@@ -420,7 +444,7 @@ export const fakeKind: TargetKindDefinition<FakeParams> = {
   async prerequisites(params) {
     return [{ name: 'fake power relay', ok: !params.setupFails, detail: params.setupFails ? 'relay off (setupFails)' : 'ok' }];
   },
-  create: (name, params) => new FakeTarget(name, params),
+  create: (name, params, context) => new FakeTarget(name, params, context),
 };
 
 export const kinds = [fakeKind];

@@ -1,4 +1,4 @@
-import { InfrastructureError, ProtocolError } from '../errors.js';
+import { InfrastructureError, ProtocolError } from '../../base/errors.js';
 import type { RpmsgDevice, RpmsgMessage } from '../rpmsg/api.js';
 
 export interface EchoRoundTripOptions {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { InfrastructureError } from '../errors.js';
+import { InfrastructureError } from '../../base/errors.js';
 import { AdaptivePollingDoorbell } from './adaptive-polling-doorbell.js';
 import { NOTIFY_ID_UNKNOWN } from './doorbell.js';
 

@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import { InfrastructureError } from '../errors.js';
+import { InfrastructureError } from '../../base/errors.js';
 import { NOTIFY_ID_UNKNOWN, type Doorbell } from './doorbell.js';
 import { sleepOnePollTick } from './polling-doorbell.js';
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { test } from 'node:test';
-import { InfrastructureError } from '../errors.js';
+import { InfrastructureError } from '../../base/errors.js';
 import { AtomicsDoorbell } from './atomics-doorbell.js';
 import { startAtomicsEchoWorker, type AtomicsEchoWorkerData } from './atomics-echo-worker-start.js';
 

@@ -1,4 +1,4 @@
-import { InfrastructureError } from '../errors.js';
+import { InfrastructureError } from '../../base/errors.js';
 import type { Doorbell } from './doorbell.js';
 
 /** Which end of an Atomics doorbell pair this is. The host rings the remote and vice versa. */

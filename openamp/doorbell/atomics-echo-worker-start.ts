@@ -1,5 +1,5 @@
 import { Worker } from 'node:worker_threads';
-import { InfrastructureError } from '../errors.js';
+import { InfrastructureError } from '../../base/errors.js';
 
 export interface AtomicsEchoWorkerData {
   buffer: SharedArrayBuffer;

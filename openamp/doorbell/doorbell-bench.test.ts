@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { InfrastructureError } from '../errors.js';
+import { InfrastructureError } from '../../base/errors.js';
 import { latencyStats, runDoorbellBench, type LatencyStats } from './doorbell-bench.js';
 
 test('latencyStats summarises samples by rank', () => {

@@ -11,7 +11,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { InfrastructureError, TimeoutError } from '../errors.js';
+import { InfrastructureError, TimeoutError } from '../../base/errors.js';
 import { FileMemory } from '../memory/file-memory.js';
 import { AtomicsDoorbell } from './atomics-doorbell.js';
 import { startAtomicsEchoWorker, type AtomicsEchoWorkerData } from './atomics-echo-worker-start.js';

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { InfrastructureError } from '../errors.js';
+import { InfrastructureError } from '../../base/errors.js';
 import { NOTIFY_ID_UNKNOWN } from './doorbell.js';
 import { ForwardedKickDoorbell } from './forwarded-kick-doorbell.js';
 

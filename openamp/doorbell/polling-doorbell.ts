@@ -1,4 +1,4 @@
-import { InfrastructureError } from '../errors.js';
+import { InfrastructureError } from '../../base/errors.js';
 import { NOTIFY_ID_UNKNOWN, type Doorbell } from './doorbell.js';
 
 export interface PollingDoorbellOptions {

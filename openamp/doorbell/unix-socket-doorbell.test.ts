@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
-import { InfrastructureError, RemoteCrashedError } from '../errors.js';
+import { InfrastructureError, RemoteCrashedError } from '../../base/errors.js';
 import { NOTIFY_ID_UNKNOWN } from './doorbell.js';
 import { UnixSocketDoorbell, UnixSocketDoorbellListener } from './unix-socket-doorbell.js';
 

@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import * as net from 'node:net';
-import { InfrastructureError, RemoteCrashedError } from '../errors.js';
+import { InfrastructureError, RemoteCrashedError } from '../../base/errors.js';
 import { NOTIFY_ID_UNKNOWN, type Doorbell } from './doorbell.js';
 
 /** open-amp's Linux generic machine kicks over this socket (its first and only event channel). */

@@ -1,4 +1,4 @@
-import { FirmwareError } from '../errors.js';
+import { FirmwareError } from '../../base/errors.js';
 
 /**
  * The firmware file is not an ELF image we can load: bad magic, unsupported class or byte

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { FirmwareError } from '../errors.js';
+import { FirmwareError } from '../../base/errors.js';
 import { buildElf } from './build-elf.js';
 import { EM_AARCH64, EM_ARM, EM_RISCV, PF_R, PF_W, PF_X } from './elf-constants.js';
 import { ElfFormatError, ElfMachineMismatchError } from './elf-error.js';

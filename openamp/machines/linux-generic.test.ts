@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import { test } from 'node:test';
-import { InfrastructureError, MemoryAccessError } from '../errors.js';
+import { InfrastructureError, MemoryAccessError } from '../../base/errors.js';
 import {
   LINUX_GENERIC,
   bindLinuxGenericEvent,

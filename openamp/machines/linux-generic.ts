@@ -1,4 +1,4 @@
-import { InfrastructureError, hex } from '../errors.js';
+import { InfrastructureError, hex } from '../../base/errors.js';
 import { UnixSocketDoorbell, UnixSocketDoorbellListener, DEFAULT_EVENT_SOCKET_PATH } from '../doorbell/unix-socket-doorbell.js';
 import { FileMemory } from '../memory/file-memory.js';
 import { AddressSpace, type MemoryRegion } from '../memory/shared-memory.js';

@@ -5,7 +5,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { createInterface } from 'node:readline';
 import { test } from 'node:test';
-import { InfrastructureError, MemoryAccessError } from '../errors.js';
+import { InfrastructureError, MemoryAccessError } from '../../base/errors.js';
 import { FileMemory } from './file-memory.js';
 import { describeSharedMemoryContract } from './shared-memory-contract.test-helper.js';
 

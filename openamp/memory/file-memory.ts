@@ -1,5 +1,5 @@
 import * as fs from 'node:fs';
-import { InfrastructureError, MemoryAccessError, hex } from '../errors.js';
+import { InfrastructureError, MemoryAccessError, hex } from '../../base/errors.js';
 import { checkRange, type SharedMemory } from './shared-memory.js';
 
 export interface FileMemoryCreateOptions {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Worker } from 'node:worker_threads';
-import { MemoryAccessError } from '../errors.js';
+import { MemoryAccessError } from '../../base/errors.js';
 import { SabMemory } from './sab-memory.js';
 import { describeSharedMemoryContract } from './shared-memory-contract.test-helper.js';
 

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { propertyRuns } from '../testing/fuzz-runs.js';
-import { MemoryAccessError } from '../errors.js';
+import { MemoryAccessError } from '../../base/errors.js';
 import type { SharedMemory } from './shared-memory.js';
 
 export type MemoryFactory = (size: number) => { memory: SharedMemory; cleanup: () => void };

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { propertyRuns } from '../testing/fuzz-runs.js';
-import { MemoryAccessError } from '../errors.js';
+import { MemoryAccessError } from '../../base/errors.js';
 import { SabMemory } from './sab-memory.js';
 import { AddressSpace, checkRange, type MemoryRegion } from './shared-memory.js';
 

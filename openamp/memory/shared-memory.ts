@@ -1,4 +1,4 @@
-import { MemoryAccessError, hex } from '../errors.js';
+import { MemoryAccessError, hex } from '../../base/errors.js';
 
 /**
  * A byte store shared with the other core. Everything the other side writes is untrusted:

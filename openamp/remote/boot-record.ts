@@ -1,4 +1,4 @@
-import { FirmwareError, hex } from '../errors.js';
+import { FirmwareError, hex } from '../../base/errors.js';
 import type { AddressSpace } from '../memory/shared-memory.js';
 import { isRemoteProgramName, type RemoteProgramName } from './program.js';
 

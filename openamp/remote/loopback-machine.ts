@@ -2,7 +2,7 @@ import { AtomicsDoorbell } from '../doorbell/atomics-doorbell.js';
 import type { Doorbell } from '../doorbell/doorbell.js';
 import { PollingDoorbell } from '../doorbell/polling-doorbell.js';
 import { UnixSocketDoorbell } from '../doorbell/unix-socket-doorbell.js';
-import { InfrastructureError } from '../errors.js';
+import { InfrastructureError } from '../../base/errors.js';
 import { linuxGenericLayout, openLinuxGenericShm, uniqueLinuxGenericPaths, type LinuxGenericLayout } from '../machines/linux-generic.js';
 import { SabMemory } from '../memory/sab-memory.js';
 import { AddressSpace, type SharedMemory } from '../memory/shared-memory.js';

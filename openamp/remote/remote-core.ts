@@ -1,5 +1,5 @@
 import type { Doorbell } from '../doorbell/doorbell.js';
-import { FirmwareError } from '../errors.js';
+import { FirmwareError } from '../../base/errors.js';
 import type { RpmsgDevice, RpmsgEndpoint, RpmsgMessage } from '../rpmsg/api.js';
 import { VIRTIO_STATUS, type VirtioTransport } from '../virtio/transport.js';
 import { controlCommandOf } from './control-words.js';

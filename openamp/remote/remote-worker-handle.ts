@@ -1,5 +1,5 @@
 import { Worker } from 'node:worker_threads';
-import { InfrastructureError } from '../errors.js';
+import { InfrastructureError } from '../../base/errors.js';
 import { RemoteControl, REMOTE_CONTROL_BYTES } from './remote-control.js';
 import type { RemoteCoreOutcome } from './remote-core.js';
 import { isRemoteWorkerEvent, type RemoteWorkerData } from './remote-worker-data.js';

@@ -9,7 +9,7 @@ import { AtomicsDoorbell } from '../doorbell/atomics-doorbell.js';
 import type { Doorbell } from '../doorbell/doorbell.js';
 import { PollingDoorbell } from '../doorbell/polling-doorbell.js';
 import { UnixSocketDoorbell } from '../doorbell/unix-socket-doorbell.js';
-import { FirmwareError, hex } from '../errors.js';
+import { FirmwareError, hex } from '../../base/errors.js';
 import { FileMemory } from '../memory/file-memory.js';
 import { SabMemory } from '../memory/sab-memory.js';
 import { AddressSpace, type SharedMemory } from '../memory/shared-memory.js';

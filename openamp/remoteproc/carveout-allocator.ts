@@ -1,4 +1,4 @@
-import { hex } from '../errors.js';
+import { hex } from '../../base/errors.js';
 import type { Allocation } from './remoteproc-ops.js';
 import { CarveoutExhaustedError } from './remoteproc-errors.js';
 

@@ -1,4 +1,4 @@
-import { FirmwareError, InfrastructureError } from '../errors.js';
+import { FirmwareError, InfrastructureError } from '../../base/errors.js';
 
 /** The image cannot be loaded on this core: a segment outside device memory, no resource
  * table, a trace or carveout that does not translate, no loadable segment. */

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { FirmwareError, InfrastructureError } from '../errors.js';
+import { FirmwareError, InfrastructureError } from '../../base/errors.js';
 import { buildElf } from '../elf/build-elf.js';
 import { assertMachine } from '../elf/check-machine.js';
 import { EM_ARM, EM_RISCV, PF_R, PF_W, PF_X } from '../elf/elf-constants.js';

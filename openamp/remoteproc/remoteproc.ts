@@ -1,4 +1,4 @@
-import { FarmError, InfrastructureError, MemoryAccessError, hex } from '../errors.js';
+import { FarmError, InfrastructureError, MemoryAccessError, hex } from '../../base/errors.js';
 import { RESOURCE_TABLE_SECTION, SHT_NOBITS } from '../elf/elf-constants.js';
 import { parseElf, type ElfImage } from '../elf/parse-elf.js';
 import type { SharedMemory } from '../memory/shared-memory.js';

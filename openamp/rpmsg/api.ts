@@ -87,7 +87,13 @@ export interface RpmsgDevice {
 }
 
 export interface RpmsgDeviceOptions {
+  /**
+   * The virtio device. The RPMsg device kicks the other side only through
+   * `transport.notify` (open-amp: virtqueue_kick -> virtio notify -> remoteproc ops->notify;
+   * for a remoteproc vdev that is `RemoteprocOps.kick`).
+   */
   transport: VirtioTransport;
+  /** Where the other side's kicks arrive: the device listens on it (or waits with waitSync). */
   doorbell: Doorbell;
   /** Buffer size in bytes including the 16-byte header; 512 by default. */
   bufferSize?: number;

@@ -1,4 +1,4 @@
-import { TimeoutError } from '../errors.js';
+import { TimeoutError } from '../../base/errors.js';
 import { RPMSG_ADDR_ANY, type RpmsgEndpoint, type RpmsgMessage } from './api.js';
 import { RpmsgClosedError, RpmsgConfigError } from './errors.js';
 

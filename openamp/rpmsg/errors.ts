@@ -1,4 +1,4 @@
-import { InfrastructureError, ProtocolError } from '../errors.js';
+import { InfrastructureError, ProtocolError } from '../../base/errors.js';
 
 /** No transmit buffer became free in time (Linux: -ENOMEM after 15 s; open-amp: RPMSG_ERR_NO_BUFF). */
 export class NoBufferError extends ProtocolError {}

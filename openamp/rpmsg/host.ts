@@ -1,4 +1,4 @@
-import { hex } from '../errors.js';
+import { hex } from '../../base/errors.js';
 import type { SharedMemory } from '../memory/shared-memory.js';
 import { VIRTIO_RING_F_EVENT_IDX, VIRTIO_RPMSG_F_NS, VIRTIO_STATUS, type VringInfo } from '../virtio/transport.js';
 import { VringDriver } from '../virtio/vring-driver.js';
@@ -109,7 +109,7 @@ export class VirtioRpmsgHost extends VirtioRpmsgDevice {
     const kick = this.rx.kickNeeded();
     transport.setStatus(STATUS_RUNNING);
     if (options.listen ?? true) this.listenOnDoorbell();
-    if (kick) this.doorbell.notify(rxInfo.notifyId);
+    if (kick) this.kick(rxInfo.notifyId);
   }
 
   protected pollRings(): number {
@@ -172,15 +172,15 @@ export class VirtioRpmsgHost extends VirtioRpmsgDevice {
     this.tx.add(id, this.poolPa + this.txPoolStart + id * this.bufferSize, length, false);
     if (this.tx.kickNeeded()) {
       if (this.inPoll) this.kickTx = true;
-      else this.doorbell.notify(this.txInfo.notifyId);
+      else this.kick(this.txInfo.notifyId);
     }
   }
 
   protected flushKicks(): void {
-    if (this.rx.kickNeeded()) this.doorbell.notify(this.rxInfo.notifyId);
+    if (this.rx.kickNeeded()) this.kick(this.rxInfo.notifyId);
     if (this.kickTx) {
       this.kickTx = false;
-      this.doorbell.notify(this.txInfo.notifyId);
+      this.kick(this.txInfo.notifyId);
     }
   }
 

@@ -1,4 +1,4 @@
-import { hex } from '../errors.js';
+import { hex } from '../../base/errors.js';
 import type { SharedMemory } from '../memory/shared-memory.js';
 import { VIRTIO_RING_F_EVENT_IDX, VIRTIO_RPMSG_F_NS, VIRTIO_STATUS, type VringInfo } from '../virtio/transport.js';
 import { VringDevice } from '../virtio/vring-device.js';
@@ -129,15 +129,15 @@ export class VirtioRpmsgRemote extends VirtioRpmsgDevice {
     tx.putUsed(this.txHead, length);
     if (tx.interruptNeeded()) {
       if (this.inPoll) this.kickTx = true;
-      else this.doorbell.notify(this.txInfo!.notifyId);
+      else this.kick(this.txInfo!.notifyId);
     }
   }
 
   protected flushKicks(): void {
-    if (this.rx?.interruptNeeded()) this.doorbell.notify(this.rxInfo!.notifyId);
+    if (this.rx?.interruptNeeded()) this.kick(this.rxInfo!.notifyId);
     if (this.kickTx) {
       this.kickTx = false;
-      if (this.txInfo) this.doorbell.notify(this.txInfo.notifyId);
+      if (this.txInfo) this.kick(this.txInfo.notifyId);
     }
   }
 

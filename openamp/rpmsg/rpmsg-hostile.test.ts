@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { FarmError, MemoryAccessError, ProtocolError } from '../errors.js';
+import { FarmError, MemoryAccessError, ProtocolError } from '../../base/errors.js';
 import type { SharedMemory } from '../memory/shared-memory.js';
 import { propertyRuns } from '../testing/fuzz-runs.js';
 import { VIRTIO_RING_F_EVENT_IDX, VIRTIO_RPMSG_F_NS, VIRTIO_STATUS } from '../virtio/transport.js';
@@ -248,7 +248,7 @@ test('hostile host: DRIVER_OK cleared while running is a typed error; the remote
 test('hostile host: vring addresses outside shared memory at DRIVER_OK are reported once, nothing is touched', () => {
   const machine = createTestMachine({ num: NUM });
   const bad = machine.remoteTransport.vrings.map((v, i) => (i === 1 ? { ...v, da: 0x10 } : v));
-  const transport = new MemoryVdevTransport(machine.space, machine.memory, 0, bad);
+  const transport = new MemoryVdevTransport(machine.space, machine.memory, 0, bad, machine.remoteDoorbell);
   const errors: Error[] = [];
   const remote = createRpmsgRemote({ transport, doorbell: machine.remoteDoorbell, listen: false, statusPollMs: 0, onProtocolError: (e) => errors.push(e) });
   const host = createRpmsgHost({ transport: machine.hostTransport, doorbell: machine.hostDoorbell, bufferPool: machine.bufferPool, listen: false });

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { TimeoutError } from '../errors.js';
+import { TimeoutError } from '../../base/errors.js';
 import { VIRTIO_RING_F_EVENT_IDX, VIRTIO_RPMSG_F_NS, VIRTIO_STATUS } from '../virtio/transport.js';
 import { VRING_DESC_F_WRITE, vringLayout } from '../virtio/vring-layout.js';
 import {
@@ -42,7 +42,7 @@ test('host status sequence: reset to 0, ACKNOWLEDGE, DRIVER, features, DRIVER_OK
       calls.push(`features ${features.toString(16)}`);
       super.setDriverFeatures(features);
     }
-  })(machine.space, machine.memory, 0, machine.hostTransport.vrings);
+  })(machine.space, machine.memory, 0, machine.hostTransport.vrings, machine.hostDoorbell);
   const host = createRpmsgHost({ transport, doorbell: machine.hostDoorbell, bufferPool: machine.bufferPool, listen: false });
   assert.deepEqual(calls, ['status 0', 'status 1', 'status 3', `features ${(VIRTIO_RPMSG_F_NS | VIRTIO_RING_F_EVENT_IDX).toString(16)}`, 'status 7']);
   assert.equal(host.eventIdx, true);
@@ -97,7 +97,7 @@ test('remote: touches nothing before the DRIVER_OK bit, starts on 0x04 alone (op
       vringReads++;
       return super.vrings;
     }
-  })(machine.space, machine.memory, 0, machine.remoteTransport.vrings);
+  })(machine.space, machine.memory, 0, machine.remoteTransport.vrings, machine.remoteDoorbell);
   const errors: Error[] = [];
   const remote = createRpmsgRemote({ transport, doorbell: machine.remoteDoorbell, listen: false, statusPollMs: 0, onProtocolError: (e) => errors.push(e) });
   remote.createEndpoint({ name: DEMO, announce: true });
@@ -411,4 +411,54 @@ test('createEndpoint checks names and addresses', () => {
   assert.equal(host.createEndpoint({ name: 'c' }).addr, 1026, 'next free dynamic address');
   assert.equal(host.endpoint(1024)?.name, 'a');
   pair.close();
+});
+
+test('one notify route: both roles kick only through transport.notify (virtio notify -> remoteproc ops kick), never their doorbell directly', () => {
+  const machine = createTestMachine({ num: 16 });
+  const kicks: string[] = [];
+  /** The side's doorbell, as the device sees it: listening works, ringing it directly is a bypass. */
+  const listenOnly = (doorbell: typeof machine.hostDoorbell, side: string): typeof machine.hostDoorbell =>
+    Object.assign(Object.create(doorbell) as typeof machine.hostDoorbell, {
+      notify: () => assert.fail(`the ${side} rang its doorbell directly, bypassing transport.notify`),
+    });
+  const recording = (side: string, doorbell: typeof machine.hostDoorbell, vrings: typeof machine.hostTransport.vrings): MemoryVdevTransport =>
+    new (class extends MemoryVdevTransport {
+      override notify(notifyId: number): void {
+        kicks.push(`${side} ${notifyId}`);
+        super.notify(notifyId);
+      }
+    })(machine.space, machine.memory, 0, vrings, doorbell);
+  const remote = createRpmsgRemote({
+    transport: recording('remote', machine.remoteDoorbell, machine.remoteTransport.vrings),
+    doorbell: listenOnly(machine.remoteDoorbell, 'remote'),
+    listen: false,
+    statusPollMs: 0,
+  });
+  const host = createRpmsgHost({
+    transport: recording('host', machine.hostDoorbell, machine.hostTransport.vrings),
+    doorbell: listenOnly(machine.hostDoorbell, 'host'),
+    bufferPool: machine.bufferPool,
+    listen: false,
+  });
+  const [vring0, vring1] = machine.hostTransport.vrings;
+  assert.deepEqual(kicks, [`host ${vring0!.notifyId}`], 'DRIVER_OK is followed by a kick of vring 0, through the transport');
+  remote.createEndpoint({ name: DEMO, announce: true, onMessage: echo });
+  const received: RpmsgMessage[] = [];
+  const hostEp = host.createEndpoint({ name: DEMO, onMessage: (m) => received.push(m) });
+  for (let round = 0; round < 4; round++) {
+    remote.poll();
+    host.poll();
+  }
+  hostEp.trySend(new Uint8Array([1, 2, 3]));
+  for (let round = 0; round < 4 && received.length === 0; round++) {
+    remote.poll();
+    host.poll();
+  }
+  assert.deepEqual(received[0]?.data, new Uint8Array([1, 2, 3]));
+  assert.ok(kicks.includes(`host ${vring1!.notifyId}`), `the host kicked vring 1 after its send: ${kicks.join(', ')}`);
+  assert.ok(kicks.some((kick) => kick.startsWith('remote ')), `the remote kicked the host: ${kicks.join(', ')}`);
+  assert.equal(machine.hostDoorbell.rings + machine.remoteDoorbell.rings, kicks.length, 'every ring of a doorbell came from a transport kick');
+  host.close();
+  remote.close();
+  machine.close();
 });

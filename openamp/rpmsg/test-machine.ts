@@ -25,6 +25,8 @@ export class MemoryVdevTransport implements VirtioTransport {
     private readonly store: SharedMemory,
     private readonly vdevOffset: number,
     private readonly rings: readonly VringInfo[],
+    /** This side's end of the doorbell pair: `notify` rings the other side through it. */
+    private readonly doorbell: Doorbell,
   ) {}
 
   get vrings(): readonly VringInfo[] {
@@ -51,8 +53,9 @@ export class MemoryVdevTransport implements VirtioTransport {
     this.store.storeU8(this.vdevOffset + TEST_VDEV_STATUS, status);
   }
 
-  /** Nothing to ring here: the RPMsg devices kick through their doorbell. */
-  notify(_notifyId: number): void {}
+  notify(notifyId: number): void {
+    this.doorbell.notify(notifyId);
+  }
 }
 
 /** One end of an in-process doorbell pair. Rings are coalesced and delivered on setImmediate. */
@@ -154,8 +157,8 @@ export function createTestMachine(options: TestMachineOptions = {}): TestMachine
     memory,
     space,
     base,
-    hostTransport: new MemoryVdevTransport(space, memory, 0, vrings),
-    remoteTransport: new MemoryVdevTransport(space, memory, 0, vrings),
+    hostTransport: new MemoryVdevTransport(space, memory, 0, vrings, hostDoorbell),
+    remoteTransport: new MemoryVdevTransport(space, memory, 0, vrings, remoteDoorbell),
     hostDoorbell,
     remoteDoorbell,
     bufferPool: { da: base + poolOffset, size: poolSize },

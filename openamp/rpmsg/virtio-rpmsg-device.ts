@@ -269,6 +269,11 @@ export abstract class VirtioRpmsgDevice implements RpmsgDevice, EndpointOwner {
     return this.polling;
   }
 
+  /** Rings the other side for vring `notifyId`: the one way a kick leaves the device. */
+  protected kick(notifyId: number): void {
+    this.transport.notify(notifyId);
+  }
+
   protected listenOnDoorbell(): void {
     if (this.stopListening || this.closed) return;
     this.stopListening = this.doorbell.listen(() => {

@@ -1,4 +1,4 @@
-import { FirmwareError, hex } from '../errors.js';
+import { FirmwareError, hex } from '../../base/errors.js';
 import { VRING_MAX_NUM, isPowerOfTwo } from '../virtio/vring-layout.js';
 import {
   CARVEOUT_FIELDS,

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { FirmwareError } from '../errors.js';
+import { FirmwareError } from '../../base/errors.js';
 import { buildResourceTable, buildRpmsgResourceTable } from './build-resource-table.js';
 import { parseResourceTable, type VendorEntry } from './parse-resource-table.js';
 import { patchCarveout, patchVdevNotifyId, patchVring } from './patch-resource-table.js';

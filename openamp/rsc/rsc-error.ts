@@ -1,4 +1,4 @@
-import { FirmwareError, hex } from '../errors.js';
+import { FirmwareError, hex } from '../../base/errors.js';
 
 /**
  * The firmware's resource table cannot be trusted: truncated, wrong version, an entry outside

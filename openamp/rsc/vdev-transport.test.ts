@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { MemoryAccessError, ProtocolError } from '../errors.js';
+import { MemoryAccessError, ProtocolError } from '../../base/errors.js';
 import { SabMemory } from '../memory/sab-memory.js';
 import { AddressSpace } from '../memory/shared-memory.js';
 import { VIRTIO_STATUS } from '../virtio/transport.js';

@@ -1,4 +1,4 @@
-import { ProtocolError, hex } from '../errors.js';
+import { ProtocolError, hex } from '../../base/errors.js';
 import type { AddressSpace, SharedMemory } from '../memory/shared-memory.js';
 import { VIRTIO_ID_RPMSG, type VirtioTransport, type VringInfo } from '../virtio/transport.js';
 import { vringSize } from '../virtio/vring-layout.js';

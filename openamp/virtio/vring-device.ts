@@ -1,4 +1,4 @@
-import { hex } from '../errors.js';
+import { hex } from '../../base/errors.js';
 import type { AddressSpace, SharedMemory } from '../memory/shared-memory.js';
 import { VringEnd, type VringRingOptions } from './vring-end.js';
 import { VringProtocolError } from './vring-error.js';

@@ -1,4 +1,4 @@
-import { InfrastructureError, hex } from '../errors.js';
+import { InfrastructureError, hex } from '../../base/errors.js';
 import { VringProtocolError } from './vring-error.js';
 import { VringEnd, type VringRingOptions } from './vring-end.js';
 import { VRING_DESC_F_WRITE, VRING_DESC_SIZE, VRING_USED_ELEM_SIZE } from './vring-layout.js';

@@ -1,4 +1,4 @@
-import { ProtocolError } from '../errors.js';
+import { ProtocolError } from '../../base/errors.js';
 
 /** What the other side got wrong in a ring it shares with us. */
 export type VringErrorCode =

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { propertyRuns } from '../testing/fuzz-runs.js';
-import { FirmwareError } from '../errors.js';
+import { FirmwareError } from '../../base/errors.js';
 import { VringGeometryError, alignUp, checkVringGeometry, needEvent, vringLayout, vringSize } from './vring-layout.js';
 
 test('vringSize matches the golden value of the protocol notes (num 256, align 0x1000 -> 10246)', () => {

@@ -1,4 +1,4 @@
-import { FirmwareError, hex } from '../errors.js';
+import { FirmwareError, hex } from '../../base/errors.js';
 
 /**
  * The legacy split-vring layout (virtio 0.9.5 / "legacy interface"), which is what remoteproc

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { ProtocolError } from '../errors.js';
+import { ProtocolError } from '../../base/errors.js';
 import { AddressSpace } from '../memory/shared-memory.js';
 import { SabMemory } from '../memory/sab-memory.js';
 import { propertyRuns } from '../testing/fuzz-runs.js';

@@ -1,5 +1,5 @@
 /** Protocol-level verdicts: bytes compared, failures as AssertionFailure saying where. */
-import { AssertionFailure, TimeoutError, hex } from '../../openamp/errors.js';
+import { AssertionFailure, TimeoutError, hex } from '../../base/errors.js';
 import type { HostEndpoint, Message } from '../../targets/target.js';
 
 export function expectBytes(actual: Uint8Array, expected: Uint8Array, what: string): void {

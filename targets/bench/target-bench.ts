@@ -19,12 +19,13 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { InfrastructureError } from '../../openamp/errors.js';
+import { InfrastructureError } from '../../base/errors.js';
 import { DEMO_CHANNEL } from '../../openamp/remote/program.js';
 import { measureEchoRoundTrips, type EchoRoundTripResult } from '../../openamp/bench/echo-round-trips.js';
-import { OpenAmpHost } from '../openamp-host.js';
+import { OpenAmpHost } from '../openamp-host/openamp-host.js';
 import { QemuTarget } from '../qemu/qemu-target.js';
-import { loadKindRegistry, type TargetKindDefinition } from '../registry.js';
+import { loadKindRegistry } from '../registry.js';
+import type { TargetKindDefinition } from '../kind.js';
 import type { Target, TargetLog } from '../target.js';
 
 export const TARGET_BENCH_KINDS = ['qemu-riscv64-virt', 'qemu-cortex-m4', 'qemu-versal-r5', 'linux-process'] as const;

@@ -1,9 +1,9 @@
 import { existsSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { FIRMWARE_TOOLCHAINS } from '../../firmware/build.js';
-import { findExecutable } from '../process/managed-process.js';
-import { toolPrerequisite as tool } from '../process/tool-prerequisite.js';
-import type { TargetKindDefinition } from '../registry.js';
+import { findExecutable } from '../../base/process/managed-process.js';
+import { toolPrerequisite as tool } from '../tool-prerequisite.js';
+import type { TargetKindDefinition } from '../kind.js';
 import { SUITE_NAMES, type Prerequisite } from '../target.js';
 import { parseLinuxProcessParams, type LinuxProcessParams } from './linux-process-params.js';
 import { KIND, LinuxProcessTarget } from './linux-process-target.js';

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { linuxGenericLayout } from '../../openamp/machines/linux-generic.js';
-import { runFileStem } from '../../qemu/run-files.js';
+import { runFileStem } from '../../base/process/run-files.js';
 import { LinuxProcessOps, RemoteDidNotStartError, type RemoteLaunch } from './linux-process-ops.js';
 
 const scratch = mkdtempSync(join(tmpdir(), 'farm-lp-ops-test-'));

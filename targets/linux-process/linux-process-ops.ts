@@ -1,13 +1,13 @@
 import * as fs from 'node:fs';
 import { UnixSocketDoorbell } from '../../openamp/doorbell/unix-socket-doorbell.js';
-import { FirmwareError, InfrastructureError, hex } from '../../openamp/errors.js';
+import { FirmwareError, InfrastructureError, hex } from '../../base/errors.js';
 import { linuxGenericAddressSpace, linuxGenericLayout, type LinuxGenericLayout } from '../../openamp/machines/linux-generic.js';
 import { FileMemory } from '../../openamp/memory/file-memory.js';
 import type { AddressSpace } from '../../openamp/memory/shared-memory.js';
 import { CarveoutAllocator } from '../../openamp/remoteproc/carveout-allocator.js';
 import type { Allocation, RemoteprocOps, ResourceTableLocation } from '../../openamp/remoteproc/remoteproc-ops.js';
-import { onProcessExit } from '../process/exit-cleanup.js';
-import { ManagedProcess, describeExit, type ProcessExit } from '../process/managed-process.js';
+import { onProcessExit } from '../../base/process/exit-cleanup.js';
+import { ManagedProcess, describeExit, type ProcessExit } from '../../base/process/managed-process.js';
 
 /** The remote process is gone before it served its event socket (bad command, wrong arguments). */
 export class RemoteDidNotStartError extends InfrastructureError {}

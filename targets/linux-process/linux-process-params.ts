@@ -1,4 +1,4 @@
-import { ConfigError } from '../../farm/config-error.js';
+import { ConfigError } from '../../base/errors.js';
 import { integerParam, paramsRecord } from '../params.js';
 import { SUITE_NAMES, type SuiteName } from '../target.js';
 

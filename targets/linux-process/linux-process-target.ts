@@ -1,21 +1,25 @@
 import { readFile } from 'node:fs/promises';
 import { basename, isAbsolute, resolve } from 'node:path';
-import { InfrastructureError } from '../../openamp/errors.js';
+import { InfrastructureError } from '../../base/errors.js';
 import { LINUX_GENERIC } from '../../openamp/machines/linux-generic.js';
 import { ensureFirmwareBuilt, firmwarePath } from '../../firmware/build.js';
-import { CrashRecordReader, describeCrash } from '../../firmware/crash-record.js';
-import { runFileStem, sweepStaleRunFiles } from '../../qemu/run-files.js';
+import { CrashRecordReader, describeCrash } from '../openamp-host/crash-record.js';
+import { runFileStem, sweepStaleRunFiles } from '../../base/process/run-files.js';
 import { ConsoleBuffer } from '../console-buffer.js';
 import { sha256Hex } from '../firmware-image.js';
-import { OpenAmpHost } from '../openamp-host.js';
-import { describeExit, findExecutable, type ProcessExit } from '../process/managed-process.js';
-import { PROGRAM_FOR_SUITE } from '../qemu/qemu-target.js';
-import type { TargetContext } from '../registry.js';
+import { OpenAmpHost } from '../openamp-host/openamp-host.js';
+import { describeExit, findExecutable, type ProcessExit } from '../../base/process/managed-process.js';
+import { PROGRAM_FOR_SUITE } from '../reference-firmware.js';
+import type { TargetContext } from '../kind.js';
 import { SUITE_NAMES, type FaultKind, type FirmwareImage, type SuiteName, type Target, type TargetCapabilities, type TargetLog } from '../target.js';
+import type { LinuxGenericMachineResource } from '../resources/linux-generic-machine.js';
+import { OrderedStrategy, formatStrategyStep } from '../strategies/ordered-strategy.js';
 import { LinuxProcessOps } from './linux-process-ops.js';
 import { PLACEHOLDERS, substitutePlaceholders, type LinuxProcessParams } from './linux-process-params.js';
 
 export const KIND = 'linux-process';
+
+export type LinuxProcessState = 'off' | 'firmware-ready' | 'host-ready';
 /** Console streams of the remote process in reports. */
 export const STDOUT_STREAM = 'remote-stdout';
 export const STDERR_STREAM = 'remote-stderr';
@@ -38,11 +42,19 @@ export function referenceCommand(suite: SuiteName): string[] {
 export class LinuxProcessTarget implements Target {
   readonly kind = KIND;
   readonly capabilities: TargetCapabilities = { suites: SUITE_NAMES, restartable: true, faults: ['crash', 'hang'] };
+  /** The Host driver: our OpenAmpHost as process 1 of the Linux generic machine. */
   readonly host: OpenAmpHost;
   readonly ops: LinuxProcessOps;
+  /**
+   * off -> firmware-ready (the remote command of every suite resolved; the reference firmware
+   * built when a suite uses it) -> host-ready (the host can start a remote: each start spawns
+   * it on fresh files). Down from host-ready ends the remote process and removes its files.
+   */
+  readonly strategy: OrderedStrategy<LinuxProcessState>;
+  /** The place: open-amp's Linux generic machine (fixed or unique names). */
+  readonly machine: LinuxGenericMachineResource;
   private log: TargetLog | undefined;
   private readonly consoleBuffer = new ConsoleBuffer((stream, text) => this.log?.console(stream, text));
-  private tornDown = false;
   private lastNames: { shmPath: string; socketPath: string } | undefined;
 
   constructor(
@@ -50,6 +62,29 @@ export class LinuxProcessTarget implements Target {
     readonly params: LinuxProcessParams,
     private readonly context: TargetContext,
   ) {
+    this.log = context.log;
+    this.machine = { name, shmPath: params.shmPath, socketPath: params.socketPath };
+    this.strategy = new OrderedStrategy<LinuxProcessState>({
+      target: name,
+      states: ['off', 'firmware-ready', 'host-ready'],
+      ready: 'host-ready',
+      log: (step) => this.log?.info(formatStrategyStep(step)),
+      steps: {
+        'firmware-ready': { detail: 'resolve the remote command of every suite', up: () => this.resolveCommands(), down: async () => {} },
+        'host-ready': {
+          detail: "the OpenAMP host as process 1 of open-amp's Linux generic machine",
+          up: async () => {},
+          down: async () => {
+            try {
+              await this.host.stop();
+            } finally {
+              // Whatever state the host was left in, the process and its files go.
+              await this.ops.stop();
+            }
+          },
+        },
+      },
+    });
     this.ops = new LinuxProcessOps({
       name,
       startTimeoutMs: params.startTimeoutMs,
@@ -70,8 +105,15 @@ export class LinuxProcessTarget implements Target {
   }
 
   async setup(log: TargetLog): Promise<void> {
-    if (this.tornDown) throw new InfrastructureError(`${this.name}: setup after teardown`);
     this.log = log;
+    await this.strategy.transition(this.strategy.ready);
+  }
+
+  async teardown(): Promise<void> {
+    await this.strategy.transition('off');
+  }
+
+  private async resolveCommands(): Promise<void> {
     const images = Object.keys(this.context.firmware);
     if (images.length > 0) {
       throw new InfrastructureError(
@@ -81,7 +123,7 @@ export class LinuxProcessTarget implements Target {
     if (SUITE_NAMES.some((suite) => !this.params.commands[suite])) await ensureFirmwareBuilt('linux-process');
     for (const suite of SUITE_NAMES) {
       const image = await this.firmwareFor(suite);
-      log.info(`${this.name}: ${suite}: ${image.command?.join(' ')} (sha256 ${image.sha256})`);
+      this.log?.info(`${this.name}: ${suite}: ${image.command?.join(' ')} (sha256 ${image.sha256})`);
     }
   }
 
@@ -117,17 +159,6 @@ export class LinuxProcessTarget implements Target {
     };
   }
 
-  async teardown(): Promise<void> {
-    if (this.tornDown) return;
-    this.tornDown = true;
-    try {
-      await this.host.stop();
-    } finally {
-      // Whatever state the host was left in, the process and its files go.
-      await this.ops.stop();
-    }
-  }
-
   private resolveExecutable(executable: string, suite: SuiteName): string {
     const candidate = executable.includes('/') && !isAbsolute(executable) ? resolve(this.context.configDir, executable) : executable;
     const found = findExecutable(candidate);
@@ -146,7 +177,7 @@ export class LinuxProcessTarget implements Target {
     if (!command || command.length === 0) throw new InfrastructureError(`${this.name}: firmware ${firmware.label} has no command`);
     sweepStaleRunFiles();
     const stem = runFileStem(KIND);
-    const names = { shmPath: this.params.shmPath ?? `/dev/shm/${stem}.shm`, socketPath: this.params.socketPath ?? `/tmp/${stem}.event` };
+    const names = { shmPath: this.machine.shmPath ?? `/dev/shm/${stem}.shm`, socketPath: this.machine.socketPath ?? `/tmp/${stem}.event` };
     this.lastNames = names;
     const [file, ...args] = substitutePlaceholders(command, names);
     this.ops.launch({ file: file!, args, cwd: this.context.configDir, ...names });

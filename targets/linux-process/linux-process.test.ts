@@ -3,8 +3,8 @@ import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync, chmodSync 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test, after } from 'node:test';
-import { ConfigError } from '../../farm/config-error.js';
-import { InfrastructureError, RemoteCrashedError } from '../../openamp/errors.js';
+import { ConfigError } from '../../base/errors.js';
+import { InfrastructureError, RemoteCrashedError } from '../../base/errors.js';
 import { DEMO_CHANNEL } from '../../openamp/remote/program.js';
 import { controlMessage } from '../../openamp/remote/control-words.js';
 import type { NameServiceEvent, TargetLog } from '../target.js';

@@ -1,4 +1,4 @@
-import { TimeoutError } from '../../openamp/errors.js';
+import { TimeoutError } from '../../base/errors.js';
 import type { RpmsgDevice } from '../../openamp/rpmsg/api.js';
 
 /** What a boot runs, for failure messages: the firmware's label and a reader of its trace buffer. */

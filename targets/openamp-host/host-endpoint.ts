@@ -1,4 +1,4 @@
-import { ProtocolError, TimeoutError, hex } from '../../openamp/errors.js';
+import { ProtocolError, TimeoutError, hex } from '../../base/errors.js';
 import { RPMSG_ADDR_ANY, type RpmsgEndpoint } from '../../openamp/rpmsg/api.js';
 import type { HostEndpoint, Message } from '../target.js';
 import type { BootSession } from './boot-session.js';

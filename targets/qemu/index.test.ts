@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { firmwarePath } from '../../firmware/build.js';
 import { SUITE_NAMES } from '../target.js';
 import { qemuKinds } from './index.js';
-import { PROGRAM_FOR_SUITE } from './qemu-target.js';
+import { PROGRAM_FOR_SUITE } from '../reference-firmware.js';
 
 const kind = (name: string) => qemuKinds.find((definition) => definition.kind === name)!;
 const names = async (name: string, firmware?: Record<string, string>): Promise<string[]> => {

@@ -1,10 +1,11 @@
 import { firmwareBuildTools } from '../../firmware/build.js';
 import { QEMU_MACHINES, type QemuMachineName } from '../../qemu/machines.js';
-import { toolPrerequisite as tool } from '../process/tool-prerequisite.js';
-import type { TargetKindDefinition } from '../registry.js';
+import { toolPrerequisite as tool } from '../tool-prerequisite.js';
+import type { TargetKindDefinition } from '../kind.js';
 import { SUITE_NAMES, type Prerequisite } from '../target.js';
 import { parseQemuParams, type QemuParams } from './qemu-params.js';
-import { QemuTarget, referenceProgramsNeeded } from './qemu-target.js';
+import { QemuTarget } from './qemu-target.js';
+import { referenceProgramsNeeded } from '../reference-firmware.js';
 
 export { QemuTarget } from './qemu-target.js';
 export { QemuRemoteprocOps, SegmentOutsideRamError } from './qemu-remoteproc-ops.js';

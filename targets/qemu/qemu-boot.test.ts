@@ -3,12 +3,13 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { PollingDoorbell } from '../../openamp/doorbell/polling-doorbell.js';
-import { FirmwareError } from '../../openamp/errors.js';
+import { FirmwareError } from '../../base/errors.js';
 import { Remoteproc } from '../../openamp/remoteproc/remoteproc.js';
 import { createRpmsgHost } from '../../openamp/rpmsg/host.js';
 import type { RpmsgMessage } from '../../openamp/rpmsg/api.js';
 import { ensureFirmwareBuilt, firmwarePath, firmwareBuildDir, type FirmwareMachine } from '../../firmware/build.js';
-import { CrashRecordReader, RemoteWatch } from '../../firmware/crash-record.js';
+import { FIRMWARE_KICK_BYTE } from '../../firmware/uart-kick.js';
+import { CrashRecordReader, RemoteWatch } from '../openamp-host/crash-record.js';
 import { QEMU_MACHINES, type QemuMachineName } from '../../qemu/machines.js';
 import { QemuInstance } from '../../qemu/qemu-instance.js';
 import { QemuRemoteprocOps, SegmentOutsideRamError } from './qemu-remoteproc-ops.js';
@@ -20,8 +21,8 @@ async function bootEcho(machine: QemuMachineName) {
   const profile = QEMU_MACHINES[machine];
   let console = '';
   let stderr = '';
-  const qemu = await QemuInstance.launch({ profile, stubDir: firmwareBuildDir(machine as FirmwareMachine), onConsole: (t) => (console += t), onStderr: (t) => (stderr += t) });
-  const rp = new Remoteproc(new QemuRemoteprocOps(qemu), { name: machine });
+  const qemu = await QemuInstance.launch({ profile, stubDir: firmwareBuildDir(machine as FirmwareMachine), onConsole: (t) => (console += t), kick: { byte: FIRMWARE_KICK_BYTE }, onStderr: (t) => (stderr += t) });
+  const rp = new Remoteproc(new QemuRemoteprocOps({ current: () => qemu }), { name: machine });
   return { qemu, rp, console: () => console, stderr: () => stderr };
 }
 

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ConfigError } from '../../farm/config-error.js';
+import { ConfigError } from '../../base/errors.js';
 import { QEMU_PARAM_DEFAULTS, parseQemuParams } from './qemu-params.js';
 
 test('QEMU params: defaults (uart pty, doorbell uart), uart socket, doorbell poll, fractional pollBurstMs, 0 = timer polling only, bad values name the field', () => {

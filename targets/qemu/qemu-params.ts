@@ -1,4 +1,4 @@
-import { ConfigError } from '../../farm/config-error.js';
+import { ConfigError } from '../../base/errors.js';
 import { QEMU_UART_TRANSPORTS, type QemuUartTransport } from '../../qemu/qemu-instance.js';
 import { integerParam, paramsRecord } from '../params.js';
 

@@ -1,10 +1,11 @@
 import { assertMachine } from '../../openamp/elf/check-machine.js';
 import type { ElfImage } from '../../openamp/elf/parse-elf.js';
-import { FirmwareError, InfrastructureError, hex } from '../../openamp/errors.js';
+import { FirmwareError, InfrastructureError, hex } from '../../base/errors.js';
 import type { AddressSpace } from '../../openamp/memory/shared-memory.js';
 import { CarveoutAllocator } from '../../openamp/remoteproc/carveout-allocator.js';
 import type { Allocation, RemoteprocOps } from '../../openamp/remoteproc/remoteproc-ops.js';
 import type { QemuInstance } from '../../qemu/qemu-instance.js';
+import type { Doorbell } from '../../openamp/doorbell/doorbell.js';
 
 /** A firmware segment would land outside the part of RAM the machine gives firmware. */
 export class SegmentOutsideRamError extends FirmwareError {}
@@ -12,9 +13,10 @@ export class SegmentOutsideRamError extends FirmwareError {}
 /**
  * Remoteproc operations for a core emulated by QEMU: memory is the guest RAM file, images must
  * be for the machine's core and fit its image window, vrings and buffers come from the
- * machine's carveout pool, start = (boot-stub mailbox) + QMP cont, stop = QMP stop + machine
- * reset (the core goes back to its reset state, paused). There is no interrupt to ring: the
- * remote polls its rings, and so does the host.
+ * machine's carveout pool, start = (boot-stub mailbox) + QMP cont, stop = a power cycle of the
+ * machine (a fresh paused QEMU) or, without a power driver, QMP stop + machine reset. There is
+ * no interrupt to ring in the guest: the remote polls its rings; kicks go to the host's
+ * doorbell end.
  */
 export interface QemuOpsHooks {
   /** Called after the core was started (the target starts its crash watch here). */
@@ -22,29 +24,41 @@ export interface QemuOpsHooks {
   /** Called before the core is stopped. */
   readonly onStopping?: () => void;
   /**
-   * Replaces QEMU by a fresh, paused one on stop. TCG keeps translated code across a machine
-   * reset and never sees our writes to the RAM file, so the next image would run stale code.
+   * The host's end of the doorbell: `kick` tells it the host rang (a polling doorbell then
+   * looks at the rings on every turn for a burst). The guest has no interrupt line from us.
    */
-  readonly relaunch?: () => Promise<QemuInstance>;
+  readonly doorbell?: Doorbell;
+}
+
+/**
+ * How the ops reach QEMU without owning it: the QEMU power driver (targets/drivers/qemu-power.ts)
+ * owns the process; the ops ask it for the running instance, and for a power cycle on stop.
+ */
+export interface QemuMachineAccess {
+  /** The running QEMU (throws when the machine is off). */
+  current(): QemuInstance;
+  /** Replaces QEMU by a fresh, paused one; without it, stop pauses and resets the machine. */
+  cycle?(): Promise<void>;
 }
 
 export class QemuRemoteprocOps implements RemoteprocOps {
   private readonly allocator: CarveoutAllocator;
 
   constructor(
-    private qemu: QemuInstance,
+    private readonly machine: QemuMachineAccess,
     private readonly hooks: QemuOpsHooks = {},
   ) {
+    const qemu = machine.current();
     const pool = qemu.profile.carveoutPool;
     this.allocator = new CarveoutAllocator({ name: `${qemu.name} carveout pool`, da: pool.base, pa: pool.base, size: pool.size });
   }
 
   get memory(): AddressSpace {
-    return this.qemu.memory;
+    return this.machine.current().memory;
   }
 
   checkImage(image: ElfImage): void {
-    const { profile } = this.qemu;
+    const { profile } = this.machine.current();
     assertMachine(image, profile.elfMachine, profile.elfClass);
     const window = profile.imageWindow;
     for (const segment of image.loadSegments) {
@@ -68,13 +82,14 @@ export class QemuRemoteprocOps implements RemoteprocOps {
   }
 
   async start(entry: number): Promise<void> {
-    const { mailbox } = this.qemu.profile;
-    if (mailbox) this.qemu.writeWords(mailbox.address, mailbox.startWords(entry));
-    await this.qemu.resume();
+    const qemu = this.machine.current();
+    const { mailbox } = qemu.profile;
+    if (mailbox) qemu.writeWords(mailbox.address, mailbox.startWords(entry));
+    await qemu.resume();
     if (mailbox?.ack) {
       const deadline = Date.now() + 2000;
-      while (this.qemu.readWord(mailbox.address + mailbox.ack.offset) !== mailbox.ack.value) {
-        if (Date.now() > deadline) throw new InfrastructureError(`${this.qemu.name}: the boot stub did not acknowledge the start request within 2 s`);
+      while (qemu.readWord(mailbox.address + mailbox.ack.offset) !== mailbox.ack.value) {
+        if (Date.now() > deadline) throw new InfrastructureError(`${qemu.name}: the boot stub did not acknowledge the start request within 2 s`);
         await new Promise((resolve) => setTimeout(resolve, 1));
       }
     }
@@ -83,15 +98,23 @@ export class QemuRemoteprocOps implements RemoteprocOps {
 
   async stop(): Promise<void> {
     this.hooks.onStopping?.();
-    if (this.hooks.relaunch) {
-      this.qemu = await this.hooks.relaunch();
+    if (this.machine.cycle) {
+      await this.machine.cycle();
       return;
     }
-    await this.qemu.pause();
-    await this.qemu.reset();
-    const { mailbox } = this.qemu.profile;
-    if (mailbox) this.qemu.writeWords(mailbox.address, [0, 0]);
+    const qemu = this.machine.current();
+    await qemu.pause();
+    await qemu.reset();
+    const { mailbox } = qemu.profile;
+    if (mailbox) qemu.writeWords(mailbox.address, [0, 0]);
   }
 
-  kick(): void {}
+  /**
+   * Host -> guest: the reference firmware polls its rings (there is no interrupt to raise in
+   * the guest), so a kick only reaches the host's own doorbell end, which may poll harder now
+   * that an answer is due. Every host kick comes here (virtio notify -> remoteproc ops).
+   */
+  kick(notifyId: number): void {
+    this.hooks.doorbell?.notify(notifyId);
+  }
 }

@@ -5,14 +5,15 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { descendants, isAlive } from '../../farm/testing/cli-harness.js';
 import { ensureFirmwareBuilt, firmwarePath } from '../../firmware/build.js';
-import { TimeoutError } from '../../openamp/errors.js';
+import { TimeoutError } from '../../base/errors.js';
 import { QEMU_MACHINES } from '../../qemu/machines.js';
-import type { OpenAmpHost } from '../openamp-host.js';
-import { MissingToolError } from '../process/managed-process.js';
+import type { OpenAmpHost } from '../openamp-host/openamp-host.js';
+import { MissingToolError } from '../../base/process/managed-process.js';
 import { SUITE_NAMES } from '../target.js';
 import { QEMU_PARAM_DEFAULTS } from './qemu-params.js';
-import { PROGRAM_FOR_SUITE, QemuTarget } from './qemu-target.js';
-import { withRestrictedPath } from '../process/restricted-path.test-helper.js';
+import { QemuTarget } from './qemu-target.js';
+import { PROGRAM_FOR_SUITE } from '../reference-firmware.js';
+import { withRestrictedPath } from '../../base/process/restricted-path.test-helper.js';
 
 function qemuChildren(): number[] {
   return descendants(process.pid).filter((pid) => {
@@ -39,7 +40,7 @@ test('teardown while a stop relaunches QEMU: the QEMU started meanwhile is close
     // The remoteproc stop relaunches QEMU; teardown (Ctrl-C) comes while the new one starts.
     const stopping = (target.host as OpenAmpHost).remoteproc.ops.stop();
     await target.teardown();
-    await assert.rejects(stopping, /race: the target was torn down while QEMU was starting/);
+    await assert.rejects(stopping, /race: the machine was powered off while QEMU was starting/);
     assert.deepEqual(qemuChildren().filter(isAlive), [], 'no QEMU process left');
     assert.deepEqual(ownRunFiles(), [], 'no RAM or QMP file left');
   } finally {

@@ -1,51 +1,51 @@
-import { InfrastructureError } from '../../openamp/errors.js';
+import { InfrastructureError } from '../../base/errors.js';
 import { AdaptivePollingDoorbell } from '../../openamp/doorbell/adaptive-polling-doorbell.js';
 import type { Doorbell } from '../../openamp/doorbell/doorbell.js';
 import { ForwardedKickDoorbell } from '../../openamp/doorbell/forwarded-kick-doorbell.js';
-import { ensureFirmwareBuilt, firmwareBuildDir, firmwarePath, type FirmwareProgram } from '../../firmware/build.js';
-import { CrashRecordReader, RemoteWatch } from '../../firmware/crash-record.js';
+import { ensureFirmwareBuilt, firmwareBuildDir, firmwarePath } from '../../firmware/build.js';
+import { FIRMWARE_KICK_BYTE } from '../../firmware/uart-kick.js';
 import type { QemuMachineProfile } from '../../qemu/machines.js';
-import { QemuInstance } from '../../qemu/qemu-instance.js';
+import type { QemuInstance } from '../../qemu/qemu-instance.js';
 import { ConsoleBuffer } from '../console-buffer.js';
+import { QemuPowerDriver } from '../drivers/qemu-power.js';
 import { firmwareImageFromFile } from '../firmware-image.js';
-import { OpenAmpHost } from '../openamp-host.js';
-import type { TargetContext } from '../registry.js';
+import type { TargetContext } from '../kind.js';
+import { CrashRecordReader, RemoteWatch } from '../openamp-host/crash-record.js';
+import { OpenAmpHost } from '../openamp-host/openamp-host.js';
+import { PROGRAM_FOR_SUITE, referenceProgramsNeeded } from '../reference-firmware.js';
+import type { QemuMachineResource } from '../resources/qemu-machine.js';
+import { OrderedStrategy, formatStrategyStep } from '../strategies/ordered-strategy.js';
 import { SUITE_NAMES, type FirmwareImage, type Host, type SuiteName, type Target, type TargetCapabilities, type TargetLog } from '../target.js';
-import { QemuRemoteprocOps } from './qemu-remoteproc-ops.js';
 import type { QemuParams } from './qemu-params.js';
-
-export const PROGRAM_FOR_SUITE: Readonly<Record<SuiteName, FirmwareProgram>> = {
-  echo: 'echo',
-  'matrix-multiply': 'matrix-multiply',
-  'multi-endpoint': 'multi-services',
-  lifecycle: 'echo',
-};
-
-/** Reference programs needed for the suites whose image farm.yaml does not give. */
-export function referenceProgramsNeeded(firmware: Readonly<Partial<Record<SuiteName, string>>>): FirmwareProgram[] {
-  return [...new Set(SUITE_NAMES.filter((suite) => !firmware[suite]).map((suite) => PROGRAM_FOR_SUITE[suite]))];
-}
+import { QemuRemoteprocOps } from './qemu-remoteproc-ops.js';
 
 const CONSOLE_STREAM = 'uart0';
 
+/** The QEMU kinds' states: images built, QEMU up (paused), the OpenAMP host ready to start firmware. */
+export type QemuState = 'off' | 'firmware-built' | 'powered' | 'host-ready';
+
 /**
- * A remote core emulated by QEMU, driven by our OpenAmpHost: QEMU is started (paused) in
- * setup; each start loads the image through the guest RAM file and resumes the machine; stop
- * pauses and resets it. The UART (a pty read with serialport like a board's, or with params
- * uart 'socket' a socket chardev) is read through SerialConsole, and with doorbell 'uart' the
- * firmware's kick bytes on it ring the host's doorbell; crashes come from QMP
- * events, the firmware's crash record and its heartbeat (see firmware/crash-record.ts).
+ * A remote core emulated by QEMU, from parts: the QEMU machine (resource), the QEMU power
+ * driver that owns the QEMU process (on = launched paused, cycle = a fresh one), the UART read
+ * through SerialConsole (a pty with serialport like a board's, or with params uart 'socket' a
+ * socket chardev), and our OpenAmpHost as the Host driver over QemuRemoteprocOps. The
+ * strategy: off -> firmware-built (the boot stub and the reference programs farm.yaml does not
+ * replace) -> powered (QEMU up, paused) -> host-ready. Each start loads the image through the
+ * guest RAM file and resumes the machine; stop power-cycles it. With doorbell 'uart' the
+ * firmware's kick bytes on the UART ring the host's doorbell; crashes come from QMP events,
+ * the firmware's crash record and its heartbeat (see targets/openamp-host/crash-record.ts).
  */
 export class QemuTarget implements Target {
   readonly capabilities: TargetCapabilities = { suites: SUITE_NAMES, restartable: true, faults: ['crash', 'hang'] };
-  private qemu: QemuInstance | undefined;
+  readonly strategy: OrderedStrategy<QemuState>;
+  readonly machine: QemuMachineResource;
+  readonly power: QemuPowerDriver;
   private openAmpHost: OpenAmpHost | undefined;
   private watch: RemoteWatch | undefined;
   private log: TargetLog | undefined;
   private readonly consoleBuffer = new ConsoleBuffer((stream, text) => this.log?.console(stream, text));
-  /** doorbell 'uart': rung by the firmware's kick bytes on the console UART (every QEMU launch). */
-  private readonly uartDoorbell: ForwardedKickDoorbell | undefined;
-  private tornDown = false;
+  /** doorbell 'uart': rung by the firmware's kick bytes on the console UART (one per host-ready). */
+  private uartDoorbell: ForwardedKickDoorbell | undefined;
 
   constructor(
     readonly name: string,
@@ -54,7 +54,46 @@ export class QemuTarget implements Target {
     readonly params: QemuParams,
     private readonly context: TargetContext,
   ) {
-    if (params.doorbell === 'uart') this.uartDoorbell = new ForwardedKickDoorbell({ kind: 'uart-kick', safetyPollMs: params.uartSafetyPollMs, burstMs: params.uartBurstMs });
+    this.log = context.log;
+    this.machine = { name, profile, stubDir: firmwareBuildDir(profile.name), uart: params.uart, kickByte: FIRMWARE_KICK_BYTE };
+    this.power = new QemuPowerDriver({
+      machine: this.machine,
+      onConsole: (text) => this.consoleBuffer.write(CONSOLE_STREAM, text),
+      onKick: () => this.uartDoorbell?.ring(),
+      onStderr: (text) => this.log?.info(`${this.name}: qemu: ${text.trim()}`),
+    });
+    this.power.onFailure((reason) => this.openAmpHost?.remoteproc.reportCrash(reason));
+    this.strategy = new OrderedStrategy<QemuState>({
+      target: name,
+      states: ['off', 'firmware-built', 'powered', 'host-ready'],
+      ready: 'host-ready',
+      log: (step) => this.log?.info(formatStrategyStep(step)),
+      steps: {
+        'firmware-built': {
+          detail: 'build the boot stub and the reference programs farm.yaml gives no image for',
+          // Only what farm.yaml does not give: a target whose images are all given needs no
+          // cross compiler, except for a boot stub QEMU loads itself.
+          up: async () => {
+            await ensureFirmwareBuilt(profile.name, { programs: referenceProgramsNeeded(context.firmware), bootStub: true });
+          },
+          down: async () => {},
+        },
+        powered: {
+          detail: `launch ${profile.binary} (${profile.description}), paused`,
+          up: async () => {
+            await this.power.on();
+            const qemu = this.power.current();
+            this.log?.info(`${this.name}: QEMU ${qemu.qmp.version} (${profile.binary}) up, UART on ${qemu.console.path}, RAM ${qemu.files[0]}`);
+          },
+          down: () => this.power.off(),
+        },
+        'host-ready': {
+          detail: `the OpenAMP host over the guest RAM (doorbell ${params.doorbell})`,
+          up: async () => this.connectHost(),
+          down: async () => this.disconnectHost(),
+        },
+      },
+    });
   }
 
   get host(): Host {
@@ -69,57 +108,16 @@ export class QemuTarget implements Target {
 
   /** The running QEMU (benchmarks read spawnedAt). */
   get instance(): QemuInstance | undefined {
-    return this.qemu;
+    return this.power.instance;
   }
 
   async setup(log: TargetLog): Promise<void> {
-    if (this.tornDown) throw new InfrastructureError(`${this.name}: setup after teardown`);
     this.log = log;
-    // Only what farm.yaml does not give: a target whose images are all given needs no cross
-    // compiler, except for a boot stub QEMU loads itself.
-    await ensureFirmwareBuilt(this.profile.name, { programs: referenceProgramsNeeded(this.context.firmware), bootStub: true });
-    const qemu = await this.launch();
-    const ops = new QemuRemoteprocOps(qemu, {
-      onStarted: () => this.startWatch(),
-      onStopping: () => this.stopWatch(),
-      relaunch: async () => {
-        await this.qemu?.close();
-        this.qemu = undefined;
-        return this.launch();
-      },
-    });
-    const doorbell: Doorbell = this.uartDoorbell ?? new AdaptivePollingDoorbell({ intervalMs: this.params.pollIntervalMs, burstMs: this.params.pollBurstMs });
-    this.openAmpHost = new OpenAmpHost({
-      ops,
-      doorbell: () => doorbell,
-      name: this.name,
-      stallTimeoutMs: this.params.stallTimeoutMs,
-      log: (line) => this.log?.info(line),
-    });
-    log.info(`${this.name}: QEMU ${qemu.qmp.version} (${this.profile.binary}) up, UART on ${qemu.console.path}, RAM ${qemu.files[0]}`);
+    await this.strategy.transition(this.strategy.ready);
   }
 
-  private async launch(): Promise<QemuInstance> {
-    const qemu = await QemuInstance.launch({
-      profile: this.profile,
-      stubDir: firmwareBuildDir(this.profile.name),
-      name: this.name,
-      onConsole: (text) => this.consoleBuffer.write(CONSOLE_STREAM, text),
-      onKick: () => this.uartDoorbell?.ring(),
-      uart: this.params.uart,
-      onStderr: (text) => this.log?.info(`${this.name}: qemu: ${text.trim()}`),
-    });
-    // Teardown may have run while QEMU started (Ctrl-C during a relaunch on stop): it closed
-    // what it saw, so this one is ours to close, not the exit hook's.
-    if (this.tornDown) {
-      await qemu.close();
-      throw new InfrastructureError(`${this.name}: the target was torn down while QEMU was starting`);
-    }
-    this.qemu = qemu;
-    qemu.onFailure((reason) => {
-      if (this.qemu === qemu) this.openAmpHost?.remoteproc.reportCrash(reason);
-    });
-    return qemu;
+  async teardown(): Promise<void> {
+    await this.strategy.transition('off');
   }
 
   async firmwareFor(suite: SuiteName): Promise<FirmwareImage> {
@@ -137,7 +135,7 @@ export class QemuTarget implements Target {
     return {
       'target.kind': this.kind,
       'qemu.binary': this.profile.binary,
-      'qemu.version': this.qemu?.qmp.version ?? 'not started',
+      'qemu.version': this.power.instance?.qmp.version ?? 'not started',
       'qemu.machine': this.profile.description,
       'qemu.ram': `0x${this.profile.ram.base.toString(16)} + ${this.profile.ram.size} bytes (memory-backend-file under /dev/shm)`,
       'qemu.uart': this.params.uart === 'pty' ? 'pseudo-terminal read with serialport (as physical boards)' : 'socket chardev read with node:net (not the serialport path)',
@@ -149,23 +147,39 @@ export class QemuTarget implements Target {
     };
   }
 
-  async teardown(): Promise<void> {
-    if (this.tornDown) return;
-    this.tornDown = true;
+  private connectHost(): void {
+    if (this.params.doorbell === 'uart') this.uartDoorbell = new ForwardedKickDoorbell({ kind: 'uart-kick', safetyPollMs: this.params.uartSafetyPollMs, burstMs: this.params.uartBurstMs });
+    const doorbell: Doorbell = this.uartDoorbell ?? new AdaptivePollingDoorbell({ intervalMs: this.params.pollIntervalMs, burstMs: this.params.pollBurstMs });
+    const ops = new QemuRemoteprocOps(this.power, {
+      onStarted: () => this.startWatch(),
+      onStopping: () => this.stopWatch(),
+      doorbell,
+    });
+    this.openAmpHost = new OpenAmpHost({
+      ops,
+      doorbell: () => doorbell,
+      name: this.name,
+      stallTimeoutMs: this.params.stallTimeoutMs,
+      log: (line) => this.log?.info(line),
+    });
+  }
+
+  private async disconnectHost(): Promise<void> {
     this.stopWatch();
+    const host = this.openAmpHost;
     try {
-      if (this.openAmpHost && this.openAmpHost.state !== 'offline') await this.openAmpHost.stop().catch(() => {});
+      if (host && host.state !== 'offline') await host.stop().catch((error: unknown) => this.log?.info(`${this.name}: stopping the remote: ${String(error)}`));
     } finally {
       this.uartDoorbell?.close();
-      await this.qemu?.close();
     }
   }
 
   private startWatch(): void {
     this.stopWatch();
     const trace = this.openAmpHost?.remoteproc.resourceTable?.table.traces[0];
-    if (!trace || !this.qemu) return; // not our reference firmware: QMP events only
-    const reader = new CrashRecordReader(this.qemu.memory, trace);
+    const qemu = this.power.instance;
+    if (!trace || !qemu) return; // not our reference firmware: QMP events only
+    const reader = new CrashRecordReader(qemu.memory, trace);
     // Twice the host's stall deadline: e9ebd1a gives no reason. What it does: this watch runs for
     // the whole session (the host's ping probe only while a crash is awaited), so it must not
     // call a slow-but-alive remote dead (QEMU vCPUs descheduled on a loaded machine), and when a

@@ -1,6 +1,6 @@
 import type { Prerequisite } from '../target.js';
 import { SUITE_NAMES } from '../target.js';
-import type { TargetKindDefinition } from '../registry.js';
+import type { TargetKindDefinition } from '../kind.js';
 import { parseSimParams, type SimParams } from './sim-params.js';
 import { SimTarget } from './sim-target.js';
 import { SIM_ELF_CLASS, SIM_ELF_MACHINE } from './sim-machine.js';

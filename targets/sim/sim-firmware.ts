@@ -3,7 +3,7 @@ import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { buildElf } from '../../openamp/elf/build-elf.js';
 import { PF_R, PF_W, PF_X, RESOURCE_TABLE_SECTION } from '../../openamp/elf/elf-constants.js';
-import { FirmwareError } from '../../openamp/errors.js';
+import { FirmwareError } from '../../base/errors.js';
 import { BOOT_RECORD_SIZE, encodeBootRecord } from '../../openamp/remote/boot-record.js';
 import type { RemoteProgramName } from '../../openamp/remote/program.js';
 import { buildRpmsgResourceTable } from '../../openamp/rsc/build-resource-table.js';

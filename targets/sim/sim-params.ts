@@ -1,4 +1,4 @@
-import { ConfigError } from '../../farm/config-error.js';
+import { ConfigError } from '../../base/errors.js';
 import { isPowerOfTwo } from '../../openamp/virtio/vring-layout.js';
 import { integerParam, paramsRecord } from '../params.js';
 import { SIM_DEFAULT_BUFFER_SIZE, SIM_DEFAULT_MEMORY_SIZE, SIM_DEFAULT_VRING_NUM, SIM_MAX_MEMORY_SIZE, SIM_MIN_MEMORY_SIZE, simBufferCount } from './sim-machine.js';

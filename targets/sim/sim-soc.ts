@@ -2,7 +2,7 @@ import { assertMachine } from '../../openamp/elf/check-machine.js';
 import type { ElfImage } from '../../openamp/elf/parse-elf.js';
 import { AtomicsDoorbell, type AtomicsDoorbellPair } from '../../openamp/doorbell/atomics-doorbell.js';
 import type { Doorbell } from '../../openamp/doorbell/doorbell.js';
-import { InfrastructureError } from '../../openamp/errors.js';
+import { InfrastructureError } from '../../base/errors.js';
 import { SabMemory } from '../../openamp/memory/sab-memory.js';
 import { AddressSpace } from '../../openamp/memory/shared-memory.js';
 import { CarveoutAllocator } from '../../openamp/remoteproc/carveout-allocator.js';

@@ -3,7 +3,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { ConfigError } from '../../farm/config-error.js';
+import { ConfigError } from '../../base/errors.js';
 import { EM_RISCV, RESOURCE_TABLE_SECTION } from '../../openamp/elf/elf-constants.js';
 import { parseElf } from '../../openamp/elf/parse-elf.js';
 import { DEMO_CHANNEL } from '../../openamp/remote/program.js';

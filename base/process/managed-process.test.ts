@@ -5,7 +5,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { InfrastructureError } from '../../openamp/errors.js';
+import { InfrastructureError } from '../errors.js';
 import { isAlive, waitFor } from '../../farm/testing/cli-harness.js';
 import { ManagedProcess, MissingToolError, describeExit, findExecutable } from './managed-process.js';
 

@@ -1,4 +1,9 @@
 /**
+ * The farm's failure classes: the one module every layer imports its error types from. It sits
+ * at the bottom (base/) and imports nothing, so the OpenAMP stack, QEMU, firmware tools, target
+ * kinds, reports and the CLI can all throw and classify the same errors without any of them
+ * importing a layer above itself.
+ *
  * Every failure the farm reports carries one of four classes, so a red test says at once
  * whose fault it is: the lab (infrastructure), the image under test (firmware), the
  * conversation on the wire (protocol) or the expectation of a suite (assertion).
@@ -95,6 +100,36 @@ export function failureClassFromText(text: string): FailureClass | undefined {
   return match ? (match[1] as FailureClass) : undefined;
 }
 
+/** 0x-prefixed, zero-padded hex of an address or word, as error messages print them. */
 export function hex(value: number, width = 8): string {
   return '0x' + (value >>> 0).toString(16).padStart(width, '0');
+}
+
+// ---- farm.yaml mistakes (infrastructure: the lab's configuration) ----
+
+/**
+ * A value in farm.yaml is wrong. `field` is the path of the offending field in the file
+ * ("targets[0].params.machine"); the config loader turns it into file:line:col, so kinds only
+ * need to name the field. A lab mistake, hence infrastructure.
+ */
+export class ConfigError extends InfrastructureError {
+  constructor(
+    readonly field: string,
+    readonly detail: string,
+  ) {
+    super(`${field}: ${detail}`);
+  }
+}
+
+/** A ConfigError placed in its file: `message` is the one line the CLI prints. */
+export class ConfigFileError extends InfrastructureError {
+  constructor(
+    readonly file: string,
+    readonly line: number,
+    readonly column: number,
+    readonly field: string,
+    readonly detail: string,
+  ) {
+    super(`${file}:${line}:${column}: ${field ? `${field}: ` : ''}${detail}`);
+  }
 }

@@ -16,15 +16,15 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runDoorbellBench, type LatencyStats } from '../doorbell/doorbell-bench.js';
-import { InfrastructureError } from '../errors.js';
-import { DEMO_CHANNEL } from '../remote/program.js';
-import { startLoopbackMachine, type LoopbackDoorbellKind, type LoopbackMemoryKind } from '../remote/loopback-machine.js';
-import type { RpmsgDevice } from '../rpmsg/api.js';
-import { OpenAmpHost } from '../../targets/openamp-host.js';
-import { writeSimFirmware } from '../../targets/sim/sim-firmware.js';
-import { SimSoc } from '../../targets/sim/sim-soc.js';
-import { measureEchoRoundTrips, type EchoRoundTripResult } from './echo-round-trips.js';
+import { runDoorbellBench, type LatencyStats } from '../../openamp/doorbell/doorbell-bench.js';
+import { InfrastructureError } from '../../base/errors.js';
+import { DEMO_CHANNEL } from '../../openamp/remote/program.js';
+import { startLoopbackMachine, type LoopbackDoorbellKind, type LoopbackMemoryKind } from '../../openamp/remote/loopback-machine.js';
+import type { RpmsgDevice } from '../../openamp/rpmsg/api.js';
+import { OpenAmpHost } from '../openamp-host/openamp-host.js';
+import { writeSimFirmware } from '../sim/sim-firmware.js';
+import { SimSoc } from '../sim/sim-soc.js';
+import { measureEchoRoundTrips, type EchoRoundTripResult } from '../../openamp/bench/echo-round-trips.js';
 
 export const BENCH_PAYLOAD_BYTES = 496;
 /** The goal for the simulated SoC on a 2-core machine. */

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import { SerialPort } from 'serialport';
-import { InfrastructureError, TimeoutError } from '../../openamp/errors.js';
+import { InfrastructureError, TimeoutError } from '../errors.js';
 
 export interface SerialConsoleOptions {
   /** Device path: /dev/ttyUSB0, /dev/ttyACM0, or a pseudo-terminal such as QEMU's /dev/pts/N. */
@@ -63,6 +63,13 @@ class SocketLink implements ConsoleLink {
   }
 }
 
+/** What `expect` found: ConsoleMatch of targets/protocols.ts. */
+export interface SerialMatch {
+  readonly match: string;
+  readonly groups: readonly string[];
+  readonly before: string;
+}
+
 /** How often a waiting console checks that its device node still exists, ms. */
 const PRESENCE_CHECK_MS = 250;
 
@@ -72,12 +79,20 @@ export class SerialPortClosedError extends InfrastructureError {}
 /**
  * A UART console: physical boards' USB serial adapters and QEMU's pty-backed UARTs are read by
  * the same code. Keeps everything received since the last `take()` (attached to each test) and
- * a rolling history that `waitFor` searches.
+ * a rolling history that `waitFor` and `expect` search.
+ *
+ * The ConsoleProtocol driver for serial lines (targets/protocols.ts): `expect` consumes
+ * (pexpect-style, for shells and REPLs driven over the line), `waitFor` only looks (for boot
+ * banners checked against a mark). It implements the protocol structurally, without importing
+ * it: base/ sits below targets/ and imports nothing above it (the test checks the fit).
  */
 export class SerialConsole {
   readonly name: string;
   private history = '';
   private unread = '';
+  /** Absolute position (see `position`) up to which `expect` has consumed the text. */
+  private expectedUpTo = 0;
+  private readonly dataListeners = new Set<(text: string) => void>();
   private readonly waiters = new Set<() => void>();
   private closed = false;
   private lastError: string | undefined;
@@ -131,6 +146,77 @@ export class SerialConsole {
     const text = this.unread;
     this.unread = '';
     return text;
+  }
+
+  /**
+   * ConsoleProtocol: the text since the last take (as `take`, sharing its mark), each line
+   * tagged "[name] " so captures of several consoles can be told apart in one attachment.
+   */
+  takeCapture(): string {
+    return tagLines(this.name, this.take());
+  }
+
+  /** ConsoleProtocol: every chunk as it arrives (after kick bytes are stripped). */
+  onData(listener: (text: string) => void): () => void {
+    const subscription = (text: string): void => listener(text);
+    this.dataListeners.add(subscription);
+    return () => {
+      this.dataListeners.delete(subscription);
+    };
+  }
+
+  /**
+   * ConsoleProtocol: waits for `pattern` in the text `expect` has not consumed yet and consumes
+   * up to the end of the match. Text that fell out of the rolling history before it was
+   * expected is gone (the history limit bounds what a flooding line costs).
+   */
+  async expect(pattern: string | RegExp, options: { timeoutMs: number }): Promise<SerialMatch> {
+    const search = (): SerialMatch | undefined => {
+      const start = Math.max(0, this.expectedUpTo - this.dropped);
+      const text = this.history.slice(start);
+      let index: number;
+      let match: string;
+      let groups: string[] = [];
+      if (typeof pattern === 'string') {
+        index = text.indexOf(pattern);
+        if (index < 0) return undefined;
+        match = pattern;
+      } else {
+        // A fresh non-global, non-sticky copy: the caller's lastIndex neither matters nor changes.
+        const found = new RegExp(pattern.source, pattern.flags.replace(/[gy]/g, '')).exec(text);
+        if (!found) return undefined;
+        index = found.index;
+        match = found[0];
+        groups = found.slice(1).map((group) => group ?? '');
+      }
+      this.expectedUpTo = this.dropped + start + index + match.length;
+      return { match, groups, before: text.slice(0, index) };
+    };
+    const found = search();
+    if (found) return found;
+    // Quoted: a prompt pattern often ends in a space.
+    const shown = typeof pattern === 'string' ? JSON.stringify(pattern) : String(pattern);
+    if (this.closed) throw new SerialPortClosedError(`${this.name}: serial port ${this.path} ${this.closedText()} before ${shown} was seen`);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.removeWaiter(check);
+        const pending = this.history.slice(Math.max(0, this.expectedUpTo - this.dropped));
+        reject(new TimeoutError(`${this.name}: no ${shown} on ${this.path} within ${options.timeoutMs} ms; unread output: ${JSON.stringify(pending.slice(-200))}`));
+      }, options.timeoutMs);
+      const check = (): void => {
+        const hit = search();
+        if (hit) {
+          clearTimeout(timer);
+          this.removeWaiter(check);
+          resolve(hit);
+        } else if (this.closed) {
+          clearTimeout(timer);
+          this.removeWaiter(check);
+          reject(new SerialPortClosedError(`${this.name}: serial port ${this.path} ${this.closedText()} while waiting for ${shown}`));
+        }
+      };
+      this.addWaiter(check);
+    });
   }
 
   /** Everything still in the rolling history. */
@@ -244,6 +330,16 @@ export class SerialConsole {
       this.dropped += cut;
     }
     this.onText?.(text);
+    for (const listener of [...this.dataListeners]) listener(text);
     for (const wake of [...this.waiters]) wake();
   }
+}
+
+/** Prefixes every line of `text` with "[name] " (a trailing partial line too); '' stays ''. */
+function tagLines(name: string, text: string): string {
+  if (text === '') return '';
+  const lines = text.split('\n');
+  const last = lines.pop() ?? '';
+  const tagged = lines.map((line) => `[${name}] ${line}\n`).join('');
+  return last === '' ? tagged : `${tagged}[${name}] ${last}`;
 }

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { SabMemory } from '../openamp/memory/sab-memory.js';
-import { AddressSpace } from '../openamp/memory/shared-memory.js';
+import { SabMemory } from '../../openamp/memory/sab-memory.js';
+import { AddressSpace } from '../../openamp/memory/shared-memory.js';
 import { CRASH_MAGIC, CRASH_RECORD_SIZE, CrashRecordReader, EXIT_MAGIC, RemoteWatch } from './crash-record.js';
 
 const TRACE = { da: 0x1000, len: 0x1000 };

@@ -13,8 +13,9 @@ import * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { InfrastructureError, TimeoutError } from '../../openamp/errors.js';
+import { InfrastructureError, TimeoutError } from '../errors.js';
 import { findExecutable } from '../process/managed-process.js';
+import type { ConsoleProtocol } from '../../targets/protocols.js';
 import { SerialConsole, SerialPortClosedError } from './serial-console.js';
 
 const HELPER = `
@@ -298,4 +299,44 @@ test('SerialConsole.connect to a missing socket is an InfrastructureError naming
     assert.match((error as Error).message, /farm-no-such-console-socket/);
     return true;
   });
+});
+
+test('SerialConsole as ConsoleProtocol: expect consumes up to each match (string, RegExp groups, before), times out naming console and pattern, fails at once when closed; onData subscribes and unsubscribes; takeCapture tags each line with the console name', { timeout: 20_000 }, async () => {
+  const peer = await socketPeer();
+  const seen: string[] = [];
+  const console: ConsoleProtocol = await SerialConsole.connect({ path: peer.path, name: 'uart0' });
+  try {
+    const unsubscribe = console.onData((text) => seen.push(text));
+    const far = await peer.connected;
+    far.write('login: root\r\n# ');
+    const prompt = await console.expect('# ', { timeoutMs: 5000 });
+    assert.deepEqual(prompt, { match: '# ', groups: [], before: 'login: root\r\n' });
+    // The same prompt again is not found: the first one was consumed.
+    await assert.rejects(console.expect('# ', { timeoutMs: 100 }), (error: unknown) => {
+      assert.ok(error instanceof TimeoutError, String(error));
+      assert.match((error as Error).message, /uart0: no "# " on .* within 100 ms/);
+      return true;
+    });
+    far.write('echo $?\r\n0\r\n# ');
+    const exit = await console.expect(/^(\d+)\r\n/m, { timeoutMs: 5000 });
+    assert.equal(exit.match, '0\r\n');
+    assert.deepEqual(exit.groups, ['0']);
+    assert.equal(exit.before, 'echo $?\r\n');
+    const global = /# /g;
+    global.lastIndex = 99;
+    assert.equal((await console.expect(global, { timeoutMs: 5000 })).before, '', 'a global RegExp is searched from the unread text, its lastIndex ignored');
+    assert.equal(global.lastIndex, 99, 'and left alone');
+    unsubscribe();
+    far.write('after\r\n');
+    await console.expect('after', { timeoutMs: 5000 });
+    assert.equal(seen.join(''), 'login: root\r\n# echo $?\r\n0\r\n# ', 'onData saw every chunk until unsubscribed');
+    assert.equal(console.takeCapture(), '[uart0] login: root\r\n[uart0] # echo $?\r\n[uart0] 0\r\n[uart0] # after\r\n');
+    assert.equal(console.takeCapture(), '');
+    far.destroy();
+    await assert.rejects(console.expect('never', { timeoutMs: 5000 }), SerialPortClosedError);
+  } finally {
+    await console.close();
+    await console.close();
+    await peer.close();
+  }
 });

@@ -15,19 +15,19 @@
  */
 import { readFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Doorbell } from '../openamp/doorbell/doorbell.js';
-import { FirmwareError, InfrastructureError, ProtocolError, RemoteCrashedError, TimeoutError, hex } from '../openamp/errors.js';
-import { Remoteproc, type RemoteprocVdev } from '../openamp/remoteproc/remoteproc.js';
-import type { RemoteprocOps } from '../openamp/remoteproc/remoteproc-ops.js';
-import { controlMessage } from '../openamp/remote/control-words.js';
-import { NoBufferError } from '../openamp/rpmsg/errors.js';
-import { createRpmsgHost, rpmsgBufferCount, type VirtioRpmsgHost } from '../openamp/rpmsg/host.js';
-import { VIRTIO_ID_RPMSG } from '../openamp/virtio/transport.js';
-import { sha256Hex } from './firmware-image.js';
-import { BootSession } from './openamp-host/boot-session.js';
-import { ChannelRegistry } from './openamp-host/channel-registry.js';
-import { OpenAmpHostEndpoint } from './openamp-host/host-endpoint.js';
-import { chooseProbeTarget, PROBE_PAYLOAD_BYTES } from './openamp-host/probe.js';
+import type { Doorbell } from '../../openamp/doorbell/doorbell.js';
+import { FirmwareError, InfrastructureError, ProtocolError, RemoteCrashedError, TimeoutError, hex } from '../../base/errors.js';
+import { Remoteproc, type RemoteprocVdev } from '../../openamp/remoteproc/remoteproc.js';
+import type { RemoteprocOps } from '../../openamp/remoteproc/remoteproc-ops.js';
+import { controlMessage } from '../../openamp/remote/control-words.js';
+import { NoBufferError } from '../../openamp/rpmsg/errors.js';
+import { createRpmsgHost, rpmsgBufferCount, type VirtioRpmsgHost } from '../../openamp/rpmsg/host.js';
+import { VIRTIO_ID_RPMSG } from '../../openamp/virtio/transport.js';
+import { sha256Hex } from '../firmware-image.js';
+import { BootSession } from './boot-session.js';
+import { ChannelRegistry } from './channel-registry.js';
+import { OpenAmpHostEndpoint } from './host-endpoint.js';
+import { chooseProbeTarget, PROBE_PAYLOAD_BYTES } from './probe.js';
 import type {
   Channel,
   FaultKind,
@@ -37,7 +37,7 @@ import type {
   NameServiceEvent,
   OpenEndpointOptions,
   RemoteState,
-} from './target.js';
+} from '../target.js';
 
 /** A target's own way of making its remote fail (a debugger, a QMP command...). */
 export type FaultInjector = (kind: FaultKind, host: OpenAmpHost) => Promise<void>;

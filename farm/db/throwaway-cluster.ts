@@ -1,5 +1,5 @@
 /**
- * A throwaway PostgreSQL cluster for tests: initdb into a temp dir, the server listening on
+ * A throwaway PostgreSQL cluster (the farm's tests and the scale benchmark): initdb into a temp dir, the server listening on
  * 127.0.0.1 on a free port and on a UNIX socket in that dir, never the system's cluster. As
  * root, the server runs as the `postgres` user (PostgreSQL refuses root). `stop()` / `start()`
  * take the same cluster down and up (the "database gone for a few seconds" fault); `remove()`
@@ -11,8 +11,8 @@ import { chownSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runFileStem } from '../../../qemu/run-files.js';
-import { postgresBinDir } from '../postgres-install.js';
+import { runFileStem } from '../../base/process/run-files.js';
+import { postgresBinDir } from './postgres-install.js';
 
 export interface PgCluster {
   readonly url: string;

@@ -1,5 +1,5 @@
-import type { Prerequisite } from '../target.js';
-import { findExecutable } from './managed-process.js';
+import type { Prerequisite } from './target.js';
+import { findExecutable } from '../base/process/managed-process.js';
 
 /** A binary a target kind needs on PATH, as a `farm doctor` line (the package installs it). */
 export function toolPrerequisite(name: string, binary: string, debianPackage: string): Prerequisite {

@@ -3,9 +3,9 @@ import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { test } from 'node:test';
-import { startLoopbackMachine } from '../remote/loopback-machine.js';
-import { DEMO_CHANNEL } from '../remote/program.js';
-import { measureEchoRoundTrips } from './echo-round-trips.js';
+import { startLoopbackMachine } from '../../openamp/remote/loopback-machine.js';
+import { DEMO_CHANNEL } from '../../openamp/remote/program.js';
+import { measureEchoRoundTrips } from '../../openamp/bench/echo-round-trips.js';
 
 test('measureEchoRoundTrips: busy-poll and event modes give consistent figures', async () => {
   const machine = await startLoopbackMachine({ program: 'echo', memory: 'sab', doorbell: 'atomics', listen: true });

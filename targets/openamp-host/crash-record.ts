@@ -1,5 +1,5 @@
-import type { AddressSpace } from '../openamp/memory/shared-memory.js';
-import { hex } from '../openamp/errors.js';
+import type { AddressSpace } from '../../openamp/memory/shared-memory.js';
+import { hex } from '../../base/errors.js';
 
 /**
  * The reference firmware's crash record: the last 32 bytes of its trace buffer (see

@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import { execa, type ResultPromise } from 'execa';
-import { InfrastructureError } from '../../openamp/errors.js';
+import { InfrastructureError } from '../errors.js';
 import { onProcessExit } from './exit-cleanup.js';
 
 export interface ProcessExit {

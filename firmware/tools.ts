@@ -1,0 +1,53 @@
+import * as path from 'node:path';
+import { execa } from 'execa';
+import { MissingToolError, findExecutable } from '../base/process/managed-process.js';
+import { FirmwareBuildError, firmwareSourceDir } from './build.js';
+
+/** ABIs the rpmsg helper is built for: the board's userland (armhf: STM32MP1's A7; aarch64: ZynqMP, i.MX8), or this machine. */
+export type ToolAbi = 'host' | 'armhf' | 'aarch64';
+export const TOOL_ABIS: readonly ToolAbi[] = ['host', 'armhf', 'aarch64'];
+
+export const TOOL_COMPILERS: Readonly<Record<ToolAbi, { readonly binary: string; readonly debianPackage: string }>> = {
+  host: { binary: 'gcc', debianPackage: 'gcc' },
+  armhf: { binary: 'arm-linux-gnueabihf-gcc', debianPackage: 'gcc-arm-linux-gnueabihf' },
+  aarch64: { binary: 'aarch64-linux-gnu-gcc', debianPackage: 'gcc-aarch64-linux-gnu' },
+};
+
+function toolsDir(): string {
+  return path.join(firmwareSourceDir(), 'tools');
+}
+
+function toolPath(abi: ToolAbi, tool: string): string {
+  return path.join(firmwareSourceDir(), 'build', 'tools', abi, tool);
+}
+
+const building = new Map<string, Promise<string>>();
+
+async function make(goal: string, abi: ToolAbi, file: string): Promise<string> {
+  const compiler = TOOL_COMPILERS[abi];
+  if (!findExecutable(compiler.binary)) throw new MissingToolError(compiler.binary, compiler.debianPackage);
+  const result = await execa('make', ['-C', toolsDir(), `ABIS=${abi}`, goal], { reject: false, all: true, stdin: 'ignore' });
+  if (result.exitCode !== 0) throw new FirmwareBuildError(`building ${goal} failed (make exit ${result.exitCode}):\n${String(result.all ?? '').slice(-3000)}`);
+  return file;
+}
+
+function once(key: string, run: () => Promise<string>): Promise<string> {
+  let pending = building.get(key);
+  if (!pending) {
+    pending = run().finally(() => building.delete(key));
+    building.set(key, pending);
+  }
+  return pending;
+}
+
+/** The rpmsg helper for `abi`, built (or found up to date) by firmware/tools/Makefile; a static binary. */
+export function ensureRpmsgHelper(abi: ToolAbi): Promise<string> {
+  const file = toolPath(abi, 'rpmsg-helper');
+  return once(`helper:${abi}`, () => make(path.relative(toolsDir(), file), abi, file));
+}
+
+/** The FUSE bridge of the board double (this machine only; needs libfuse3-dev). */
+export function ensureFuseBridge(): Promise<string> {
+  const file = toolPath('host', 'fuse-bridge');
+  return once('fuse-bridge', () => make('fuse-bridge', 'host', file));
+}
