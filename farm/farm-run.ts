@@ -172,9 +172,9 @@ export async function runOnFarm(options: FarmRunOptions): Promise<number> {
           const state = await runHeartbeat(pool, runId);
           if (state === 'abandoned') say(`farm: run #${runId} was abandoned by the farm (this client missed its heartbeats for ${options.ttlMs / 1000} s)`);
           await sweep(pool);
-          await failUnrunnable(pool, runId, options.queueTimeoutMs);
           nextBeat = Date.now() + options.ttlMs / 3;
         }
+        if (Date.now() - started >= options.queueTimeoutMs) await failUnrunnable(pool, runId, options.queueTimeoutMs);
         await connectListener().catch(() => undefined);
         for (const line of await runLogSince(pool, runId, logId)) {
           logId = line.id;
