@@ -168,9 +168,15 @@ export async function heartbeat(pool: Pool, agent: string, running: readonly num
 export async function claimJob(pool: Pool | PoolClient, agent: string, freePlaces: readonly string[], ttlMs: number): Promise<Job | undefined> {
   if (freePlaces.length === 0) return undefined;
   const result = await pool.query<Job>(
-    `WITH candidate AS (
-       SELECT j.id, p.name AS place FROM farm_jobs j
-       JOIN farm_places p ON p.name = ANY($2::text[]) AND p.agent = $1 AND p.health = 'Good' AND NOT p.check_due AND ${MATCH}
+    // The queue is walked in order (its partial index gives priority, then age) and each job is
+    // matched against the agent's free places, materialised once: the first job that fits wins,
+    // without joining (and sorting) the whole queue with every place.
+    `WITH mine AS MATERIALIZED (
+       SELECT name, kind, soc, suites, blocked_suites, instruments FROM farm_places
+       WHERE name = ANY($2::text[]) AND agent = $1 AND health = 'Good' AND NOT check_due
+     ), candidate AS (
+       SELECT j.id, m.name AS place FROM farm_jobs j
+       CROSS JOIN LATERAL (SELECT p.name FROM mine p WHERE ${MATCH} LIMIT 1) m
        WHERE j.state = 'queued'
        ORDER BY j.priority DESC, j.id
        LIMIT 1
