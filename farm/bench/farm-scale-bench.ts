@@ -5,7 +5,7 @@
  * agents with simulated boards: by default 50 agents x 20 boards = 1,000 boards of 4 kinds, each
  * agent with its own connections as separate hosts would have. Jobs ask for a kind and last a
  * "realistic" time, compressed: log-normal around 90 s (sigma 0.8: most 30 s .. 5 min) plus 5 %
- * long ones (10 .. 30 min), divided by --compress (default 60: a 90 s job lasts 1.5 s here).
+ * long ones (10 .. 30 min), divided by --compress (default 30: a 90 s job lasts 3 s here).
  * A producer keeps the queue saturated (a backlog of 2 jobs per board).
  *
  * Reported, over the measurement window after a warm-up:
@@ -48,7 +48,7 @@ function parseOptions(argv: readonly string[]): BenchOptions {
   return {
     agents: get('agents', 50),
     boardsPerAgent: get('boards-per-agent', 20),
-    compress: get('compress', 60),
+    compress: get('compress', 30),
     seconds: get('seconds', 60),
     warmup: get('warmup', 10),
     url: urlIndex === -1 ? undefined : argv[urlIndex + 1],
@@ -126,7 +126,8 @@ async function main(): Promise<void> {
     const windowEnd = windowStart + options.seconds * 1000;
 
     const runAgent = async (agent: string): Promise<void> => {
-      const pool = openPool(url, { applicationName: agent, max: 2 });
+      // As many connections as a real agent's pool (farm/agent/agent.ts).
+      const pool = openPool(url, { applicationName: agent, max: 4 });
       agentPools.push(pool);
       const free = new Set(boardsOf.get(agent));
       const running = new Set<number>();
