@@ -31,7 +31,7 @@ const COMMAND_OPTIONS: Record<CommandName, readonly OptionSpec[]> = {
     { name: 'out', value: 'DIR', help: 'report directory (default: defaults.out of the farm file, farm-out)' },
     { name: 'no-wait', help: 'refuse a target another local run holds instead of waiting for it' },
     { name: 'lock-wait', value: 'SECONDS', help: 'how long to wait for busy local targets (default 600)' },
-    { name: 'farm', value: 'URL', help: 'run on the farm of many hosts behind this database instead of locally (or $FARM_DB)' },
+    { name: 'farm', value: 'URL', help: 'run on the farm of many hosts behind this database (postgres://...) instead of locally' },
     { name: 'require', value: 'KEY=VALUE', list: true, help: 'with --farm: run on any place with kind=, soc=, instrument= (e.g. --require kind=sim)' },
     { name: 'priority', value: 'N', help: 'with --farm: higher runs first (e.g. 10 for per-PR gates, 0 nightly; default 0)' },
     { name: 'ttl', value: 'SECONDS', help: 'with --farm: the run\'s lease; jobs of a client silent this long are cancelled (default 30)' },

@@ -85,7 +85,8 @@ export class FarmAgent {
         soc: place.place?.soc ?? null,
         instruments: place.place?.instruments ?? [],
         capabilities: CAPABILITIES,
-        config: { kind: place.kind, params: place.params, suites: place.suites, place: place.place ?? null },
+        // Not the params: they may name credentials (kept on the agent's host only).
+        config: { kind: place.kind, suites: place.suites, place: place.place ?? null },
       })),
     );
     this.say(`registered with ${redactUrl(this.options.url)}: places ${this.options.places.map((place) => place.name).join(', ')} (lease ${this.options.ttlMs / 1000} s)`);

@@ -137,6 +137,16 @@ test('agents on two hosts run a CI run by place name and by requirement; health 
   assert.ok(blockedCases.some((entry) => /^b-mute\|b-mute\.lifecycle\|farm job #\d+ \(lifecycle\)\|error$/.test(entry)), blockedCases.join('\n'));
   assert.ok(blockedCases.some((entry) => /^b-bad\|b-bad\.echo\|farm job #\d+ \(echo\)\|error$/.test(entry)), blockedCases.join('\n'));
   assert.match(readFileSync(join(space.dir, 'out-blocked', 'junit.xml'), 'utf8'), /no place can run it/);
+
+  // An operator takes the bad board out of service; Good comes only from a health check.
+  const maintenance = await runCli(['health', 'b-bad', '--set', 'Maintenance', '--reason', 'relay replaced', '--farm', cluster.url], space.dir);
+  assert.equal(maintenance.code, 0, maintenance.stderr);
+  assert.equal(await placeHealth('b-bad'), 'Maintenance');
+  const good = await runCli(['health', 'b-bad', '--set', 'Good', '--reason', 'x', '--farm', cluster.url], space.dir);
+  assert.equal(good.code, 2);
+  assert.match(good.stderr, /--set: expected Maintenance, Retired or Unknown, got "Good" \(Good comes only from a passing health check\)/);
+  const history = await runCli(['health', 'b-bad', '--farm', cluster.url], space.dir);
+  assert.match(history.stdout, /b-bad\s+Maintenance\s+set by operator: relay replaced/);
   await assertFarmInvariants();
 });
 
