@@ -5,7 +5,7 @@
  */
 import { UsageError } from './selection.js';
 
-export const COMMANDS = ['run', 'targets', 'doctor', 'up', 'db', 'agent', 'places', 'health'] as const;
+export const COMMANDS = ['run', 'targets', 'doctor', 'up', 'report', 'images', 'history', 'serve', 'db', 'agent', 'places', 'health'] as const;
 export type CommandName = (typeof COMMANDS)[number];
 
 interface OptionSpec {
@@ -18,17 +18,24 @@ interface OptionSpec {
 }
 
 const CONFIG: OptionSpec = { name: 'config', value: 'FILE', help: 'farm file (default: ./farm.yaml, else the built-in farm)' };
+const HISTORY: OptionSpec = { name: 'history', value: 'FILE', help: 'run history (SQLite file; default: $FARM_HISTORY, else farm-history.sqlite next to the farm file; "off" for none)' };
 const FARM: OptionSpec = { name: 'farm', value: 'URL', help: 'the farm database, postgres://USER@HOST:PORT/DB (default: $FARM_DB)' };
+const TARGET_FILTER: OptionSpec = { name: 'target', value: 'NAME', list: true, help: 'only these targets' };
 
 const COMMAND_OPTIONS: Record<CommandName, readonly OptionSpec[]> = {
   run: [
     { name: 'target', value: 'NAME', list: true, help: 'targets to run, e.g. --target sim,lp or --target sim --target lp (default: all)' },
-    { name: 'suite', value: 'NAME', list: true, help: 'suites to run, the same way (default: every suite a target runs)' },
+    { name: 'suite', value: 'NAME', list: true, help: "suites to run, the same way: built-in or farm.yaml's suites: (default: every suite a target runs)" },
     { name: 'repeat', value: 'N', help: 'run each test N times (>= 1)' },
     { name: 'retries', value: 'N', help: 'retry a failed test up to N times (>= 0); a pass on a retry is flaky' },
     { name: 'workers', value: 'N', help: 'parallel workers (default: one per target, at most 2)' },
     { name: 'shard', value: 'I/N', help: 'run the I-th of N parts of the tests' },
     { name: 'out', value: 'DIR', help: 'report directory (default: defaults.out of the farm file, farm-out)' },
+    { name: 'firmware-rev', value: 'REV', help: 'git revision of the firmware under test, kept in the history (default: $FARM_FIRMWARE_REV)' },
+    { name: 'fail-on-regression', help: 'a performance regression against the history fails the run (exit 1, JUnit <failure type="performance">)' },
+    HISTORY,
+    { name: 'grep', value: 'REGEX', help: 'only tests whose title or tags match, e.g. --grep @smoke' },
+    { name: 'grep-invert', value: 'REGEX', help: 'only tests whose title or tags do not match, e.g. --grep-invert @nightly' },
     { name: 'no-wait', help: 'refuse a target another local run holds instead of waiting for it' },
     { name: 'lock-wait', value: 'SECONDS', help: 'how long to wait for busy local targets (default 600)' },
     { name: 'farm', value: 'URL', help: 'run on the farm of many hosts behind this database (postgres://...) instead of locally' },
@@ -41,6 +48,22 @@ const COMMAND_OPTIONS: Record<CommandName, readonly OptionSpec[]> = {
   targets: [{ name: 'kinds', help: 'list the registered target kinds (built-in and FARM_EXTRA_KINDS) instead' }, CONFIG],
   doctor: [{ name: 'fix', help: 'install missing Debian packages (as root)' }, CONFIG],
   up: [{ name: 'suite', value: 'NAME', help: "start this suite's firmware (default: the target's first suite)" }, CONFIG],
+  history: [
+    TARGET_FILTER,
+    { name: 'metric', value: 'NAME', help: 'perf: only this metric (e.g. echo.p50Us)' },
+    { name: 'runs', value: 'N', help: 'how many recent runs to look at (default: runs 20, flaky 200, perf 20)' },
+    { name: 'json', help: 'print JSON instead of tables' },
+    HISTORY,
+    CONFIG,
+  ],
+  serve: [
+    { name: 'listen', value: 'HOST:PORT', help: 'address to serve on (default: 127.0.0.1:8750; port 0 picks one)' },
+    { name: 'token', value: 'TOKEN', help: 'access token, required unless HOST is loopback (default: $FARM_SERVE_TOKEN)' },
+    HISTORY,
+    CONFIG,
+  ],
+  report: [{ name: 'out', value: 'DIR', help: 'where the merged reports go (required)' }],
+  images: [],
   db: [FARM],
   agent: [
     FARM,
@@ -60,11 +83,18 @@ const COMMAND_OPTIONS: Record<CommandName, readonly OptionSpec[]> = {
   ],
 };
 
+/** `farm images` actions; only build takes names (recipes). */
+export const IMAGE_ACTIONS = ['build', 'list', 'prune'] as const;
+
 const SYNOPSIS: Record<CommandName, string> = {
-  run: 'farm run [--target NAME[,NAME...]]... [--suite NAME[,NAME...]]... [--repeat N] [--retries N]\n           [--workers N] [--shard I/N] [--out DIR] [--no-wait | --lock-wait SECONDS]\n           [--config FILE]',
+  run: 'farm run [--target NAME[,NAME...]]... [--suite NAME[,NAME...]]... [--grep REGEX] [--grep-invert REGEX]\n           [--repeat N] [--retries N] [--workers N] [--shard I/N] [--out DIR] [--firmware-rev REV]\n           [--fail-on-regression] [--history FILE] [--no-wait | --lock-wait SECONDS] [--config FILE]\n       farm run --farm URL [--target NAME,...]... [--require kind=K,soc=S,instrument=I]... [--suite ...]\n           [--priority N] [--ttl SECONDS] [--queue-timeout SECONDS] [--repeat N] [--retries N] [--out DIR]',
   targets: 'farm targets [--kinds] [--config FILE]',
   doctor: 'farm doctor [--fix] [--config FILE]',
   up: 'farm up TARGET [--suite NAME] [--config FILE]',
+  history: 'farm history runs|flaky|perf [--target NAME]... [--metric NAME] [--runs N] [--json] [--history FILE] [--config FILE]',
+  serve: 'farm serve [--listen HOST:PORT] [--token TOKEN] [--history FILE] [--config FILE]',
+  report: 'farm report merge DIR... --out DIR',
+  images: 'farm images build [RECIPE...] | farm images list | farm images prune',
   db: 'farm db init|status [--farm URL]',
   agent: 'farm agent [--farm URL] [--name NAME] [--target NAME[,NAME...]]... [--ttl SECONDS]\n             [--health-interval SECONDS] [--max-infra-failures N] [--config FILE]',
   places: 'farm places [--farm URL]',
@@ -76,6 +106,10 @@ const SUMMARY: Record<CommandName, string> = {
   targets: 'list the configured targets and whether they can run here',
   doctor: 'check the prerequisites of the farm and of every target',
   up: 'boot one target with a suite\'s firmware and stream its consoles until Ctrl-C',
+  history: 'past runs, flaky tests (flake rate per test and target) and performance trends',
+  serve: 'web dashboard: boards, runs with live consoles, flaky tests, performance plots',
+  report: 'merge the out dirs of the shards of a run (farm run --shard I/N) into one report',
+  images: 'build (default: every recipe), list or prune the container images of the farm (no registry: debootstrap + recipes)',
   db: 'create or upgrade the farm database schema (versioned migrations), or say what is pending',
   agent: 'offer this host\'s targets to the farm: heartbeats, health checks, runs the jobs they can run',
   places: 'list the places (targets) of the farm: agent, capabilities, health, running job',
@@ -198,8 +232,22 @@ export function parseCommandLine(argv: readonly string[]): ParsedArgs {
   if (first === 'help') return { command: undefined, help: true, positionals: [], values, lists };
   const rest = positionals.slice(1);
   if (command && !help) {
-    const expected = command === 'up' || command === 'db' ? 1 : command === 'health' ? Math.min(rest.length, 1) : 0;
-    if (rest.length < expected) throw new UsageError(`${who}: missing ${command === 'db' ? 'init or status' : 'TARGET'} (usage: ${SYNOPSIS[command]})`);
+    if (command === 'report') {
+      if (rest[0] !== 'merge') throw new UsageError(`${who}: ${rest[0] === undefined ? 'missing subcommand' : `unknown subcommand "${rest[0]}"`} (usage: ${SYNOPSIS[command]})`);
+      if (rest.length < 2) throw new UsageError(`${who} merge: missing DIR (usage: ${SYNOPSIS[command]})`);
+      if (values.out === undefined) throw new UsageError(`${who} merge: missing --out DIR (usage: ${SYNOPSIS[command]})`);
+      return { command, help, positionals: rest, values, lists };
+    }
+    if (command === 'images') {
+      const action = rest[0];
+      if (action === undefined) throw new UsageError(`${who}: missing action (usage: ${SYNOPSIS.images})`);
+      if (!(IMAGE_ACTIONS as readonly string[]).includes(action)) throw new UsageError(`${who}: unknown action "${action}" (actions: ${IMAGE_ACTIONS.join(', ')}) ${seeHelp}`);
+      if (action !== 'build' && rest.length > 1) throw new UsageError(`${who} ${action}: unexpected argument "${rest[1]}" ${seeHelp}`);
+      return { command, help, positionals: rest, values, lists };
+    }
+    const expected = command === 'up' || command === 'history' || command === 'db' ? 1 : command === 'health' ? Math.min(rest.length, 1) : 0;
+    const missing = command === 'history' ? 'runs, flaky or perf' : command === 'db' ? 'init or status' : 'TARGET';
+    if (rest.length < expected) throw new UsageError(`${who}: missing ${missing} (usage: ${SYNOPSIS[command]})`);
     if (rest.length > expected) {
       const extra = rest.slice(expected);
       const listOption = COMMAND_OPTIONS[command].find((option) => option.list && argv.includes(`--${option.name}`));

@@ -9,11 +9,16 @@ import { ConfigFileError } from '../base/errors.js';
 import { loadFarmConfig } from './config.js';
 import { selectRun, UsageError } from './selection.js';
 import { runLocally } from './local-run.js';
-import { doctorCommand, kindsCommand, targetsCommand, upCommand } from './commands.js';
-import { helpText, parseCommandLine } from './cli-args.js';
 import { dbCommand, farmUrl, healthCommand, placesCommand } from './farm-db-commands.js';
 import { farmRunCommand } from './farm-run-command.js';
 import { agentCommand } from './agent/agent-command.js';
+import { FIRMWARE_REV_ENV, historyLocation } from '../reports/history/run-history.js';
+import { historyCommand } from './history-command.js';
+import { serveCommand } from './serve/serve-command.js';
+import { doctorCommand, kindsCommand, targetsCommand, upCommand } from './commands.js';
+import { helpText, parseCommandLine } from './cli-args.js';
+import { reportMergeCommand } from './report-command.js';
+import { imagesCommand } from './images-command.js';
 
 /** The command being run, for error lines ("farm run: ..."). */
 let commandName: string | undefined;
@@ -26,21 +31,16 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${helpText(command)}\n`);
     return 0;
   }
-  if (command === undefined) throw new UsageError('farm: missing command (run, targets, doctor or up; see farm --help)');
+  if (command === undefined) throw new UsageError('farm: missing command (run, targets, doctor, up, report, images, history or serve; see farm --help)');
   const value = (name: string) => {
     const given = args.values[name];
     return typeof given === 'string' ? given : undefined;
   };
-  switch (command) {
-    case 'db':
-      return dbCommand(args.positionals[0] as string, farmUrl(value('farm')));
-    case 'places':
-      return placesCommand(farmUrl(value('farm')));
-    case 'health':
-      return healthCommand(farmUrl(value('farm')), args.positionals[0], value('set'), value('reason'), value('limit'));
-    default:
-      break;
-  }
+  if (command === 'report') return reportMergeCommand(args.positionals.slice(1), value('out') as string);
+  if (command === 'images') return imagesCommand(args.positionals[0] as string, args.positionals.slice(1));
+  if (command === 'db') return dbCommand(args.positionals[0] as string, farmUrl(value('farm')));
+  if (command === 'places') return placesCommand(farmUrl(value('farm')));
+  if (command === 'health') return healthCommand(farmUrl(value('farm')), args.positionals[0], value('set'), value('reason'), value('limit'));
   const registry = await loadKindRegistry();
   if (command === 'targets' && args.values.kinds === true) return kindsCommand(registry);
   const config = loadFarmConfig(value('config'), registry);
@@ -55,9 +55,17 @@ async function main(argv: string[]): Promise<number> {
         workers: value('workers'),
         shard: value('shard'),
         out: value('out'),
+        grep: value('grep'),
+        grepInvert: value('grep-invert'),
       });
       for (const note of notes) process.stdout.write(`farm: note: ${note}\n`);
-      return (await runLocally(plan, { noWait: args.values['no-wait'] === true, lockWait: value('lock-wait') })).exitCode;
+      const history = {
+        location: historyLocation(value('history'), config),
+        firmwareRev: value('firmware-rev') ?? (process.env[FIRMWARE_REV_ENV] || null),
+        failOnRegression: args.values['fail-on-regression'] === true || config.history.failOnRegression,
+        perf: { baselineRuns: config.history.baselineRuns, minRuns: config.history.minRuns, mads: config.history.mads, minBand: config.history.minBand },
+      };
+      return (await runLocally(plan, { noWait: args.values['no-wait'] === true, lockWait: value('lock-wait') }, history)).exitCode;
     }
     case 'targets':
       return targetsCommand(config, registry);
@@ -67,6 +75,20 @@ async function main(argv: string[]): Promise<number> {
       return upCommand(config, registry, args.positionals[0] as string, value('suite'));
     case 'agent':
       return agentCommand(config, registry, args);
+    case 'history':
+      return historyCommand(historyLocation(value('history'), config), args.positionals[0] as string, {
+        perf: { baselineRuns: config.history.baselineRuns, minRuns: config.history.minRuns, mads: config.history.mads, minBand: config.history.minBand },
+        targets: args.lists.target ?? [],
+        metric: value('metric'),
+        runs: value('runs'),
+        json: args.values.json === true,
+      });
+    case 'serve':
+      return serveCommand(config, registry, {
+        history: historyLocation(value('history'), config),
+        listen: value('listen'),
+        token: value('token') ?? process.env.FARM_SERVE_TOKEN,
+      });
   }
 }
 

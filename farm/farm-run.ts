@@ -70,11 +70,13 @@ const describeRequirement = (requirement: Requirement) =>
 
 /** The jobs of the run: checked against the places the database knows, so a typo fails now. */
 async function planJobs(pool: Pool, options: FarmRunOptions, notes: string[]): Promise<JobRequest[]> {
-  for (const suite of options.suites) {
-    if (!(SUITE_NAMES as readonly string[]).includes(suite)) throw new UsageError(`--suite: unknown suite "${suite}" (known: ${SUITE_NAMES.join(', ')})`);
-  }
   const jobOptions = { ...(options.repeat !== undefined ? { repeat: options.repeat } : {}), ...(options.retries !== undefined ? { retries: options.retries } : {}) };
   const places = (await listPlaces(pool)).filter((place) => place.health !== 'Retired');
+  // Built-in suites, and the user suites some place's farm file defines.
+  const known = [...new Set([...SUITE_NAMES, ...places.flatMap((place) => place.suites)])];
+  for (const suite of options.suites) {
+    if (!known.includes(suite)) throw new UsageError(`--suite: unknown suite "${suite}" (known in the farm: ${known.join(', ')})`);
+  }
   const jobs: JobRequest[] = [];
   if (options.requirement) {
     if (options.places.length) throw new UsageError('--require and --target: choose places by name or by requirement, not both');
@@ -91,9 +93,9 @@ async function planJobs(pool: Pool, options: FarmRunOptions, notes: string[]): P
     if (jobs.length === 0) throw new UsageError(`--require ${describeRequirement(requirement)}: no place of the farm matches (farm places lists them)`);
     return jobs;
   }
-  const known = places.map((place) => place.name);
+  const placeNames = places.map((place) => place.name);
   for (const name of options.places) {
-    if (!known.includes(name)) throw new UsageError(`--target: no place "${name}" in the farm (places: ${known.join(', ') || 'none; start farm agent on the hosts'})`);
+    if (!placeNames.includes(name)) throw new UsageError(`--target: no place "${name}" in the farm (places: ${placeNames.join(', ') || 'none; start farm agent on the hosts'})`);
   }
   const chosen = options.places.length ? places.filter((place) => options.places.includes(place.name)) : places;
   for (const place of chosen) {
@@ -240,7 +242,7 @@ export function writeFarmReports(outDir: string, runId: number, jobs: readonly J
   for (const job of jobs) {
     const jobDir = join(outDir, 'jobs', `${job.id}-${job.place ?? job.want_place ?? 'unassigned'}-${job.suite}`);
     mkdirSync(jobDir, { recursive: true });
-    const row: SummaryRow = { target: job.place ?? job.want_place ?? '(none)', suite: job.suite, passed: 0, failed: 0, error: 0, skipped: 0, flaky: 0, durationMs: 0 };
+    const row: SummaryRow = { target: job.place ?? job.want_place ?? '(none)', suite: job.suite, passed: 0, failed: 0, error: 0, skipped: 0, flaky: 0, regressed: 0, durationMs: 0 };
     let parsed = false;
     if (job.junit) {
       writeFileSync(join(jobDir, 'junit.xml'), job.junit);

@@ -4,6 +4,7 @@
  */
 import type { RunPlan } from './run-plan.js';
 import { runPlan, type RunResult } from './run-command.js';
+import type { RunHistoryOptions } from './run-command.js';
 import { acquireTargetLocks, TargetBusyError, type HeldLock } from './target-lock.js';
 import { UsageError } from './selection.js';
 
@@ -20,7 +21,7 @@ export function parseLockWait(value: string | undefined): number {
   return Math.round(Number(value) * 1000);
 }
 
-export async function runLocally(plan: RunPlan, options: LocalRunOptions): Promise<RunResult> {
+export async function runLocally(plan: RunPlan, options: LocalRunOptions, history?: RunHistoryOptions): Promise<RunResult> {
   const waitMs = parseLockWait(options.lockWait);
   let signalled: NodeJS.Signals | undefined;
   const onSignal = (signal: NodeJS.Signals) => (signalled = signal);
@@ -44,7 +45,7 @@ export async function runLocally(plan: RunPlan, options: LocalRunOptions): Promi
       process.off('SIGTERM', onSignal);
     }
     if (signalled) return { exitCode: signalled === 'SIGTERM' ? 143 : 130 };
-    return await runPlan(plan);
+    return await runPlan(plan, history);
   } finally {
     releaseAll();
     process.off('exit', releaseAll);

@@ -6,13 +6,28 @@
  * the group outlives the command.
  */
 import { spawn } from 'node:child_process';
-import { mkdirSync, rmSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { RUN_PLAN_ENV, writeRunPlan, type RunPlan } from './run-plan.js';
+import { writeSuiteEntries } from './suite-entries.js';
 import { reportPaths } from '../reports/paths.js';
 import { finalizeInterruptedReports } from '../reports/finalize.js';
 import { findExecutable } from '../base/process/managed-process.js';
+import type { HistoryStore } from '../reports/history/history-store.js';
+import { openHistoryStore, prepareHistory, type HistoryRunFile } from '../reports/history/run-history.js';
+import type { PerfOptions } from '../reports/history/perf.js';
+
+/** How a run uses the run history (farm history, farm serve). */
+export interface RunHistoryOptions {
+  /** The store (a SQLite file); null: history off. */
+  readonly location: string | null;
+  readonly firmwareRev: string | null;
+  readonly failOnRegression: boolean;
+  readonly perf: PerfOptions;
+}
+import { FARM_PID_ENV, RUN_ID_ENV } from '../containers/labels.js';
 
 const GRACE_MS = 30_000;
 
@@ -28,6 +43,45 @@ function killGroup(pid: number, signal: NodeJS.Signals): void {
   }
 }
 
+/** Opens the history and records the run as started; a history that cannot be used only costs the history. */
+async function startHistory(plan: RunPlan, options: RunHistoryOptions | undefined): Promise<{ store: HistoryStore; plan: RunPlan } | undefined> {
+  if (!options?.location) return undefined;
+  let store: HistoryStore | undefined;
+  try {
+    store = openHistoryStore(options.location);
+    const history = await prepareHistory(
+      store,
+      { targets: plan.targets.map((target) => target.name), outDir: plan.outDir, firmwareRev: options.firmwareRev, failOnRegression: options.failOnRegression, perf: options.perf },
+      randomUUID(),
+    );
+    return { store, plan: { ...plan, history } };
+  } catch (error) {
+    await store?.close().catch(() => undefined);
+    process.stderr.write(`farm: warning: run history not recorded: ${error instanceof Error ? error.message : String(error)}\n`);
+    return undefined;
+  }
+}
+
+/** Stores what the history reporter wrote; returns the number of performance regressions. */
+async function finishHistory(store: HistoryStore, runId: string, file: string): Promise<number> {
+  let run: HistoryRunFile | undefined;
+  try {
+    if (existsSync(file)) run = JSON.parse(readFileSync(file, 'utf8')) as HistoryRunFile;
+  } catch {
+    run = undefined;
+  }
+  const regressions = run?.verdicts.filter((verdict) => verdict.status === 'regression').length ?? 0;
+  const status = !run || run.status === 'running' ? 'interrupted' : run.status;
+  try {
+    await store.finishRun(runId, { status, durationMs: run?.durationMs ?? null, regressions }, run?.results ?? [], run?.metrics ?? []);
+  } catch (error) {
+    process.stderr.write(`farm: warning: run history not recorded: ${error instanceof Error ? error.message : String(error)}\n`);
+  } finally {
+    await store.close().catch(() => undefined);
+  }
+  return regressions;
+}
+
 export interface RunPlanOptions {
   /** Stops the run as a first Ctrl-C does (the farm agent cancelling a job). */
   readonly signal?: AbortSignal;
@@ -37,12 +91,15 @@ export interface RunPlanOptions {
   readonly handleSignals?: boolean;
 }
 
-export async function runPlan(plan: RunPlan, options: RunPlanOptions = {}): Promise<RunResult> {
-  const paths = reportPaths(plan.outDir);
-  mkdirSync(plan.outDir, { recursive: true });
+export async function runPlan(basePlan: RunPlan, historyOptions?: RunHistoryOptions, options: RunPlanOptions = {}): Promise<RunResult> {
+  const paths = reportPaths(basePlan.outDir);
+  mkdirSync(basePlan.outDir, { recursive: true });
   // Reports of an earlier run in the same out dir must not pass for this one's.
-  for (const stale of [paths.junit, paths.metrics]) rmSync(stale, { force: true });
+  for (const stale of [paths.junit, paths.metrics, paths.blob, paths.history, paths.liveEvents]) rmSync(stale, { recursive: true, force: true });
+  const history = await startHistory(basePlan, historyOptions);
+  const plan = history?.plan ?? basePlan;
   writeRunPlan(paths.plan, plan);
+  writeSuiteEntries(plan.suitesDir, plan.suites);
 
   const require = createRequire(import.meta.url);
   const playwrightCli = require.resolve('@playwright/test/cli');
@@ -58,7 +115,8 @@ export async function runPlan(plan: RunPlan, options: RunPlanOptions = {}): Prom
     // report run: npx playwright show-report" only on a TTY stdin (the farm prints the paths).
     stdio: ['ignore', options.onOutput ? 'pipe' : 'inherit', options.onOutput ? 'pipe' : 'inherit'],
     detached: true,
-    env: { ...process.env, [RUN_PLAN_ENV]: paths.plan, FORCE_COLOR: process.env.FORCE_COLOR ?? '0' },
+    // The run id and the CLI's pid label the containers the workers start (containers/labels.ts).
+    env: { ...process.env, [RUN_PLAN_ENV]: paths.plan, [RUN_ID_ENV]: randomUUID(), [FARM_PID_ENV]: String(process.pid), FORCE_COLOR: process.env.FORCE_COLOR ?? '0' },
   });
   const onOutput = options.onOutput;
   if (onOutput) {
@@ -74,6 +132,7 @@ export async function runPlan(plan: RunPlan, options: RunPlanOptions = {}): Prom
   }
 
   let signalled: NodeJS.Signals | undefined;
+  const handleSignals = options.handleSignals ?? true;
   let forceTimer: NodeJS.Timeout | undefined;
   const onSignal = (signal: NodeJS.Signals) => {
     if (signalled) {
@@ -90,7 +149,6 @@ export async function runPlan(plan: RunPlan, options: RunPlanOptions = {}): Prom
     }, GRACE_MS);
     forceTimer.unref();
   };
-  const handleSignals = options.handleSignals ?? true;
   if (handleSignals) {
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
@@ -119,8 +177,13 @@ export async function runPlan(plan: RunPlan, options: RunPlanOptions = {}): Prom
   // runner itself) left reports that still say "running", or none: they must say the run did
   // not complete. Reports of a run that ended are left as they are.
   finalizeInterruptedReports(paths, plan.targets);
+  const regressions = history && plan.history ? await finishHistory(history.store, plan.history.runId, paths.history) : 0;
 
   if (signalled) return { exitCode: signalled === 'SIGTERM' ? 143 : 130 };
   if (signal) return { exitCode: 128 + (signal === 'SIGKILL' ? 9 : 15) };
+  if (code === 0 && regressions > 0 && plan.history?.failOnRegression) {
+    process.stdout.write(`farm: ${regressions} performance regression(s) and --fail-on-regression: the run fails\n`);
+    return { exitCode: 1 };
+  }
   return { exitCode: code ?? 1 };
 }

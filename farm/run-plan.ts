@@ -4,7 +4,8 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { InfrastructureError } from '../base/errors.js';
-import type { TargetConfig } from './config.js';
+import type { SuiteDefinition, TargetConfig } from './config.js';
+import type { HistoryPlan } from '../reports/history/run-history.js';
 
 export const RUN_PLAN_ENV = 'FARM_RUN_PLAN';
 
@@ -13,6 +14,13 @@ export interface RunPlan {
   readonly configDir: string;
   /** Absolute. */
   readonly outDir: string;
+  /** Playwright's test folder for the run: one entry file per spec file, `<suite>/<file>.js` (suite-entries.ts). */
+  readonly suitesDir: string;
+  /** The suites any selected target runs (built-in and user suites). */
+  readonly suites: readonly SuiteDefinition[];
+  /** Playwright's grep / grepInvert (regular expressions over test titles and tags), or null. */
+  readonly grep: string | null;
+  readonly grepInvert: string | null;
   /** The selected targets as farm.yaml configured them, each with only the suites selected. */
   readonly targets: readonly TargetConfig[];
   readonly repeat: number;
@@ -21,6 +29,8 @@ export interface RunPlan {
   readonly shard: { readonly current: number; readonly total: number } | null;
   readonly timeoutMs: number;
   readonly setupTimeoutMs: number;
+  /** The run's history (known-flaky tests, baselines); null when history is off. */
+  readonly history?: HistoryPlan | null;
 }
 
 export function writeRunPlan(file: string, plan: RunPlan): void {

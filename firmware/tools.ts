@@ -51,3 +51,27 @@ export function ensureFuseBridge(): Promise<string> {
   const file = toolPath('host', 'fuse-bridge');
   return once('fuse-bridge', () => make('fuse-bridge', 'host', file));
 }
+
+/** The serial console of the board double (a pty whose master side runs a login program). */
+export function ensureConsoleDouble(): Promise<string> {
+  const file = toolPath('host', 'console-double');
+  return once('console-double', () => make('console-double', 'host', file));
+}
+
+/**
+ * Native helpers of this machine: the process-tree reaper every linux-process remote runs under,
+ * the hostile test remote (issue 14), and the C ping host of `npm run bench:c-host` (open-amp's
+ * host role on its Linux generic machine).
+ */
+export type HostTool = 'farm-reaper' | 'hostile-remote' | 'ping-host';
+
+/** Where `tool` is once built (firmware/build/tools/host/<tool>). */
+export function hostToolPath(tool: HostTool): string {
+  return toolPath('host', tool);
+}
+
+/** Builds `tool` (or finds it up to date) with firmware/tools/Makefile; needs gcc and make. */
+export function ensureHostTool(tool: HostTool): Promise<string> {
+  const file = hostToolPath(tool);
+  return once(`host-tool:${tool}`, () => make(tool, 'host', file));
+}

@@ -1,3 +1,5 @@
+import { escapeRemoteText } from '../base/remote-text.js';
+
 /** How much console text a target keeps between two takes; the newest text wins. */
 export const CONSOLE_LIMIT = 1_000_000;
 
@@ -15,7 +17,9 @@ export class ConsoleBuffer {
     readonly limit = CONSOLE_LIMIT,
   ) {}
 
-  write(stream: string, text: string): void {
+  /** `text` comes from the remote: it is escaped (escapeRemoteText) before it is kept or forwarded. */
+  write(stream: string, raw: string): void {
+    const text = escapeRemoteText(raw);
     this.text += text;
     // Trimmed only when twice over, so a full buffer is not copied for every line.
     if (this.text.length > 2 * this.limit) this.text = this.text.slice(-this.limit);

@@ -25,6 +25,14 @@ export interface SpawnOptions {
    * --pdeathsig). Default true.
    */
   readonly dieWithParent?: boolean;
+  /**
+   * Run the command under farm-reaper (firmware/tools/farm-reaper.c, this executable): the
+   * command's whole process tree then ends with it, even children that called setsid() and
+   * escaped its process group, on stop, on the farm's exit and when the farm is SIGKILLed
+   * (the reaper dies with the farm and ends the tree first). `graceMs`: SIGTERM -> SIGKILL of
+   * the tree. Replaces dieWithParent's setpriv.
+   */
+  readonly reaper?: { readonly path: string; readonly graceMs: number };
 }
 
 /** A binary we need is not installed. */
@@ -64,21 +72,31 @@ export class ManagedProcess {
     readonly name: string,
     child: ResultPromise,
     readonly pid: number,
+    /** The grace of the farm-reaper this process is (undefined: no reaper). */
+    private readonly reaperGraceMs: number | undefined,
   ) {
     this.exited = child.then(
       (result) => this.recordExit(result),
       (error: unknown) => this.recordExit(error as { exitCode?: number; signal?: string }),
     );
-    this.releaseExitHook = onProcessExit(() => signalGroup(this.pid, 'SIGKILL'));
+    // A reaper must not be SIGKILLed: it would leave the escaped children behind. SIGTERM makes
+    // it end the whole tree (and SIGKILL what outlives its grace) on its own after we are gone.
+    this.releaseExitHook = onProcessExit(() => (reaperGraceMs === undefined ? signalGroup(this.pid, 'SIGKILL') : signalOne(this.pid, 'SIGTERM')));
     void this.exited.then(() => this.releaseExitHook());
   }
 
   static spawn(options: SpawnOptions): ManagedProcess {
     const resolved = findExecutable(options.file);
     if (!resolved) throw new MissingToolError(options.file, options.debianPackage);
-    const pdeath = options.dieWithParent !== false ? findExecutable('setpriv') : undefined;
-    const file = pdeath ?? resolved;
-    const args = pdeath ? ['--pdeathsig', 'KILL', '--', resolved, ...options.args] : [...options.args];
+    const reaper = options.reaper;
+    if (reaper && !findExecutable(reaper.path)) throw new MissingToolError(reaper.path, undefined);
+    const pdeath = !reaper && options.dieWithParent !== false ? findExecutable('setpriv') : undefined;
+    const file = reaper?.path ?? pdeath ?? resolved;
+    const args = reaper
+      ? ['--grace-ms', String(Math.max(0, Math.round(reaper.graceMs))), '--', resolved, ...options.args]
+      : pdeath
+        ? ['--pdeathsig', 'KILL', '--', resolved, ...options.args]
+        : [...options.args];
     const child = execa(file, args, {
       cwd: options.cwd,
       env: options.env,
@@ -97,7 +115,7 @@ export class ManagedProcess {
     if (child.pid === undefined) {
       throw new InfrastructureError(`could not start ${options.name} (${resolved})`);
     }
-    const managed = new ManagedProcess(options.name, child, child.pid);
+    const managed = new ManagedProcess(options.name, child, child.pid, reaper?.graceMs);
     for (const stream of ['stdout', 'stderr'] as const) {
       const readable = child[stream];
       readable?.setEncoding('utf8');
@@ -115,11 +133,15 @@ export class ManagedProcess {
     return this.exitInfo;
   }
 
-  /** SIGTERM, then SIGKILL after `graceMs` (default 1000); resolves once the process is gone. */
+  /**
+   * SIGTERM, then SIGKILL after `graceMs` (default 1000); resolves once the process is gone.
+   * Under a reaper, the reaper's own SIGTERM -> SIGKILL of the tree comes first (the group
+   * SIGKILL is only the last resort, after twice the grace).
+   */
   async stop(options: { graceMs?: number } = {}): Promise<ProcessExit> {
     if (this.exitInfo) return this.exitInfo;
     this.signal('SIGTERM');
-    const grace = options.graceMs ?? 1000;
+    const grace = this.reaperGraceMs === undefined ? (options.graceMs ?? 1000) : 2 * Math.max(options.graceMs ?? 1000, this.reaperGraceMs) + 500;
     let timer: NodeJS.Timeout | undefined;
     const killed = new Promise<void>((resolve) => {
       timer = setTimeout(() => {
@@ -141,6 +163,14 @@ export class ManagedProcess {
   private recordExit(result: { exitCode?: number; signal?: string }): ProcessExit {
     this.exitInfo ??= { code: result.exitCode, signal: result.signal ?? undefined };
     return this.exitInfo;
+  }
+}
+
+function signalOne(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(pid, signal);
+  } catch {
+    // already gone
   }
 }
 

@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { KindRegistry } from '../../targets/registry.js';
-import type { SuiteName, Target } from '../../targets/target.js';
+import { SUITE_NAMES, type SuiteName, type Target } from '../../targets/target.js';
 import type { FarmConfig, TargetConfig } from '../config.js';
 import type { CapabilityResult } from '../coordinator/capabilities.js';
 
@@ -42,7 +42,8 @@ export async function healthCheck(place: TargetConfig, config: FarmConfig, regis
       results.push({ capability: 'power', ok: false, detail: `setup failed: ${describe(error)}` });
       return results;
     }
-    const suite: SuiteName = place.suites.includes('echo') ? 'echo' : (place.suites[0] ?? 'echo');
+    // The echo firmware when the place runs it, else the first built-in suite's (all announce the demo channel).
+    const suite: SuiteName = SUITE_NAMES.find((name) => name === 'echo' && place.suites.includes(name)) ?? SUITE_NAMES.find((name) => place.suites.includes(name)) ?? 'echo';
     try {
       const host = target.host;
       await withTimeout((async () => {

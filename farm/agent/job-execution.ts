@@ -10,12 +10,12 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { SuiteName } from '../../targets/target.js';
 import { readJunit } from '../../reports/junit-reader.js';
 import { reportPaths } from '../../reports/paths.js';
 import type { FarmConfig, TargetConfig } from '../config.js';
 import type { RunPlan } from '../run-plan.js';
 import { runPlan } from '../run-command.js';
+import { selectRun } from '../selection.js';
 import type { Job, JobReport } from '../coordinator/coordinator.js';
 
 // A Playwright HTML report larger than this is not uploaded (its path is said instead).
@@ -26,19 +26,16 @@ export interface JobExecutionOptions {
   readonly onOutput: (text: string) => void;
 }
 
+/** The plan of a local run of the job: the same selection `farm run --target PLACE --suite SUITE` makes. */
 export function jobPlan(job: Job, target: TargetConfig, config: FarmConfig, outDir: string): RunPlan {
-  return {
-    configSource: config.source,
-    configDir: config.configDir,
-    outDir,
-    targets: [{ ...target, suites: [job.suite as SuiteName] }],
-    repeat: job.options.repeat ?? config.defaults.repeat,
-    retries: job.options.retries ?? config.defaults.retries,
-    workers: 1,
-    shard: null,
-    timeoutMs: Math.round(config.defaults.timeout * 1000),
-    setupTimeoutMs: Math.round(config.defaults.setupTimeout * 1000),
-  };
+  return selectRun(config, {
+    targets: [target.name],
+    suites: [job.suite],
+    repeat: job.options.repeat === undefined ? undefined : String(job.options.repeat),
+    retries: job.options.retries === undefined ? undefined : String(job.options.retries),
+    workers: '1',
+    out: outDir,
+  }).plan;
 }
 
 export function classify(junitXml: string | undefined, exitCode: number, cancelled: boolean): Pick<JobReport, 'outcome' | 'summary' | 'error'> {
@@ -61,7 +58,7 @@ export function classify(junitXml: string | undefined, exitCode: number, cancell
 
 export async function executeJob(job: Job, target: TargetConfig, config: FarmConfig, outDir: string, options: JobExecutionOptions): Promise<JobReport> {
   const plan = jobPlan(job, target, config, outDir);
-  const result = await runPlan(plan, { signal: options.signal, onOutput: options.onOutput, handleSignals: false });
+  const result = await runPlan(plan, undefined, { signal: options.signal, onOutput: options.onOutput, handleSignals: false });
   const paths = reportPaths(outDir);
   const junit = existsSync(paths.junit) ? readFileSync(paths.junit, 'utf8') : undefined;
   let metrics: unknown = null;

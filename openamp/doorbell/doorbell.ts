@@ -23,6 +23,13 @@ export interface Doorbell {
    */
   waitSync?(timeoutMs: number): boolean;
 
+  /**
+   * Transports whose other end can go away (a socket) call `listener` once when it does, after
+   * they called the listen() handler one last time: kicks already sent but lost with the
+   * connection must not lose the messages they announced. Returns a function that unsubscribes.
+   */
+  onPeerGone?(listener: (reason: Error) => void): () => void;
+
   close(): void;
 }
 

@@ -100,6 +100,7 @@ export class UnixSocketDoorbell implements Doorbell {
   private handler: ((data: Buffer) => void) | undefined;
   private peerGone: Error | undefined;
   private closed = false;
+  private readonly goneListeners = new Set<(reason: Error) => void>();
 
   /** @internal Use serve / connect / UnixSocketDoorbellListener. */
   constructor(
@@ -108,12 +109,40 @@ export class UnixSocketDoorbell implements Doorbell {
     readonly isServer: boolean,
   ) {
     socket.pause();
-    socket.on('error', (error) => {
-      this.peerGone ??= error;
-    });
-    socket.on('close', () => {
-      this.peerGone ??= new Error('the other process closed the socket');
-    });
+    socket.on('error', (error) => this.lostPeer(error));
+    // 'end': the other side closed its end (a half-open socket would never 'close' on its own).
+    socket.on('end', () => this.lostPeer(new Error('the other process closed the socket')));
+    socket.on('close', () => this.lostPeer(new Error('the other process closed the socket')));
+  }
+
+  /**
+   * The connection is gone (EPIPE, ECONNRESET, EOF). Node discards what was still unread, so a
+   * kick the peer sent just before may be lost: the listener looks at the rings one last time,
+   * then the peer-gone listeners hear it. Once only, and not after our own close().
+   */
+  private lostPeer(reason: Error): void {
+    if (this.peerGone || this.closed) return;
+    this.peerGone = reason;
+    const handler = this.handler;
+    if (handler) {
+      try {
+        handler(Buffer.alloc(0));
+      } catch {
+        // The last look failed (e.g. its kick back cannot go out any more): the peer is gone anyway.
+      }
+    }
+    for (const listener of [...this.goneListeners]) {
+      try {
+        listener(reason);
+      } catch {
+        // one listener's failure must not hide the news from the others
+      }
+    }
+  }
+
+  onPeerGone(listener: (reason: Error) => void): () => void {
+    this.goneListeners.add(listener);
+    return () => this.goneListeners.delete(listener);
   }
 
   /** Process 0: bind `path` and wait for process 1. */
@@ -153,15 +182,16 @@ export class UnixSocketDoorbell implements Doorbell {
   }
 
   /**
-   * Sends one kick byte. Throws RemoteCrashedError when the other process has gone; a no-op
-   * once this end is closed.
+   * Sends one kick byte. Throws RemoteCrashedError when the other process has gone (unless an
+   * onPeerGone listener was told); a no-op once this end is closed.
    */
   notify(_notifyId: number): void {
     if (this.closed) return;
-    if (this.peerGone) {
+    // Whoever listens for the peer going away owns that news: a kick into the void is dropped.
+    if (this.peerGone && this.goneListeners.size === 0) {
       throw new RemoteCrashedError(`cannot kick over ${this.path}: ${this.peerGone.message}`, { cause: this.peerGone });
     }
-    this.socket.write(KICK);
+    if (!this.peerGone) this.socket.write(KICK);
   }
 
   /** Calls `handler` once per chunk received (several kicks can arrive as one chunk). */
@@ -186,6 +216,7 @@ export class UnixSocketDoorbell implements Doorbell {
     this.closed = true;
     if (this.handler) this.socket.off('data', this.handler);
     this.handler = undefined;
+    this.goneListeners.clear();
     this.socket.destroy();
     if (this.isServer) fs.rmSync(this.path, { force: true });
   }

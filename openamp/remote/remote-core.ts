@@ -32,6 +32,11 @@ export interface RemoteCoreOptions {
   driverOkTimeoutMs?: number;
   /** How long a hang lasts at most, in ms (a stop request ends it sooner). Default 1 hour. */
   hangLimitMs?: number;
+  /**
+   * How long the core waits before each reply, in µs (0 by default): a deliberately slow
+   * firmware. The wait blocks the core's thread, as a busy firmware would.
+   */
+  replyDelayUs?: number;
   /** How long a reply may wait for a free buffer before it is dropped, in ms. Default 15000 (open-amp's). */
   sendTimeoutMs?: number;
 }
@@ -44,9 +49,11 @@ export type RemoteCoreOutcome =
 
 interface PendingReply {
   endpoint: RpmsgEndpoint;
+  /** One message, or (a stream) the next of `left` messages `next()` makes. */
   data: Uint8Array;
   dest: number;
   since: number;
+  stream?: { left: number; next: () => Uint8Array };
 }
 
 /** Replies queued behind a full ring; past this the oldest are dropped (a stuck host). */
@@ -218,6 +225,13 @@ export class RemoteCore {
       }
       try {
         head.endpoint.trySend(head.data, head.dest);
+        const stream = head.stream;
+        if (stream && --stream.left > 0) {
+          // A stream stays at the head: its next message waits for the next free buffer.
+          head.data = stream.next();
+          head.since = now;
+          continue;
+        }
         this.pending.shift();
       } catch (error) {
         if (isNoBuffer(error) && now - head.since < this.sendTimeoutMs) return;
@@ -232,6 +246,7 @@ export class RemoteCore {
       device,
       log: (line) => this.log(line),
       reply: (endpoint, data, dest) => {
+        if (this.options.replyDelayUs) blockFor(this.options.replyDelayUs);
         if (this.pending.length === 0) {
           try {
             endpoint.trySend(data, dest);
@@ -249,6 +264,11 @@ export class RemoteCore {
         }
         // The message buffer may be reused by the device once the handler returns.
         this.pending.push({ endpoint, data: data.slice(), dest, since: performance.now() });
+      },
+      replyStream: (endpoint, dest, count, next) => {
+        if (count <= 0) return;
+        this.pending.push({ endpoint, data: next(), dest, since: performance.now(), stream: { left: count, next } });
+        this.flush();
       },
       takeFault: (message: RpmsgMessage) => {
         const command = controlCommandOf(message.data);
@@ -268,4 +288,10 @@ export class RemoteCore {
  * runtime does not depend on where the device defines it. */
 function isNoBuffer(error: unknown): boolean {
   return error instanceof Error && error.name.startsWith('NoBufferError');
+}
+
+const sleeper = new Int32Array(new SharedArrayBuffer(4));
+/** Blocks the calling thread (a remote core's worker) for `micros` µs. */
+function blockFor(micros: number): void {
+  Atomics.wait(sleeper, 0, 0, micros / 1000);
 }

@@ -8,8 +8,10 @@ import { FW_RSC_ADDR_ANY, FW_RSC_NOTIFY_ID_ANY } from '../rsc/rsc-layout.js';
 import { readTraceText } from '../rsc/trace-buffer.js';
 import { VdevTransport } from '../rsc/vdev-transport.js';
 import { vringSize } from '../virtio/vring-layout.js';
+import { quoteRemote } from '../../base/remote-text.js';
 import type { Allocation, RemoteprocOps, ResourceTableLocation } from './remoteproc-ops.js';
 import { FirmwareLoadError, RemoteprocStateError } from './remoteproc-errors.js';
+import { checkLayout, resourceTableRegions, type LayoutRegion } from './memory-layout.js';
 
 /** As Linux names them in /sys/class/remoteproc/remoteprocN/state (same values as targets' RemoteState). */
 export type RemoteprocState = 'offline' | 'running' | 'crashed' | 'attached' | 'detached';
@@ -74,6 +76,7 @@ export class Remoteproc {
   private loaded = false;
   private loadedTable: LoadedResourceTable | undefined;
   private currentVdevs: RemoteprocVdev[] = [];
+  private currentLayout: readonly LayoutRegion[] = [];
   private allocations: TrackedAllocation[] = [];
   private busy: string | undefined;
   private lastCrash: string | undefined;
@@ -210,8 +213,10 @@ export class Remoteproc {
       const bytes = where.memory.read(where.offset, location.size);
       const table = parseResourceTable(bytes, source, { vendorHandler: this.options.vendorHandler });
       this.assignResources(bytes, table, source, 'attach');
+      const assigned = parseResourceTable(bytes, source);
+      this.checkLayout(assigned, location.da, location.size, source);
       where.memory.write(where.offset, bytes);
-      this.loadedTable = { table: parseResourceTable(bytes, source), da: location.da, memory: where.memory, offset: where.offset };
+      this.loadedTable = { table: assigned, da: location.da, memory: where.memory, offset: where.offset };
       this.lastCrash = undefined;
       this.currentVdevs = this.createVdevs();
       this.setState('attached');
@@ -320,7 +325,10 @@ export class Remoteproc {
 
     this.releaseAllocations();
     try {
-      if (tableBytes && table) this.assignResources(tableBytes, table, source, 'load');
+      if (tableBytes && table && section) {
+        this.assignResources(tableBytes, table, source, 'load');
+        this.checkLayout(parseResourceTable(tableBytes, source), section.addr, section.size, source);
+      }
       for (const { segment, memory, offset } of placements) {
         memory.write(offset, segment.bytes());
         if (segment.memsz > segment.filesz) memory.fill(offset + segment.filesz, segment.memsz - segment.filesz, 0);
@@ -364,7 +372,7 @@ export class Remoteproc {
       return nextNotifyId++;
     };
     for (const carveout of table.carveouts) {
-      const what = `${source}: carveout "${carveout.name}" (entry ${carveout.index})`;
+      const what = `${source}: carveout ${quoteRemote(carveout.name)} (entry ${carveout.index})`;
       if (carveout.da === FW_RSC_ADDR_ANY) {
         const allocation = this.allocateTracked(carveout.len, CARVEOUT_ALIGN, `carveout ${carveout.name}`);
         patchCarveout(bytes, carveout, { da: allocation.da, pa: allocation.pa });
@@ -374,9 +382,9 @@ export class Remoteproc {
         if (carveout.pa === FW_RSC_ADDR_ANY) patchCarveout(bytes, carveout, { pa: this.ops.memory.daToPa(carveout.da) });
       }
     }
-    for (const devmem of table.devmems) this.log(`${source}: devmem "${devmem.name}" ignored (no IOMMU to map it)`);
+    for (const devmem of table.devmems) this.log(`${source}: devmem ${quoteRemote(devmem.name)} ignored (no IOMMU to map it)`);
     for (const trace of table.traces) {
-      this.resolve(trace.da, trace.len, `${source}: trace "${trace.name}" (entry ${trace.index}) at ${hex(trace.da)}+${hex(trace.len, 0)}`);
+      this.resolve(trace.da, trace.len, `${source}: trace ${quoteRemote(trace.name)} (entry ${trace.index}) at ${hex(trace.da)}+${hex(trace.len, 0)}`);
     }
 
     table.vdevs.forEach((vdev, vdevIndex) => {
@@ -402,6 +410,18 @@ export class Remoteproc {
     for (const vdev of table.vdevs) {
       if (vdev.notifyid === FW_RSC_NOTIFY_ID_ANY) patchVdevNotifyId(bytes, vdev, nextFreeId());
     }
+  }
+
+  /** The memory the current table's resources use (empty when no table is loaded). */
+  get layout(): readonly LayoutRegion[] {
+    return this.currentLayout;
+  }
+
+  /** Vrings, carveouts, traces and the table itself must not overlap (see checkLayout). */
+  private checkLayout(table: ResourceTable, tableDa: number, tableSize: number, source: string): void {
+    const regions = resourceTableRegions(table, tableDa, tableSize);
+    checkLayout(regions, source);
+    this.currentLayout = regions;
   }
 
   private createVdevs(): RemoteprocVdev[] {

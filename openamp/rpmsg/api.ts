@@ -104,4 +104,12 @@ export interface RpmsgDeviceOptions {
   bufferPool?: { da: number; size: number };
   /** Called with a protocol error found in a ring or header (the bad entry is dropped). */
   onProtocolError?: (error: Error) => void;
+  /**
+   * How many channels (distinct name and address pairs) the peer may announce and keep
+   * (default RPMSG_MAX_CHANNELS); an announcement past it is a protocol error and is dropped.
+   */
+  maxChannels?: number;
 }
+
+/** Default cap on the channels a peer may announce on one device (Linux and open-amp have fixed tables too). */
+export const RPMSG_MAX_CHANNELS = 1024;

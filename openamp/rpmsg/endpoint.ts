@@ -1,4 +1,5 @@
 import { TimeoutError } from '../../base/errors.js';
+import { quoteRemote } from '../../base/remote-text.js';
 import { RPMSG_ADDR_ANY, type RpmsgEndpoint, type RpmsgMessage } from './api.js';
 import { RpmsgClosedError, RpmsgConfigError } from './errors.js';
 
@@ -146,7 +147,7 @@ export class VirtioRpmsgEndpoint implements RpmsgEndpoint {
   }
 
   describe(): string {
-    return `${JSON.stringify(this.name)} @${this.addr}`;
+    return `${quoteRemote(this.name)} @${this.addr}`;
   }
 
   private take(): RpmsgMessage | undefined {

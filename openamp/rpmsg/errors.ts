@@ -17,8 +17,11 @@ export class PayloadTooLargeError extends ProtocolError {
 /** A received buffer is not a valid RPMsg message (too short, or its len field overruns it). */
 export class RpmsgHeaderError extends ProtocolError {}
 
-/** A message to the name-service address is not a valid 40-byte NS message. */
+/** A message to the name-service address is not a valid 40-byte NS message, or announces an address no channel may have. */
 export class NameServiceMessageError extends ProtocolError {}
+
+/** The peer announced more channels than the device keeps. */
+export class NameServiceLimitError extends ProtocolError {}
 
 /** The virtio status byte or the negotiated features are not what this side expects. */
 export class DeviceStatusError extends ProtocolError {

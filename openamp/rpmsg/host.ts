@@ -10,8 +10,8 @@ import { VirtioRpmsgDevice, type RpmsgVirtioOptions } from './virtio-rpmsg-devic
 export const RPMSG_MAX_NUM_BUFS = 512;
 /** Features the host accepts when the remote offers them. */
 export const RPMSG_HOST_SUPPORTED_FEATURES = VIRTIO_RPMSG_F_NS | VIRTIO_RING_F_EVENT_IDX;
-/** What Linux leaves in the status byte: ACKNOWLEDGE | DRIVER | DRIVER_OK. */
-const STATUS_RUNNING = VIRTIO_STATUS.ACKNOWLEDGE | VIRTIO_STATUS.DRIVER | VIRTIO_STATUS.DRIVER_OK;
+/** What Linux (and this host) leaves in the status byte: ACKNOWLEDGE | DRIVER | DRIVER_OK. */
+export const STATUS_RUNNING = VIRTIO_STATUS.ACKNOWLEDGE | VIRTIO_STATUS.DRIVER | VIRTIO_STATUS.DRIVER_OK;
 
 /**
  * Linux's buffer count for a receive ring of `num` entries: min(2 * num, 512), half to receive,
@@ -46,6 +46,8 @@ export class VirtioRpmsgHost extends VirtioRpmsgDevice {
   private readonly freeTx: Int32Array;
   private freeTxCount: number;
   private txId = -1;
+  /** The received buffer being looked at (for error messages). */
+  private rxId = -1;
   private kickTx = false;
   private txWaiting = false;
   private readonly expectedStatus = STATUS_RUNNING;
@@ -97,8 +99,8 @@ export class VirtioRpmsgHost extends VirtioRpmsgDevice {
     const onError = (error: Error): void => this.protocolError(error);
     const rxRing = space.resolveDa(rxInfo.da, vringSize(rxInfo.num, rxInfo.align));
     const txRing = space.resolveDa(txInfo.da, vringSize(txInfo.num, txInfo.align));
-    this.rx = new VringDriver({ memory: rxRing.memory, offset: rxRing.offset, num: rxInfo.num, align: rxInfo.align, eventIdx: this.eventIdx, name: 'vring0 (remote -> host)', onError });
-    this.tx = new VringDriver({ memory: txRing.memory, offset: txRing.offset, num: txInfo.num, align: txInfo.align, eventIdx: this.eventIdx, name: 'vring1 (host -> remote)', onError });
+    this.rx = new VringDriver({ memory: rxRing.memory, offset: rxRing.offset, da: rxInfo.da, num: rxInfo.num, align: rxInfo.align, eventIdx: this.eventIdx, name: 'vring0 (remote -> host)', onError });
+    this.tx = new VringDriver({ memory: txRing.memory, offset: txRing.offset, da: txInfo.da, num: txInfo.num, align: txInfo.align, eventIdx: this.eventIdx, name: 'vring1 (host -> remote)', onError });
     this.rx.init();
     this.tx.init();
     for (let id = 0; id < half; id++) this.rx.add(id, this.poolPa + id * bufferSize, bufferSize, true);
@@ -132,6 +134,7 @@ export class VirtioRpmsgHost extends VirtioRpmsgDevice {
     const id = rx.getUsed();
     if (id < 0) return false;
     const bufferSize = this.bufferSize;
+    this.rxId = id;
     try {
       const length = rx.usedLen;
       if (length >= 0) this.receiveBuffer(this.poolMemory, this.poolOffset + id * bufferSize, length);
@@ -139,6 +142,13 @@ export class VirtioRpmsgHost extends VirtioRpmsgDevice {
       rx.add(id, this.poolPa + id * bufferSize, bufferSize, true);
     }
     return true;
+  }
+
+  protected override describeReceivedBuffer(): string {
+    const id = this.rxId;
+    if (id < 0) return '';
+    const position = this.rx.usedPosition;
+    return `vring0 (remote -> host) used.ring[${position & (this.rxInfo.num - 1)}] (used.idx ${position}), descriptor ${id}, buffer at ${hex(this.poolPa + id * this.bufferSize)}`;
   }
 
   protected rearmReceive(): boolean {

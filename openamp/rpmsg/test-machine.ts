@@ -175,6 +175,8 @@ export interface RpmsgPairOptions extends TestMachineOptions {
   listen?: boolean;
   hostBufferSize?: number;
   remoteBufferSize?: number;
+  /** The host's cap on announced channels (RpmsgDeviceOptions.maxChannels). */
+  hostMaxChannels?: number;
 }
 
 export interface RpmsgPair {
@@ -209,6 +211,7 @@ export function createRpmsgPair(options: RpmsgPairOptions = {}): RpmsgPair {
     bufferSize: options.hostBufferSize ?? options.bufferSize,
     listen,
     onProtocolError: (error) => hostErrors.push(error),
+    ...(options.hostMaxChannels === undefined ? {} : { maxChannels: options.hostMaxChannels }),
   });
   return {
     machine,

@@ -6,7 +6,14 @@
  * 20x longer, FARM_FUZZ_RUNS=1000 runs everything at a tenth. Unset, empty or invalid
  * values leave the defaults alone. At least one run always happens.
  */
+import fc from 'fast-check';
+
 export const FUZZ_RUNS_REFERENCE = 10_000;
+
+// fast-check 4 reports a failed property as its seed, path and counterexample, and keeps the
+// failed check itself in the error's `cause`, which the test runner does not print: every
+// property test imports this module, so every failure here says which check failed.
+fc.configureGlobal({ ...fc.readConfigureGlobal(), includeErrorInReport: true });
 
 export function fuzzRuns(defaultRuns: number, env: NodeJS.ProcessEnv = process.env): number {
   const raw = env.FARM_FUZZ_RUNS?.trim();
@@ -45,6 +52,10 @@ export const PROPERTY_BUDGETS = {
   'memory: address space resolves in bounds or rejects': 500,
   'memory contract: u32 read back through every accessor': 200,
   'matrix-multiply: encode/decode round trip': 100,
+  'remote text: escaped output is terminal-safe': 4000,
+  'rpmsg ns: announced addresses': 1500,
+  'layout: overlap check': 2000,
+  'channel registry: matches a model': 500,
 } as const satisfies Record<string, number>;
 
 export type PropertyName = keyof typeof PROPERTY_BUDGETS;

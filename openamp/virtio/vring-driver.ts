@@ -23,6 +23,8 @@ export class VringDriver extends VringEnd {
   /** Length of the entry the last getUsed() returned; -1 when the device claimed more bytes than
    * the buffer holds (already reported: the buffer is back with us, its contents are not valid). */
   usedLen = 0;
+  /** Position (free-running, mod 2^16) of the used entry the last getUsed() returned. */
+  usedPosition = 0;
 
   private readonly state: Uint8Array;
   private readonly lengths: Uint32Array;
@@ -115,25 +117,26 @@ export class VringDriver extends VringEnd {
       this.lastUsed = (this.lastUsed + 1) & 0xffff;
       if (id >= this.num) {
         this.onError(
-          new VringProtocolError('id-out-of-range', this.name, `used.ring[${position & this.mask}].id ${hex(id)} >= num ${this.num}`, id),
+          new VringProtocolError('id-out-of-range', this.name, `used.ring[${position & this.mask}].id${this.addressOf(entry)} is ${hex(id)}, not below num ${this.num}`, id),
         );
         continue;
       }
       const state = this.state[id]!;
       if (state === FREE) {
         this.onError(
-          new VringProtocolError('id-not-in-flight', this.name, `used.ring[${position & this.mask}].id ${id} was not handed to the device`, id),
+          new VringProtocolError('id-not-in-flight', this.name, `used.ring[${position & this.mask}].id${this.addressOf(entry)} is ${id}, a descriptor not handed to the device`, id),
         );
         continue;
       }
       this.state[id] = FREE;
       this.inFlight--;
+      this.usedPosition = position;
       if (state === IN_FLIGHT_WRITABLE && len > this.lengths[id]!) {
         this.onError(
           new VringProtocolError(
             'length-too-large',
             this.name,
-            `used.ring[${position & this.mask}].len ${len} for descriptor ${id} is larger than its buffer (${this.lengths[id]} bytes)`,
+            `used.ring[${position & this.mask}].len${this.addressOf(entry + 4)} is ${len} for descriptor ${id}, larger than its buffer (${this.lengths[id]} bytes)`,
             len,
           ),
         );

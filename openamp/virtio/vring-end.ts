@@ -1,3 +1,4 @@
+import { hex } from '../../base/errors.js';
 import type { SharedMemory } from '../memory/shared-memory.js';
 import { VringProtocolError } from './vring-error.js';
 import { VRING_AVAIL_F_NO_INTERRUPT, VRING_USED_F_NO_NOTIFY, needEvent, vringLayout, type VringLayout } from './vring-layout.js';
@@ -12,6 +13,8 @@ export interface VringRingOptions {
   eventIdx: boolean;
   /** For error messages: "vring0 (rx)". */
   name: string;
+  /** The ring's device address, so that errors name the address of the bad field. */
+  da?: number;
   /** Receives each invalid entry the other side wrote; the entry is dropped. */
   onError: (error: VringProtocolError) => void;
 }
@@ -42,6 +45,8 @@ export abstract class VringEnd {
   protected readonly usedIdxAt: number;
   protected readonly usedRingAt: number;
 
+  private readonly base: number;
+  private readonly da: number | undefined;
   private readonly peerIdxAt: number;
   private readonly peerIdxField: 'avail.idx' | 'used.idx';
   /** The "don't notify me" bit of our flags and of the peer's. */
@@ -65,6 +70,8 @@ export abstract class VringEnd {
     this.onError = options.onError;
     this.mask = options.num - 1;
     const base = options.offset;
+    this.base = base;
+    this.da = options.da;
     // Fail now, not on the first access, if the ring does not fit the store.
     this.memory.getU8(base);
     this.memory.getU8(base + this.layout.size - 1);
@@ -95,6 +102,11 @@ export abstract class VringEnd {
     }
   }
 
+  /** " at 0x00004806" for a field at `offset` in the store (its device address), '' when unknown. */
+  protected addressOf(offset: number): string {
+    return this.da === undefined ? '' : ` at ${hex(this.da + (offset - this.base))}`;
+  }
+
   /** Forgets what this side wrote and reported (the ring was zeroed). */
   protected resetEnd(): void {
     this.ownFlags = 0;
@@ -118,7 +130,7 @@ export abstract class VringEnd {
         new VringProtocolError(
           'index-jump',
           this.name,
-          `${this.peerIdxField} jumped from ${consumed} to ${seen} (${pending} entries, ring holds ${this.num})`,
+          `${this.peerIdxField}${this.addressOf(this.peerIdxAt)} jumped from ${consumed} to ${seen} (${pending} entries, ring holds ${this.num})`,
           seen,
         ),
       );

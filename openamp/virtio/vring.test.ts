@@ -283,7 +283,7 @@ test('driver: used ids out of range or not in flight are dropped; a too-long len
   assert.equal(driver.getUsed(), -1);
   assert.deepEqual(codes(errors), ['id-out-of-range', 'id-not-in-flight', 'length-too-large', 'id-not-in-flight']);
   assert.equal(driver.inFlightCount, 0);
-  assert.match(errors[2]!.message, /len 65 for descriptor 0 is larger than its buffer \(64 bytes\)/);
+  assert.match(errors[2]!.message, /len is 65 for descriptor 0, larger than its buffer \(64 bytes\)/);
 });
 
 test('driver: the length of a device-readable buffer is not checked (Linux ignores it)', () => {

@@ -24,13 +24,14 @@ export const linuxProcessKind: TargetKindDefinition<LinuxProcessParams> = {
   remoteParam: { path: 'params.commands', runs: 'commands' },
   async prerequisites(params, context): Promise<Prerequisite[]> {
     const list: Prerequisite[] = [tool('setpriv (the remote dies with the farm)', 'setpriv', 'util-linux')];
-    if (SUITE_NAMES.some((suite) => !params.commands[suite])) {
-      for (const { binary, debianPackage } of FIRMWARE_TOOLCHAINS['linux-process']) list.push(tool(`${binary} (reference firmware build)`, binary, debianPackage));
-      list.push(tool('make (reference firmware build)', 'make', 'make'));
+    // Always: every remote runs under farm-reaper (firmware/tools), built like the reference firmware.
+    {
+      for (const { binary, debianPackage } of FIRMWARE_TOOLCHAINS['linux-process']) list.push(tool(`${binary} (reference firmware and farm-reaper build)`, binary, debianPackage));
+      list.push(tool('make (reference firmware and farm-reaper build)', 'make', 'make'));
       // gcc only recommends the C library headers; doctor installs without recommends.
       const headers = existsSync(LIBC_HEADER);
       list.push({
-        name: 'C library headers (reference firmware build)',
+        name: 'C library headers (reference firmware and farm-reaper build)',
         ok: headers,
         detail: headers ? LIBC_HEADER : `${LIBC_HEADER} not found (Debian package libc6-dev)`,
         debianPackages: ['libc6-dev'],

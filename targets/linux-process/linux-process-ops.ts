@@ -37,6 +37,8 @@ export interface LinuxProcessOpsOptions {
    */
   readonly onExit: (exit: ProcessExit) => void;
   readonly log: (line: string) => void;
+  /** farm-reaper's executable (firmware/tools): the remote runs under it. Without it, setpriv --pdeathsig only. */
+  readonly reaperPath?: string;
 }
 
 /** How many bytes at shm offset 0 hold the resource table: everything below vring 0. */
@@ -109,6 +111,8 @@ export class LinuxProcessOps implements RemoteprocOps {
       args: launch.args,
       cwd: launch.cwd,
       onOutput: this.options.onOutput,
+      // The remote's whole process tree ends with it, setsid() children included.
+      ...(this.options.reaperPath ? { reaper: { path: this.options.reaperPath, graceMs: this.options.stopGraceMs } } : {}),
     });
     this.process = process;
     this.options.log(`${this.options.name}: remote pid ${process.pid}: ${[launch.file, ...launch.args].join(' ')}`);

@@ -1,13 +1,14 @@
 import { readFile } from 'node:fs/promises';
 import { basename, isAbsolute, resolve } from 'node:path';
-import { InfrastructureError } from '../../base/errors.js';
+import { InfrastructureError, RemoteCrashedError } from '../../base/errors.js';
 import { LINUX_GENERIC } from '../../openamp/machines/linux-generic.js';
 import { ensureFirmwareBuilt, firmwarePath } from '../../firmware/build.js';
+import { ensureHostTool, hostToolPath } from '../../firmware/tools.js';
 import { CrashRecordReader, describeCrash } from '../openamp-host/crash-record.js';
 import { runFileStem, sweepStaleRunFiles } from '../../base/process/run-files.js';
 import { ConsoleBuffer } from '../console-buffer.js';
 import { sha256Hex } from '../firmware-image.js';
-import { OpenAmpHost } from '../openamp-host/openamp-host.js';
+import { OpenAmpHost, RemoteGoneError } from '../openamp-host/openamp-host.js';
 import { describeExit, findExecutable, type ProcessExit } from '../../base/process/managed-process.js';
 import { PROGRAM_FOR_SUITE } from '../reference-firmware.js';
 import type { TargetContext } from '../kind.js';
@@ -92,12 +93,14 @@ export class LinuxProcessTarget implements Target {
       onOutput: (stream, text) => this.consoleBuffer.write(stream === 'stdout' ? STDOUT_STREAM : STDERR_STREAM, text),
       onExit: (exit) => this.remoteExited(exit),
       log: (line) => this.log?.info(line),
+      reaperPath: hostToolPath('farm-reaper'),
     });
     this.host = new OpenAmpHost({
       ops: this.ops,
       doorbell: () => this.ops.doorbell,
       name,
       stallTimeoutMs: params.stallTimeoutMs,
+      spinAfterSendUs: params.hostSpinMicros,
       launch: (firmware) => this.launch(firmware),
       faultInjector: (kind) => this.injectFault(kind),
       log: (line) => this.log?.info(line),
@@ -120,6 +123,8 @@ export class LinuxProcessTarget implements Target {
         `${this.name}: a linux-process target runs commands, not images: move targets.${this.name}.firmware.${images[0]} to params.commands.${images[0]} (a list: executable, arguments)`,
       );
     }
+    // farm-reaper (every remote runs under it), and the reference firmware when a suite uses it.
+    await ensureHostTool('farm-reaper');
     if (SUITE_NAMES.some((suite) => !this.params.commands[suite])) await ensureFirmwareBuilt('linux-process');
     for (const suite of SUITE_NAMES) {
       const image = await this.firmwareFor(suite);
@@ -183,12 +188,20 @@ export class LinuxProcessTarget implements Target {
     this.ops.launch({ file: file!, args, cwd: this.context.configDir, ...names });
   }
 
+  /**
+   * The process ended unasked. What it sent just before is delivered first (host.remoteGone
+   * looks at the rings one last time), then every operation of the boot fails at once: with
+   * RemoteGoneError (firmware) naming the exit status when it exited, with RemoteCrashedError
+   * when a signal killed it. A non-zero exit or a signal is also a crash of the core (with the
+   * reference firmware's crash record when there is one); a clean exit(0) is not, since
+   * open-amp's echo ends so on shutdown or when the host destroys its endpoint.
+   */
   private remoteExited(exit: ProcessExit): void {
     const how = describeExit(exit);
     if (exit.signal === undefined && exit.code === 0) {
-      // The program ended on its own (open-amp's echo on shutdown or NS DESTROY): not a crash.
       this.log?.info(`${this.name}: the remote process ended by itself (${how})`);
       this.consoleBuffer.write(STDERR_STREAM, `[farm] remote process ended (${how})\n`);
+      this.host.remoteGone(new RemoteGoneError(`${this.name}: the remote process exited by itself (${how}) while the host was attached`));
       return;
     }
     let reason = `remote process ended unasked (${how})`;
@@ -203,6 +216,11 @@ export class LinuxProcessTarget implements Target {
       }
     }
     this.consoleBuffer.write(STDERR_STREAM, `[farm] ${reason}\n`);
+    this.host.remoteGone(
+      exit.signal === undefined
+        ? new RemoteGoneError(`${this.name}: the remote process exited by itself (${how}) while the host was attached`)
+        : new RemoteCrashedError(`${this.name}: remote crashed: ${reason}`),
+    );
     this.host.remoteproc.reportCrash(reason);
   }
 

@@ -1,5 +1,6 @@
 import { TimeoutError } from '../../base/errors.js';
 import type { RpmsgDevice } from '../../openamp/rpmsg/api.js';
+import { quoteRemote } from '../../base/remote-text.js';
 
 /** What a boot runs, for failure messages: the firmware's label and a reader of its trace buffer. */
 export interface BootSubject {
@@ -74,7 +75,7 @@ export class BootSession {
       .filter((line) => line !== '')
       .slice(-TRACE_TAIL_LINES);
     // One line: reporters show a failure's first line.
-    const tail = lines.length > 0 ? `; the remote's trace ends: ${lines.map((line) => JSON.stringify(line)).join(' | ')}` : '; the remote wrote no trace';
+    const tail = lines.length > 0 ? `; the remote's trace ends: ${lines.map((line) => quoteRemote(line)).join(' | ')}` : '; the remote wrote no trace';
     return new TimeoutError(`${timeout.message} (firmware ${this.subject.firmware})${tail}`, { cause: timeout });
   }
 

@@ -12,18 +12,29 @@ interface ChannelWaiter {
  * The remote's announced channels for one boot of the remote, in announcement order, with
  * waiters for a name and NS listeners. A DESTROY removes the channel with that name and
  * address. `fail` rejects every waiter (the remote crashed or was stopped).
+ *
+ * Every announcement costs O(1) (maps by name+address and by name; waiters by name): a remote
+ * that floods the name service must not make the host quadratic. How many channels there can
+ * be is bounded by the RPMsg device (maxChannels), which refuses the rest as a protocol error.
  */
 export class ChannelRegistry {
-  private readonly list: Channel[] = [];
-  private readonly waiters = new Set<ChannelWaiter>();
+  /** "addr:name" -> channel, in announcement order. */
+  private readonly byKey = new Map<string, Channel>();
+  /** The first-announced live channel of each name (what `find` returns). */
+  private readonly byName = new Map<string, Channel>();
+  private readonly waiters = new Map<string, Set<ChannelWaiter>>();
   private readonly listeners = new Set<(event: NameServiceEvent) => void>();
 
   channels(): readonly Channel[] {
-    return [...this.list];
+    return [...this.byKey.values()];
+  }
+
+  get size(): number {
+    return this.byKey.size;
   }
 
   find(name: string): Channel | undefined {
-    return this.list.find((channel) => channel.name === name);
+    return this.byName.get(name);
   }
 
   onNameService(listener: (event: NameServiceEvent) => void): () => void {
@@ -34,20 +45,41 @@ export class ChannelRegistry {
   /** Feeds one NS message from the remote. */
   announce(announcement: NameServiceAnnouncement): void {
     const kind = announcement.flags === RPMSG_NS_DESTROY ? 'destroy' : 'create';
-    const channel: Channel = { name: announcement.name, remoteAddr: announcement.addr };
+    const name = announcement.name;
+    const key = `${announcement.addr}:${name}`;
     if (kind === 'create') {
-      const known = this.list.some((c) => c.name === channel.name && c.remoteAddr === channel.remoteAddr);
-      if (!known) this.list.push(channel);
-      for (const waiter of [...this.waiters]) {
-        if (waiter.name !== channel.name) continue;
-        this.settle(waiter);
-        waiter.resolve(channel);
+      let channel = this.byKey.get(key);
+      if (!channel) {
+        channel = { name, remoteAddr: announcement.addr };
+        this.byKey.set(key, channel);
+        if (!this.byName.has(name)) this.byName.set(name, channel);
+      }
+      const waiting = this.waiters.get(name);
+      if (waiting) {
+        this.waiters.delete(name);
+        for (const waiter of waiting) {
+          clearTimeout(waiter.timer);
+          waiter.resolve(channel);
+        }
       }
     } else {
-      const index = this.list.findIndex((c) => c.name === channel.name && c.remoteAddr === channel.remoteAddr);
-      if (index >= 0) this.list.splice(index, 1);
+      const channel = this.byKey.get(key);
+      if (channel) {
+        this.byKey.delete(key);
+        if (this.byName.get(name) === channel) {
+          this.byName.delete(name);
+          // Rare (a destroy of a name announced twice); bounded by the device's channel cap.
+          for (const other of this.byKey.values()) {
+            if (other.name === name) {
+              this.byName.set(name, other);
+              break;
+            }
+          }
+        }
+      }
     }
-    const event: NameServiceEvent = { name: channel.name, addr: channel.remoteAddr, kind };
+    if (this.listeners.size === 0) return;
+    const event: NameServiceEvent = { name, addr: announcement.addr, kind };
     for (const listener of [...this.listeners]) listener(event);
   }
 
@@ -61,25 +93,35 @@ export class ChannelRegistry {
         resolve,
         reject,
         timer: setTimeout(() => {
-          this.settle(waiter);
+          this.forget(waiter);
           reject(onTimeout());
         }, timeoutMs),
       };
-      this.waiters.add(waiter);
+      let waiting = this.waiters.get(name);
+      if (!waiting) this.waiters.set(name, (waiting = new Set()));
+      waiting.add(waiter);
     });
   }
 
   /** Rejects every waiter with `error` and forgets the channels (the boot is over). */
   fail(error: Error): void {
-    for (const waiter of [...this.waiters]) {
-      this.settle(waiter);
-      waiter.reject(error);
+    const waiting = [...this.waiters.values()];
+    this.waiters.clear();
+    for (const set of waiting) {
+      for (const waiter of set) {
+        clearTimeout(waiter.timer);
+        waiter.reject(error);
+      }
     }
-    this.list.length = 0;
+    this.byKey.clear();
+    this.byName.clear();
   }
 
-  private settle(waiter: ChannelWaiter): void {
+  private forget(waiter: ChannelWaiter): void {
     clearTimeout(waiter.timer);
-    this.waiters.delete(waiter);
+    const waiting = this.waiters.get(waiter.name);
+    if (!waiting) return;
+    waiting.delete(waiter);
+    if (waiting.size === 0) this.waiters.delete(waiter.name);
   }
 }

@@ -1,6 +1,7 @@
 import { ProtocolError, TimeoutError, hex } from '../../base/errors.js';
 import { RPMSG_ADDR_ANY, type RpmsgEndpoint } from '../../openamp/rpmsg/api.js';
 import type { HostEndpoint, Message } from '../target.js';
+import { quoteRemote } from '../../base/remote-text.js';
 import type { BootSession } from './boot-session.js';
 
 export const DEFAULT_RECEIVE_TIMEOUT_MS = 5000;
@@ -34,14 +35,20 @@ export class OpenAmpHostEndpoint implements HostEndpoint {
     const dest = options.dest ?? this.endpoint.dest;
     if (dest === RPMSG_ADDR_ANY) {
       throw new UnboundEndpointError(
-        `endpoint "${this.name}" at ${hex(this.localAddr)} has no remote address yet (no announcement bound it); pass dest`,
+        `endpoint ${quoteRemote(this.name)} at ${hex(this.localAddr)} has no remote address yet (no announcement bound it); pass dest`,
       );
     }
     await this.session.race(this.endpoint.send(data, { dest, timeoutMs: options.timeoutMs ?? DEFAULT_SEND_TIMEOUT_MS }));
   }
 
   async receive(options: { timeoutMs?: number } = {}): Promise<Message> {
-    this.session.assertUp();
+    if (!this.session.up) {
+      // What the remote sent before it went away was delivered: hand it out, then the verdict.
+      // (The device closed its endpoints: receive(0) takes a queued message or fails at once.)
+      const message = await this.endpoint.receive(0).catch(() => undefined);
+      if (message) return { src: message.src, dst: message.dst, data: message.data };
+      this.session.assertUp();
+    }
     let message;
     try {
       message = await this.session.race(this.endpoint.receive(options.timeoutMs ?? DEFAULT_RECEIVE_TIMEOUT_MS));

@@ -18,16 +18,19 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Doorbell } from '../../openamp/doorbell/doorbell.js';
 import { FirmwareError, InfrastructureError, ProtocolError, RemoteCrashedError, TimeoutError, hex } from '../../base/errors.js';
 import { Remoteproc, type RemoteprocVdev } from '../../openamp/remoteproc/remoteproc.js';
+import { checkLayout } from '../../openamp/remoteproc/memory-layout.js';
 import type { RemoteprocOps } from '../../openamp/remoteproc/remoteproc-ops.js';
 import { controlMessage } from '../../openamp/remote/control-words.js';
-import { NoBufferError } from '../../openamp/rpmsg/errors.js';
-import { createRpmsgHost, rpmsgBufferCount, type VirtioRpmsgHost } from '../../openamp/rpmsg/host.js';
+import { DeviceStatusError, NoBufferError } from '../../openamp/rpmsg/errors.js';
+import { createRpmsgHost, rpmsgBufferCount, STATUS_RUNNING, type VirtioRpmsgHost } from '../../openamp/rpmsg/host.js';
 import { VIRTIO_ID_RPMSG } from '../../openamp/virtio/transport.js';
+import { escapeRemoteText, quoteRemote, truncatedList } from '../../base/remote-text.js';
 import { sha256Hex } from '../firmware-image.js';
 import { BootSession } from './boot-session.js';
 import { ChannelRegistry } from './channel-registry.js';
 import { OpenAmpHostEndpoint } from './host-endpoint.js';
 import { chooseProbeTarget, PROBE_PAYLOAD_BYTES } from './probe.js';
+import { VdevConfigGuard } from './vdev-config-guard.js';
 import type {
   Channel,
   FaultKind,
@@ -59,6 +62,8 @@ export interface OpenAmpHostOptions {
    * the device (`rpmsgDevice.poll()`, benchmarks) passes false.
    */
   listen?: boolean;
+  /** Spin on the rings for up to this many µs after each send (RpmsgVirtioOptions.spinAfterSendUs; default 0). */
+  spinAfterSendUs?: number;
   /** Used instead of sending the fault word on a channel. */
   faultInjector?: FaultInjector;
   /** How long a stall probe waits for its reply before the remote counts as stalled (default 1000 ms). */
@@ -80,6 +85,26 @@ export class RemoteStoppedError extends ProtocolError {}
 
 /** waitForChannel gave up: the firmware did not announce the channel (a firmware fault). */
 export class AnnouncementTimeoutError extends FirmwareError {}
+
+/**
+ * The remote broke the protocol (a ring entry, header, name-service message or the virtio
+ * configuration it must not touch): the first violation ends the boot, and every operation
+ * waiting on it fails at once with this error, which names the violation.
+ */
+export class ProtocolViolationError extends ProtocolError {}
+
+/** The remote ended (its process exited, or it closed its doorbell) while the host was attached. */
+export class RemoteGoneError extends FirmwareError {}
+
+/** How often the host re-reads the virtio configuration the remote must leave alone. */
+const CONFIG_CHECK_MS = 100;
+/**
+ * After the doorbell's peer went away, how long an exit report of the same remote may take to
+ * arrive and be the verdict instead (it says more: the exit status).
+ */
+const PEER_GONE_GRACE_MS = 250;
+/** Names a message lists at most (a flood of announcements stays one line). */
+const LISTED_NAMES = 10;
 
 const DEFAULT_CHANNEL_TIMEOUT_MS = 10_000;
 const DEFAULT_CRASH_TIMEOUT_MS = 10_000;
@@ -136,13 +161,15 @@ export class OpenAmpHost implements Host {
         bufferSize,
         bufferPool: this.bufferPool(vdev, bufferSize),
         listen: this.options.listen ?? true,
-        onProtocolError: (error) => this.log(`${this.name}: protocol error: ${error.message}`),
+        spinAfterSendUs: this.options.spinAfterSendUs ?? 0,
+        onProtocolError: (error) => this.protocolViolation(error),
       });
       const session = new BootSession(++this.sessions, device, { firmware: firmware.path ?? firmware.label, readTrace: () => this.remoteproc.readTrace(0) });
       this.session = session;
       device.onNameService((announcement) => {
         if (this.session === session) this.registry.announce(announcement);
       });
+      this.watchSession(session, vdev, doorbell);
       // The core may have died between start and now.
       if (this.remoteproc.state === 'crashed') this.endSession(new RemoteCrashedError(`${this.name}: remote crashed: ${this.remoteproc.crashReason}`));
     } catch (error) {
@@ -168,11 +195,11 @@ export class OpenAmpHost implements Host {
         timeoutMs,
         () =>
           new AnnouncementTimeoutError(
-            `${this.name}: the remote did not announce "${name}" within ${timeoutMs} ms (announced: ${
-              this.registry
-                .channels()
-                .map((c) => `${c.name}@${hex(c.remoteAddr)}`)
-                .join(', ') || 'nothing'
+            `${this.name}: the remote did not announce ${quoteRemote(name)} within ${timeoutMs} ms (announced: ${
+              truncatedList(
+                this.registry.channels().map((c) => `${quoteRemote(c.name)}@${hex(c.remoteAddr)}`),
+                LISTED_NAMES,
+              ) || 'nothing'
             })`,
           ),
       ),
@@ -242,8 +269,9 @@ export class OpenAmpHost implements Host {
     }
   }
 
+  /** The remote's trace text, escaped (it is the remote's bytes). */
   async trace(): Promise<string> {
-    return this.remoteproc.readTrace(0);
+    return escapeRemoteText(this.remoteproc.readTrace(0));
   }
 
   /**
@@ -346,9 +374,89 @@ export class OpenAmpHost implements Host {
   /** The `vdev<N>buffer` carveout when the firmware has one (Linux), host memory otherwise. */
   private bufferPool(vdev: RemoteprocVdev, bufferSize: number): { da: number; size: number } {
     const needed = rpmsgBufferCount(vdev.entry.vrings[0]?.num ?? 0) * bufferSize;
-    if (vdev.bufferCarveout) return { da: vdev.bufferCarveout.da, size: vdev.bufferCarveout.len };
-    const allocation = this.remoteproc.allocate(needed, 0x1000, `vdev${vdev.index}buffer`);
-    return { da: allocation.da, size: needed };
+    let pool: { da: number; size: number };
+    if (vdev.bufferCarveout) {
+      pool = { da: vdev.bufferCarveout.da, size: vdev.bufferCarveout.len };
+    } else {
+      const allocation = this.remoteproc.allocate(needed, 0x1000, `vdev${vdev.index}buffer`);
+      pool = { da: allocation.da, size: needed };
+    }
+    // The pool as the host uses it (at most `needed` bytes of it) must not share a vring or the table.
+    const used = { role: 'buffer pool' as const, what: `vdev${vdev.index} buffer pool`, da: pool.da, size: Math.min(pool.size, needed) };
+    checkLayout([...this.remoteproc.layout, used], `${this.name}: memory layout`);
+    return pool;
+  }
+
+  /**
+   * The remote is gone (its process ended, it closed its doorbell) and `error` says how: the
+   * rings are looked at one last time, so that what it sent just before is delivered (queued
+   * on its endpoints), then the boot ends with `error`. Targets call it for the exits they see.
+   */
+  remoteGone(error: Error): void {
+    const session = this.session;
+    if (!session?.up) return;
+    this.drainLastTime(session);
+    this.endSession(error);
+  }
+
+  /** The first protocol violation of a boot ends it (after what was already there is delivered). */
+  private protocolViolation(error: Error): void {
+    this.log(`${this.name}: protocol violation: ${escapeRemoteText(error.message)}`);
+    const session = this.session;
+    if (!session?.up) return;
+    this.endSession(new ProtocolViolationError(`${this.name}: protocol violation: ${error.message}`, { cause: error }));
+  }
+
+  private drainLastTime(session: BootSession): void {
+    try {
+      session.device.poll();
+    } catch (error) {
+      this.log(`${this.name}: last look at the rings failed: ${(error as Error).message}`);
+    }
+  }
+
+  /**
+   * Watches one boot for what no ring access notices: the remote rewriting the virtio
+   * configuration it must leave alone (status, vring count and addresses; checked every
+   * CONFIG_CHECK_MS, even when the remote is silent), and the doorbell's peer going away.
+   */
+  private watchSession(session: BootSession, vdev: RemoteprocVdev, doorbell: Doorbell): void {
+    const table = this.remoteproc.resourceTable;
+    const stops: (() => void)[] = [];
+    if (table) {
+      const guard = new VdevConfigGuard(table.memory, table.offset, table.da, vdev, STATUS_RUNNING);
+      const timer = setInterval(() => {
+        if (!session.up) return;
+        let change: string | undefined;
+        try {
+          change = guard.check();
+        } catch (error) {
+          change = `the configuration is unreadable: ${(error as Error).message}`;
+        }
+        if (change) this.protocolViolation(new DeviceStatusError(`vdev ${vdev.index}: ${change}`, -1));
+      }, CONFIG_CHECK_MS);
+      timer.unref();
+      stops.push(() => clearInterval(timer));
+    }
+    if (doorbell.onPeerGone) {
+      let grace: NodeJS.Timeout | undefined;
+      stops.push(
+        doorbell.onPeerGone((reason) => {
+          if (!session.up) return;
+          this.drainLastTime(session);
+          // The process behind it may be exiting: its exit status is the better verdict.
+          grace = setTimeout(() => {
+            if (this.session === session) {
+              this.endSession(new RemoteGoneError(`${this.name}: the remote closed its doorbell while the host was attached (${reason.message})`));
+            }
+          }, PEER_GONE_GRACE_MS);
+        }),
+      );
+      stops.push(() => clearTimeout(grace));
+    }
+    session.down.catch(() => {
+      for (const stop of stops) stop();
+    });
   }
 
   private liveSession(): BootSession {

@@ -103,6 +103,7 @@ export class SimTarget implements Target {
       name: resource.name,
       memorySize: resource.memorySize,
       remoteSpinMicros: resource.remoteSpinMicros,
+      replyDelayUs: this.params.replyDelayUs,
       onConsole: (line) => this.consoleBuffer.write(SIM_CONSOLE_STREAM, line + '\n'),
     });
     const host = new OpenAmpHost({
@@ -111,6 +112,7 @@ export class SimTarget implements Target {
       name: resource.name,
       bufferSize: resource.bufferSize,
       stallTimeoutMs: this.params.stallTimeoutMs,
+      spinAfterSendUs: this.params.hostSpinMicros,
       log: (line) => this.log?.info(line),
     });
     soc.onCrash = (reason) => host.remoteproc.reportCrash(reason);
@@ -163,8 +165,8 @@ export class SimTarget implements Target {
     if (!image) {
       image = writeSimFirmware(join(this.context.workDir, 'firmware', 'sim'), {
         program,
-        vringNum: this.params.vringNum,
-        bufferSize: this.params.bufferSize,
+        vringNum: this.resource.vringNum,
+        bufferSize: this.resource.bufferSize,
       });
       this.generated.set(program, image);
       image.catch(() => this.generated.delete(program));
