@@ -63,7 +63,7 @@ test('schema mistakes point at the offending field', () => {
   assert.equal(errorOf(`defaults:\n  repeat: 0\ntargets:\n  - {name: a, kind: fake}\n`), 'farm.yaml:2:3: defaults.repeat: must be at least 1, got 0');
   assert.equal(
     errorOf(`targets:\n  - name: a\n    kind: fake\n    colour: red\n`),
-    'farm.yaml:4:5: targets[0].colour: unknown field (known: name, kind, params, suites, firmware)',
+    'farm.yaml:4:5: targets[0].colour: unknown field (known: name, kind, params, suites, firmware, place)',
   );
   assert.equal(
     errorOf(`targets:\n  - name: a\n    kind: fake\n    suites: [echo, ping]\n`),
@@ -222,4 +222,10 @@ targets:
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('place: gives a target the SoC and instruments a farm of many hosts matches jobs against', () => {
+  const config = parseFarmConfig('targets:\n  - name: mp1\n    kind: fake\n    place: { soc: stm32mp157, instruments: [power-meter] }\n', 'farm.yaml', registry);
+  assert.deepEqual(config.targets[0]?.place, { soc: 'stm32mp157', instruments: ['power-meter'] });
+  assert.throws(() => parseFarmConfig('targets:\n  - name: mp1\n    kind: fake\n    place: { soc: 3 }\n', 'farm.yaml', registry), /targets\[0\]\.place\.soc/);
 });

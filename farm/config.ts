@@ -27,6 +27,15 @@ export interface TargetConfig {
   readonly suites: readonly string[];
   /** Firmware images by suite (built-in or user suite), absolute paths. */
   readonly firmware: Readonly<Record<string, string>>;
+  /** What a farm of many hosts matches jobs against besides kind and suites (`place:`). */
+  readonly place?: PlaceAttributes;
+}
+
+export interface PlaceAttributes {
+  /** The SoC or board, e.g. "stm32mp157" (`farm run --farm --require soc=...`). */
+  readonly soc?: string;
+  /** Instruments attached to the place, e.g. ["power-meter", "logic-analyzer"]. */
+  readonly instruments?: readonly string[];
 }
 
 /**
@@ -150,6 +159,15 @@ export const FARM_SCHEMA: Schema = {
             suites: { schema: suiteList },
             firmware: {
               schema: { type: 'object', properties: {}, additional: { type: 'string' } },
+            },
+            place: {
+              schema: {
+                type: 'object',
+                properties: {
+                  soc: { schema: { type: 'string' } },
+                  instruments: { schema: { type: 'array', items: { type: 'string' } } },
+                },
+              },
             },
           },
         },
@@ -284,6 +302,7 @@ interface RawTarget {
   params?: unknown;
   suites?: string[];
   firmware?: Record<string, string>;
+  place?: PlaceAttributes;
 }
 interface RawSuite {
   name: string;
@@ -419,6 +438,7 @@ function buildConfig(raw: RawFarm, file: string | null, configDir: string, regis
       params,
       suites: suites.filter((suite) => wanted.includes(suite.name) && why(suite) === undefined).map((suite) => suite.name),
       firmware,
+      ...(target.place ? { place: target.place } : {}),
     };
   });
   const history: HistoryConfig = {
