@@ -5,7 +5,7 @@
  */
 import { UsageError } from './selection.js';
 
-export const COMMANDS = ['run', 'targets', 'doctor', 'up'] as const;
+export const COMMANDS = ['run', 'targets', 'doctor', 'up', 'report', 'images'] as const;
 export type CommandName = (typeof COMMANDS)[number];
 
 interface OptionSpec {
@@ -22,24 +22,33 @@ const CONFIG: OptionSpec = { name: 'config', value: 'FILE', help: 'farm file (de
 const COMMAND_OPTIONS: Record<CommandName, readonly OptionSpec[]> = {
   run: [
     { name: 'target', value: 'NAME', list: true, help: 'targets to run, e.g. --target sim,lp or --target sim --target lp (default: all)' },
-    { name: 'suite', value: 'NAME', list: true, help: 'suites to run, the same way (default: every suite a target runs)' },
+    { name: 'suite', value: 'NAME', list: true, help: "suites to run, the same way: built-in or farm.yaml's suites: (default: every suite a target runs)" },
     { name: 'repeat', value: 'N', help: 'run each test N times (>= 1)' },
     { name: 'retries', value: 'N', help: 'retry a failed test up to N times (>= 0); a pass on a retry is flaky' },
     { name: 'workers', value: 'N', help: 'parallel workers (default: one per target, at most 2)' },
     { name: 'shard', value: 'I/N', help: 'run the I-th of N parts of the tests' },
     { name: 'out', value: 'DIR', help: 'report directory (default: defaults.out of the farm file, farm-out)' },
+    { name: 'grep', value: 'REGEX', help: 'only tests whose title or tags match, e.g. --grep @smoke' },
+    { name: 'grep-invert', value: 'REGEX', help: 'only tests whose title or tags do not match, e.g. --grep-invert @nightly' },
     CONFIG,
   ],
   targets: [{ name: 'kinds', help: 'list the registered target kinds (built-in and FARM_EXTRA_KINDS) instead' }, CONFIG],
   doctor: [{ name: 'fix', help: 'install missing Debian packages (as root)' }, CONFIG],
   up: [{ name: 'suite', value: 'NAME', help: "start this suite's firmware (default: the target's first suite)" }, CONFIG],
+  report: [{ name: 'out', value: 'DIR', help: 'where the merged reports go (required)' }],
+  images: [],
 };
 
+/** `farm images` actions; only build takes names (recipes). */
+export const IMAGE_ACTIONS = ['build', 'list', 'prune'] as const;
+
 const SYNOPSIS: Record<CommandName, string> = {
-  run: 'farm run [--target NAME[,NAME...]]... [--suite NAME[,NAME...]]... [--repeat N] [--retries N]\n           [--workers N] [--shard I/N] [--out DIR] [--config FILE]',
+  run: 'farm run [--target NAME[,NAME...]]... [--suite NAME[,NAME...]]... [--grep REGEX] [--grep-invert REGEX]\n           [--repeat N] [--retries N] [--workers N] [--shard I/N] [--out DIR] [--config FILE]',
   targets: 'farm targets [--kinds] [--config FILE]',
   doctor: 'farm doctor [--fix] [--config FILE]',
   up: 'farm up TARGET [--suite NAME] [--config FILE]',
+  report: 'farm report merge DIR... --out DIR',
+  images: 'farm images build [RECIPE...] | farm images list | farm images prune',
 };
 
 const SUMMARY: Record<CommandName, string> = {
@@ -47,6 +56,8 @@ const SUMMARY: Record<CommandName, string> = {
   targets: 'list the configured targets and whether they can run here',
   doctor: 'check the prerequisites of the farm and of every target',
   up: 'boot one target with a suite\'s firmware and stream its consoles until Ctrl-C',
+  report: 'merge the out dirs of the shards of a run (farm run --shard I/N) into one report',
+  images: 'build (default: every recipe), list or prune the container images of the farm (no registry: debootstrap + recipes)',
 };
 
 function commandHelp(command: CommandName): string {
@@ -165,6 +176,19 @@ export function parseCommandLine(argv: readonly string[]): ParsedArgs {
   if (first === 'help') return { command: undefined, help: true, positionals: [], values, lists };
   const rest = positionals.slice(1);
   if (command && !help) {
+    if (command === 'report') {
+      if (rest[0] !== 'merge') throw new UsageError(`${who}: ${rest[0] === undefined ? 'missing subcommand' : `unknown subcommand "${rest[0]}"`} (usage: ${SYNOPSIS[command]})`);
+      if (rest.length < 2) throw new UsageError(`${who} merge: missing DIR (usage: ${SYNOPSIS[command]})`);
+      if (values.out === undefined) throw new UsageError(`${who} merge: missing --out DIR (usage: ${SYNOPSIS[command]})`);
+      return { command, help, positionals: rest, values, lists };
+    }
+    if (command === 'images') {
+      const action = rest[0];
+      if (action === undefined) throw new UsageError(`${who}: missing action (usage: ${SYNOPSIS.images})`);
+      if (!(IMAGE_ACTIONS as readonly string[]).includes(action)) throw new UsageError(`${who}: unknown action "${action}" (actions: ${IMAGE_ACTIONS.join(', ')}) ${seeHelp}`);
+      if (action !== 'build' && rest.length > 1) throw new UsageError(`${who} ${action}: unexpected argument "${rest[1]}" ${seeHelp}`);
+      return { command, help, positionals: rest, values, lists };
+    }
     const expected = command === 'up' ? 1 : 0;
     if (rest.length < expected) throw new UsageError(`${who}: missing TARGET (usage: ${SYNOPSIS[command]})`);
     if (rest.length > expected) {

@@ -41,6 +41,10 @@ test('farm run --suite echo --repeat 3 runs echo three times, passes, and report
     assert.ok(entry.p50Us > 0 && entry.p99Us >= entry.p50Us);
   }
   assert.ok(existsSync(join(space.dir, 'out-repeat', 'html', 'index.html')));
+  // The worker fixture brought the target up through its strategy, each step in the target log.
+  const junit = readFileSync(join(space.dir, 'out-repeat', 'junit.xml'), 'utf8');
+  assert.match(junit, /setting up bench \(fake\): off (->|-&gt;) powered/);
+  assert.match(junit, /bench: off (->|-&gt;) powered: switch the fake power relay on/);
 });
 
 test('a broken farm.yaml gives one line naming file, line, column and field', async () => {
@@ -138,16 +142,18 @@ test('Ctrl-C mid-run leaves a partial JUnit file and no process behind', async (
   const xml = readFileSync(junit, 'utf8');
   const cases = junitAllCases(xml);
   // Every planned test is listed: those that finished passed, the one cut off is an interrupted
-  // error, the rest are skipped as not run; the file says the run was interrupted.
-  assert.equal(cases.length, 5, cases.join('\n'));
+  // error, the rest are skipped as not run, and the "(run) did not finish" testcase errors; the
+  // file says the run was interrupted.
+  assert.equal(cases.length, 6, cases.join('\n'));
+  assert.deepEqual(cases.filter((entry) => entry.endsWith('|incomplete')), ['slow|slow.(run)|(run) did not finish|incomplete']);
   const finished = cases.filter((entry) => entry.endsWith('|passed'));
   assert.ok(finished.length >= 1 && finished.length < 5, `partial report: ${cases.join(', ')}`);
-  assert.ok(cases.every((entry) => /\|(passed|interrupted|not-run)$/.test(entry)), cases.join('\n'));
+  assert.ok(cases.every((entry) => /\|(passed|interrupted|not-run|incomplete)$/.test(entry)), cases.join('\n'));
   const junitFile = readJunit(xml);
   assert.deepEqual(junitFile.suites.map((suite) => suite.properties.get('run.status')), ['interrupted']);
   assert.ok(Number(junitFile.attributes.errors) + Number(junitFile.attributes.skipped) > 0, 'an interrupted run does not look like a pass');
   for (const testCase of junitFile.suites.flatMap((suite) => suite.cases)) {
-    if (testCase.error) assert.equal(testCase.error.attributes.type, 'interrupted');
+    if (testCase.error) assert.match(testCase.error.attributes.type ?? '', /^(interrupted|incomplete)$/);
     if (testCase.skipped) assert.equal(testCase.properties.get('skip.reason'), NOT_RUN_MESSAGE);
   }
   const metrics = JSON.parse(readFileSync(metricsFile, 'utf8')) as { status: string; notRun: unknown[]; interrupted: unknown[] };
@@ -171,6 +177,12 @@ test('a SIGKILLed farm run takes its runner and workers (and so their targets) d
   const helpers = readFileSync(pidFile, 'utf8').trim().split('\n').map(Number);
   try {
     await waitFor(() => [...tree, ...helpers].every((child) => !isAlive(child)), 10_000, 'the runner, its worker and the target\'s helper to end');
+    // Nobody finalized the reports: a consumer that reads only the counts must still see no pass.
+    const file = readJunit(readFileSync(junit, 'utf8'));
+    assert.deepEqual(file.suites.map((suite) => suite.properties.get('run.status')), ['running']);
+    assert.ok(Number(file.attributes.errors) >= 1, `errors="${file.attributes.errors}" after a SIGKILL`);
+    for (const suite of file.suites) assert.ok(Number(suite.attributes.errors) >= 1, `testsuite ${suite.attributes.name}: errors="${suite.attributes.errors}"`);
+    assert.ok(junitAllCases(readFileSync(junit, 'utf8')).includes('slow|slow.(run)|(run) did not finish|incomplete'));
   } finally {
     for (const child of [...tree, ...helpers]) {
       try {
@@ -186,14 +198,14 @@ test('a SIGKILLed farm run takes its runner and workers (and so their targets) d
 test('a double Ctrl-C still leaves a JUnit file listing every test and both reports saying interrupted', async () => {
   const { run, junit, metrics: metricsFile } = startSlowRun('int2', { helpers: false });
   // The file exists from the runner's onBegin on, listing every test before any has run.
-  await waitFor(() => existsSync(junit) && junitAllCases(readFileSync(junit, 'utf8')).length === 5, 60_000, 'the planned tests');
+  await waitFor(() => existsSync(junit) && junitAllCases(readFileSync(junit, 'utf8')).length === 6, 60_000, 'the planned tests');
   run.child.kill('SIGINT');
   await new Promise((resolve) => setTimeout(resolve, 50));
   run.child.kill('SIGINT');
   const result = await run.result;
   assert.equal(result.code, 130, result.stdout + result.stderr);
   const xml = readFileSync(junit, 'utf8');
-  assert.equal(junitAllCases(xml).length, 5, xml);
+  assert.equal(junitAllCases(xml).length, 6, xml);
   const junitFile = readJunit(xml);
   assert.deepEqual(junitFile.suites.map((suite) => suite.properties.get('run.status')), ['interrupted']);
   assert.doesNotMatch(xml, /value="running"/);
@@ -212,19 +224,27 @@ test('farm targets and farm doctor say which targets can run here and why not', 
   - name: unplugged
     kind: fake
     params: { setupFails: true }
+  - name: misflashed
+    kind: fake
+    suites: [echo]
+    firmware: { echo: inventory.yaml }
 `,
   );
   const targets = await runCli(['targets', '--config', config], space.dir);
   assert.equal(targets.code, 0, targets.stderr);
   assert.match(targets.stdout, /^good\s+fake\s+echo\s+yes$/m);
-  assert.match(targets.stdout, /^unplugged\s+fake\s+echo,matrix-multiply,multi-endpoint,lifecycle\s+no$/m);
+  assert.match(targets.stdout, /^unplugged\s+fake\s+echo,matrix-multiply,multi-endpoint,lifecycle,flood\s+no$/m);
   assert.match(targets.stdout, /why not: fake power relay: relay off/);
 
   const doctor = await runCli(['doctor', '--config', config], space.dir);
   assert.equal(doctor.code, 1);
   assert.match(doctor.stdout, /ok\s+node >= 20\.5/);
   assert.match(doctor.stdout, /MISSING fake power relay/);
-  assert.match(doctor.stdout, /1 prerequisite\(s\) missing/);
+  // A firmware file that is there but no image is invalid, and doctor says what is wrong with it.
+  assert.match(doctor.stdout, /INVALID firmware for echo: \S*inventory\.yaml\b.*ELF/);
+  assert.doesNotMatch(doctor.stdout, /MISSING firmware/);
+  assert.match(doctor.stdout, /fix: replace it with an ELF image, or point targets\.misflashed\.firmware\.echo in inventory\.yaml at one/);
+  assert.match(doctor.stdout, /1 prerequisite\(s\) missing, 1 invalid/);
 });
 
 test('farm up boots a target, streams its console and tears down on Ctrl-C', async () => {

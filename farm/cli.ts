@@ -11,6 +11,8 @@ import { selectRun, UsageError } from './selection.js';
 import { runPlan } from './run-command.js';
 import { doctorCommand, kindsCommand, targetsCommand, upCommand } from './commands.js';
 import { helpText, parseCommandLine } from './cli-args.js';
+import { reportMergeCommand } from './report-command.js';
+import { imagesCommand } from './images-command.js';
 
 /** The command being run, for error lines ("farm run: ..."). */
 let commandName: string | undefined;
@@ -23,11 +25,13 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${helpText(command)}\n`);
     return 0;
   }
-  if (command === undefined) throw new UsageError('farm: missing command (run, targets, doctor or up; see farm --help)');
+  if (command === undefined) throw new UsageError('farm: missing command (run, targets, doctor, up, report or images; see farm --help)');
   const value = (name: string) => {
     const given = args.values[name];
     return typeof given === 'string' ? given : undefined;
   };
+  if (command === 'report') return reportMergeCommand(args.positionals.slice(1), value('out') as string);
+  if (command === 'images') return imagesCommand(args.positionals[0] as string, args.positionals.slice(1));
   const registry = await loadKindRegistry();
   if (command === 'targets' && args.values.kinds === true) return kindsCommand(registry);
   const config = loadFarmConfig(value('config'), registry);
@@ -41,6 +45,8 @@ async function main(argv: string[]): Promise<number> {
         workers: value('workers'),
         shard: value('shard'),
         out: value('out'),
+        grep: value('grep'),
+        grepInvert: value('grep-invert'),
       });
       for (const note of notes) process.stdout.write(`farm: note: ${note}\n`);
       return (await runPlan(plan)).exitCode;

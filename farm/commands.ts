@@ -3,13 +3,13 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Prerequisite, SuiteName, TargetLog } from '../targets/target.js';
+import type { Prerequisite, TargetLog } from '../targets/target.js';
 import type { KindRegistry } from '../targets/registry.js';
 import { FarmError, InfrastructureError } from '../base/errors.js';
-import type { FarmConfig } from './config.js';
+import { builtinFirmware, type FarmConfig, type SuiteDefinition } from './config.js';
+import { firmwareForSuite } from './suite-firmware.js';
 import { farmPrerequisites, inspectFarm, missingPackages } from './inventory.js';
 import { UsageError } from './selection.js';
-import { SUITE_NAMES } from '../targets/target.js';
 import { ConsolePrefixer } from './console-prefixer.js';
 import { quoteRemote } from '../base/remote-text.js';
 
@@ -48,7 +48,7 @@ export function kindsCommand(registry: KindRegistry): number {
 }
 
 function printPrerequisite(prerequisite: Prerequisite): void {
-  out(`  ${prerequisite.ok ? 'ok     ' : 'MISSING'} ${prerequisite.name}: ${prerequisite.detail}`);
+  out(`  ${prerequisite.ok ? 'ok     ' : prerequisite.invalid ? 'INVALID' : 'MISSING'} ${prerequisite.name}: ${prerequisite.detail}`);
   if (prerequisite.ok) return;
   if (prerequisite.debianPackages?.length) out(`          fix: apt-get install ${prerequisite.debianPackages.join(' ')}  (or: farm doctor --fix as root)`);
   if (prerequisite.hint) out(`          fix: ${prerequisite.hint}`);
@@ -96,9 +96,11 @@ export async function doctorCommand(config: FarmConfig, registry: KindRegistry, 
     out('\nafter the fix:');
     all = await checkAll(config, registry, true);
   }
-  const missing = all.filter((item) => !item.ok);
-  out(missing.length ? `\n${missing.length} prerequisite(s) missing` : '\nall prerequisites hold');
-  return missing.length ? 1 : 0;
+  const missing = all.filter((item) => !item.ok && !item.invalid).length;
+  const invalid = all.filter((item) => !item.ok && item.invalid).length;
+  const problems = [...(missing ? [`${missing} prerequisite(s) missing`] : []), ...(invalid ? [`${invalid} invalid`] : [])];
+  out(problems.length ? `\n${problems.join(', ')}` : '\nall prerequisites hold');
+  return problems.length ? 1 : 0;
 }
 
 /** Boots one target, starts its firmware, streams its consoles until SIGINT / SIGTERM. */
@@ -107,10 +109,11 @@ export async function upCommand(config: FarmConfig, registry: KindRegistry, name
   if (!planned) throw new UsageError(`farm up: no target "${name}" (configured: ${config.targets.map((target) => target.name).join(', ')})`);
   const kind = registry.get(planned.kind);
   if (!kind) throw new UsageError(`farm up: unknown kind "${planned.kind}"`);
-  if (suiteOption !== undefined && !(SUITE_NAMES as readonly string[]).includes(suiteOption)) {
-    throw new UsageError(`--suite: unknown suite "${suiteOption}" (known: ${SUITE_NAMES.join(', ')})`);
+  if (suiteOption !== undefined && !config.suites.some((suite) => suite.name === suiteOption)) {
+    throw new UsageError(`--suite: unknown suite "${suiteOption}" (known: ${config.suites.map((suite) => suite.name).join(', ')})`);
   }
-  const suite = (suiteOption as SuiteName | undefined) ?? planned.suites[0] ?? 'echo';
+  const suiteName = suiteOption ?? planned.suites[0] ?? 'echo';
+  const suite = config.suites.find((candidate) => candidate.name === suiteName) as SuiteDefinition;
   const workDir = mkdtempSync(join(tmpdir(), `farm-up-${name}-`));
   const consoleLines = new ConsolePrefixer((stream) => `[${name} ${stream}] `);
   const say = (line: string): void => {
@@ -123,7 +126,7 @@ export async function upCommand(config: FarmConfig, registry: KindRegistry, name
   };
   const target = kind.create(name, kind.parseParams(planned.params, `targets.${name}.params`), {
     configDir: config.configDir,
-    firmware: planned.firmware,
+    firmware: builtinFirmware(planned),
     workDir,
     log,
   });
@@ -143,7 +146,7 @@ export async function upCommand(config: FarmConfig, registry: KindRegistry, name
   process.on('SIGTERM', onSignal);
   try {
     await target.strategy.transition(target.strategy.ready);
-    const firmware = await target.firmwareFor(suite);
+    const firmware = await firmwareForSuite(target, suite, planned.firmware);
     target.host.onNameService((event) => say(`[${name}] NS ${event.kind} ${quoteRemote(event.name)} at 0x${event.addr.toString(16)}`));
     await target.host.start(firmware);
     say(`[${name}] remote running ${firmware.label} (sha256 ${firmware.sha256.slice(0, 16)}...); Ctrl-C to stop`);

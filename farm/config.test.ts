@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KindRegistry } from '../targets/registry.js';
@@ -46,7 +46,7 @@ targets:
   assert.equal(config.defaults.timeout, 30);
   assert.deepEqual(config.targets[0]?.suites, ['echo', 'lifecycle'], 'canonical suite order');
   assert.deepEqual(config.targets[0]?.firmware, { echo: '/lab/fw/echo.elf' });
-  assert.deepEqual(config.targets[1]?.suites, ['echo', 'matrix-multiply', 'multi-endpoint', 'lifecycle']);
+  assert.deepEqual(config.targets[1]?.suites, ['echo', 'matrix-multiply', 'multi-endpoint', 'lifecycle', 'flood']);
   assert.deepEqual(config.targets[1]?.params, { delayMs: 1 });
 });
 
@@ -67,9 +67,9 @@ test('schema mistakes point at the offending field', () => {
   );
   assert.equal(
     errorOf(`targets:\n  - name: a\n    kind: fake\n    suites: [echo, ping]\n`),
-    'farm.yaml:4:20: targets[0].suites[1]: unknown value "ping" (known: echo, matrix-multiply, multi-endpoint, lifecycle)',
+    'farm.yaml:4:20: targets[0].suites[1]: unknown suite "ping" (known: echo, matrix-multiply, multi-endpoint, lifecycle, flood)',
   );
-  assert.match(errorOf(`targets:\n  - name: a\n    kind: fake\n    firmware:\n      pong: x.elf\n`), /^farm\.yaml:5:7: targets\[0\]\.firmware\.pong: unknown field/);
+  assert.match(errorOf(`targets:\n  - name: a\n    kind: fake\n    firmware:\n      pong: x.elf\n`), /^farm\.yaml:5:7: targets\[0\]\.firmware\.pong: unknown suite "pong" \(known: echo,/);
   assert.equal(
     errorOf(`targets:\n  - name: a\n    kind: fake\n  - name: a\n    kind: fake\n`),
     'farm.yaml:4:5: targets[1].name: duplicate target name "a" (also targets[0])',
@@ -86,6 +86,19 @@ test("a kind's parameter errors are located inside params", () => {
 
 test('YAML syntax errors give file:line:col', () => {
   assert.match(errorOf(`targets:\n  - name: a\n   kind: [fake\n`), /^farm\.yaml:\d+:\d+: YAML syntax error: /);
+  assert.equal(errorOf(`targets:\n  - name: a\n    kind: fake\n    suites: [echo, , lifecycle]\n`), 'farm.yaml:4:20: YAML syntax error: Unexpected , in flow sequence');
+});
+
+test('a flow sequence or mapping left open is reported on its own line, not where the file ends', () => {
+  const open = 'YAML syntax error: this flow sequence "[" is not closed with "]" (a flow sequence must end with "]", and lines it continues on must be indented more than its key)';
+  // The last line of the file: the library alone said line 5 (the end).
+  assert.equal(errorOf(`targets:\n  - name: a\n    kind: fake\n    suites: [echo, lifecycle\n`), `farm.yaml:4:13: ${open}`);
+  // More follows, and blank lines: still the line of the "[".
+  assert.equal(errorOf(`defaults:\n  suites: [echo,\n\ntargets:\n  - name: a\n    kind: fake\n\n\n`), `farm.yaml:2:11: ${open}`);
+  assert.equal(
+    errorOf(`targets:\n  - name: a\n    kind: fake\n    params: { delayMs: 1\n  - name: b\n    kind: fake\n`),
+    'farm.yaml:4:13: YAML syntax error: this flow mapping "{" is not closed with "}" (a flow mapping must end with "}", and lines it continues on must be indented more than its key)',
+  );
 });
 
 test('without a file the built-in farm (target sim) is used', () => {
@@ -123,4 +136,73 @@ test('run selection: targets, suites, shard and numbers from the command line', 
   assert.throws(() => selectRun(config, { targets: [], suites: ['pong'] }), /unknown suite "pong"/);
   assert.throws(() => selectRun(config, { targets: ['a'], suites: ['lifecycle'] }), /nothing to run/);
   assert.throws(() => selectRun(config, { targets: [], suites: [], workers: '0' }), /--workers/);
+});
+
+test('suites: entries add user suites: a spec file or a folder of them, with their firmware', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'farm-user-suites-'));
+  try {
+    mkdirSync(join(dir, 'lab', 'nested'), { recursive: true });
+    writeFileSync(join(dir, 'one.spec.ts'), '');
+    writeFileSync(join(dir, 'lab', 'b.spec.mjs'), '');
+    writeFileSync(join(dir, 'lab', 'nested', 'a.spec.ts'), '');
+    writeFileSync(join(dir, 'lab', 'helper.ts'), '');
+    writeFileSync(join(dir, 'fw.elf'), '');
+    const config = parseFarmConfig(
+      `suites:
+  - name: ping
+    path: one.spec.ts
+    firmware: echo
+  - name: lab
+    path: lab
+targets:
+  - name: a
+    kind: fake
+    firmware: { lab: fw.elf }
+  - name: b
+    kind: fake
+    suites: [ping, echo]
+`,
+      join(dir, 'farm.yaml'),
+      registry,
+    );
+    assert.deepEqual(config.suites.map((suite) => [suite.name, suite.builtin]), [
+      ['echo', true], ['matrix-multiply', true], ['multi-endpoint', true], ['lifecycle', true], ['ping', false], ['lab', false],
+    ]);
+    assert.deepEqual(config.suites[4]?.files, [join(dir, 'one.spec.ts')]);
+    assert.equal(config.suites[4]?.firmware, 'echo');
+    assert.deepEqual(config.suites[5]?.files, [join(dir, 'lab', 'b.spec.mjs'), join(dir, 'lab', 'nested', 'a.spec.ts')], 'every spec file under the folder, nothing else');
+    // a: every built-in, ping (echo's firmware) and lab (its own image); b: only what it names,
+    // built-ins first.
+    assert.deepEqual(config.targets[0]?.suites, ['echo', 'matrix-multiply', 'multi-endpoint', 'lifecycle', 'ping', 'lab']);
+    assert.deepEqual(config.targets[0]?.firmware, { lab: join(dir, 'fw.elf') });
+    assert.deepEqual(config.targets[1]?.suites, ['echo', 'ping']);
+    // By default a target without firmware for a user suite does not run it.
+    const without = parseFarmConfig(`suites:\n  - name: lab\n    path: lab\ntargets:\n  - name: a\n    kind: fake\n`, join(dir, 'farm.yaml'), registry);
+    assert.deepEqual(without.targets[0]?.suites, ['echo', 'matrix-multiply', 'multi-endpoint', 'lifecycle']);
+    // defaults.suites may name them.
+    const onlyMine = parseFarmConfig(`defaults: { suites: [ping] }\nsuites:\n  - { name: ping, path: one.spec.ts, firmware: echo }\ntargets:\n  - name: a\n    kind: fake\n`, join(dir, 'farm.yaml'), registry);
+    assert.deepEqual(onlyMine.targets[0]?.suites, ['ping']);
+
+    const mistake = (text: string) => {
+      try {
+        parseFarmConfig(text, join(dir, 'farm.yaml'), registry);
+      } catch (error) {
+        assert.ok(error instanceof ConfigFileError, String(error));
+        return error.message.split(dir).join('<dir>');
+      }
+      assert.fail('accepted');
+    };
+    const target = 'targets:\n  - name: a\n    kind: fake\n';
+    assert.match(mistake(`suites:\n  - name: echo\n    path: one.spec.ts\n${target}`), /farm\.yaml:2:5: suites\[0\]\.name: "echo" is a built-in suite; give yours a name of its own$/);
+    assert.match(mistake(`suites:\n  - name: x\n    path: nowhere\n${target}`), /farm\.yaml:3:5: suites\[0\]\.path: <dir>\/nowhere does not exist/);
+    assert.match(mistake(`suites:\n  - name: x\n    path: fw.elf\n${target}`), /farm\.yaml:3:5: suites\[0\]\.path: <dir>\/fw\.elf is not a spec file/);
+    assert.match(mistake(`suites:\n  - name: x\n    path: one.spec.ts\n    firmware: blink\n${target}`), /farm\.yaml:4:5: suites\[0\]\.firmware: unknown value "blink" \(known: echo, matrix-multiply, multi-endpoint, lifecycle\)$/);
+    assert.match(mistake(`suites:\n  - { name: x, path: one.spec.ts }\n  - { name: x, path: lab }\n${target}`), /suites\[1\]\.name: duplicate suite name "x" \(also suites\[0\]\)$/);
+    assert.match(
+      mistake(`suites:\n  - { name: x, path: one.spec.ts }\ntargets:\n  - name: a\n    kind: fake\n    suites: [x]\n`),
+      /farm\.yaml:6:14: targets\[0\]\.suites\[0\]: no firmware for suite "x" on this target: set targets\.a\.firmware\.x, or firmware: <built-in suite> in the suite's entry$/,
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -2,9 +2,10 @@
  * farm.yaml: loading, validation against the schema, and the built-in farm used when there is
  * no file. Every mistake becomes one ConfigFileError line "file:line:col: field: what".
  */
-import { readFileSync, existsSync } from 'node:fs';
-import { dirname, isAbsolute, relative, resolve } from 'node:path';
-import { LineCounter, parseDocument, isMap, isSeq, isPair, isScalar, type Node as YamlNode } from 'yaml';
+import { readFileSync, existsSync, readdirSync, statSync } from 'node:fs';
+import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { LineCounter, Parser, parseDocument, isMap, isSeq, isPair, isScalar, type Node as YamlNode, type YAMLError } from 'yaml';
 import { SUITE_NAMES, type SuiteName } from '../targets/target.js';
 import { ConfigError, ConfigFileError } from '../base/errors.js';
 import { fieldPath, validate, type Schema } from './config-schema.js';
@@ -17,14 +18,36 @@ export interface TargetConfig {
   readonly kind: string;
   /** The raw `params:` mapping (plain JSON); the kind's parseParams accepted it. */
   readonly params: unknown;
-  /** Suites this target runs: its `suites:` (or all) narrowed to what its kind can run. */
-  readonly suites: readonly SuiteName[];
-  /** Firmware overrides by suite, absolute paths. */
-  readonly firmware: Readonly<Partial<Record<SuiteName, string>>>;
+  /**
+   * Suites this target runs: its `suites:` (or all) narrowed to what it can run: a built-in
+   * suite its kind runs, a user suite it has firmware for. Built-ins first, in their order.
+   */
+  readonly suites: readonly string[];
+  /** Firmware images by suite (built-in or user suite), absolute paths. */
+  readonly firmware: Readonly<Record<string, string>>;
 }
 
+/**
+ * A suite: one of the four built-in ones (a spec file in dist/suites/), or a user suite that
+ * farm.yaml's `suites:` names (one spec file, or a folder of them).
+ */
+export interface SuiteDefinition {
+  readonly name: string;
+  readonly builtin: boolean;
+  /** The spec files, absolute. */
+  readonly files: readonly string[];
+  /**
+   * User suites: the built-in suite whose reference firmware the remote runs on a target that
+   * has no `firmware:` image of its own for this suite.
+   */
+  readonly firmware?: SuiteName;
+}
+
+/** Spec files a suite folder contributes (Playwright's names, *.spec.{ts,js,mts,mjs}). */
+export const SPEC_FILE = /\.spec\.(?:[cm]?[jt]s)$/;
+
 export interface FarmDefaults {
-  readonly suites: readonly SuiteName[];
+  readonly suites: readonly string[];
   readonly repeat: number;
   readonly retries: number;
   /** Total Playwright workers; undefined = one per target, at most 2. */
@@ -42,11 +65,16 @@ export interface FarmConfig {
   /** Directory relative paths resolve against. */
   readonly configDir: string;
   readonly defaults: FarmDefaults;
+  /** The built-in suites, then the user suites of farm.yaml's `suites:`, in its order. */
+  readonly suites: readonly SuiteDefinition[];
   readonly targets: readonly TargetConfig[];
 }
 
-const suiteName: Schema = { type: 'string', oneOf: SUITE_NAMES };
+// Which names exist depends on the file's own `suites:`; buildConfig checks them.
+const suiteName: Schema = { type: 'string' };
 const suiteList: Schema = { type: 'array', items: suiteName, minItems: 1 };
+const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+const NAME_HINT = 'use letters, digits, ".", "_" and "-", starting with a letter or digit';
 
 export const FARM_SCHEMA: Schema = {
   type: 'object',
@@ -65,6 +93,19 @@ export const FARM_SCHEMA: Schema = {
         },
       },
     },
+    suites: {
+      schema: {
+        type: 'array',
+        items: {
+          type: 'object',
+          properties: {
+            name: { required: true, schema: { type: 'string', pattern: NAME_PATTERN, patternHint: NAME_HINT } },
+            path: { required: true, schema: { type: 'string' } },
+            firmware: { schema: { type: 'string', oneOf: SUITE_NAMES } },
+          },
+        },
+      },
+    },
     targets: {
       required: true,
       schema: {
@@ -75,17 +116,13 @@ export const FARM_SCHEMA: Schema = {
           properties: {
             name: {
               required: true,
-              schema: {
-                type: 'string',
-                pattern: /^[A-Za-z0-9][A-Za-z0-9._-]*$/,
-                patternHint: 'use letters, digits, ".", "_" and "-", starting with a letter or digit',
-              },
+              schema: { type: 'string', pattern: NAME_PATTERN, patternHint: NAME_HINT },
             },
             kind: { required: true, schema: { type: 'string' } },
             params: { schema: { type: 'any' } },
             suites: { schema: suiteList },
             firmware: {
-              schema: { type: 'object', properties: {}, additional: { type: 'string' }, keys: SUITE_NAMES },
+              schema: { type: 'object', properties: {}, additional: { type: 'string' } },
             },
           },
         },
@@ -143,6 +180,49 @@ function displayPath(file: string): string {
   return fromCwd && !fromCwd.startsWith('..') && !isAbsolute(fromCwd) ? fromCwd : file;
 }
 
+interface FlowStart {
+  readonly offset: number;
+  readonly source: string;
+}
+
+/** The opening "[" / "{" of every flow collection that has no closing bracket, in the file's order. */
+function unclosedFlowCollections(text: string): FlowStart[] {
+  const found: FlowStart[] = [];
+  const walk = (node: unknown): void => {
+    if (Array.isArray(node)) {
+      node.forEach(walk);
+      return;
+    }
+    if (!node || typeof node !== 'object') return;
+    const token = node as { type?: unknown; start?: FlowStart; end?: readonly { source?: string }[] };
+    if (token.type === 'flow-collection' && token.start) {
+      const closer = token.start.source === '[' ? ']' : '}';
+      if (!token.end?.some((end) => end.source === closer)) found.push(token.start);
+    }
+    for (const [key, value] of Object.entries(node)) if (key !== 'source') walk(value);
+  };
+  for (const token of new Parser().parse(text)) walk(token);
+  return found.sort((a, b) => a.offset - b.offset);
+}
+
+/**
+ * Where a YAML syntax error is, and what it is. The library reports a flow sequence or mapping
+ * that is never closed where it gave up looking for the bracket (the next key, or the end of
+ * the file); the mistake is the "[" / "{" left open, so that is the place named.
+ */
+function describeSyntaxError(text: string, error: YAMLError): { offset: number; detail: string } {
+  const detail = error.message.split('\n', 1)[0]?.replace(/ at line \d+, column \d+:?$/, '') ?? 'syntax error';
+  if (/^Flow (sequence|map)/.test(detail)) {
+    const open = unclosedFlowCollections(text).filter((start) => start.offset < error.pos[0]).at(-1);
+    if (open) {
+      const closer = open.source === '[' ? ']' : '}';
+      const what = open.source === '[' ? 'flow sequence' : 'flow mapping';
+      return { offset: open.offset, detail: `this ${what} "${open.source}" is not closed with "${closer}" (a ${what} must end with "${closer}", and lines it continues on must be indented more than its key)` };
+    }
+  }
+  return { offset: error.pos[0], detail };
+}
+
 /** Parses and validates farm.yaml text. `file` is only used in messages and to resolve paths. */
 export function parseFarmConfig(text: string, file: string | null, registry: KindRegistry, baseDir = process.cwd()): FarmConfig {
   const shownFile = file ? displayPath(file) : '(built-in farm)';
@@ -150,8 +230,8 @@ export function parseFarmConfig(text: string, file: string | null, registry: Kin
   const document = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   const [syntaxError] = document.errors;
   if (syntaxError) {
-    const position = lineCounter.linePos(syntaxError.pos[0]);
-    const detail = syntaxError.message.split('\n', 1)[0]?.replace(/ at line \d+, column \d+:?$/, '') ?? 'syntax error';
+    const { offset, detail } = describeSyntaxError(text, syntaxError);
+    const position = lineCounter.linePos(offset);
     throw new ConfigFileError(shownFile, position.line, position.col, '', `YAML syntax error: ${detail}`);
   }
   const fail = (error: ConfigError): never => {
@@ -173,16 +253,82 @@ interface RawTarget {
   name: string;
   kind: string;
   params?: unknown;
-  suites?: SuiteName[];
-  firmware?: Partial<Record<SuiteName, string>>;
+  suites?: string[];
+  firmware?: Record<string, string>;
+}
+interface RawSuite {
+  name: string;
+  path: string;
+  firmware?: SuiteName;
 }
 interface RawFarm {
-  defaults?: Partial<Omit<FarmDefaults, 'suites'>> & { suites?: SuiteName[] };
+  defaults?: Partial<Omit<FarmDefaults, 'suites'>> & { suites?: string[] };
+  suites?: RawSuite[];
   targets: RawTarget[];
 }
 
+/** The spec file of a built-in suite, next to the compiled farm. */
+export function builtinSuiteFile(suite: SuiteName): string {
+  return fileURLToPath(new URL(`../suites/${suite}.spec.js`, import.meta.url));
+}
+
+export const BUILTIN_SUITES: readonly SuiteDefinition[] = SUITE_NAMES.map((name) => ({ name, builtin: true, files: [builtinSuiteFile(name)] }));
+
+function specFilesUnder(dir: string): string[] {
+  const found: string[] = [];
+  for (const entry of readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
+    if (entry.name === 'node_modules' || entry.name.startsWith('.')) continue;
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) found.push(...specFilesUnder(path));
+    else if (entry.isFile() && SPEC_FILE.test(entry.name)) found.push(path);
+  }
+  return found;
+}
+
+function userSuite(raw: RawSuite, index: number, configDir: string, seen: Map<string, number>): SuiteDefinition {
+  const path = fieldPath('suites', index);
+  if ((SUITE_NAMES as readonly string[]).includes(raw.name)) {
+    throw new ConfigError(fieldPath(path, 'name'), `"${raw.name}" is a built-in suite; give yours a name of its own`);
+  }
+  const earlier = seen.get(raw.name);
+  if (earlier !== undefined) throw new ConfigError(fieldPath(path, 'name'), `duplicate suite name "${raw.name}" (also suites[${earlier}])`);
+  seen.set(raw.name, index);
+  const location = resolve(configDir, raw.path);
+  let stat;
+  try {
+    stat = statSync(location);
+  } catch {
+    throw new ConfigError(fieldPath(path, 'path'), `${location} does not exist (a spec file or a folder of *.spec.ts / *.spec.js files, relative to this file)`);
+  }
+  let files: string[];
+  if (stat.isDirectory()) {
+    files = specFilesUnder(location);
+    if (files.length === 0) throw new ConfigError(fieldPath(path, 'path'), `${location} holds no spec files (*.spec.ts, *.spec.js, *.spec.mts, *.spec.mjs)`);
+  } else {
+    if (!SPEC_FILE.test(location)) throw new ConfigError(fieldPath(path, 'path'), `${location} is not a spec file (its name must end in .spec.ts, .spec.js, .spec.mts or .spec.mjs)`);
+    files = [location];
+  }
+  return { name: raw.name, builtin: false, files, ...(raw.firmware ? { firmware: raw.firmware } : {}) };
+}
+
+function checkSuiteNames(names: readonly string[] | undefined, path: string, known: readonly SuiteDefinition[]): void {
+  names?.forEach((name, index) => {
+    if (!known.some((suite) => suite.name === name)) {
+      throw new ConfigError(fieldPath(path, index), `unknown suite "${name}" (known: ${known.map((suite) => suite.name).join(', ')})`);
+    }
+  });
+}
+
+/** Built-in suites and the firmware images given for them: what a kind is told about (TargetContext.firmware). */
+export function builtinFirmware(target: TargetConfig): Partial<Record<SuiteName, string>> {
+  return Object.fromEntries(Object.entries(target.firmware).filter(([suite]) => (SUITE_NAMES as readonly string[]).includes(suite)));
+}
+
 function buildConfig(raw: RawFarm, file: string | null, configDir: string, registry: KindRegistry): FarmConfig {
-  const defaults: FarmDefaults = { ...DEFAULTS, ...raw.defaults };
+  const seenSuites = new Map<string, number>();
+  const suites = [...BUILTIN_SUITES, ...(raw.suites ?? []).map((suite, index) => userSuite(suite, index, configDir, seenSuites))];
+  checkSuiteNames(raw.defaults?.suites, 'defaults.suites', suites);
+  const defaults: FarmDefaults = { ...DEFAULTS, ...raw.defaults, suites: raw.defaults?.suites ?? suites.map((suite) => suite.name) };
   const seen = new Map<string, number>();
   const targets = raw.targets.map((target, index): TargetConfig => {
     const path = fieldPath('targets', index);
@@ -206,18 +352,12 @@ function buildConfig(raw: RawFarm, file: string | null, configDir: string, regis
       if (error instanceof ConfigError) throw error;
       throw new ConfigError(fieldPath(path, 'params'), error instanceof Error ? error.message : String(error));
     }
-    const wanted = target.suites ?? defaults.suites;
-    if (target.suites) {
-      target.suites.forEach((suite, suiteIndex) => {
-        if (!kind.suites.includes(suite)) {
-          throw new ConfigError(
-            fieldPath(fieldPath(path, 'suites'), suiteIndex),
-            `kind "${kind.kind}" cannot run suite "${suite}" (it runs: ${kind.suites.join(', ')})`,
-          );
-        }
-      });
+    checkSuiteNames(target.suites, fieldPath(path, 'suites'), suites);
+    for (const suite of Object.keys(target.firmware ?? {})) {
+      if (!suites.some((known) => known.name === suite)) {
+        throw new ConfigError(fieldPath(fieldPath(path, 'firmware'), suite), `unknown suite "${suite}" (known: ${suites.map((known) => known.name).join(', ')})`);
+      }
     }
-    const firmware: Partial<Record<SuiteName, string>> = {};
     const [imageSuite] = Object.keys(target.firmware ?? {});
     if (imageSuite !== undefined && kind.acceptsFirmwareImages === false) {
       const instead = kind.remoteParam
@@ -225,18 +365,32 @@ function buildConfig(raw: RawFarm, file: string | null, configDir: string, regis
         : `kind "${kind.kind}" takes no firmware images`;
       throw new ConfigError(fieldPath(fieldPath(path, 'firmware'), imageSuite), instead);
     }
-    for (const [suite, firmwarePath] of Object.entries(target.firmware ?? {})) {
-      firmware[suite as SuiteName] = resolve(configDir, firmwarePath);
-    }
+    const firmware: Record<string, string> = {};
+    for (const [suite, firmwarePath] of Object.entries(target.firmware ?? {})) firmware[suite] = resolve(configDir, firmwarePath);
+    // What this target can run: a built-in suite its kind runs; a user suite it has an image
+    // for, or whose reference firmware its kind runs.
+    const why = (suite: SuiteDefinition): string | undefined => {
+      if (suite.builtin) return (kind.suites as readonly string[]).includes(suite.name) ? undefined : `kind "${kind.kind}" cannot run suite "${suite.name}" (it runs: ${kind.suites.join(', ')})`;
+      if (firmware[suite.name] !== undefined) return undefined;
+      if (suite.firmware && kind.suites.includes(suite.firmware)) return undefined;
+      return suite.firmware
+        ? `kind "${kind.kind}" cannot run the ${suite.firmware} firmware suite "${suite.name}" runs on; give targets.${target.name}.firmware.${suite.name} an image`
+        : `no firmware for suite "${suite.name}" on this target: set targets.${target.name}.firmware.${suite.name}, or firmware: <built-in suite> in the suite's entry`;
+    };
+    target.suites?.forEach((name, suiteIndex) => {
+      const reason = why(suites.find((suite) => suite.name === name) as SuiteDefinition);
+      if (reason) throw new ConfigError(fieldPath(fieldPath(path, 'suites'), suiteIndex), reason);
+    });
+    const wanted = target.suites ?? defaults.suites;
     return {
       name: target.name,
       kind: target.kind,
       params,
-      suites: SUITE_NAMES.filter((suite) => wanted.includes(suite) && kind.suites.includes(suite)),
+      suites: suites.filter((suite) => wanted.includes(suite.name) && why(suite) === undefined).map((suite) => suite.name),
       firmware,
     };
   });
-  return { source: file ? resolve(file) : null, configDir, defaults, targets };
+  return { source: file ? resolve(file) : null, configDir, defaults, suites, targets };
 }
 
 /**

@@ -9,21 +9,16 @@
 import { test as base } from '@playwright/test';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { basename, join } from 'node:path';
-import { FarmError, InfrastructureError } from '../base/errors.js';
+import { join } from 'node:path';
+import { FarmError, InfrastructureError, TimeoutError } from '../base/errors.js';
 import { ATTACHMENT, type TargetMeta } from '../reports/attachments.js';
+import { suiteOfEntry } from '../reports/paths.js';
 import { onProcessExit } from '../base/process/exit-cleanup.js';
 import { loadKindRegistry } from '../targets/registry.js';
-import {
-  SUITE_NAMES,
-  type FirmwareImage,
-  type Host,
-  type SuiteName,
-  type Target,
-  type TargetCapabilities,
-  type TargetLog,
-} from '../targets/target.js';
+import type { FirmwareImage, Host, Target, TargetCapabilities, TargetLog } from '../targets/target.js';
+import { builtinFirmware, type SuiteDefinition } from './config.js';
 import { readRunPlan } from './run-plan.js';
+import { cannotRun, firmwareForSuite } from './suite-firmware.js';
 
 function asClassified(error: unknown, what: string): Error {
   if (error instanceof FarmError) return error;
@@ -47,16 +42,62 @@ class BufferedLog implements TargetLog {
   }
 }
 
+/** The remote's console output during the current test (UART, remote stdout, ...), as the target captured it. */
+export interface RemoteConsole {
+  /** Everything the console printed since this test began. */
+  text(): string;
+  /** Resolves with text() once it matches `pattern`; TimeoutError (protocol class) after `timeoutMs` (default 5000). */
+  waitFor(pattern: string | RegExp, options?: { timeoutMs?: number }): Promise<string>;
+}
+
+/** Console text of one test: what the test read through `console` and what is still in the target. */
+class TestConsole implements RemoteConsole {
+  private seen = '';
+  constructor(private readonly target: Target) {}
+  text(): string {
+    this.seen += this.target.takeConsole();
+    return this.seen;
+  }
+  async waitFor(pattern: string | RegExp, options: { timeoutMs?: number } = {}): Promise<string> {
+    const timeoutMs = options.timeoutMs ?? 5000;
+    const deadline = Date.now() + timeoutMs;
+    const matches = (text: string) => (typeof pattern === 'string' ? text.includes(pattern) : pattern.test(text));
+    for (;;) {
+      const text = this.text();
+      if (matches(text)) return text;
+      if (Date.now() >= deadline) throw new TimeoutError(`${this.target.name}: the console did not print ${String(pattern)} within ${timeoutMs} ms`);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  }
+}
+
 interface WorkerFixtures {
   target: Target;
   targetLog: BufferedLog;
 }
 
-interface TestFixtures {
-  suite: SuiteName;
+export interface TestFixtures {
+  /** The name of the suite this test belongs to (a built-in suite or farm.yaml's `suites:` entry). */
+  suite: string;
+  /** The firmware the remote runs for this suite on this target (see README "Your own suites"). */
   firmware: FirmwareImage;
   capabilities: TargetCapabilities;
+  /** The remote's console during this test. */
+  console: RemoteConsole;
+  /** The OpenAMP host side, with the suite's firmware started; stopped after the test. */
   host: Host;
+}
+
+function suiteDefinition(name: string): SuiteDefinition {
+  const found = plan.suites.find((suite) => suite.name === name);
+  if (!found) throw new InfrastructureError(`suite "${name}" is not in the run plan`);
+  return found;
+}
+
+function plannedTarget(name: string) {
+  const planned = plan.targets.find((candidate) => candidate.name === name);
+  if (!planned) throw new InfrastructureError(`target "${name}" is not in the run plan`);
+  return planned;
 }
 
 const plan = readRunPlan();
@@ -73,8 +114,7 @@ export const test = base.extend<TestFixtures, WorkerFixtures>({
   target: [
     async ({ targetLog }, use, workerInfo) => {
       const name = workerInfo.project.name;
-      const planned = plan.targets.find((candidate) => candidate.name === name);
-      if (!planned) throw new InfrastructureError(`target "${name}" is not in the run plan`);
+      const planned = plannedTarget(name);
       const registry = await loadKindRegistry();
       const kind = registry.get(planned.kind);
       if (!kind) throw new InfrastructureError(`unknown target kind "${planned.kind}" in worker`);
@@ -85,7 +125,7 @@ export const test = base.extend<TestFixtures, WorkerFixtures>({
       try {
         try {
           const params = kind.parseParams(planned.params, `targets.${name}.params`);
-          target = kind.create(name, params, { configDir: plan.configDir, firmware: planned.firmware, workDir, log: targetLog });
+          target = kind.create(name, params, { configDir: plan.configDir, firmware: builtinFirmware(planned), workDir, log: targetLog });
           targetLog.info(`setting up ${name} (${planned.kind}): ${target.strategy.states.join(' -> ')}`);
           // The strategy walks there from 'off', logging each step on targetLog.
           await target.strategy.transition(target.strategy.ready);
@@ -114,30 +154,37 @@ export const test = base.extend<TestFixtures, WorkerFixtures>({
 
   // eslint-disable-next-line no-empty-pattern
   suite: async ({}, use, testInfo) => {
-    const suite = basename(testInfo.file).replace(/\.spec\.[cm]?[jt]s$/, '');
-    if (!(SUITE_NAMES as readonly string[]).includes(suite)) throw new InfrastructureError(`${testInfo.file} is not a suite`);
-    await use(suite as SuiteName);
+    // The test was loaded through the run's entry file <suite>/<file>.js (farm/suite-entries.ts),
+    // whose path relative to the test folder is the first element of the title path.
+    const entry = testInfo.titlePath[0] ?? '';
+    const suite = suiteOfEntry(join(plan.suitesDir, entry));
+    if (suite === undefined || !plan.suites.some((known) => known.name === suite)) {
+      throw new InfrastructureError(`${testInfo.file} was not loaded as part of a suite of this run (entry "${entry}"): start runs with farm run`);
+    }
+    await use(suite);
   },
 
   capabilities: async ({ target }, use) => {
     await use(target.capabilities);
   },
 
+  console: async ({ target }, use) => {
+    await use(new TestConsole(target));
+  },
+
   firmware: async ({ target, suite }, use) => {
     let firmware: FirmwareImage;
     try {
-      firmware = await target.firmwareFor(suite);
+      firmware = await firmwareForSuite(target, suiteDefinition(suite), plannedTarget(target.name).firmware);
     } catch (error) {
       throw asClassified(error, `no firmware for ${suite} on ${target.name}`);
     }
     await use(firmware);
   },
 
-  host: async ({ target, suite, firmware, targetLog }, use, testInfo) => {
-    testInfo.skip(
-      !target.capabilities.suites.includes(suite),
-      `target ${target.name} (${target.kind}) cannot run suite ${suite}`,
-    );
+  host: async ({ target, suite, firmware, targetLog, console }, use, testInfo) => {
+    const cannot = cannotRun(target, suiteDefinition(suite), plannedTarget(target.name).firmware);
+    testInfo.skip(cannot !== undefined, cannot);
     const meta: TargetMeta = {
       target: target.name,
       kind: target.kind,
@@ -169,7 +216,7 @@ export const test = base.extend<TestFixtures, WorkerFixtures>({
         testInfo.annotations.push({ type: 'remote-crash', description: `${target.name}: remote core crashed` });
       }
       await testInfo.attach(ATTACHMENT.trace, { body: trace, contentType: 'text/plain' });
-      await testInfo.attach(ATTACHMENT.console, { body: target.takeConsole(), contentType: 'text/plain' });
+      await testInfo.attach(ATTACHMENT.console, { body: console.text(), contentType: 'text/plain' });
       try {
         await host.stop();
       } catch (error) {

@@ -53,13 +53,19 @@ test('doctor reads firmware files: not an ELF, or an ELF for another machine, is
   );
   const lines = (await inspectFarm(config, registry))[0]?.prerequisites ?? [];
   const line = (suite: string) => lines.find((item) => item.name === `firmware for ${suite}`);
+  // Files that exist but are wrong are invalid, with what is wrong; "build it" is no fix for them.
   assert.equal(line('echo')?.ok, false);
-  assert.match(line('echo')?.detail ?? '', /ELF/);
+  assert.equal(line('echo')?.invalid, true);
+  assert.match(line('echo')?.detail ?? '', /notes\.txt.*ELF/);
+  assert.equal(line('echo')?.hint, 'replace it with an ELF32 EM_RISCV image, or point targets.s.firmware.echo in fw.yaml at one');
   assert.equal(line('lifecycle')?.ok, false);
-  assert.match(line('lifecycle')?.detail ?? '', /EM_ARM.*EM_RISCV/);
+  assert.equal(line('lifecycle')?.invalid, true);
+  assert.match(line('lifecycle')?.detail ?? '', /arm\.elf: built for EM_ARM.*EM_RISCV/);
+  assert.doesNotMatch(line('lifecycle')?.hint ?? '', /build it/);
   assert.equal(line('matrix-multiply')?.ok, true, line('matrix-multiply')?.detail);
   assert.match(line('matrix-multiply')?.detail ?? '', /ELF32 EM_RISCV/);
   assert.equal(line('multi-endpoint')?.ok, false);
+  assert.equal(line('multi-endpoint')?.invalid, undefined, 'a file that is not there is missing');
   assert.equal(line('multi-endpoint')?.hint, 'build it, or fix targets.s.firmware.multi-endpoint in fw.yaml', 'the hint names the real file');
 });
 

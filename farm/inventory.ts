@@ -6,17 +6,18 @@ import { existsSync, readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { assertMachine } from '../openamp/elf/check-machine.js';
 import { parseElf } from '../openamp/elf/parse-elf.js';
+import { machineName } from '../openamp/elf/elf-constants.js';
 import { createRequire } from 'node:module';
-import type { Prerequisite, SuiteName } from '../targets/target.js';
+import type { Prerequisite } from '../targets/target.js';
 import type { KindRegistry } from '../targets/registry.js';
 import type { KindMachine } from '../targets/kind.js';
-import type { FarmConfig, TargetConfig } from './config.js';
+import { builtinFirmware, type FarmConfig, type TargetConfig } from './config.js';
 
 export interface TargetInventory {
   readonly name: string;
   readonly kind: string;
   readonly description: string;
-  readonly suites: readonly SuiteName[];
+  readonly suites: readonly string[];
   readonly prerequisites: readonly Prerequisite[];
   /** Every prerequisite holds. */
   readonly runnable: boolean;
@@ -53,28 +54,31 @@ function configName(config: FarmConfig): string {
   return config.source ? basename(config.source) : 'farm.yaml';
 }
 
-/** A firmware file must exist, be an ELF image, and be for the kind's machine (when it says). */
-function checkFirmwareFile(path: string, machine: KindMachine | undefined): { ok: boolean; detail: string } {
-  if (!existsSync(path)) return { ok: false, detail: `${path} does not exist` };
+/**
+ * A firmware file must exist, be an ELF image, and be for the kind's machine (when it says). A
+ * file that exists but is wrong is "invalid", with what is wrong with it: building it again
+ * is not the fix for an image of another core or a file that is no image.
+ */
+function checkFirmwareFile(path: string, machine: KindMachine | undefined): { ok: boolean; invalid: boolean; detail: string } {
+  if (!existsSync(path)) return { ok: false, invalid: false, detail: `${path} does not exist` };
   let image;
   try {
     image = parseElf(new Uint8Array(readFileSync(path)), path);
     if (machine) assertMachine(image, machine.elfMachine, machine.elfClass);
   } catch (error) {
-    return { ok: false, detail: error instanceof Error ? error.message : String(error) };
+    const reason = error instanceof Error ? error.message : String(error);
+    return { ok: false, invalid: true, detail: reason.includes(path) ? reason : `${path}: ${reason}` };
   }
-  return { ok: true, detail: `${path} (ELF${image.class} ${image.machineName})` };
+  return { ok: true, invalid: false, detail: `${path} (ELF${image.class} ${image.machineName})` };
 }
 
 function firmwarePrerequisites(target: TargetConfig, config: FarmConfig, machine: KindMachine | undefined): Prerequisite[] {
   return Object.entries(target.firmware).map(([suite, path]) => {
-    const { ok, detail } = checkFirmwareFile(path, machine);
-    return {
-      name: `firmware for ${suite}`,
-      ok,
-      detail,
-      ...(ok ? {} : { hint: `build it, or fix targets.${target.name}.firmware.${suite} in ${configName(config)}` }),
-    };
+    const { ok, invalid, detail } = checkFirmwareFile(path, machine);
+    const field = `targets.${target.name}.firmware.${suite} in ${configName(config)}`;
+    const wanted = machine ? `an ELF${machine.elfClass ?? ''} ${machineName(machine.elfMachine)} image` : 'an ELF image';
+    const hint = invalid ? `replace it with ${wanted}, or point ${field} at one` : `build it, or fix ${field}`;
+    return { name: `firmware for ${suite}`, ok, detail, ...(ok ? {} : { hint }), ...(invalid ? { invalid } : {}) };
   });
 }
 
@@ -86,7 +90,7 @@ export async function inspectTarget(target: TargetConfig, registry: KindRegistry
   }
   let prerequisites: Prerequisite[];
   try {
-    prerequisites = await kind.prerequisites(kind.parseParams(target.params, `targets.${target.name}.params`), { configDir: config.configDir, firmware: target.firmware });
+    prerequisites = await kind.prerequisites(kind.parseParams(target.params, `targets.${target.name}.params`), { configDir: config.configDir, firmware: builtinFirmware(target) });
   } catch (error) {
     prerequisites = [
       { name: `${target.kind} prerequisite check`, ok: false, detail: error instanceof Error ? error.message : String(error) },

@@ -7,7 +7,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -40,6 +41,7 @@ const TREE: Record<string, readonly string[]> = {
   'openamp/pong.ts': ['./ping.js'], // no-circular
   'qemu/machine.ts': ['./machine.test-helper.js'], // no-test-code-in-production
   'qemu/machine.test-helper.ts': [],
+  'examples/user-suite/ping.spec.ts': ['../../farm/fixtures.js'], // not-in-allowed (a user suite reaches in past the public API)
 };
 
 const EXPECTED = [
@@ -47,6 +49,7 @@ const EXPECTED = [
   'no-circular: openamp/ping.ts -> openamp/pong.ts',
   'no-test-code-in-production: qemu/machine.ts -> qemu/machine.test-helper.ts',
   'not-in-allowed: base/low.ts -> farm/fixtures.ts',
+  'not-in-allowed: examples/user-suite/ping.spec.ts -> farm/fixtures.ts',
   'not-in-allowed: reports/summary.ts -> targets/qemu/index.ts',
   'only-farm-imports-registry: targets/qemu/params.ts -> targets/registry.ts',
   'part-imports-kind: targets/protocols.ts -> targets/sim/index.ts',
@@ -55,6 +58,34 @@ const EXPECTED = [
 interface CruiseResult {
   summary: { violations: { from: string; to: string; rule: { name: string } }[] };
 }
+
+/** Top-level folders that hold no shipped TypeScript and stay outside the layers, with why. */
+const OUTSIDE_LAYERS: Readonly<Record<string, string>> = {
+  node_modules: 'dependencies',
+  dist: 'build output',
+  'farm-out': 'reports of a run',
+  'test-results': 'Playwright output',
+  'playwright-report': 'Playwright output',
+  examples: "users' own suites (examples/user-suite): not shipped, they import the farm only by its package name, as a user's project does",
+};
+
+function holdsTypeScript(dir: string): boolean {
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    if (entry.isDirectory() ? entry.name !== 'build' && holdsTypeScript(join(dir, entry.name)) : /\.[cm]?ts$/.test(entry.name)) return true;
+  }
+  return false;
+}
+
+test('every top-level folder holding TypeScript is a layer of the rules (a new folder cannot escape them)', () => {
+  const config = createRequire(import.meta.url)(CONFIG) as { options: { includeOnly: string } };
+  const layers = new RegExp(config.options.includeOnly);
+  const unchecked = readdirSync(ROOT, { withFileTypes: true })
+    .filter((entry) => entry.isDirectory() && !entry.name.startsWith('.') && !(entry.name in OUTSIDE_LAYERS))
+    .filter((entry) => !layers.test(`${entry.name}/`) && holdsTypeScript(join(ROOT, entry.name)))
+    .map((entry) => entry.name);
+  assert.deepEqual(unchecked, [], `TypeScript outside the layering of .dependency-cruiser.cjs (add the folder to LAYERS and to README "Architecture"): ${unchecked.join(', ')}`);
+  assert.ok(layers.test('targets/'), 'the includeOnly pattern is the layer list');
+});
 
 test('npm test runs the dependency rules first', () => {
   const scripts = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts;

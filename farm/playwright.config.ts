@@ -4,6 +4,7 @@
  * CLI wrote (FARM_RUN_PLAN).
  */
 import { defineConfig } from '@playwright/test';
+import { join, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readRunPlan } from './run-plan.js';
 import { reportPaths } from '../reports/paths.js';
@@ -14,7 +15,10 @@ const here = (relativePath: string) => fileURLToPath(new URL(relativePath, impor
 const escape = (value: string) => value.replace(/[.*+?^${}()|[\]\\-]/g, '\\$&');
 
 export default defineConfig({
-  testDir: here('../suites'),
+  // One entry file per spec file, built-in or user suite, in <suite>/ folders (suite-entries.ts).
+  testDir: plan.suitesDir,
+  ...(plan.grep !== null ? { grep: new RegExp(plan.grep) } : {}),
+  ...(plan.grepInvert !== null ? { grepInvert: new RegExp(plan.grepInvert) } : {}),
   outputDir: paths.testResults,
   timeout: plan.timeoutMs,
   retries: plan.retries,
@@ -28,10 +32,12 @@ export default defineConfig({
     [here('../reports/junit-reporter.js'), { outputFile: paths.junit }],
     [here('../reports/metrics-reporter.js'), { outputFile: paths.metrics }],
     ['html', { open: 'never', outputFolder: paths.html }],
+    // A shard also keeps everything it saw, for `farm report merge` to make one report of all shards.
+    ...(plan.shard ? [['blob', { outputDir: paths.blob }] as ['blob', { outputDir: string }]] : []),
   ],
   projects: plan.targets.map((target) => ({
     name: target.name,
-    testMatch: new RegExp(`(^|[\\\\/])(${target.suites.map(escape).join('|')})\\.spec\\.js$`),
+    testMatch: target.suites.map((suite) => new RegExp(`^${escape(join(plan.suitesDir, suite, sep))}[^\\\\/]+\\.js$`)),
     // A target is one machine: its tests run one at a time, in one worker.
     workers: 1,
     metadata: { kind: target.kind },

@@ -6,13 +6,16 @@
  * the group outlives the command.
  */
 import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { mkdirSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { RUN_PLAN_ENV, writeRunPlan, type RunPlan } from './run-plan.js';
+import { writeSuiteEntries } from './suite-entries.js';
 import { reportPaths } from '../reports/paths.js';
 import { finalizeInterruptedReports } from '../reports/finalize.js';
 import { findExecutable } from '../base/process/managed-process.js';
+import { FARM_PID_ENV, RUN_ID_ENV } from '../containers/labels.js';
 
 const GRACE_MS = 30_000;
 
@@ -32,8 +35,9 @@ export async function runPlan(plan: RunPlan): Promise<RunResult> {
   const paths = reportPaths(plan.outDir);
   mkdirSync(plan.outDir, { recursive: true });
   // Reports of an earlier run in the same out dir must not pass for this one's.
-  for (const stale of [paths.junit, paths.metrics]) rmSync(stale, { force: true });
+  for (const stale of [paths.junit, paths.metrics, paths.blob]) rmSync(stale, { recursive: true, force: true });
   writeRunPlan(paths.plan, plan);
+  writeSuiteEntries(plan.suitesDir, plan.suites);
 
   const require = createRequire(import.meta.url);
   const playwrightCli = require.resolve('@playwright/test/cli');
@@ -49,7 +53,8 @@ export async function runPlan(plan: RunPlan): Promise<RunResult> {
     // report run: npx playwright show-report" only on a TTY stdin (the farm prints the paths).
     stdio: ['ignore', 'inherit', 'inherit'],
     detached: true,
-    env: { ...process.env, [RUN_PLAN_ENV]: paths.plan, FORCE_COLOR: process.env.FORCE_COLOR ?? '0' },
+    // The run id and the CLI's pid label the containers the workers start (containers/labels.ts).
+    env: { ...process.env, [RUN_PLAN_ENV]: paths.plan, [RUN_ID_ENV]: randomUUID(), [FARM_PID_ENV]: String(process.pid), FORCE_COLOR: process.env.FORCE_COLOR ?? '0' },
   });
   const pid = child.pid;
   if (pid === undefined) {

@@ -4,7 +4,7 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { InfrastructureError } from '../base/errors.js';
-import type { TargetConfig } from './config.js';
+import type { SuiteDefinition, TargetConfig } from './config.js';
 
 export const RUN_PLAN_ENV = 'FARM_RUN_PLAN';
 
@@ -13,6 +13,13 @@ export interface RunPlan {
   readonly configDir: string;
   /** Absolute. */
   readonly outDir: string;
+  /** Playwright's test folder for the run: one entry file per spec file, `<suite>/<file>.js` (suite-entries.ts). */
+  readonly suitesDir: string;
+  /** The suites any selected target runs (built-in and user suites). */
+  readonly suites: readonly SuiteDefinition[];
+  /** Playwright's grep / grepInvert (regular expressions over test titles and tags), or null. */
+  readonly grep: string | null;
+  readonly grepInvert: string | null;
   /** The selected targets as farm.yaml configured them, each with only the suites selected. */
   readonly targets: readonly TargetConfig[];
   readonly repeat: number;

@@ -1,10 +1,10 @@
 /** Turning `farm run` options + farm.yaml into a run plan (which targets, which suites, how). */
 import { existsSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
-import { SUITE_NAMES, type SuiteName } from '../targets/target.js';
 import { InfrastructureError } from '../base/errors.js';
 import type { FarmConfig, TargetConfig } from './config.js';
 import type { RunPlan } from './run-plan.js';
+import { reportPaths } from '../reports/paths.js';
 
 /** A mistake on the command line; the CLI prints it as one line and exits 2. */
 export class UsageError extends InfrastructureError {}
@@ -17,6 +17,20 @@ export interface RunOptions {
   readonly workers?: string | undefined;
   readonly shard?: string | undefined;
   readonly out?: string | undefined;
+  /** Only tests whose title (with its tags, e.g. @smoke) matches this regular expression. */
+  readonly grep?: string | undefined;
+  /** Only tests whose title does not match. */
+  readonly grepInvert?: string | undefined;
+}
+
+function pattern(value: string | undefined, option: string): string | null {
+  if (value === undefined) return null;
+  try {
+    new RegExp(value);
+  } catch (error) {
+    throw new UsageError(`--${option}: not a regular expression: ${(error as Error).message}`);
+  }
+  return value;
 }
 
 function integer(value: string | undefined, option: string, minimum: number): number | undefined {
@@ -52,12 +66,13 @@ export function selectRun(config: FarmConfig, options: RunOptions, cwd = process
       throw new UsageError(`--target: no target "${name}" in ${config.source ?? 'the built-in farm'} (configured: ${configured.join(', ')})`);
     }
   }
+  const known = config.suites.map((suite) => suite.name);
   for (const suite of options.suites) {
-    if (!(SUITE_NAMES as readonly string[]).includes(suite)) {
-      throw new UsageError(`--suite: unknown suite "${suite}" (known: ${SUITE_NAMES.join(', ')})`);
+    if (!known.includes(suite)) {
+      throw new UsageError(`--suite: unknown suite "${suite}" (known: ${known.join(', ')}${config.source ? `; user suites come from suites: in ${basename(config.source)}` : ''})`);
     }
   }
-  const wantedSuites = options.suites as readonly SuiteName[];
+  const wantedSuites = options.suites;
   const targets: TargetConfig[] = [];
   for (const target of config.targets) {
     if (options.targets.length && !options.targets.includes(target.name)) continue;
@@ -79,12 +94,17 @@ export function selectRun(config: FarmConfig, options: RunOptions, cwd = process
   }
   if (targets.length === 0) throw new UsageError(`nothing to run: no selected target runs the selected suites${notes.length ? ` (${notes.join('; ')})` : ''}`);
   const workers = integer(options.workers, 'workers', 1) ?? config.defaults.workers ?? Math.min(2, targets.length);
+  const outDir = options.out !== undefined ? resolve(cwd, options.out) : resolve(config.configDir, config.defaults.out);
   return {
     notes,
     plan: {
       configSource: config.source,
       configDir: config.configDir,
-      outDir: options.out !== undefined ? resolve(cwd, options.out) : resolve(config.configDir, config.defaults.out),
+      outDir,
+      suitesDir: reportPaths(outDir).suites,
+      suites: config.suites.filter((suite) => targets.some((target) => target.suites.includes(suite.name))),
+      grep: pattern(options.grep, 'grep'),
+      grepInvert: pattern(options.grepInvert, 'grep-invert'),
       targets,
       repeat: integer(options.repeat, 'repeat', 1) ?? config.defaults.repeat,
       retries: integer(options.retries, 'retries', 0) ?? config.defaults.retries,

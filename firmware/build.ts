@@ -6,8 +6,8 @@ import { InfrastructureError } from '../base/errors.js';
 import { MissingToolError, findExecutable } from '../base/process/managed-process.js';
 
 /** The machines the reference firmware is built for (firmware/platform/<machine>). */
-export type FirmwareMachine = 'linux-process' | 'riscv64-virt' | 'cortex-m4' | 'versal-r5';
-export const FIRMWARE_MACHINES: readonly FirmwareMachine[] = ['linux-process', 'riscv64-virt', 'cortex-m4', 'versal-r5'];
+export type FirmwareMachine = 'linux-process' | 'riscv64-virt' | 'cortex-m4' | 'versal-r5' | 'zynqmp-r5';
+export const FIRMWARE_MACHINES: readonly FirmwareMachine[] = ['linux-process', 'riscv64-virt', 'cortex-m4', 'versal-r5', 'zynqmp-r5'];
 
 /** The three programs (firmware/apps), named as their ELF files. */
 export type FirmwareProgram = 'echo' | 'matrix-multiply' | 'multi-services';
@@ -24,15 +24,17 @@ const PROGRAM_COMPILERS: Readonly<Record<FirmwareMachine, BuildTool>> = {
   'riscv64-virt': { binary: 'riscv64-unknown-elf-gcc', debianPackage: 'gcc-riscv64-unknown-elf' },
   'cortex-m4': { binary: 'arm-none-eabi-gcc', debianPackage: 'gcc-arm-none-eabi' },
   'versal-r5': { binary: 'arm-none-eabi-gcc', debianPackage: 'gcc-arm-none-eabi' },
+  'zynqmp-r5': { binary: 'arm-none-eabi-gcc', debianPackage: 'gcc-arm-none-eabi' },
 };
 
 /**
  * The boot stub QEMU loads itself on machines that have one (firmware/build/<machine>/<file>),
- * and its compiler: the Versal stub runs on the APU, not on the R5.
+ * and its compiler: the Versal and ZynqMP stubs run on the APU (A72 / A53), not on the R5.
  */
 export const FIRMWARE_BOOT_STUBS: Readonly<Partial<Record<FirmwareMachine, { readonly file: string; readonly compiler: BuildTool }>>> = {
   'cortex-m4': { file: 'boot-stub.elf', compiler: PROGRAM_COMPILERS['cortex-m4'] },
   'versal-r5': { file: 'apu-stub.elf', compiler: { binary: 'aarch64-linux-gnu-gcc', debianPackage: 'gcc-aarch64-linux-gnu' } },
+  'zynqmp-r5': { file: 'apu-stub.elf', compiler: { binary: 'aarch64-linux-gnu-gcc', debianPackage: 'gcc-aarch64-linux-gnu' } },
 };
 
 const MAKE: BuildTool = { binary: 'make', debianPackage: 'make' };
@@ -52,6 +54,7 @@ export const FIRMWARE_TOOLCHAINS: Readonly<Record<FirmwareMachine, readonly Buil
   'riscv64-virt': compilersFor('riscv64-virt', EVERYTHING),
   'cortex-m4': compilersFor('cortex-m4', EVERYTHING),
   'versal-r5': compilersFor('versal-r5', EVERYTHING),
+  'zynqmp-r5': compilersFor('zynqmp-r5', EVERYTHING),
 };
 
 /** The compilers `request` needs (none when it asks for nothing), without make. */

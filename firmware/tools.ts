@@ -52,8 +52,18 @@ export function ensureFuseBridge(): Promise<string> {
   return once('fuse-bridge', () => make('fuse-bridge', 'host', file));
 }
 
-/** Native helpers of this machine: the process-tree reaper every linux-process remote runs under, and the hostile test remote (issue 14). */
-export type HostTool = 'farm-reaper' | 'hostile-remote';
+/** The serial console of the board double (a pty whose master side runs a login program). */
+export function ensureConsoleDouble(): Promise<string> {
+  const file = toolPath('host', 'console-double');
+  return once('console-double', () => make('console-double', 'host', file));
+}
+
+/**
+ * Native helpers of this machine: the process-tree reaper every linux-process remote runs under,
+ * the hostile test remote (issue 14), and the C ping host of `npm run bench:c-host` (open-amp's
+ * host role on its Linux generic machine).
+ */
+export type HostTool = 'farm-reaper' | 'hostile-remote' | 'ping-host';
 
 /** Where `tool` is once built (firmware/build/tools/host/<tool>). */
 export function hostToolPath(tool: HostTool): string {

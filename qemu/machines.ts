@@ -1,6 +1,6 @@
 import { EM_ARM, EM_RISCV } from '../openamp/elf/elf-constants.js';
 
-export type QemuMachineName = 'riscv64-virt' | 'cortex-m4' | 'versal-r5';
+export type QemuMachineName = 'riscv64-virt' | 'cortex-m4' | 'versal-r5' | 'zynqmp-r5';
 
 /** A word the host writes into guest RAM to ask a boot stub to start the firmware. */
 export interface BootMailbox {
@@ -90,6 +90,31 @@ export const QEMU_MACHINES: Readonly<Record<QemuMachineName, QemuMachineProfile>
     imageWindow: { base: 0, size: 1 * MiB },
     carveoutPool: { base: 0x20_0000, size: 4 * MiB },
     mailbox: { address: 0x0fff_0000, startWords: () => [0x5241_5453, 0], ack: { offset: 4, value: 0x5241_5453 } },
+  },
+  'zynqmp-r5': {
+    name: 'zynqmp-r5',
+    description: 'xlnx-zcu102 RPU core 0 (Cortex-R5F, CPU 4) at DDR 0, powered on by an APU boot stub through PSCI CPU_ON',
+    binary: 'qemu-system-aarch64',
+    debianPackage: 'qemu-system-arm',
+    // -smp 6: CPUs 4 and 5 are the RPU's Cortex-R5Fs (created powered off); upstream QEMU has no
+    // RPU switch. Secure mode stays off (the default), so QEMU answers PSCI over SMC itself.
+    // The board's four GEMs get isolated backends, as on Versal (no "has no peer" warning). The
+    // DisplayPort's audio has no audiodev property in 7.2: an explicit silent backend replaces
+    // two dozen lines of host audio probing on stderr by one deprecation notice.
+    machineArgs: [
+      '-M', 'xlnx-zcu102', '-smp', '6',
+      ...Array.from({ length: 4 }, () => ['-nic', 'user,model=cadence_gem,restrict=on']).flat(),
+      '-audiodev', 'none,id=farm-audio',
+    ],
+    stubArgs: (stub) => ['-device', `loader,file=${stub('apu-stub.elf')},cpu-num=0`],
+    stubFiles: ['apu-stub.elf'],
+    ram: { base: 0, size: 256 * MiB },
+    elfMachine: EM_ARM,
+    elfClass: 32,
+    imageWindow: { base: 0, size: 1 * MiB },
+    carveoutPool: { base: 0x20_0000, size: 4 * MiB },
+    // entry, ack, then the request word 'STAR' (the stub reads the entry once it sees the request).
+    mailbox: { address: 0x0fff_0000, startWords: (entry) => [entry, 0, 0x5241_5453], ack: { offset: 4, value: 0x5241_5453 } },
   },
 };
 

@@ -4,7 +4,7 @@ import { performance } from 'node:perf_hooks';
 import { InfrastructureError } from '../base/errors.js';
 import { FileMemory } from '../openamp/memory/file-memory.js';
 import { AddressSpace } from '../openamp/memory/shared-memory.js';
-import { ManagedProcess, describeExit } from '../base/process/managed-process.js';
+import { ManagedProcess, describeExit, type ProcessExit } from '../base/process/managed-process.js';
 import { onProcessExit } from '../base/process/exit-cleanup.js';
 import { SerialConsole } from '../base/serial/serial-console.js';
 import type { QemuMachineProfile } from './machines.js';
@@ -41,6 +41,41 @@ export interface QemuLaunchOptions {
   readonly uart?: QemuUartTransport;
   /** Deadline for QEMU to come up (QMP greeting, UART), ms. Default 10000. */
   readonly startTimeoutMs?: number;
+  /**
+   * Run QEMU inside a container (the runner starts it: targets/drivers/qemu-power.ts, with
+   * containers/) instead of on the host. The RAM file, QMP and UART sockets then live in run
+   * folders bind-mounted into the container, the boot stubs are mounted read-only, and the UART
+   * must be 'socket' (a pty inside the container is not reachable from the host; the default).
+   */
+  readonly container?: QemuContainerRunner;
+}
+
+/** The QEMU process, on the host (ManagedProcess) or as a container. */
+export interface QemuProcess {
+  /** Host pid (of the container's first process for a container). */
+  readonly pid: number;
+  readonly exited: Promise<ProcessExit>;
+  readonly running: boolean;
+  stop(options?: { graceMs?: number }): Promise<ProcessExit>;
+  signal(signal: NodeJS.Signals): void;
+}
+
+export interface QemuBindMount {
+  readonly host: string;
+  readonly container: string;
+  readonly readOnly?: boolean;
+}
+
+/** Starts QEMU's command line in a container with these bind mounts; its stdout / stderr go to onOutput. */
+export interface QemuContainerRunner {
+  /** The image, for messages. */
+  readonly image: string;
+  run(spec: {
+    readonly name: string;
+    readonly command: readonly string[];
+    readonly binds: readonly QemuBindMount[];
+    readonly onOutput: (stream: 'stdout' | 'stderr', text: string) => void;
+  }): Promise<QemuProcess>;
 }
 
 /** QEMU stopped on its own or the guest asked it to: reason text for Remoteproc.reportCrash. */
@@ -71,7 +106,7 @@ export class QemuInstance {
   private constructor(
     readonly profile: QemuMachineProfile,
     readonly name: string,
-    readonly process: ManagedProcess,
+    readonly process: QemuProcess,
     readonly qmp: QmpClient,
     readonly console: SerialConsole,
     readonly ram: FileMemory,
@@ -91,26 +126,41 @@ export class QemuInstance {
     const name = options.name ?? `qemu-${profile.name}`;
     sweepStaleRunFiles();
     const stem = runFileStem('qemu');
-    const ramPath = `/dev/shm/${stem}.ram`;
-    const qmpPath = `/tmp/${stem}.qmp`;
-    const transport = options.uart ?? 'pty';
-    const uartPath = `/tmp/${stem}.uart`;
+    const { container } = options;
+    const transport = options.uart ?? (container ? 'socket' : 'pty');
+    if (container && transport === 'pty') {
+      throw new InfrastructureError(`${name}: a pty UART inside a container is not reachable from the host: use uart socket with a container`);
+    }
+    // On the host: the files themselves. In a container: a run folder per side, bind-mounted,
+    // and QEMU names the files by their paths inside the container.
+    const shmDir = container ? `/dev/shm/${stem}.d` : '/dev/shm';
+    const runDir = container ? `/tmp/${stem}.d` : '/tmp';
+    const base = container ? '' : `${stem}.`;
+    const ramPath = `${shmDir}/${base}ram`;
+    const qmpPath = `${runDir}/${base}qmp`;
+    const uartPath = `${runDir}/${base}uart`;
+    const inQemu = (hostPath: string): string => {
+      if (!container) return hostPath;
+      if (hostPath.startsWith(`${shmDir}/`)) return `/farm/shm/${hostPath.slice(shmDir.length + 1)}`;
+      if (hostPath.startsWith(`${runDir}/`)) return `/farm/run/${hostPath.slice(runDir.length + 1)}`;
+      return `/farm/stubs/${path.basename(hostPath)}`;
+    };
     const stub = (file: string): string => {
       const full = path.join(options.stubDir, file);
       if (!fs.existsSync(full)) throw new InfrastructureError(`${name}: boot stub ${full} is missing (build the firmware first)`);
-      return full;
+      return inQemu(full);
     };
     const mib = profile.ram.size / (1024 * 1024);
     const args = [
       ...profile.machineArgs,
       '-m', `${mib}M`,
-      '-object', `memory-backend-file,id=${RAM_ID},size=${mib}M,mem-path=${ramPath},share=on`,
+      '-object', `memory-backend-file,id=${RAM_ID},size=${mib}M,mem-path=${inQemu(ramPath)},share=on`,
       '-machine', `memory-backend=${RAM_ID}`,
       // QEMU puts its pty in raw mode (cfmakeraw) and serialport sets raw termios again on open,
       // so the kick byte 0x05 and CR/LF pass unchanged (base/serial/serial-console.test.ts).
-      '-chardev', transport === 'pty' ? `pty,id=${UART_ID}` : `socket,id=${UART_ID},path=${uartPath},server=on,wait=off`,
+      '-chardev', transport === 'pty' ? `pty,id=${UART_ID}` : `socket,id=${UART_ID},path=${inQemu(uartPath)},server=on,wait=off`,
       '-serial', `chardev:${UART_ID}`,
-      '-qmp', `unix:${qmpPath},server=on,wait=off`,
+      '-qmp', `unix:${inQemu(qmpPath)},server=on,wait=off`,
       '-display', 'none', '-nodefaults', '-no-user-config', '-monitor', 'none', '-net', 'none',
       '-S',
       ...profile.stubArgs(stub),
@@ -118,7 +168,11 @@ export class QemuInstance {
     // Registered only now: a missing boot stub above throws before anything exists to clean up.
     const files = transport === 'socket' ? [ramPath, qmpPath, uartPath] : [ramPath, qmpPath];
     const removeFiles = (): void => {
-      for (const file of files) fs.rmSync(file, { force: true });
+      if (container) {
+        for (const dir of [shmDir, runDir]) fs.rmSync(dir, { recursive: true, force: true });
+      } else {
+        for (const file of files) fs.rmSync(file, { force: true });
+      }
     };
     const releaseExitHook = onProcessExit(removeFiles);
     const releaseFiles = (): void => {
@@ -127,19 +181,29 @@ export class QemuInstance {
     };
     let stderr = '';
     const spawnedAt = performance.now();
-    let child: ManagedProcess;
+    const onOutput = (stream: 'stdout' | 'stderr', text: string): void => {
+      if (stream !== 'stderr') return;
+      stderr = (stderr + text).slice(-4000);
+      options.onStderr?.(text);
+    };
+    let child: QemuProcess;
     try {
-      child = ManagedProcess.spawn({
-        name,
-        file: profile.binary,
-        args,
-        debianPackage: profile.debianPackage,
-        onOutput: (stream, text) => {
-          if (stream !== 'stderr') return;
-          stderr = (stderr + text).slice(-4000);
-          options.onStderr?.(text);
-        },
-      });
+      if (container) {
+        fs.mkdirSync(shmDir, { mode: 0o700 });
+        fs.mkdirSync(runDir, { mode: 0o700 });
+        child = await container.run({
+          name,
+          command: [profile.binary, ...args],
+          binds: [
+            { host: shmDir, container: '/farm/shm' },
+            { host: runDir, container: '/farm/run' },
+            { host: options.stubDir, container: '/farm/stubs', readOnly: true },
+          ],
+          onOutput,
+        });
+      } else {
+        child = ManagedProcess.spawn({ name, file: profile.binary, args, debianPackage: profile.debianPackage, onOutput });
+      }
     } catch (error) {
       releaseFiles();
       throw error;
@@ -256,7 +320,7 @@ export class QemuInstance {
   }
 
   private fail(reason: string): void {
-    // Our own quit (close, also on a relaunch during an orderly stop) ends with SHUTDOWN
+    // Our own quit (close, also when the power driver cycles the machine on a remoteproc stop) ends with SHUTDOWN
     // host-qmp-quit and an exit: not a failure of the machine.
     if (this.closing) return;
     for (const listener of [...this.failureListeners]) listener(reason);

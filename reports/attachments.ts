@@ -3,7 +3,6 @@
  * the attachments and the shape of the JSON ones. Attachments cross from the worker to the
  * runner process as bytes, so both sides must agree on these.
  */
-import type { SuiteName } from '../targets/target.js';
 
 export const ATTACHMENT = {
   /** TargetMeta as JSON. */
@@ -13,13 +12,15 @@ export const ATTACHMENT = {
   targetLog: 'target-log',
   /** EchoMetrics as JSON (echo suite). */
   echoMetrics: 'echo-metrics',
+  /** FloodMetrics as JSON (flood suite, one per test). */
+  floodMetrics: 'flood-metrics',
 } as const;
 
 /** The target and firmware a test ran on. */
 export interface TargetMeta {
   readonly target: string;
   readonly kind: string;
-  readonly suite: SuiteName;
+  readonly suite: string;
   readonly firmware: { readonly label: string; readonly sha256: string; readonly path?: string };
   readonly properties: Record<string, string>;
 }
@@ -29,4 +30,14 @@ export interface EchoMetrics {
   readonly bytes: number;
   readonly p50Us: number;
   readonly p99Us: number;
+}
+
+/** One direction of the flood suite (suites/support/flood.ts). */
+export interface FloodMetrics {
+  readonly direction: 'host-to-remote' | 'remote-to-host';
+  readonly messages: number;
+  readonly bytes: number;
+  readonly seconds: number;
+  readonly messagesPerSecond: number;
+  readonly megabytesPerSecond: number;
 }

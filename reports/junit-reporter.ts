@@ -20,6 +20,7 @@
 import type { FullConfig } from '@playwright/test/reporter';
 import junitModule, { type Builder, type TestCase as JunitTestCase } from 'junit-report-builder';
 import { createRequire } from 'node:module';
+import { hostname } from 'node:os';
 import { RewritingReporter, type RunStatus } from './rewriting-reporter.js';
 import type { TestEntry, TestRecord } from './test-record.js';
 import { writeFileAtomic } from './write-atomic.js';
@@ -37,6 +38,14 @@ export const SKIP_REASON_PROPERTY = 'skip.reason';
 export const INTERRUPTED_TYPE = 'interrupted';
 export const INTERRUPTED_MESSAGE = 'run interrupted: the test was stopped before it finished';
 export const NOT_RUN_MESSAGE = 'run interrupted: not run';
+/**
+ * The <error> type of the testcase every <testsuite> carries while its run has not ended (and
+ * keeps when it never ends): a consumer that reads only the counts must never see a pass.
+ */
+export const INCOMPLETE_TYPE = 'incomplete';
+export const INCOMPLETE_TITLE = '(run) did not finish';
+export const INCOMPLETE_MESSAGE = 'the run did not finish (see the run.status property): this testcase errors until the run ends';
+export const FAILED_OUTSIDE_TESTS_MESSAGE = 'the run failed outside any test (see the runner output); no testcase failed';
 
 // The package is CommonJS: at run time its default import is the builder itself, which its
 // typings (written for a default export) do not express under NodeNext. The builder is a
@@ -150,9 +159,38 @@ function addTestCase(testCase: JunitTestCase, entry: TestEntry, status: RunStatu
   if (out.length) testCase.standardOutput(cdataText(out.join('\n')));
 }
 
-/** The whole JUnit file for the tests of a run as they stand, every planned test included. */
-export function buildJunitXml(entries: readonly TestEntry[], repeat: number, status: RunStatus): string {
+function failedOrErrored(entry: TestEntry): boolean {
+  const outcome = entry.running ? 'interrupted' : entry.attempts.at(-1)?.outcome;
+  return outcome === 'failed' || outcome === 'error' || outcome === 'interrupted';
+}
+
+/**
+ * Why the file must not read as a pass although its counts might (every test so far passed or
+ * was skipped), or undefined: a run that has not ended, was stopped or timed out, or failed
+ * with no testcase failing (an error outside the tests).
+ */
+function incompleteReason(entries: readonly TestEntry[], status: RunStatus): string | undefined {
+  if (status === 'passed') return undefined;
+  if (status === 'failed') return entries.some(failedOrErrored) ? undefined : FAILED_OUTSIDE_TESTS_MESSAGE;
+  return INCOMPLETE_MESSAGE;
+}
+
+/** JUnit's timestamp: ISO 8601 without a zone (the XSD's form), in UTC. */
+function junitTimestamp(ms: number): string {
+  return new Date(ms).toISOString().slice(0, 19);
+}
+
+function xmlAttribute(value: string): string {
+  return xmlText(value).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+}
+
+/**
+ * The whole JUnit file for the tests of a run as they stand, every planned test included.
+ * `startedMs`: when the run started, the timestamp of a <testsuite> none of whose tests started.
+ */
+export function buildJunitXml(entries: readonly TestEntry[], repeat: number, status: RunStatus, startedMs = Date.now()): string {
   const builder = junit.newBuilder().name('farm');
+  const incomplete = incompleteReason(entries, status);
   const byTarget = new Map<string, TestEntry[]>();
   for (const entry of entries) {
     const list = byTarget.get(entry.test.target) ?? [];
@@ -176,7 +214,8 @@ export function buildJunitXml(entries: readonly TestEntry[], repeat: number, sta
         }
       }
     }
-    const suite = builder.testSuite().name(xmlText(target));
+    const starts = list.flatMap((entry) => entry.attempts.map((attempt) => attempt.timing.startMs));
+    const suite = builder.testSuite().name(xmlText(target)).timestamp(junitTimestamp(starts.length ? Math.min(...starts) : startedMs));
     suite.time(list.reduce((sum, entry) => sum + (entry.attempts.at(-1)?.durationMs ?? 0), 0) / 1000);
     for (const [key, value] of [...properties].sort(([a], [b]) => a.localeCompare(b))) suite.property(xmlText(key), xmlText(value));
     for (const entry of list) {
@@ -189,12 +228,17 @@ export function buildJunitXml(entries: readonly TestEntry[], repeat: number, sta
         .time((entry.attempts.at(-1)?.durationMs ?? 0) / 1000);
       addTestCase(testCase, entry, status);
     }
+    if (incomplete !== undefined) {
+      suite.testCase().className(xmlText(`${target}.(run)`)).name(INCOMPLETE_TITLE).error(incomplete, INCOMPLETE_TYPE);
+    }
   }
-  return `${builder.build()}\n`;
+  // The library has no setter for `hostname`; every <testsuite> gets the machine that ran it.
+  return `${builder.build().replace(/<testsuite /g, `<testsuite hostname="${xmlAttribute(hostname())}" `)}\n`;
 }
 
 export default class JunitReporter extends RewritingReporter {
   private repeat = 1;
+  private readonly startedMs = Date.now();
 
   constructor(private readonly options: JunitReporterOptions) {
     super();
@@ -205,6 +249,6 @@ export default class JunitReporter extends RewritingReporter {
   }
 
   protected write(): void {
-    writeFileAtomic(this.options.outputFile, buildJunitXml(this.book.entries(), this.repeat, this.status));
+    writeFileAtomic(this.options.outputFile, buildJunitXml(this.book.entries(), this.repeat, this.status, this.startedMs));
   }
 }

@@ -56,6 +56,9 @@ export default class MetricsReporter extends RewritingReporter {
       echo: records
         .filter((record) => record.echo)
         .map((record) => ({ target: record.target, title: record.title, repeat: record.repeatIndex, ...record.echo })),
+      flood: records
+        .filter((record) => record.flood)
+        .map((record) => ({ target: record.target, title: record.title, repeat: record.repeatIndex, ...record.flood })),
     };
     writeFileAtomic(this.options.outputFile, `${JSON.stringify(metrics, null, 2)}\n`);
   }

@@ -5,7 +5,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { classifyErrors, RecordBook, timingOf, toRecord, type TestEntry, type TestRecord } from './test-record.js';
-import { buildJunitXml, cdataText, INTERRUPTED_MESSAGE, NOT_RUN_MESSAGE } from './junit-reporter.js';
+import { buildJunitXml, cdataText, FAILED_OUTSIDE_TESTS_MESSAGE, INCOMPLETE_MESSAGE, INCOMPLETE_TITLE, INTERRUPTED_MESSAGE, NOT_RUN_MESSAGE } from './junit-reporter.js';
+import { hostname } from 'node:os';
 import { parseXml, readJunit, type JunitCase, type JunitFile, type JunitSuite } from './junit-reader.js';
 import { finalizeInterruptedReports } from './finalize.js';
 import { displayMessage, formatTable, summarize } from './summary.js';
@@ -41,6 +42,7 @@ function record(overrides: Partial<TestRecord>): TestRecord {
     trace: 'trace line',
     targetLog: '',
     echo: undefined,
+    flood: undefined,
     annotations: [],
     ...overrides,
   };
@@ -151,11 +153,13 @@ test('JUnit of an interrupted run: stopped tests are interrupted errors, tests n
     { test: planned('5', 'board', 'never'), attempts: [], running: false },
   ];
   const file = readJunit(buildJunitXml(run, 1, 'interrupted'));
-  assert.deepEqual(counts(file.attributes), [5, 0, 2, 2]);
+  // Each target also has the "(run) did not finish" error: the run never ended.
+  assert.deepEqual(counts(file.attributes), [7, 0, 4, 2]);
   const sim = suiteNamed(file, 'sim');
   const board = suiteNamed(file, 'board');
-  assert.deepEqual(counts(sim.attributes), [4, 0, 2, 1]);
-  assert.deepEqual(counts(board.attributes), [1, 0, 0, 1]);
+  assert.deepEqual(counts(sim.attributes), [5, 0, 3, 1]);
+  assert.deepEqual(counts(board.attributes), [2, 0, 1, 1]);
+  assert.deepEqual(caseNamed(board, INCOMPLETE_TITLE).error?.attributes, { message: INCOMPLETE_MESSAGE, type: 'incomplete' });
   assert.equal(board.properties.get('target.kind'), 'fake');
   for (const suite of [sim, board]) assert.equal(suite.properties.get('run.status'), 'interrupted');
   for (const name of ['cut off', 'in flight']) {
@@ -220,10 +224,10 @@ test('a runner killed before its end: the CLI marks its reports interrupted, or 
     const targets = [{ name: 'sim', kind: 'sim' }, { name: 'lp', kind: 'linux-process' }];
     finalizeInterruptedReports(paths, targets);
     const empty = readJunit(readFileSync(paths.junit, 'utf8'));
-    assert.deepEqual(counts(empty.attributes), [2, 0, 2, 0]);
+    assert.deepEqual(counts(empty.attributes), [4, 0, 4, 0]);
     for (const target of targets) {
       const suite = suiteNamed(empty, target.name);
-      assert.deepEqual(counts(suite.attributes), [1, 0, 1, 0]);
+      assert.deepEqual(counts(suite.attributes), [2, 0, 2, 0]);
       assert.equal(suite.properties.get('run.status'), 'interrupted');
       assert.equal(suite.properties.get('target.kind'), target.kind);
       const [run] = suite.cases;
@@ -240,7 +244,8 @@ test('a runner killed before its end: the CLI marks its reports interrupted, or 
     assert.doesNotMatch(junit, /value="running"/);
     const marked = suiteNamed(readJunit(junit), 'sim');
     assert.equal(marked.properties.get('run.status'), 'interrupted');
-    assert.deepEqual(counts(marked.attributes), [1, 0, 0, 1]);
+    assert.deepEqual(counts(marked.attributes), [2, 0, 1, 1]);
+    assert.equal(caseNamed(marked, INCOMPLETE_TITLE).error?.attributes.type, 'incomplete');
     assert.ok(marked.cases[0]?.skipped);
     assert.equal(marked.cases[0]?.properties.get('skip.reason'), NOT_RUN_MESSAGE);
     const metrics = JSON.parse(readFileSync(paths.metrics, 'utf8')) as { status: string; notRun: unknown[] };
@@ -425,4 +430,48 @@ test('progress: an attempt that will be retried is numbered as its test, not [0/
   assert.match(testLines[0] ?? '', /^FAIL \[1\/1\] sim  echo › echoes  failed \[protocol\], retrying/);
   assert.match(testLines[1] ?? '', /^ok   \[1\/1\] sim  echo › echoes \(attempt 2\)  passed/);
   assert.ok(lines.some((line) => line === '       ProtocolError: boom\n'), lines.join(''));
+});
+
+test('JUnit: a run that has not ended never reads as a pass from the counts alone; it does once it passed', () => {
+  const planned = (id: string, title: string) => ({ id, target: 'sim', kind: 'sim', suite: 'echo', title, repeatIndex: 0 });
+  const run: TestEntry[] = [
+    { test: planned('1', 'done'), attempts: [record({ id: '1', title: 'done', timing: { startMs: Date.UTC(2026, 11, 3, 14, 0, 5), workerIndex: 0, setupMs: 0, teardownMs: 0, bodyMs: 0 } })], running: false },
+    { test: planned('2', 'later'), attempts: [], running: false },
+  ];
+  const running = readJunit(buildJunitXml(run, 1, 'running'));
+  assert.deepEqual(counts(running.attributes), [3, 0, 1, 1]);
+  assert.deepEqual(caseNamed(suiteNamed(running, 'sim'), INCOMPLETE_TITLE).error?.attributes, { message: INCOMPLETE_MESSAGE, type: 'incomplete' });
+  assert.equal(caseNamed(suiteNamed(running, 'sim'), INCOMPLETE_TITLE).attributes.classname, 'sim.(run)');
+  for (const status of ['interrupted', 'timedout'] as const) {
+    assert.deepEqual(counts(readJunit(buildJunitXml(run, 1, status)).attributes), [3, 0, 1, 1], status);
+  }
+  // Failed, but no testcase says so (e.g. an error while loading the spec files).
+  const failedOutside = suiteNamed(readJunit(buildJunitXml(run, 1, 'failed')), 'sim');
+  assert.equal(caseNamed(failedOutside, INCOMPLETE_TITLE).error?.attributes.message, FAILED_OUTSIDE_TESTS_MESSAGE);
+  // Once it passed, the file is exactly the tests.
+  const passed = readJunit(buildJunitXml([run[0] as TestEntry], 1, 'passed'));
+  assert.deepEqual(counts(passed.attributes), [1, 0, 0, 0]);
+  assert.ok(!passed.suites[0]?.cases.some((testCase) => testCase.attributes.name === INCOMPLETE_TITLE));
+});
+
+test('JUnit: every <testsuite> has a timestamp (when its first test started, else when the run did) and the hostname', () => {
+  const at = (ms: number) => ({ startMs: ms, workerIndex: 0, setupMs: 0, teardownMs: 0, bodyMs: 0 });
+  const file = readJunit(
+    buildJunitXml(
+      entries([
+        record({ id: '1', timing: at(Date.UTC(2026, 11, 3, 14, 0, 9)) }),
+        record({ id: '2', timing: at(Date.UTC(2026, 11, 3, 14, 0, 5, 700)) }),
+        record({ id: '3', target: 'board', timing: at(Date.UTC(2026, 11, 3, 15, 1, 2)) }),
+      ]),
+      1,
+      'passed',
+      Date.UTC(2026, 11, 3, 13, 59, 0),
+    ),
+  );
+  assert.equal(suiteNamed(file, 'sim').attributes.timestamp, '2026-12-03T14:00:05');
+  assert.equal(suiteNamed(file, 'board').attributes.timestamp, '2026-12-03T15:01:02');
+  for (const suite of file.suites) assert.equal(suite.attributes.hostname, hostname());
+  assert.equal(file.attributes.hostname, undefined, 'on <testsuite>, not on <testsuites>');
+  const notStarted = readJunit(buildJunitXml([{ test: { id: '9', target: 'sim', kind: 'sim', suite: 'echo', title: 'x', repeatIndex: 0 }, attempts: [], running: false }], 1, 'running', Date.UTC(2026, 11, 3, 13, 59, 0)));
+  assert.equal(notStarted.suites[0]?.attributes.timestamp, '2026-12-03T13:59:00');
 });

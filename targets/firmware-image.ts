@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { InfrastructureError } from '../base/errors.js';
-import type { FirmwareImage, SuiteName } from './target.js';
+import type { FirmwareImage } from './target.js';
 
 export function sha256Hex(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');
@@ -13,7 +13,7 @@ export function sha256Hex(bytes: Uint8Array): string {
  * be read is the lab's problem (InfrastructureError); whether its contents are a valid image is
  * checked when it is loaded.
  */
-export async function firmwareImageFromFile(target: string, suite: SuiteName, path: string): Promise<FirmwareImage> {
+export async function firmwareImageFromFile(target: string, suite: string, path: string): Promise<FirmwareImage> {
   let bytes: Uint8Array;
   try {
     bytes = await readFile(path);

@@ -11,6 +11,7 @@ export const PROGRAM_FOR_SUITE: Readonly<Record<SuiteName, FirmwareProgram>> = {
   'matrix-multiply': 'matrix-multiply',
   'multi-endpoint': 'multi-services',
   lifecycle: 'echo',
+  flood: 'echo',
 };
 
 /** Reference programs needed for the suites whose image farm.yaml does not give. */

@@ -17,6 +17,8 @@ import { InfrastructureError } from '../base/errors.js';
 import { simKind } from './sim/index.js';
 import { qemuKinds } from './qemu/index.js';
 import { linuxProcessKind } from './linux-process/index.js';
+import { linuxRemoteprocKind } from './linux-remoteproc/index.js';
+import { micropythonOpenampKind } from './micropython/index.js';
 
 export const EXTRA_KINDS_ENV = 'FARM_EXTRA_KINDS';
 
@@ -24,6 +26,8 @@ const BUILTIN_KINDS: readonly TargetKindDefinition[] = [
   simKind,
   ...(qemuKinds as readonly TargetKindDefinition[]),
   linuxProcessKind as TargetKindDefinition,
+  linuxRemoteprocKind as TargetKindDefinition,
+  micropythonOpenampKind as TargetKindDefinition,
 ];
 
 export class KindRegistry {

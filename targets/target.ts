@@ -9,8 +9,8 @@
  */
 import type { Strategy } from './protocols.js';
 
-export type SuiteName = 'echo' | 'matrix-multiply' | 'multi-endpoint' | 'lifecycle';
-export const SUITE_NAMES: readonly SuiteName[] = ['echo', 'matrix-multiply', 'multi-endpoint', 'lifecycle'];
+export type SuiteName = 'echo' | 'matrix-multiply' | 'multi-endpoint' | 'lifecycle' | 'flood';
+export const SUITE_NAMES: readonly SuiteName[] = ['echo', 'matrix-multiply', 'multi-endpoint', 'lifecycle', 'flood'];
 
 /** What a remote core runs for one suite: an image to load, or (linux-process) a command. */
 export interface FirmwareImage {
@@ -98,6 +98,9 @@ export interface Host {
 
   /** The remote's trace buffer as text (up to the first NUL), '' when it has none. */
   trace(): Promise<string>;
+
+  /** Hosts that are a kernel (Linux remoteproc): its log lines since the last `start`. */
+  kernelLog?(): Promise<readonly string[]>;
 }
 
 export interface TargetCapabilities {
@@ -106,6 +109,18 @@ export interface TargetCapabilities {
   readonly restartable: boolean;
   /** Fault kinds `Host.injectFault` supports on this target. */
   readonly faults: readonly FaultKind[];
+  /**
+   * The host's kernel binds its own rpmsg_client_sample driver to the remote's
+   * rpmsg-client-sample channel (Linux): the suite checks that exchange in `Host.kernelLog`.
+   */
+  readonly kernelClientSample?: boolean;
+  /**
+   * The host can announce a channel of its own (`openEndpoint({ announce: true })`) and use it
+   * as an endpoint with addresses. Default true. False on Linux remoteproc boards: a
+   * host-announced channel is a kernel device (RPMSG_CREATE_DEV_IOCTL + rpmsg_tty), whose
+   * traffic is a tty without addresses.
+   */
+  readonly hostAnnouncedChannels?: boolean;
 }
 
 /** One line of `farm doctor`: a prerequisite, whether it holds, and how to fix it. */
@@ -117,6 +132,8 @@ export interface Prerequisite {
   readonly debianPackages?: readonly string[];
   /** A fix that is not a package, said in words. */
   readonly hint?: string;
+  /** Not ok because what is there is wrong (e.g. a firmware file that is no image for the core), not because it is absent. */
+  readonly invalid?: boolean;
 }
 
 /** Where a target reports progress and console output while it runs. */

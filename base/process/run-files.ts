@@ -21,7 +21,7 @@ function alive(pid: number): boolean {
   }
 }
 
-/** Removes files of runs whose process is gone, from `dirs` (default /dev/shm and /tmp). Returns what it removed. */
+/** Removes files and folders of runs whose process is gone, from `dirs` (default /dev/shm and /tmp). Returns what it removed. */
 export function sweepStaleRunFiles(dirs: readonly string[] = ['/dev/shm', '/tmp']): string[] {
   const removed: string[] = [];
   for (const dir of dirs) {
@@ -36,7 +36,8 @@ export function sweepStaleRunFiles(dirs: readonly string[] = ['/dev/shm', '/tmp'
       if (!match || alive(Number(match[2]))) continue;
       const file = path.join(dir, name);
       try {
-        fs.rmSync(file, { force: true });
+        // Folders too: a container's bind-mounted run folder, a killed image build's root filesystem.
+        fs.rmSync(file, { force: true, recursive: true });
         removed.push(file);
       } catch {
         // someone else's file we may not remove: leave it

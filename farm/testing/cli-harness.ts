@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { EXTRA_KINDS_ENV } from '../../targets/registry.js';
-import { INTERRUPTED_TYPE, NOT_RUN_MESSAGE, SKIP_REASON_PROPERTY } from '../../reports/junit-reporter.js';
+import { INCOMPLETE_TYPE, INTERRUPTED_TYPE, NOT_RUN_MESSAGE, SKIP_REASON_PROPERTY } from '../../reports/junit-reporter.js';
 import { readJunit } from '../../reports/junit-reader.js';
 
 export const CLI = fileURLToPath(new URL('../cli.js', import.meta.url));
@@ -130,7 +130,8 @@ export function trackRun(pid: number, intervalMs = 20): { readonly pids: Readonl
 /**
  * Every test case of a JUnit file as "target|classname|name|outcome", outcome one of passed,
  * failure, error, skipped, and for a run that stopped: interrupted (cut off mid-test: <error
- * type="interrupted">) or not-run (<skipped/> whose skip.reason says "run interrupted: not run").
+ * type="interrupted">), not-run (<skipped/> whose skip.reason says "run interrupted: not run") or
+ * incomplete (the "(run) did not finish" testcase of a run that has not ended).
  */
 export function junitAllCases(xml: string): string[] {
   return readJunit(xml).suites.flatMap((suite) =>
@@ -139,6 +140,8 @@ export function junitAllCases(xml: string): string[] {
         ? 'failure'
         : testCase.error?.attributes.type === INTERRUPTED_TYPE
           ? 'interrupted'
+          : testCase.error?.attributes.type === INCOMPLETE_TYPE
+            ? 'incomplete'
           : testCase.error
             ? 'error'
             : testCase.skipped && testCase.properties.get(SKIP_REASON_PROPERTY) === NOT_RUN_MESSAGE
@@ -153,7 +156,7 @@ export function junitAllCases(xml: string): string[] {
 
 /** The test cases of a JUnit file that finished (see junitAllCases), as "target|classname|name|outcome". */
 export function junitCases(xml: string): string[] {
-  return junitAllCases(xml).filter((entry) => !entry.endsWith('|interrupted') && !entry.endsWith('|not-run'));
+  return junitAllCases(xml).filter((entry) => !/\|(interrupted|not-run|incomplete)$/.test(entry));
 }
 
 export async function waitFor(condition: () => boolean, timeoutMs: number, what: string): Promise<void> {

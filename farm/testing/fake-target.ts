@@ -13,6 +13,7 @@ import { createHash } from 'node:crypto';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { ConfigError } from '../../base/errors.js';
+import { FLOOD_SINK_WORD, FLOOD_SOURCE_WORD, floodPayload, floodPayloadOk } from '../../openamp/remote/control-words.js';
 import type { TargetContext, TargetKindDefinition } from '../../targets/kind.js';
 import { OrderedStrategy, formatStrategyStep } from '../../targets/strategies/ordered-strategy.js';
 import {
@@ -173,6 +174,7 @@ class FakeHost implements Host {
   private readonly dynamic = new Map<number, number>();
   private nextRemoteAddr = 0x403;
   private clientSampleCount = 0;
+  private floodSink: { count: number; next: number; bad: number } | undefined;
   private hung = false;
   private crashReason: string | undefined;
   private readonly crashWaiters: ((reason: string) => void)[] = [];
@@ -207,6 +209,7 @@ class FakeHost implements Host {
     this.crashReason = undefined;
     this.announced = [];
     this.clientSampleCount = 0;
+    this.floodSink = undefined;
     this.traceText = '';
     this.remoteLog(`fake remote: booted ${firmware.label}`);
     const channels: Channel[] =
@@ -316,7 +319,43 @@ class FakeHost implements Host {
     }
     if (dest !== 0x400) return;
     if (label === 'matrix-multiply') this.later(() => this.reply(0x400, src, multiplyReply(copy)));
+    else if (this.takeFloodWord(src, copy)) return;
     else this.later(() => this.reply(0x400, src, copy));
+  }
+
+  /** The reference echo's flood words (openamp/remote/control-words.ts): sink and source. */
+  private takeFloodWord(src: number, data: Uint8Array): boolean {
+    const word = (at: number): number => new DataView(data.buffer, data.byteOffset + at, 4).getUint32(0, true);
+    const report = (received: number, bad: number): Uint8Array => {
+      const out = new Uint8Array(12);
+      const view = new DataView(out.buffer);
+      [FLOOD_SINK_WORD, received, bad].forEach((value, index) => view.setUint32(4 * index, value, true));
+      return out;
+    };
+    if (this.floodSink) {
+      const sink = this.floodSink;
+      if (!floodPayloadOk(data, sink.next)) sink.bad++;
+      if (++sink.next === sink.count) {
+        this.floodSink = undefined;
+        this.later(() => this.reply(0x400, src, report(sink.next, sink.bad)));
+      }
+      return true;
+    }
+    if (data.length >= 8 && word(0) === FLOOD_SINK_WORD) {
+      const count = word(4);
+      if (count === 0) this.later(() => this.reply(0x400, src, report(0, 0)));
+      else this.floodSink = { count, next: 0, bad: 0 };
+      return true;
+    }
+    if (data.length >= 12 && word(0) === FLOOD_SOURCE_WORD) {
+      const count = word(4);
+      const size = Math.min(496, Math.max(4, word(8)));
+      this.later(() => {
+        for (let seq = 0; seq < count; seq++) this.reply(0x400, src, floodPayload(seq, size));
+      });
+      return true;
+    }
+    return false;
   }
 
   async injectFault(kind: FaultKind): Promise<void> {

@@ -37,6 +37,12 @@
 #define FW_MSG_CRASH 0xFA11C0DEu
 #define FW_MSG_HANG 0xFA11B10Cu
 #define FW_MSG_SHUTDOWN 0xEF56A55Au
+/* echo only, the flood suite (openamp/remote/control-words.ts): [SINK, count] takes the next
+ * `count` messages unanswered, checks each, then answers [SINK, received, bad]; [SOURCE, count,
+ * size] sends `count` messages of `size` bytes. Flood message `seq`: u32 seq, then byte i =
+ * (seq + i) & 0xff. */
+#define FW_MSG_FLOOD_SINK 0xF100D51Cu
+#define FW_MSG_FLOOD_SOURCE 0xF100D50Cu
 
 /* The bare-metal kick on the console UART (ASCII ENQ). Log text never carries it: fw_log writes
  * '?' in its place (a name the host sent could contain it). Same value as firmware/uart-kick.ts. */

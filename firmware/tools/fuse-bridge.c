@@ -17,6 +17,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fuse.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,6 +49,9 @@ static int io_all(int fd, void *buf, size_t len, int writing)
 	uint8_t *p = buf;
 	while (len > 0) {
 		ssize_t n = writing ? send(fd, p, len, MSG_NOSIGNAL) : recv(fd, p, len, 0);
+		/* -o intr: the caller was signalled (even SIGKILL waits for us otherwise): give up. */
+		if (n < 0 && errno == EINTR && fuse_interrupted())
+			return -2;
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
@@ -74,7 +78,12 @@ static int call(uint32_t op, const char *path, uint32_t flags, uint64_t fh, uint
 		goto out;
 	if (io_all(fd, &req, sizeof(req), 1) < 0 || io_all(fd, (void *)path, req.path_len, 1) < 0 || (data_len && io_all(fd, (void *)data, data_len, 1) < 0))
 		goto out;
-	if (io_all(fd, &rep, sizeof(rep), 0) < 0 || rep.data_len > MAX_REPLY)
+	int got = io_all(fd, &rep, sizeof(rep), 0);
+	if (got == -2) {
+		result = -EINTR;
+		goto out;
+	}
+	if (got < 0 || rep.data_len > MAX_REPLY)
 		goto out;
 	size_t keep = rep.data_len < out_max ? rep.data_len : out_max;
 	if (keep && io_all(fd, out, keep, 0) < 0)
@@ -204,7 +213,16 @@ static void *bridge_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 	cfg->attr_timeout = 0;
 	cfg->negative_timeout = 0;
 	cfg->direct_io = 1;
+	/* A process killed while blocked in a read (no message yet) must die, as with a real device:
+	 * the kernel's INTERRUPT makes libfuse send SIGUSR1 (its default intr_signal; our handler is
+	 * installed in main) to the thread serving it, whose recv() then fails with EINTR (io_all). */
+	cfg->intr = 1;
 	return NULL;
+}
+
+static void on_interrupt_signal(int signal)
+{
+	(void)signal;
 }
 
 static const struct fuse_operations operations = {
@@ -227,6 +245,9 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	socket_path = argv[2];
+	struct sigaction interrupt = { .sa_handler = on_interrupt_signal }; /* no SA_RESTART: recv() returns EINTR */
+	sigemptyset(&interrupt.sa_mask);
+	sigaction(SIGUSR1, &interrupt, NULL);
 	if (strlen(socket_path) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
 		fprintf(stderr, "fuse-bridge: socket path too long: %s\n", socket_path);
 		return 2;

@@ -55,6 +55,8 @@ enum {
 
 struct handle {
 	int used;
+	/* pread/pwrite at offset 0, or plain read/write once they gave ESPIPE (see io_read). */
+	volatile int plain_io;
 	int fd;
 	int is_ept;
 	volatile int closing;
@@ -125,13 +127,41 @@ static void reply_error(uint32_t handle, const char *what, int err)
 	emit(OP_ERROR, handle, text, n > 0 ? (size_t)n : 0);
 }
 
+/*
+ * One message per call. pread/pwrite take no file-position lock, so the reader thread blocked in
+ * a read never holds up a write on the same descriptor, whatever backs the node (rpmsg_char
+ * ignores the offset; a node that is a regular file to the VFS, such as the board double's FUSE
+ * file, would otherwise serialise them). Nodes that refuse offsets (ESPIPE: ttys) use read/write.
+ */
+static ssize_t io_read(struct handle *h, void *buf, size_t len)
+{
+	if (!h->plain_io) {
+		ssize_t n = pread(h->fd, buf, len, 0);
+		if (!(n < 0 && errno == ESPIPE))
+			return n;
+		h->plain_io = 1;
+	}
+	return read(h->fd, buf, len);
+}
+
+static ssize_t io_write(struct handle *h, const void *buf, size_t len)
+{
+	if (!h->plain_io) {
+		ssize_t n = pwrite(h->fd, buf, len, 0);
+		if (!(n < 0 && errno == ESPIPE))
+			return n;
+		h->plain_io = 1;
+	}
+	return write(h->fd, buf, len);
+}
+
 static void *reader_main(void *arg)
 {
 	struct handle *h = arg;
 	uint32_t id = (uint32_t)(h - handles);
 	uint8_t buf[MAX_PAYLOAD];
 	for (;;) {
-		ssize_t n = read(h->fd, buf, sizeof(buf));
+		ssize_t n = io_read(h, buf, sizeof(buf));
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n > 0) {
@@ -217,6 +247,7 @@ static void open_ept(uint32_t id, const uint8_t *payload, size_t len)
 		return;
 	}
 	h->is_ept = 1;
+	h->plain_io = 0;
 	h->used = 1;
 	if (start_reader(h, id) < 0) {
 		ioctl(h->fd, RPMSG_DESTROY_EPT_IOCTL);
@@ -257,6 +288,7 @@ static void open_tty(uint32_t id, const uint8_t *payload, size_t len)
 		return;
 	}
 	h->is_ept = 0;
+	h->plain_io = 1;
 	h->used = 1;
 	if (start_reader(h, id) < 0) {
 		close(h->fd);
@@ -339,7 +371,7 @@ int main(int argc, char **argv)
 			if (!h->used) {
 				reply_error(id, "SEND on a closed handle", EBADF);
 			} else {
-				ssize_t n = write(h->fd, payload, len);
+				ssize_t n = io_write(h, payload, len);
 				if (n < 0)
 					reply_error(id, h->path, errno);
 				else if ((size_t)n != len)

@@ -96,19 +96,22 @@ test('FileMemory unlinks on close only a file it created itself', () => {
 
 test('FileMemory reports a file that shrank under it as a MemoryAccessError, not stale bytes', () => {
   const file = freshPath();
-  const memory = FileMemory.create(file, 4096);
+  // The mapping is in whole pages: past the end but inside the file's last page the kernel
+  // shows zeros (still in bounds, no fault); a page the file no longer reaches is an error.
+  const memory = FileMemory.create(file, 3 * 4096);
   try {
-    fs.truncateSync(file, 1024);
+    fs.truncateSync(file, 4096);
     assert.equal(memory.getU32(0), 0);
-    assert.throws(() => memory.getU32(2048), (e: unknown) => e instanceof MemoryAccessError && /shorter/.test((e as Error).message));
-    assert.throws(() => memory.read(1000, 100), MemoryAccessError);
+    assert.throws(() => memory.getU32(8192), (e: unknown) => e instanceof MemoryAccessError && /shorter/.test((e as Error).message));
+    assert.throws(() => memory.read(4000, 200), MemoryAccessError);
+    assert.throws(() => memory.storeU32(4096, 1), MemoryAccessError);
   } finally {
     memory.close();
   }
 });
 
 // The real thing: another process maps the file MAP_SHARED (as QEMU and open-amp do) while we
-// go through pread/pwrite. The python side writes through its mapping, waits for us, then reads
+// map it too. The python side writes through its mapping, waits for us, then reads
 // through its mapping what we wrote, all while the mapping stays live.
 const MMAP_PEER = `
 import mmap, struct, sys

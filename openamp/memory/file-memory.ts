@@ -1,6 +1,9 @@
 import * as fs from 'node:fs';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
 import { InfrastructureError, MemoryAccessError, hex } from '../../base/errors.js';
-import { checkRange, type SharedMemory } from './shared-memory.js';
+import { checkRange } from './shared-memory.js';
+import { ViewMemory } from './view-memory.js';
 
 export interface FileMemoryCreateOptions {
   /** Remove the file when this handle closes (only ever for a file this handle created). */
@@ -15,35 +18,30 @@ export interface FileMemoryOpenOptions {
   size?: number;
 }
 
-/** Largest chunk handed to one read/write/fill syscall (keeps fill's scratch buffer small). */
-const FILL_CHUNK = 64 * 1024;
-
 /**
  * Shared memory over a file that another process maps MAP_SHARED: a QEMU memory-backend-file
- * with share=on, or open-amp's /dev/shm/openamp.shm. Node cannot mmap, so every access is a
- * positioned pread/pwrite on one fd; the page cache is the same memory the other process has
- * mapped, so our writes are visible to it (and its to us) as soon as the syscall returns.
+ * with share=on, or open-amp's /dev/shm/openamp.shm. We map it too (native/mapped-file.c, an
+ * addon `npm run build` compiles against Node's headers), so ring fields are plain loads and
+ * stores, ordered ones Atomics, as in any open-amp host; a pread per field cost ~1 µs each.
  *
- * Ordering: each access is a syscall, which the kernel brackets with full barriers, so the
- * ordered accessors (`load*`/`store*`) are the plain ones. A u16/u32 access is a single
- * copy of 2/4 bytes and is not torn for aligned fields on the machines we run on.
+ * The file belongs to the other side, which may shrink it (a hostile remote, a QEMU that died):
+ * the addon turns the bus error of an access past the new end into a fault count, and every
+ * access checks that count afterwards, so a shrunk file is a MemoryAccessError, never a crash.
  */
-export class FileMemory implements SharedMemory {
+export class FileMemory extends ViewMemory {
   readonly name: string;
-  private fd: number;
-  // Scratch for the scalar accessors: one per width so the hot path allocates nothing.
-  private readonly scratch1 = Buffer.alloc(1);
-  private readonly scratch2 = Buffer.alloc(2);
-  private readonly scratch4 = Buffer.alloc(4);
+  private mapping: ArrayBuffer | undefined;
+  private readonly faultsSeen: number;
 
   private constructor(
     readonly path: string,
-    fd: number,
-    readonly size: number,
+    mapping: ArrayBuffer,
     private readonly unlinkOnClose: boolean,
   ) {
-    this.fd = fd;
+    super(mapping);
+    this.mapping = mapping;
     this.name = `file:${path}`;
+    this.faultsSeen = mappedFile().faultCount[0]!;
   }
 
   /**
@@ -68,183 +66,113 @@ export class FileMemory implements SharedMemory {
     }
     try {
       fs.ftruncateSync(fd, size);
+      return new FileMemory(path, mapFile(path, fd, size), created && options.unlinkOnClose === true);
     } catch (error) {
-      fs.closeSync(fd);
       if (created) fs.rmSync(path, { force: true });
+      if (error instanceof InfrastructureError) throw error;
       throw new InfrastructureError(`cannot size shared-memory file ${path} to ${hex(size)} bytes: ${(error as Error).message}`, {
         cause: error,
       });
+    } finally {
+      // The mapping keeps the file; the descriptor is not needed after mmap.
+      fs.closeSync(fd);
     }
-    return new FileMemory(path, fd, size, created && options.unlinkOnClose === true);
   }
 
   /** Opens a file someone else created (QEMU's memory backend, the other open-amp process). */
   static open(path: string, options: FileMemoryOpenOptions = {}): FileMemory {
     const fd = openExisting(path);
-    let fileSize: number;
     try {
-      fileSize = fs.fstatSync(fd).size;
-    } catch (error) {
+      let fileSize: number;
+      try {
+        fileSize = fs.fstatSync(fd).size;
+      } catch (error) {
+        throw new InfrastructureError(`cannot stat shared-memory file ${path}: ${(error as Error).message}`, { cause: error });
+      }
+      const size = options.size ?? fileSize;
+      if (!Number.isSafeInteger(size) || size <= 0 || size > fileSize) {
+        throw new InfrastructureError(
+          `shared-memory file ${path} is ${fileSize} bytes; cannot use ${size} bytes of it` +
+            (fileSize === 0 ? ' (empty: has the other side created it yet?)' : ''),
+        );
+      }
+      return new FileMemory(path, mapFile(path, fd, size), false);
+    } finally {
       fs.closeSync(fd);
-      throw new InfrastructureError(`cannot stat shared-memory file ${path}: ${(error as Error).message}`, { cause: error });
     }
-    const size = options.size ?? fileSize;
-    if (!Number.isSafeInteger(size) || size <= 0 || size > fileSize) {
-      fs.closeSync(fd);
-      throw new InfrastructureError(
-        `shared-memory file ${path} is ${fileSize} bytes; cannot use ${size} bytes of it` +
-          (fileSize === 0 ? ' (empty: has the other side created it yet?)' : ''),
-      );
-    }
-    return new FileMemory(path, fd, size, false);
   }
 
   get closed(): boolean {
-    return this.fd < 0;
+    return this.mapping === undefined;
   }
 
-  read(offset: number, length: number): Uint8Array {
-    checkRange(this, offset, length);
-    const out = new Uint8Array(length);
-    this.readAt(out, offset);
-    return out;
-  }
-
-  readInto(offset: number, target: Uint8Array): void {
-    checkRange(this, offset, target.length);
-    this.readAt(target, offset);
-  }
-
-  write(offset: number, data: Uint8Array): void {
-    checkRange(this, offset, data.length);
-    this.writeAt(data, offset);
-  }
-
-  fill(offset: number, length: number, value: number): void {
-    checkRange(this, offset, length);
-    const chunk = Buffer.alloc(Math.min(length, FILL_CHUNK), value);
-    for (let done = 0; done < length; done += chunk.length) {
-      this.writeAt(chunk.subarray(0, Math.min(chunk.length, length - done)), offset + done);
+  protected override beforeAccess(offset: number, length: number): void {
+    if (this.mapping === undefined) {
+      throw new MemoryAccessError(`access of ${length} byte(s) at offset ${hex(offset)} after ${this.name} was closed`, offset, length);
     }
+    checkRange(this, offset, length);
   }
 
-  getU8(offset: number): number {
-    checkRange(this, offset, 1);
-    this.readScratch(this.scratch1, offset);
-    return this.scratch1[0]!;
-  }
-
-  getU16(offset: number): number {
-    checkRange(this, offset, 2);
-    this.readScratch(this.scratch2, offset);
-    return this.scratch2.readUInt16LE(0);
-  }
-
-  getU32(offset: number): number {
-    checkRange(this, offset, 4);
-    this.readScratch(this.scratch4, offset);
-    return this.scratch4.readUInt32LE(0);
-  }
-
-  setU8(offset: number, value: number): void {
-    checkRange(this, offset, 1);
-    this.scratch1[0] = value;
-    this.writeScratch(this.scratch1, offset);
-  }
-
-  setU16(offset: number, value: number): void {
-    checkRange(this, offset, 2);
-    this.scratch2.writeUInt16LE(value & 0xffff, 0);
-    this.writeScratch(this.scratch2, offset);
-  }
-
-  setU32(offset: number, value: number): void {
-    checkRange(this, offset, 4);
-    this.scratch4.writeUInt32LE(value >>> 0, 0);
-    this.writeScratch(this.scratch4, offset);
-  }
-
-  loadU8(offset: number): number {
-    return this.getU8(offset);
-  }
-
-  storeU8(offset: number, value: number): void {
-    this.setU8(offset, value);
-  }
-
-  loadU16(offset: number): number {
-    return this.getU16(offset);
-  }
-
-  storeU16(offset: number, value: number): void {
-    this.setU16(offset, value);
-  }
-
-  loadU32(offset: number): number {
-    return this.getU32(offset);
-  }
-
-  storeU32(offset: number, value: number): void {
-    this.setU32(offset, value);
+  protected override afterAccess(offset: number, length: number): void {
+    if (mappedFile().faultCount[0] !== this.faultsSeen) this.shrunk(offset, length);
   }
 
   /** Idempotent. Unlinks the file when it was created by this handle with `unlinkOnClose`. */
   close(): void {
-    if (this.fd < 0) return;
-    const fd = this.fd;
-    // Mark closed first: a later access must never reach a recycled fd number.
-    this.fd = -1;
-    fs.closeSync(fd);
+    const mapping = this.mapping;
+    if (mapping === undefined) return;
+    // Marked closed and views dropped first: a later access must never reach unmapped pages.
+    this.mapping = undefined;
+    this.dropViews();
+    mappedFile().unmap(mapping);
     if (this.unlinkOnClose) fs.rmSync(this.path, { force: true });
   }
 
-  private liveFd(offset: number, length: number): number {
-    if (this.fd < 0) {
-      throw new MemoryAccessError(`access of ${length} byte(s) at offset ${hex(offset)} after ${this.name} was closed`, offset, length);
+  private shrunk(offset: number, length: number): never {
+    let now = 'unknown';
+    try {
+      now = `${fs.statSync(this.path).size}`;
+    } catch {
+      // gone altogether
     }
-    return this.fd;
-  }
-
-  private readScratch(scratch: Buffer, offset: number): void {
-    const got = fs.readSync(this.liveFd(offset, scratch.length), scratch, 0, scratch.length, offset);
-    if (got !== scratch.length) this.shortAccess('read', offset, scratch.length, got);
-  }
-
-  private writeScratch(scratch: Buffer, offset: number): void {
-    const put = fs.writeSync(this.liveFd(offset, scratch.length), scratch, 0, scratch.length, offset);
-    if (put !== scratch.length) this.shortAccess('write', offset, scratch.length, put);
-  }
-
-  // Regular files and tmpfs transfer everything in one call; the loop covers the rest and is
-  // bounded because each round must make progress.
-  private readAt(target: Uint8Array, offset: number): void {
-    const fd = this.liveFd(offset, target.length);
-    let done = 0;
-    while (done < target.length) {
-      const got = fs.readSync(fd, target, done, target.length - done, offset + done);
-      if (got <= 0) this.shortAccess('read', offset, target.length, done);
-      done += got;
-    }
-  }
-
-  private writeAt(data: Uint8Array, offset: number): void {
-    const fd = this.liveFd(offset, data.length);
-    let done = 0;
-    while (done < data.length) {
-      const put = fs.writeSync(fd, data, done, data.length - done, offset + done);
-      if (put <= 0) this.shortAccess('write', offset, data.length, done);
-      done += put;
-    }
-  }
-
-  private shortAccess(what: 'read' | 'write', offset: number, length: number, transferred: number): never {
-    // The file shrank under us (the other side truncated or recreated it).
     throw new MemoryAccessError(
-      `${what} of ${length} byte(s) at offset ${hex(offset)} of ${this.name} transferred only ${transferred}: ` +
-        `the file is shorter than the ${this.size} bytes it had when opened`,
+      `access of ${length} byte(s) at offset ${hex(offset)} of ${this.name} is past its end: the file is shorter than the ` +
+        `${this.size} bytes it had when mapped (${now} now: the other side truncated or recreated it)`,
       offset,
       length,
     );
+  }
+}
+
+interface MappedFileAddon {
+  map(fd: number, size: number): ArrayBuffer;
+  unmap(buffer: ArrayBuffer): void;
+  faults(): Int32Array;
+}
+
+let addon: { map: MappedFileAddon['map']; unmap: MappedFileAddon['unmap']; faultCount: Int32Array } | undefined;
+
+/** The addon, loaded once (its fault counter is one buffer for the whole process). */
+function mappedFile(): NonNullable<typeof addon> {
+  if (!addon) {
+    const file = fileURLToPath(new URL('./native/mapped-file.node', import.meta.url));
+    let loaded: MappedFileAddon;
+    try {
+      loaded = createRequire(import.meta.url)(file) as MappedFileAddon;
+    } catch (error) {
+      throw new InfrastructureError(`cannot load the shared-memory addon ${file} (run \`npm run build\`): ${(error as Error).message}`, { cause: error });
+    }
+    addon = { map: loaded.map, unmap: loaded.unmap, faultCount: loaded.faults() };
+  }
+  return addon;
+}
+
+function mapFile(path: string, fd: number, size: number): ArrayBuffer {
+  try {
+    return mappedFile().map(fd, size);
+  } catch (error) {
+    if (error instanceof InfrastructureError) throw error;
+    throw new InfrastructureError(`cannot map shared-memory file ${path} (${hex(size)} bytes): ${(error as Error).message}`, { cause: error });
   }
 }
 

@@ -10,6 +10,30 @@ export const FAULT_CRASH_WORD = 0xfa11c0de;
 /** Makes the remote stop servicing its rings while it keeps "running". */
 export const FAULT_HANG_WORD = 0xfa11b10c;
 
+/**
+ * Flood (echo program, the flood suite): [FLOOD_SINK_WORD, count] makes the remote take the
+ * next `count` messages without answering, checking each (floodPayloadOk), then answer once
+ * with [FLOOD_SINK_WORD, received, bad]; [FLOOD_SOURCE_WORD, count, size] makes it send
+ * `count` messages of `size` bytes (floodPayload) as fast as the host returns buffers.
+ */
+export const FLOOD_SINK_WORD = 0xf100d51c;
+export const FLOOD_SOURCE_WORD = 0xf100d50c;
+
+/** Flood message `seq`: the sequence number (u32 LE), then byte i = (seq + i) & 0xff. */
+export function floodPayload(seq: number, size: number): Uint8Array {
+  const out = new Uint8Array(size);
+  for (let i = 4; i < size; i++) out[i] = (seq + i) & 0xff;
+  new DataView(out.buffer).setUint32(0, seq >>> 0, true);
+  return out;
+}
+
+/** True when `data` is flood message `seq` (of any length from 4 bytes). */
+export function floodPayloadOk(data: Uint8Array, seq: number): boolean {
+  if (data.length < 4 || new DataView(data.buffer, data.byteOffset, 4).getUint32(0, true) !== seq >>> 0) return false;
+  for (let i = 4; i < data.length; i++) if (data[i] !== ((seq + i) & 0xff)) return false;
+  return true;
+}
+
 export type ControlCommand = 'shutdown' | 'crash' | 'hang';
 
 /** The command a message carries, if any. Messages shorter than 4 bytes carry none. */

@@ -77,3 +77,32 @@ test('a crash word kills the remote worker with a fault', async () => {
     await machine.close();
   }
 });
+
+test('with a host spin, the echo of a fast remote is read before the event loop runs again; without, it waits for the doorbell', async () => {
+  // A generous budget: the spin ends at the first message, and a loaded machine may be slow to
+  // run the remote's thread; what is checked is where the echo was read, not how fast.
+  for (const spin of [1_000_000, 0]) {
+    const machine = await startLoopbackMachine({ program: 'echo', memory: 'sab', doorbell: 'atomics', remoteSpinMicros: 100_000, hostSpinMicros: spin });
+    try {
+      const endpoint = await demoEndpoint(machine);
+      const received: Uint8Array[] = [];
+      const inbox = machine.host.createEndpoint({ name: 'spin-probe', dest: endpoint.dest, onMessage: (message) => void received.push(message.data.slice()) });
+      let eventLoopTurned = false;
+      setImmediate(() => (eventLoopTurned = true));
+      await inbox.send(new Uint8Array([1, 2, 3, 4]), { timeoutMs: 2000 });
+      for (let i = 0; i < 10; i++) await Promise.resolve(); // microtasks only: the spin runs in one
+      if (spin > 0) {
+        assert.equal(eventLoopTurned, false, 'no event-loop turn happened before the check');
+        assert.equal(received.length, 1, 'the echo was read by the spin after the send');
+      } else {
+        assert.equal(received.length, 0, 'without a spin nothing is read until the doorbell is serviced');
+        const deadline = Date.now() + 5000;
+        while (received.length === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 1));
+        assert.equal(received.length, 1, 'the doorbell delivered the echo later');
+      }
+      inbox.destroy();
+    } finally {
+      await machine.close();
+    }
+  }
+});

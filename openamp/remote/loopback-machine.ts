@@ -24,6 +24,8 @@ export interface LoopbackMachineOptions {
   listen?: boolean;
   /** Remote spin before blocking, in µs. */
   remoteSpinMicros?: number;
+  /** Host spin on the rings after each send, in µs (RpmsgVirtioOptions.spinAfterSendUs; default 0). */
+  hostSpinMicros?: number;
   /** Interval of the polling doorbell, in ms (default 1). */
   pollIntervalMs?: number;
   /** Each console line of the remote. */
@@ -131,6 +133,7 @@ export async function startLoopbackMachine(options: LoopbackMachineOptions): Pro
       bufferSize: layout.bufferPool.bufferSize,
       bufferPool: { da: layout.bufferPool.offset, size: layout.bufferPool.size },
       listen: options.listen ?? true,
+      spinAfterSendUs: options.hostSpinMicros ?? 0,
     });
     const worker = remote;
     let closed: Promise<RemoteWorkerExit> | undefined;

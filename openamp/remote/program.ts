@@ -26,6 +26,11 @@ export interface RemoteProgramContext {
    */
   reply(endpoint: RpmsgEndpoint, data: Uint8Array, dest: number): void;
   /**
+   * Sends `count` messages from `endpoint` to `dest`, each made by `next()` when a buffer is
+   * free for it (a flood source: as fast as the host returns buffers, never queued whole).
+   */
+  replyStream(endpoint: RpmsgEndpoint, dest: number, count: number, next: () => Uint8Array): void;
+  /**
    * Acts on a control word (crash / hang; shutdown is the program's to handle) and returns true
    * when `message` was one, so the handler stops there.
    */

@@ -44,9 +44,11 @@ export type RemoteCoreOutcome =
 
 interface PendingReply {
   endpoint: RpmsgEndpoint;
+  /** One message, or (a stream) the next of `left` messages `next()` makes. */
   data: Uint8Array;
   dest: number;
   since: number;
+  stream?: { left: number; next: () => Uint8Array };
 }
 
 /** Replies queued behind a full ring; past this the oldest are dropped (a stuck host). */
@@ -218,6 +220,13 @@ export class RemoteCore {
       }
       try {
         head.endpoint.trySend(head.data, head.dest);
+        const stream = head.stream;
+        if (stream && --stream.left > 0) {
+          // A stream stays at the head: its next message waits for the next free buffer.
+          head.data = stream.next();
+          head.since = now;
+          continue;
+        }
         this.pending.shift();
       } catch (error) {
         if (isNoBuffer(error) && now - head.since < this.sendTimeoutMs) return;
@@ -249,6 +258,11 @@ export class RemoteCore {
         }
         // The message buffer may be reused by the device once the handler returns.
         this.pending.push({ endpoint, data: data.slice(), dest, since: performance.now() });
+      },
+      replyStream: (endpoint, dest, count, next) => {
+        if (count <= 0) return;
+        this.pending.push({ endpoint, data: next(), dest, since: performance.now(), stream: { left: count, next } });
+        this.flush();
       },
       takeFault: (message: RpmsgMessage) => {
         const command = controlCommandOf(message.data);

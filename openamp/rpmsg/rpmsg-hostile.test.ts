@@ -18,23 +18,48 @@ import { MemoryVdevTransport, TEST_VDEV_STATUS, createRpmsgPair, createTestMachi
  * side must report a typed protocol error at once (poll() is synchronous: the deadline is the
  * poll call itself), drop the entry, never read or write outside shared memory (every access
  * goes through bounds-checked SharedMemory, so an overrun would surface as a thrown
- * MemoryAccessError) and never hang (each poll is timed).
+ * MemoryAccessError) and never hang: each poll's work is bounded by counting its accesses to
+ * shared memory, not by timing it, so the check does not depend on how loaded the machine is.
  */
 
 const NUM = 8;
 const LAYOUT = vringLayout(NUM, 0x1000);
-const POLL_DEADLINE_MS = 250;
+/**
+ * Shared-memory accesses one poll may make. A poll handles at most one ring's worth of entries
+ * (NUM), each with a bounded number of reads and writes: the most seen in one poll over 5x the
+ * default cases of these properties is 166, so 4096 leaves room for honest changes while a loop
+ * driven by hostile indices would blow through it at once.
+ */
+const POLL_ACCESS_BUDGET = 4096;
+/** A runaway poll is stopped here (the access throws) rather than left to spin. */
+const RUNAWAY_ACCESSES = 16 * POLL_ACCESS_BUDGET;
+
+let pollAccesses = 0;
+
+/** Counts every access made through `memory` (the object both sides share) from now on. */
+function countAccesses(memory: SharedMemory): void {
+  const methods = ['read', 'readInto', 'write', 'fill', 'getU8', 'getU16', 'getU32', 'setU8', 'setU16', 'setU32', 'loadU8', 'storeU8', 'loadU16', 'storeU16', 'loadU32', 'storeU32'] as const;
+  const target = memory as unknown as Record<string, (...args: unknown[]) => unknown>;
+  for (const method of methods) {
+    const original = target[method] as (...args: unknown[]) => unknown;
+    target[method] = function counted(this: unknown, ...args: unknown[]) {
+      if (++pollAccesses > RUNAWAY_ACCESSES) throw new Error(`runaway poll: more than ${RUNAWAY_ACCESSES} shared-memory accesses`);
+      return original.apply(this, args);
+    };
+  }
+}
 
 function timedPoll(device: { poll(): number }): number {
-  const started = performance.now();
+  pollAccesses = 0;
   const handled = device.poll();
-  const took = performance.now() - started;
-  assert.ok(took < POLL_DEADLINE_MS, `poll took ${took.toFixed(1)} ms`);
+  assert.ok(pollAccesses <= POLL_ACCESS_BUDGET, `poll made ${pollAccesses} shared-memory accesses (budget ${POLL_ACCESS_BUDGET}): its work is not bounded by the ring`);
+  assert.ok(handled <= NUM, `poll handled ${handled} entries of a ${NUM}-entry ring`);
   return handled;
 }
 
 function readyPair(): RpmsgPair & { memory: SharedMemory; v0: number; v1: number } {
   const pair = createRpmsgPair({ num: NUM });
+  countAccesses(pair.machine.memory);
   pair.pump();
   assert.equal(pair.remote.ready, true);
   const [v0, v1] = pair.machine.vringOffsets;

@@ -1,4 +1,5 @@
 import { test } from 'node:test';
+import fc from 'fast-check';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
@@ -61,4 +62,12 @@ test('every property test takes its budget from the table, and every budget in t
     assert.equal(uses.get(name)?.length, 1, `budget "${name}" is used by ${uses.get(name)?.join(', ') ?? 'no property'}`);
   }
   for (const name of uses.keys()) assert.ok(name in PROPERTY_BUDGETS, `"${name}" is not in PROPERTY_BUDGETS`);
+});
+
+test('a failing property says which check failed, not only its seed and path', () => {
+  // This file imports fuzz-runs.js, as every property test does.
+  assert.throws(
+    () => fc.assert(fc.property(fc.integer({ min: 0, max: 1000 }), (n) => assert.ok(n < 500, `poll made ${n} accesses`)), { numRuns: 1000, seed: 42 }),
+    (error: unknown) => error instanceof Error && /seed: 42/.test(error.message) && /poll made 500 accesses/.test(error.message),
+  );
 });

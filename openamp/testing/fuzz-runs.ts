@@ -6,7 +6,14 @@
  * 20x longer, FARM_FUZZ_RUNS=1000 runs everything at a tenth. Unset, empty or invalid
  * values leave the defaults alone. At least one run always happens.
  */
+import fc from 'fast-check';
+
 export const FUZZ_RUNS_REFERENCE = 10_000;
+
+// fast-check 4 reports a failed property as its seed, path and counterexample, and keeps the
+// failed check itself in the error's `cause`, which the test runner does not print: every
+// property test imports this module, so every failure here says which check failed.
+fc.configureGlobal({ ...fc.readConfigureGlobal(), includeErrorInReport: true });
 
 export function fuzzRuns(defaultRuns: number, env: NodeJS.ProcessEnv = process.env): number {
   const raw = env.FARM_FUZZ_RUNS?.trim();

@@ -23,6 +23,7 @@ import { startLoopbackMachine, type LoopbackDoorbellKind, type LoopbackMemoryKin
 import type { RpmsgDevice } from '../../openamp/rpmsg/api.js';
 import { OpenAmpHost } from '../openamp-host/openamp-host.js';
 import { writeSimFirmware } from '../sim/sim-firmware.js';
+import { SIM_PARAM_DEFAULTS } from '../sim/sim-params.js';
 import { SimSoc } from '../sim/sim-soc.js';
 import { measureEchoRoundTrips, type EchoRoundTripResult } from '../../openamp/bench/echo-round-trips.js';
 
@@ -58,7 +59,7 @@ function pollForChannel(device: RpmsgDevice & { announcedServices: ReadonlyMap<s
 async function runSim(rounds: number, warmup: number, mode: 'busy-poll' | 'event'): Promise<EchoRoundTripResult> {
   const dir = await mkdtemp(join(tmpdir(), 'echo-bench-'));
   const soc = new SimSoc({ name: 'bench-sim', remoteSpinMicros: mode === 'busy-poll' ? 2000 : 50 });
-  const host = new OpenAmpHost({ ops: soc, doorbell: () => soc.hostDoorbell, name: 'bench-sim', listen: mode === 'event' });
+  const host = new OpenAmpHost({ ops: soc, doorbell: () => soc.hostDoorbell, name: 'bench-sim', listen: mode === 'event', spinAfterSendUs: mode === 'event' ? SIM_PARAM_DEFAULTS.hostSpinMicros : 0 });
   soc.onCrash = (reason) => host.remoteproc.reportCrash(reason);
   try {
     await host.start(await writeSimFirmware(dir, { program: 'echo' }));

@@ -13,7 +13,9 @@
  * polling and with timer polling only (pollBurstMs 0), so the difference is measured, not assumed.
  * Human-readable lines first, then one JSON object per line.
  *
- * Options: --quick (fewer boots and round trips), --kinds a,b (only these kinds).
+ * Options: --quick (fewer boots and round trips), --kinds a,b (only these kinds), --container
+ * IMAGE (QEMU kinds run QEMU in a container of IMAGE, a recipe such as `qemu` or a local image;
+ * the UART is then a socket, so the uart 'socket' variant is left out).
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -28,7 +30,7 @@ import { loadKindRegistry } from '../registry.js';
 import type { TargetKindDefinition } from '../kind.js';
 import type { Target, TargetLog } from '../target.js';
 
-export const TARGET_BENCH_KINDS = ['qemu-riscv64-virt', 'qemu-cortex-m4', 'qemu-versal-r5', 'linux-process'] as const;
+export const TARGET_BENCH_KINDS = ['qemu-riscv64-virt', 'qemu-cortex-m4', 'qemu-versal-r5', 'qemu-zynqmp-r5', 'linux-process'] as const;
 export const TARGET_BENCH_PAYLOAD_BYTES = 496;
 /** The goal: the first announcement within this long of spawning QEMU. */
 export const ANNOUNCE_GOAL_MS = 1000;
@@ -48,6 +50,8 @@ const QEMU_DOORBELL_VARIANTS = [
 export interface BootRecord {
   benchmark: 'target-boot';
   kind: string;
+  /** The image QEMU ran in, when it ran in a container. */
+  container?: string;
   /** What the time is measured from: "QEMU spawn" or "Host.start (spawns the process)". */
   from: string;
   boots: number;
@@ -60,6 +64,7 @@ export interface BootRecord {
 export interface TargetEchoRecord extends EchoRoundTripResult {
   benchmark: 'target-echo-round-trip';
   kind: string;
+  container?: string;
   doorbell: string;
 }
 
@@ -113,6 +118,8 @@ function median(values: readonly number[]): number {
 
 export interface TargetBenchOptions {
   kinds: readonly string[];
+  /** QEMU kinds: run QEMU in a container of this image (params.container). */
+  container?: string;
   boots: number;
   rounds: number;
   warmup: number;
@@ -128,7 +135,12 @@ export async function runTargetBench(options: TargetBenchOptions): Promise<(Boot
       options.print(`${kind}: not registered, skipped`);
       continue;
     }
-    const missing = (await definition.prerequisites(definition.parseParams(undefined, 'params'), { configDir: process.cwd() })).filter((p) => !p.ok);
+    // Only QEMU kinds take a container; the others run as always.
+    const base: Record<string, unknown> | undefined = options.container && kind.startsWith('qemu-') ? { container: options.container } : undefined;
+    const withBase = (params: object | undefined): unknown => (base || params ? { ...params, ...base } : undefined);
+    const tag = base ? { container: options.container } : {};
+    const label = base ? `${kind} (in a container of ${options.container})` : kind;
+    const missing = (await definition.prerequisites(definition.parseParams(base, 'params'), { configDir: process.cwd() })).filter((p) => !p.ok);
     if (missing.length > 0) {
       options.print(`${kind}: cannot run here (${missing.map((p) => p.detail).join('; ')}), skipped`);
       continue;
@@ -136,18 +148,21 @@ export async function runTargetBench(options: TargetBenchOptions): Promise<(Boot
     const times: number[] = [];
     let from = '';
     for (let i = 0; i < options.boots; i++) {
-      const booted = await boot(definition, undefined);
+      const booted = await boot(definition, base);
       try {
         times.push(booted.toAnnouncementMs);
         from = booted.from;
         if (i === options.boots - 1) {
           const variants: { params: unknown; rounds: number }[] = [{ params: undefined, rounds: options.rounds }];
-          if (booted.target instanceof QemuTarget) variants.push(...QEMU_DOORBELL_VARIANTS.map((params) => ({ params, rounds: 'pollBurstMs' in params && params.pollBurstMs === 0 ? Math.max(20, Math.round(options.rounds / 10)) : options.rounds })));
+          if (booted.target instanceof QemuTarget) {
+            const applicable = QEMU_DOORBELL_VARIANTS.filter((params) => !(base && 'uart' in params));
+            variants.push(...applicable.map((params) => ({ params, rounds: 'pollBurstMs' in params && params.pollBurstMs === 0 ? Math.max(20, Math.round(options.rounds / 10)) : options.rounds })));
+          }
           for (const [index, variant] of variants.entries()) {
-            const subject = index === 0 ? booted : await boot(definition, variant.params);
+            const subject = index === 0 ? booted : await boot(definition, withBase(variant.params as object | undefined));
             try {
               const result = await echo(subject.host, variant.rounds, Math.max(10, Math.round(options.warmup * (variant.rounds / options.rounds))));
-              const record: TargetEchoRecord = { benchmark: 'target-echo-round-trip', kind, doorbell: describeDoorbell(subject.target), ...result };
+              const record: TargetEchoRecord = { benchmark: 'target-echo-round-trip', kind, ...tag, doorbell: describeDoorbell(subject.target), ...result };
               records.push(record);
               options.print(describeEcho(record));
             } finally {
@@ -159,10 +174,10 @@ export async function runTargetBench(options: TargetBenchOptions): Promise<(Boot
         await booted.close();
       }
     }
-    const record: BootRecord = { benchmark: 'target-boot', kind, from, boots: times.length, toAnnouncementMs: times, medianMs: median(times), maxMs: Math.max(...times) };
+    const record: BootRecord = { benchmark: 'target-boot', kind, ...tag, from, boots: times.length, toAnnouncementMs: times, medianMs: median(times), maxMs: Math.max(...times) };
     records.push(record);
     options.print(
-      `${kind}: ${from} -> first NS announcement: ${times.map((t) => t.toFixed(0)).join(', ')} ms (median ${record.medianMs.toFixed(0)} ms)` +
+      `${label}: ${from} -> first NS announcement: ${times.map((t) => t.toFixed(0)).join(', ')} ms (median ${record.medianMs.toFixed(0)} ms)` +
         (from === 'QEMU spawn' ? `; goal ${ANNOUNCE_GOAL_MS} ms: ${record.maxMs <= ANNOUNCE_GOAL_MS ? 'met' : 'NOT met'}` : ''),
     );
   }
@@ -188,7 +203,7 @@ function count(value: number): string {
 
 export function describeEcho(record: TargetEchoRecord): string {
   return (
-    `${record.kind} echo through the farm host, ${record.doorbell}: ${count(record.roundTrips)} round trips of ${record.payloadBytes} B in ${record.seconds.toFixed(2)} s: ` +
+    `${record.kind}${record.container ? ` (in a container of ${record.container})` : ''} echo through the farm host, ${record.doorbell}: ${count(record.roundTrips)} round trips of ${record.payloadBytes} B in ${record.seconds.toFixed(2)} s: ` +
     `p50 ${record.p50Us.toFixed(1)} µs, p99 ${record.p99Us.toFixed(1)} µs, ${count(record.messagesPerSecond)} msgs/s both ways, ${record.megabytesPerSecond.toFixed(2)} MB/s`
   );
 }
@@ -197,8 +212,11 @@ async function main(argv: readonly string[]): Promise<void> {
   const quick = argv.includes('--quick');
   const kindsAt = argv.indexOf('--kinds');
   const kinds = kindsAt >= 0 ? (argv[kindsAt + 1] ?? '').split(',').filter(Boolean) : [...TARGET_BENCH_KINDS];
+  const containerAt = argv.indexOf('--container');
+  const container = containerAt >= 0 ? argv[containerAt + 1] : undefined;
   const records = await runTargetBench({
     kinds,
+    container,
     boots: quick ? 1 : 3,
     rounds: quick ? 200 : 2000,
     warmup: quick ? 20 : 200,

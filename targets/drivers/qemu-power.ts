@@ -2,6 +2,7 @@ import { InfrastructureError } from '../../base/errors.js';
 import { QemuInstance } from '../../qemu/qemu-instance.js';
 import type { PowerProtocol, PowerState } from '../protocols.js';
 import type { QemuMachineResource } from '../resources/qemu-machine.js';
+import { qemuContainerRunner } from './qemu-container-runner.js';
 
 export interface QemuPowerOptions {
   readonly machine: QemuMachineResource;
@@ -100,6 +101,7 @@ export class QemuPowerDriver implements PowerProtocol {
       stubDir: machine.stubDir,
       name: machine.name,
       uart: machine.uart,
+      ...(machine.container ? { container: qemuContainerRunner(machine.container, machine.name) } : {}),
       kick: { byte: machine.kickByte, onKick: () => this.options.onKick?.() },
       ...(this.options.onConsole ? { onConsole: this.options.onConsole } : {}),
       ...(this.options.onStderr ? { onStderr: this.options.onStderr } : {}),

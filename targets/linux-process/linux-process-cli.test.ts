@@ -49,7 +49,7 @@ const FARM = `targets:
         echo: [./no-such-remote, --shm, '{shm}', --socket, '{socket}']
 `;
 
-test('farm run --target lp: all four suites pass on the linux-process remote; nothing is left in /dev/shm or /tmp', async () => {
+test('farm run --target lp: all five suites pass on the linux-process remote; nothing is left in /dev/shm or /tmp', async () => {
   const before = snapshot();
   const config = space.write('farm.yaml', FARM);
   const cli = startCli(['run', '--config', config, '--target', 'lp', '--out', 'out-lp'], space.dir);
@@ -58,9 +58,9 @@ test('farm run --target lp: all four suites pass on the linux-process remote; no
   run.stop();
   assert.equal(result.code, 0, result.stdout + result.stderr);
   const cases = junitCases(readFileSync(join(space.dir, 'out-lp', 'junit.xml'), 'utf8'));
-  assert.equal(cases.length, 11, cases.join('\n'));
+  assert.equal(cases.length, 13, cases.join('\n'));
   assert.ok(cases.every((entry) => entry.startsWith('lp|') && entry.endsWith('|passed')), cases.join('\n'));
-  for (const suite of ['echo', 'matrix-multiply', 'multi-endpoint', 'lifecycle']) {
+  for (const suite of ['echo', 'matrix-multiply', 'multi-endpoint', 'lifecycle', 'flood']) {
     assert.match(result.stdout, new RegExp(`^lp\\s+${suite}\\s+\\d+\\s+0\\s+0\\s+0`, 'm'));
   }
   const junit = readFileSync(join(space.dir, 'out-lp', 'junit.xml'), 'utf8');

@@ -29,6 +29,8 @@ export interface LinuxProcessParams {
   readonly stallTimeoutMs: number;
   /** SIGTERM -> SIGKILL grace when stopping the remote, in ms. */
   readonly stopGraceMs: number;
+  /** How long the host spins on its rings after each send before it waits for the kick, in µs (0: never). */
+  readonly hostSpinMicros: number;
 }
 
 export const LINUX_PROCESS_PARAM_DEFAULTS: LinuxProcessParams = {
@@ -38,6 +40,7 @@ export const LINUX_PROCESS_PARAM_DEFAULTS: LinuxProcessParams = {
   startTimeoutMs: 10_000,
   stallTimeoutMs: 1000,
   stopGraceMs: 1000,
+  hostSpinMicros: 50,
 };
 
 export const PLACEHOLDERS = { shm: '{shm}', shmPath: '{shmPath}', socket: '{socket}' } as const;
@@ -107,6 +110,7 @@ export function parseLinuxProcessParams(raw: unknown, path: string): LinuxProces
     startTimeoutMs: integerParam(record, 'startTimeoutMs', path, { min: 100, max: 120_000 }, defaults.startTimeoutMs),
     stallTimeoutMs: integerParam(record, 'stallTimeoutMs', path, { min: 100, max: 60_000 }, defaults.stallTimeoutMs),
     stopGraceMs: integerParam(record, 'stopGraceMs', path, { min: 0, max: 60_000 }, defaults.stopGraceMs),
+    hostSpinMicros: integerParam(record, 'hostSpinMicros', path, { min: 0, max: 10_000 }, defaults.hostSpinMicros),
   };
 }
 

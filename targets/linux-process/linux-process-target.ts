@@ -103,6 +103,7 @@ export class LinuxProcessTarget implements Target {
       // A remote that exits closes its socket first; its exit (reaped by farm-reaper, then seen
       // here) is the better verdict, and may take a moment on a loaded machine.
       peerGoneGraceMs: 600,
+      spinAfterSendUs: params.hostSpinMicros,
       launch: (firmware) => this.launch(firmware),
       faultInjector: (kind) => this.injectFault(kind),
       log: (line) => this.log?.info(line),

@@ -206,7 +206,7 @@ test('prerequisites: toolchain for the reference firmware and farm-reaper, the c
   assert.ok(reference.some((p) => p.name.startsWith('gcc') && p.debianPackages?.includes('gcc')));
   assert.ok(reference.some((p) => p.name.startsWith('make') && p.debianPackages?.includes('make')));
   assert.ok(reference.some((p) => p.name.startsWith('C library headers') && p.debianPackages?.includes('libc6-dev')), 'gcc only recommends libc6-dev');
-  const all = Object.fromEntries(['echo', 'matrix-multiply', 'multi-endpoint', 'lifecycle'].map((s) => [s, ['no-such-remote-binary', '{shm}', '{socket}']]));
+  const all = Object.fromEntries(['echo', 'matrix-multiply', 'multi-endpoint', 'lifecycle', 'flood'].map((s) => [s, ['no-such-remote-binary', '{shm}', '{socket}']]));
   const custom = await linuxProcessKind.prerequisites({ ...LINUX_PROCESS_PARAM_DEFAULTS, commands: all }, { configDir: process.cwd() });
   // Still a compiler: every remote runs under farm-reaper, which is built from firmware/tools.
   assert.ok(custom.some((p) => p.name.startsWith('gcc') && /farm-reaper/.test(p.name)), 'gcc builds farm-reaper even when every suite has its own command');

@@ -26,7 +26,7 @@ async function bootEcho(machine: QemuMachineName) {
   return { qemu, rp, console: () => console, stderr: () => stderr };
 }
 
-for (const machine of ['riscv64-virt', 'cortex-m4', 'versal-r5'] as const) {
+for (const machine of ['riscv64-virt', 'cortex-m4', 'versal-r5', 'zynqmp-r5'] as const) {
   test(`${machine}: the echo firmware announces, echoes, restarts and its crash is seen; nothing is left behind`, { timeout: 60_000 }, async () => {
     const { qemu, rp, console, stderr } = await bootEcho(machine);
     const files = [...qemu.files];
@@ -94,7 +94,7 @@ test('riscv64-virt: wrong-machine images and segments outside RAM are firmware e
   void SegmentOutsideRamError;
 });
 
-for (const machine of ['riscv64-virt', 'cortex-m4', 'versal-r5'] as const) {
+for (const machine of ['riscv64-virt', 'cortex-m4', 'versal-r5', 'zynqmp-r5'] as const) {
   test(`${machine}: a host buffer over the firmware image is a logged protocol error; the image is not overwritten and echo goes on`, { timeout: 60_000 }, async () => {
     const { qemu, rp, console } = await bootEcho(machine);
     try {

@@ -37,14 +37,30 @@ export interface QemuParams {
   readonly pollBurstMs: number;
   /** How long a silent remote may take before it counts as hung, in ms. */
   readonly stallTimeoutMs: number;
+  /**
+   * Run QEMU inside a container of this image: a recipe name (`qemu`, built by `farm images
+   * build`) or a local image reference (a vendor's QEMU build). Undefined: QEMU on the host.
+   */
+  readonly container: string | undefined;
 }
 
-export const QEMU_PARAM_DEFAULTS: QemuParams = { uart: 'pty', doorbell: 'uart', uartSafetyPollMs: 20, uartBurstMs: 0, pollIntervalMs: 1, pollBurstMs: 0.2, stallTimeoutMs: 1000 };
+export const QEMU_PARAM_DEFAULTS: QemuParams = { uart: 'pty', doorbell: 'uart', uartSafetyPollMs: 20, uartBurstMs: 0, pollIntervalMs: 1, pollBurstMs: 0.2, stallTimeoutMs: 1000, container: undefined };
+
+/** A local image reference: [registry/]name[:tag][@digest] characters, as the engine takes them. */
+const IMAGE_REFERENCE = /^([a-z0-9.-]+(:\d+)?\/)?[a-z0-9][a-z0-9._\-/]*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[0-9a-f]{64})?$/;
 
 export function parseQemuParams(raw: unknown, path: string): QemuParams {
   const record = paramsRecord(raw, path, Object.keys(QEMU_PARAM_DEFAULTS));
   if (!record) return { ...QEMU_PARAM_DEFAULTS };
-  const uart = record.uart ?? QEMU_PARAM_DEFAULTS.uart;
+  const container = record.container;
+  if (container !== undefined && (typeof container !== 'string' || container.length > 255 || !IMAGE_REFERENCE.test(container))) {
+    throw new ConfigError(`${path}.container`, `must be an image recipe (farm images list) or a local image reference such as vendor/qemu:8.2, got ${JSON.stringify(container)}`);
+  }
+  // In a container the UART is a socket in a bind-mounted folder: a pty there is not reachable.
+  const uart = record.uart ?? (container !== undefined ? 'socket' : QEMU_PARAM_DEFAULTS.uart);
+  if (container !== undefined && uart === 'pty') {
+    throw new ConfigError(`${path}.uart`, 'pty is not reachable from outside a container: use socket (the default with container)');
+  }
   if (!QEMU_UART_TRANSPORTS.some((known) => known === uart)) {
     throw new ConfigError(`${path}.uart`, `must be one of ${QEMU_UART_TRANSPORTS.join(', ')}, got ${JSON.stringify(uart)}`);
   }
@@ -60,6 +76,7 @@ export function parseQemuParams(raw: unknown, path: string): QemuParams {
     pollIntervalMs: integerParam(record, 'pollIntervalMs', path, { min: 1, max: 100 }, QEMU_PARAM_DEFAULTS.pollIntervalMs),
     pollBurstMs: burstParam(record, 'pollBurstMs', path),
     stallTimeoutMs: integerParam(record, 'stallTimeoutMs', path, { min: 100, max: 60_000 }, QEMU_PARAM_DEFAULTS.stallTimeoutMs),
+    container: container as string | undefined,
   };
 }
 

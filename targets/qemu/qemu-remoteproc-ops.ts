@@ -89,7 +89,10 @@ export class QemuRemoteprocOps implements RemoteprocOps {
     if (mailbox?.ack) {
       const deadline = Date.now() + 2000;
       while (qemu.readWord(mailbox.address + mailbox.ack.offset) !== mailbox.ack.value) {
-        if (Date.now() > deadline) throw new InfrastructureError(`${qemu.name}: the boot stub did not acknowledge the start request within 2 s`);
+        if (Date.now() > deadline) {
+          const ack = qemu.readWord(mailbox.address + mailbox.ack.offset);
+          throw new InfrastructureError(`${qemu.name}: the boot stub did not acknowledge the start request within 2 s (ack word ${hex(ack)})`);
+        }
         await new Promise((resolve) => setTimeout(resolve, 1));
       }
     }
@@ -106,7 +109,8 @@ export class QemuRemoteprocOps implements RemoteprocOps {
     await qemu.pause();
     await qemu.reset();
     const { mailbox } = qemu.profile;
-    if (mailbox) qemu.writeWords(mailbox.address, [0, 0]);
+    // The whole mailbox, or a request word left behind would start the core at the next reset.
+    if (mailbox) qemu.writeWords(mailbox.address, mailbox.startWords(0).map(() => 0));
   }
 
   /**

@@ -6,6 +6,7 @@ import { ensureFirmwareBuilt, firmwareBuildDir, firmwarePath } from '../../firmw
 import { FIRMWARE_KICK_BYTE } from '../../firmware/uart-kick.js';
 import type { QemuMachineProfile } from '../../qemu/machines.js';
 import type { QemuInstance } from '../../qemu/qemu-instance.js';
+import { resolveImageReference } from '../../containers/farm-container.js';
 import { ConsoleBuffer } from '../console-buffer.js';
 import { QemuPowerDriver } from '../drivers/qemu-power.js';
 import { firmwareImageFromFile } from '../firmware-image.js';
@@ -55,7 +56,14 @@ export class QemuTarget implements Target {
     private readonly context: TargetContext,
   ) {
     this.log = context.log;
-    this.machine = { name, profile, stubDir: firmwareBuildDir(profile.name), uart: params.uart, kickByte: FIRMWARE_KICK_BYTE };
+    this.machine = {
+      name,
+      profile,
+      stubDir: firmwareBuildDir(profile.name),
+      uart: params.uart,
+      kickByte: FIRMWARE_KICK_BYTE,
+      ...(params.container ? { container: params.container } : {}),
+    };
     this.power = new QemuPowerDriver({
       machine: this.machine,
       onConsole: (text) => this.consoleBuffer.write(CONSOLE_STREAM, text),
@@ -79,11 +87,12 @@ export class QemuTarget implements Target {
           down: async () => {},
         },
         powered: {
-          detail: `launch ${profile.binary} (${profile.description}), paused`,
+          detail: `launch ${profile.binary} (${profile.description})${params.container ? ` in a container of ${params.container}` : ''}, paused`,
           up: async () => {
             await this.power.on();
             const qemu = this.power.current();
-            this.log?.info(`${this.name}: QEMU ${qemu.qmp.version} (${profile.binary}) up, UART on ${qemu.console.path}, RAM ${qemu.files[0]}`);
+            const where = params.container ? ` in a container of ${params.container}` : '';
+            this.log?.info(`${this.name}: QEMU ${qemu.qmp.version} (${profile.binary}${where}) up, UART on ${qemu.console.path}, RAM ${qemu.files[0]}`);
           },
           down: () => this.power.off(),
         },
@@ -136,6 +145,7 @@ export class QemuTarget implements Target {
       'target.kind': this.kind,
       'qemu.binary': this.profile.binary,
       'qemu.version': this.power.instance?.qmp.version ?? 'not started',
+      'qemu.container': this.params.container ? `${this.params.container} (${resolveImageReference(this.params.container).reference})` : 'none (QEMU on the host)',
       'qemu.machine': this.profile.description,
       'qemu.ram': `0x${this.profile.ram.base.toString(16)} + ${this.profile.ram.size} bytes (memory-backend-file under /dev/shm)`,
       'qemu.uart': this.params.uart === 'pty' ? 'pseudo-terminal read with serialport (as physical boards)' : 'socket chardev read with node:net (not the serialport path)',

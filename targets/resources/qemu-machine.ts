@@ -19,4 +19,6 @@ export interface QemuMachineResource {
    * with params.doorbell 'uart'.
    */
   readonly kickByte: number;
+  /** Run QEMU in a container of this image (params.container: a recipe name or a local image); undefined: on the host. */
+  readonly container?: string;
 }

@@ -41,6 +41,7 @@ export const SIM_PROGRAM_FOR_SUITE: Readonly<Record<SuiteName, RemoteProgramName
   'matrix-multiply': 'matrix-multiply',
   'multi-endpoint': 'multi-services',
   lifecycle: 'echo',
+  flood: 'echo',
 };
 
 const TRACE_ALIGN = 0x100;

@@ -13,6 +13,8 @@ export interface SimParams {
   readonly bufferSize: number;
   /** How long the remote core spins on its rings before it sleeps on the doorbell, in µs (50 by default). */
   readonly remoteSpinMicros: number;
+  /** How long the host spins on its rings after each send before it waits on the doorbell, in µs (20 by default). */
+  readonly hostSpinMicros: number;
   /** How long a stall probe waits before a silent remote counts as hung, in ms (1000 by default). */
   readonly stallTimeoutMs: number;
 }
@@ -22,6 +24,7 @@ export const SIM_PARAM_DEFAULTS: SimParams = {
   vringNum: SIM_DEFAULT_VRING_NUM,
   bufferSize: SIM_DEFAULT_BUFFER_SIZE,
   remoteSpinMicros: 50,
+  hostSpinMicros: 20,
   stallTimeoutMs: 1000,
 };
 
@@ -34,6 +37,7 @@ export function parseSimParams(raw: unknown, path: string): SimParams {
     vringNum: integer('vringNum', 2, 1024),
     bufferSize: integer('bufferSize', 64, 4096),
     remoteSpinMicros: integer('remoteSpinMicros', 0, 100_000),
+    hostSpinMicros: integer('hostSpinMicros', 0, 10_000),
     stallTimeoutMs: integer('stallTimeoutMs', 50, 60_000),
   };
   if (params.memorySize % 4096 !== 0) throw new ConfigError(`${path}.memorySize`, `must be a multiple of 4096, got ${params.memorySize}`);

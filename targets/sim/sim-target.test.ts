@@ -53,6 +53,7 @@ test('sim params: defaults, validation with the field path', () => {
     vringNum: 256,
     bufferSize: 512,
     remoteSpinMicros: 50,
+    hostSpinMicros: 20,
     stallTimeoutMs: 1000,
   });
   assert.equal(simKind.parseParams({ vringNum: 64 }, 'p').vringNum, 64);

@@ -111,6 +111,7 @@ export class SimTarget implements Target {
       name: resource.name,
       bufferSize: resource.bufferSize,
       stallTimeoutMs: this.params.stallTimeoutMs,
+      spinAfterSendUs: this.params.hostSpinMicros,
       log: (line) => this.log?.info(line),
     });
     soc.onCrash = (reason) => host.remoteproc.reportCrash(reason);
@@ -163,8 +164,8 @@ export class SimTarget implements Target {
     if (!image) {
       image = writeSimFirmware(join(this.context.workDir, 'firmware', 'sim'), {
         program,
-        vringNum: this.params.vringNum,
-        bufferSize: this.params.bufferSize,
+        vringNum: this.resource.vringNum,
+        bufferSize: this.resource.bufferSize,
       });
       this.generated.set(program, image);
       image.catch(() => this.generated.delete(program));

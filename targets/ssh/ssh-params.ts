@@ -28,15 +28,47 @@ export interface SshParams {
 
 const KEYS = ['host', 'port', 'user', 'privateKey', 'passwordEnv', 'hostKey', 'knownHosts', 'connectTimeoutMs', 'commandTimeoutMs', 'keepaliveMs'];
 
-function pathParam(record: Record<string, unknown>, key: string, path: string, configDir: string): string | undefined {
+function pathParam(record: Record<string, unknown>, key: string, path: string, configDir: string | undefined): string | undefined {
   const value = record[key];
   if (value === undefined) return undefined;
   if (typeof value !== 'string' || value === '') throw new ConfigError(`${path}.${key}`, `must be a file path, got ${JSON.stringify(value)}`);
   const expanded = value.startsWith('~/') ? `${process.env.HOME ?? '/root'}/${value.slice(2)}` : value;
-  return isAbsolute(expanded) ? expanded : resolve(configDir, expanded);
+  return isAbsolute(expanded) || configDir === undefined ? expanded : resolve(configDir, expanded);
 }
 
-export function parseSshParams(raw: unknown, path: string, configDir: string): SshParams {
+/** The same parameters with relative key / known_hosts paths resolved against `configDir` (farm.yaml's directory). */
+export function resolveSshPaths(params: SshParams, configDir: string): SshParams {
+  const at = (file: string | undefined) => (file === undefined || isAbsolute(file) ? file : resolve(configDir, file));
+  const privateKey = at(params.privateKey);
+  const knownHosts = at(params.knownHosts);
+  return { ...params, ...(privateKey ? { privateKey } : {}), ...(knownHosts ? { knownHosts } : {}) };
+}
+
+/**
+ * `${NAME}` in the string values of an `ssh:` block, replaced from `env`: a lab keeps addresses
+ * and ports that change (a DHCP lease, a test double's port) out of the checked-in farm.yaml.
+ * A value that is only a reference to digits becomes a number (`port: ${BOARD_PORT}`).
+ */
+export function expandEnvReferences(raw: unknown, path: string, env: NodeJS.ProcessEnv = process.env): unknown {
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) return raw;
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(raw as Record<string, unknown>)) {
+    if (typeof value !== 'string' || !value.includes('${')) {
+      out[key] = value;
+      continue;
+    }
+    const expanded = value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_, name: string) => {
+      const found = env[name];
+      if (found === undefined) throw new ConfigError(`${path}.${key}`, `refers to \${${name}}, which is not set in the environment`);
+      return found;
+    });
+    out[key] = /^\d+$/.test(expanded) && /^\$\{[A-Za-z_][A-Za-z0-9_]*\}$/.test(value) ? Number(expanded) : expanded;
+  }
+  return out;
+}
+
+/** `configDir` resolves relative key paths; without it they are kept relative (resolveSshPaths later). */
+export function parseSshParams(raw: unknown, path: string, configDir?: string): SshParams {
   const record = paramsRecord(raw, path, KEYS);
   if (!record) throw new ConfigError(path, 'is required (host, user, privateKey or passwordEnv, hostKey or knownHosts)');
   if (typeof record.host !== 'string' || !/^[A-Za-z0-9.:_-]+$/.test(record.host)) throw new ConfigError(`${path}.host`, `must be a host name or address, got ${JSON.stringify(record.host)}`);

@@ -1,4 +1,4 @@
-import type { RpmsgMessage } from '../../rpmsg/api.js';
+import type { RpmsgEndpoint, RpmsgMessage } from '../../rpmsg/api.js';
 import { controlCommandOf } from '../control-words.js';
 import { DEMO_CHANNEL, type RemoteProgramContext, type RemoteProgramName } from '../program.js';
 
@@ -7,7 +7,7 @@ export interface DemoChannelService {
   /** What the log calls the replies: "message(s)", "product(s)". */
   readonly replies: string;
   /** The reply to a request, or undefined to drop it (after logging why). */
-  answer(message: RpmsgMessage): Uint8Array | undefined;
+  answer(message: RpmsgMessage, endpoint: RpmsgEndpoint): Uint8Array | undefined;
 }
 
 /**
@@ -30,7 +30,7 @@ export function serveDemoChannel(context: RemoteProgramContext, service: DemoCha
         context.finish('shutdown message');
         return;
       }
-      const reply = service.answer(message);
+      const reply = service.answer(message, endpoint);
       if (reply === undefined) return;
       answered++;
       context.reply(endpoint, reply, message.src);

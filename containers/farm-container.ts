@@ -1,0 +1,184 @@
+import { randomBytes } from 'node:crypto';
+import { constants } from 'node:os';
+import { PassThrough } from 'node:stream';
+import type Docker from 'dockerode';
+import { InfrastructureError } from '../base/errors.js';
+import type { ProcessExit } from '../base/process/managed-process.js';
+import { sweepStaleContainers } from './container-sweep.js';
+import { imageExists, MissingImageError } from './images.js';
+import { containerLabels } from './labels.js';
+import { findRecipe, recipeTag } from './recipes.js';
+
+export interface BindMount {
+  readonly host: string;
+  readonly container: string;
+  readonly readOnly?: boolean;
+}
+
+export interface RunContainerOptions {
+  readonly docker: Docker;
+  /** An image reference (name:tag or id). */
+  readonly image: string;
+  /** For messages ("qemu-zynqmp-r5"). */
+  readonly name: string;
+  /** The farm target it serves (a label). */
+  readonly target: string;
+  /** What to run: [executable, ...args], as in the image's filesystem. */
+  readonly command: readonly string[];
+  readonly binds?: readonly BindMount[];
+  /** Its stdout / stderr as text (through the attach stream: for consoles and logs, not for byte-timed traffic). */
+  readonly onOutput?: (stream: 'stdout' | 'stderr', text: string) => void;
+  /** Default: this process's uid:gid, so what it creates in bind mounts is ours to remove. */
+  readonly user?: string;
+}
+
+/**
+ * The command runs under a small sh watchdog as the container's first process: it forwards
+ * SIGTERM, and when the container's stdin closes it SIGKILLs the command. The farm holds stdin
+ * open through its attach connection (StdinOnce), so when the farm process dies in any way,
+ * even SIGKILL, the engine closes stdin, the command dies, the container exits and AutoRemove
+ * deletes it: the container equivalent of --pdeathsig. The image needs /bin/sh and cat.
+ */
+const WATCHDOG = [
+  'exec 3<&0',
+  '"$@" </dev/null &',
+  'q=$!',
+  "trap 'kill -TERM $q 2>/dev/null' TERM INT",
+  '{ cat <&3 >/dev/null; kill -KILL $q 2>/dev/null; } &',
+  'exec 3<&-',
+  'wait $q; s=$?',
+  'while kill -0 $q 2>/dev/null; do wait $q; s=$?; done',
+  'exit $s',
+].join('\n');
+
+/** The image a `container:` value names: a recipe name (its current tag) or an image reference as given. */
+export function resolveImageReference(value: string): { reference: string; recipe: string | undefined } {
+  const recipe = findRecipe(value);
+  return recipe ? { reference: recipeTag(recipe.name), recipe: recipe.name } : { reference: value, recipe: undefined };
+}
+
+/**
+ * One container the farm owns: created with the farm's labels, its output attached, removed
+ * when it stops (AutoRemove), when the farm stops it, and when the farm dies (the stdin
+ * watchdog); a container a dead farm still left is removed by the next run's sweep.
+ */
+export class FarmContainer {
+  readonly exited: Promise<ProcessExit>;
+  private exitInfo: ProcessExit | undefined;
+
+  private constructor(
+    readonly name: string,
+    readonly id: string,
+    /** The host pid of the container's first process (the watchdog). */
+    readonly pid: number,
+    private readonly container: Docker.Container,
+    private readonly attach: NodeJS.ReadWriteStream,
+    exited: Promise<ProcessExit>,
+  ) {
+    this.exited = exited.then((exit) => (this.exitInfo ??= exit));
+  }
+
+  static async run(options: RunContainerOptions): Promise<FarmContainer> {
+    const { docker } = options;
+    await sweepStaleContainers(docker);
+    const { reference, recipe } = resolveImageReference(options.image);
+    if (!(await imageExists(docker, reference))) {
+      throw new MissingImageError(
+        recipe
+          ? `${options.name}: image ${reference} (recipe ${recipe}) is not built: run \`farm images build ${recipe}\``
+          : `${options.name}: image ${reference} is not on this engine: build or load it (docker build / docker load), or name a recipe (farm images list)`,
+      );
+    }
+    const containerName = `farm-${options.target.replace(/[^a-zA-Z0-9_.-]/g, '_')}-${process.pid}-${randomBytes(4).toString('hex')}`;
+    const user = options.user ?? `${process.getuid?.() ?? 0}:${process.getgid?.() ?? 0}`;
+    const container = await docker.createContainer({
+      name: containerName,
+      Image: reference,
+      Entrypoint: ['/bin/sh', '-c', WATCHDOG, 'farm-watchdog'],
+      Cmd: [...options.command],
+      User: user,
+      Labels: containerLabels(options.target),
+      Tty: false,
+      OpenStdin: true,
+      StdinOnce: true,
+      AttachStdin: true,
+      AttachStdout: true,
+      AttachStderr: true,
+      HostConfig: {
+        AutoRemove: true,
+        NetworkMode: 'none',
+        Binds: (options.binds ?? []).map((bind) => `${bind.host}:${bind.container}${bind.readOnly ? ':ro' : ''}`),
+      },
+    });
+    let attach: NodeJS.ReadWriteStream | undefined;
+    try {
+      attach = await container.attach({ stream: true, stdin: true, stdout: true, stderr: true, hijack: true });
+      const stdout = new PassThrough();
+      const stderr = new PassThrough();
+      docker.modem.demuxStream(attach, stdout, stderr);
+      for (const [stream, readable] of [['stdout', stdout], ['stderr', stderr]] as const) {
+        readable.setEncoding('utf8');
+        readable.on('data', (text: string) => options.onOutput?.(stream, text));
+      }
+      attach.on('error', () => {}); // the connection ends with the container
+      // Asked before start: with AutoRemove the container may be gone by the time we would ask.
+      const waited = container.wait({ condition: 'removed' }) as Promise<{ StatusCode?: number }>;
+      const exited = waited.then(
+        (result) => exitOf(result.StatusCode),
+        () => ({ code: undefined, signal: 'container lost' }) satisfies ProcessExit,
+      );
+      await container.start();
+      const inspect = await container.inspect().catch(() => undefined);
+      return new FarmContainer(options.name, container.id, inspect?.State.Pid ?? 0, container, attach, exited);
+    } catch (error) {
+      attach?.end();
+      await container.remove({ force: true }).catch(() => {});
+      throw error instanceof InfrastructureError ? error : new InfrastructureError(`${options.name}: could not start a container of ${reference}: ${(error as Error).message}`, { cause: error });
+    }
+  }
+
+  get running(): boolean {
+    return this.exitInfo === undefined;
+  }
+
+  get exit(): ProcessExit | undefined {
+    return this.exitInfo;
+  }
+
+  /** Sends `signal` to the container's first process (the watchdog forwards TERM and INT). */
+  signal(signal: NodeJS.Signals): void {
+    if (this.exitInfo) return;
+    this.container.kill({ signal }).catch(() => {});
+  }
+
+  /** SIGTERM, SIGKILL after `graceMs` (default 1000), then removal; resolves once the container is gone. Idempotent. */
+  async stop(options: { graceMs?: number } = {}): Promise<ProcessExit> {
+    if (!this.exitInfo) {
+      this.signal('SIGTERM');
+      let timer: NodeJS.Timeout | undefined;
+      const killed = new Promise<void>((resolve) => {
+        timer = setTimeout(() => {
+          this.signal('SIGKILL');
+          resolve();
+        }, options.graceMs ?? 1000);
+      });
+      await Promise.race([this.exited, killed]);
+      clearTimeout(timer);
+      // The engine answers `wait removed` once the container is gone; if that never comes
+      // (an engine restarted under us), remove it ourselves after a while.
+      const gone = await Promise.race([this.exited.then(() => true), new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 5000).unref())]);
+      if (!gone) await this.container.remove({ force: true }).catch(() => {});
+    }
+    this.attach.end();
+    return this.exitInfo ?? { code: undefined, signal: 'SIGKILL' };
+  }
+}
+
+/** A container's exit status as a process exit: 128 + n is signal n (sh's convention). */
+function exitOf(status: number | undefined): ProcessExit {
+  if (status !== undefined && status > 128 && status < 128 + 65) {
+    const name = Object.entries(constants.signals).find(([, number]) => number === status - 128)?.[0];
+    if (name) return { code: undefined, signal: name };
+  }
+  return { code: status, signal: undefined };
+}

@@ -1,0 +1,92 @@
+/*
+ * console-double: the serial console of the board double. It creates a pseudo-terminal, prints
+ * the slave's path (the "UART" the farm opens with serialport, as QEMU's -serial pty does), and
+ * behind the master runs a login program (argv[1..], e.g. a getty-like script that asks
+ * "login:" and "Password:" and then runs a shell), relaying bytes between the master and the
+ * program's stdin/stdout. It exits when the program does (the slave then reads EOF) or on
+ * SIGTERM; the program is killed with it.
+ *
+ *   console-double /bin/sh login.sh
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static int write_all(int fd, const char *buf, ssize_t len)
+{
+	while (len > 0) {
+		ssize_t n = write(fd, buf, (size_t)len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		buf += n;
+		len -= n;
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		fprintf(stderr, "usage: %s PROGRAM [ARGS...]\n", argv[0]);
+		return 2;
+	}
+	int master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (master < 0 || grantpt(master) < 0 || unlockpt(master) < 0) {
+		perror("console-double: posix_openpt");
+		return 1;
+	}
+	int to_child[2], from_child[2];
+	if (pipe2(to_child, O_CLOEXEC) < 0 || pipe2(from_child, O_CLOEXEC) < 0) {
+		perror("console-double: pipe");
+		return 1;
+	}
+	pid_t child = fork();
+	if (child == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		dup2(to_child[0], 0);
+		dup2(from_child[1], 1);
+		dup2(from_child[1], 2);
+		execvp(argv[1], argv + 1);
+		_exit(127);
+	}
+	close(to_child[0]);
+	close(from_child[1]);
+	printf("%s\n", ptsname(master));
+	fflush(stdout);
+	signal(SIGPIPE, SIG_IGN);
+	struct pollfd fds[2] = { { master, POLLIN, 0 }, { from_child[0], POLLIN, 0 } };
+	char buf[4096];
+	for (;;) {
+		if (poll(fds, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		/* POLLHUP on the master: nobody has the slave open (yet): wait, do not spin. */
+		if (fds[0].revents & POLLHUP) {
+			usleep(20000);
+		} else if (fds[0].revents & POLLIN) {
+			ssize_t n = read(master, buf, sizeof(buf));
+			if (n > 0 && write_all(to_child[1], buf, n) < 0)
+				break;
+		}
+		if (fds[1].revents & (POLLIN | POLLHUP)) {
+			ssize_t n = read(from_child[0], buf, sizeof(buf));
+			if (n <= 0)
+				break; /* the program ended */
+			write_all(master, buf, n);
+		}
+	}
+	kill(child, SIGKILL);
+	waitpid(child, NULL, 0);
+	return 0;
+}

@@ -1,0 +1,135 @@
+import { ConfigError } from '../../base/errors.js';
+import { TOOL_ABIS, type ToolAbi } from '../../firmware/tools.js';
+import { parseFlasherParams, type FlasherParams } from '../flasher/flasher-params.js';
+import { integerParam, paramsRecord } from '../params.js';
+import { parsePowerParams, type PowerParams } from '../power/power-params.js';
+import { expandEnvReferences, parseSshParams, type SshParams } from '../ssh/ssh-params.js';
+
+/**
+ * `params:` of a `kind: linux-remoteproc` target: a board whose application cores run Linux and
+ * drive the remote core through remoteproc / rpmsg_char. A preset fills in the board's facts.
+ */
+export interface LinuxRemoteprocParams {
+  readonly preset: string | undefined;
+  readonly ssh: SshParams;
+  /** The remoteproc instance's `name` in sysfs (the MP157's M4 is "m4"). */
+  readonly remoteproc: string;
+  readonly firmwareDir: string;
+  /** The ABI of the board's userland, for the rpmsg helper. */
+  readonly helperAbi: ToolAbi;
+  /** Where the helper is cached on the board (by its hash); /var/tmp survives reboots. */
+  readonly helperDir: string;
+  readonly rpmsgCtrl: string;
+  /** What the board must report before any test runs. */
+  readonly identity: { readonly machineId?: string; readonly serialNumber?: string };
+  /** The board's serial console: always captured; `LinuxBoard.serialShell()` logs in on it. */
+  readonly console: ConsoleParams | undefined;
+  readonly power: PowerParams | undefined;
+  readonly flasher: FlasherParams | undefined;
+  /** Remoteproc start / stop deadline, ms. */
+  readonly startTimeoutMs: number;
+  /** How long the board may take to answer SSH after power on, ms. */
+  readonly bootTimeoutMs: number;
+  /** Period of the state / channel / kernel-log poll while the remote runs, ms. */
+  readonly pollMs: number;
+}
+
+export interface ConsoleParams {
+  /** The UART device (/dev/ttyACM0 is the DK2's ST-LINK virtual COM port; /dev/serial/by-id/... is stabler). */
+  readonly path: string;
+  readonly baudRate: number;
+  readonly user: string;
+  /** Environment variable holding the console password (never the password itself). */
+  readonly passwordEnv?: string;
+  readonly loginTimeoutMs: number;
+}
+
+function consoleParam(raw: unknown, path: string): ConsoleParams | undefined {
+  const record = paramsRecord(raw, path, ['path', 'baudRate', 'user', 'passwordEnv', 'loginTimeoutMs']);
+  if (!record) return undefined;
+  if (typeof record.path !== 'string' || !record.path.startsWith('/')) throw new ConfigError(`${path}.path`, `must be the console's device path (e.g. /dev/ttyACM0), got ${JSON.stringify(record.path)}`);
+  const user = record.user ?? 'root';
+  if (typeof user !== 'string' || !/^[a-z_][a-z0-9_.-]*$/i.test(user)) throw new ConfigError(`${path}.user`, `must be a user name, got ${JSON.stringify(user)}`);
+  const passwordEnv = record.passwordEnv;
+  if (passwordEnv !== undefined && (typeof passwordEnv !== 'string' || !/^[A-Z_][A-Z0-9_]*$/.test(passwordEnv))) {
+    throw new ConfigError(`${path}.passwordEnv`, `must name an environment variable, got ${JSON.stringify(passwordEnv)}`);
+  }
+  return {
+    path: record.path,
+    baudRate: integerParam(record, 'baudRate', path, { min: 1200, max: 4_000_000 }, 115_200),
+    user,
+    ...(passwordEnv !== undefined ? { passwordEnv } : {}),
+    loginTimeoutMs: integerParam(record, 'loginTimeoutMs', path, { min: 500, max: 600_000 }, 15_000),
+  };
+}
+
+export interface BoardPreset {
+  readonly description: string;
+  readonly remoteproc: string;
+  readonly helperAbi: ToolAbi;
+  readonly firmwareDir: string;
+  readonly rpmsgCtrl: string;
+}
+
+export const PRESETS: Readonly<Record<string, BoardPreset>> = {
+  'stm32mp157c-dk2': {
+    description: 'ST STM32MP157C-DK2: Linux on the Cortex-A7 pair (armhf), the Cortex-M4 as remoteproc "m4"',
+    remoteproc: 'm4',
+    helperAbi: 'armhf',
+    firmwareDir: '/lib/firmware',
+    rpmsgCtrl: '/dev/rpmsg_ctrl0',
+  },
+};
+
+const KEYS = ['preset', 'ssh', 'console', 'remoteproc', 'firmwareDir', 'helperAbi', 'helperDir', 'rpmsgCtrl', 'identity', 'power', 'flasher', 'startTimeoutMs', 'bootTimeoutMs', 'pollMs'];
+
+function absolutePath(record: Record<string, unknown>, key: string, path: string, fallback: string): string {
+  const value = record[key] ?? fallback;
+  if (typeof value !== 'string' || !/^\/[\w./-]*$/.test(value)) throw new ConfigError(`${path}.${key}`, `must be an absolute path on the board, got ${JSON.stringify(value)}`);
+  return value;
+}
+
+function identityParam(raw: unknown, path: string): LinuxRemoteprocParams['identity'] {
+  const record = paramsRecord(raw, path, ['machineId', 'serialNumber']);
+  if (!record) return {};
+  const out: { machineId?: string; serialNumber?: string } = {};
+  for (const key of ['machineId', 'serialNumber'] as const) {
+    const value = record[key];
+    if (value === undefined) continue;
+    if (typeof value !== 'string' || !/^[A-Za-z0-9]{4,64}$/.test(value)) throw new ConfigError(`${path}.${key}`, `must be letters and digits as the board reports it, got ${JSON.stringify(value)}`);
+    out[key] = value;
+  }
+  return out;
+}
+
+export function parseLinuxRemoteprocParams(raw: unknown, path: string): LinuxRemoteprocParams {
+  const record = paramsRecord(raw, path, KEYS);
+  if (!record) throw new ConfigError(path, 'is required: at least ssh (and preset or remoteproc)');
+  const presetName = record.preset;
+  if (presetName !== undefined && (typeof presetName !== 'string' || !PRESETS[presetName])) {
+    throw new ConfigError(`${path}.preset`, `unknown preset ${JSON.stringify(presetName)} (known: ${Object.keys(PRESETS).join(', ')})`);
+  }
+  const preset = presetName === undefined ? undefined : PRESETS[presetName];
+  const remoteproc = record.remoteproc ?? preset?.remoteproc;
+  if (typeof remoteproc !== 'string' || !/^[\w.-]{1,64}$/.test(remoteproc)) {
+    throw new ConfigError(`${path}.remoteproc`, `must be the remoteproc instance's name (cat /sys/class/remoteproc/remoteprocN/name), got ${JSON.stringify(remoteproc)}`);
+  }
+  const helperAbi = record.helperAbi ?? preset?.helperAbi ?? 'armhf';
+  if (!(TOOL_ABIS as readonly unknown[]).includes(helperAbi)) throw new ConfigError(`${path}.helperAbi`, `must be one of ${TOOL_ABIS.join(', ')}, got ${JSON.stringify(helperAbi)}`);
+  return {
+    preset: presetName as string | undefined,
+    ssh: parseSshParams(expandEnvReferences(record.ssh, `${path}.ssh`), `${path}.ssh`),
+    remoteproc,
+    firmwareDir: absolutePath(record, 'firmwareDir', path, preset?.firmwareDir ?? '/lib/firmware'),
+    helperAbi: helperAbi as ToolAbi,
+    helperDir: absolutePath(record, 'helperDir', path, '/var/tmp/farm'),
+    rpmsgCtrl: absolutePath(record, 'rpmsgCtrl', path, preset?.rpmsgCtrl ?? '/dev/rpmsg_ctrl0'),
+    identity: identityParam(record.identity, `${path}.identity`),
+    console: consoleParam(expandEnvReferences(record.console, `${path}.console`), `${path}.console`),
+    power: record.power === undefined ? undefined : parsePowerParams(record.power, `${path}.power`),
+    flasher: record.flasher === undefined ? undefined : parseFlasherParams(record.flasher, `${path}.flasher`),
+    startTimeoutMs: integerParam(record, 'startTimeoutMs', path, { min: 500, max: 600_000 }, 20_000),
+    bootTimeoutMs: integerParam(record, 'bootTimeoutMs', path, { min: 1000, max: 1_800_000 }, 60_000),
+    pollMs: integerParam(record, 'pollMs', path, { min: 5, max: 10_000 }, 50),
+  };
+}

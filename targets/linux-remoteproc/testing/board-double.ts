@@ -1,0 +1,247 @@
+/**
+ * The STM32MP157 board double: presents to the farm exactly what a real board presents, at the
+ * same boundary, built from real parts:
+ *   - a real OpenSSH server on 127.0.0.1 (own host key, an authorized key, a root password) in a
+ *     private mount namespace (`unshare -m`);
+ *   - inside it, the FUSE bridge mounted at the kernel's paths (/sys/class/remoteproc,
+ *     /sys/kernel/debug/remoteproc, /sys/bus/rpmsg, /dev/rpmsg_ctrl0, /dev/rpmsgN, /dev/kmsg),
+ *     /lib/firmware a plain directory, /etc/machine-id the board's identity, /var/tmp its own;
+ *   - behind the files, BoardKernel: the project's OpenAMP host driving an emulated Cortex-M4
+ *     (QEMU, the qemu-cortex-m4 machinery) that runs whatever image the farm wrote to
+ *     /lib/firmware when `start` is written to `state`.
+ * Everything it starts is released on stop(); processes of a double whose controller was killed
+ * (its run-file stem names a dead pid) are swept by the next start.
+ */
+import { mkdirSync, readFileSync, readdirSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import type * as net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { InfrastructureError } from '../../../base/errors.js';
+import { ensureConsoleDouble, ensureFuseBridge } from '../../../firmware/tools.js';
+import { fileURLToPath } from 'node:url';
+import { ManagedProcess } from '../../../base/process/managed-process.js';
+import { QEMU_MACHINES } from '../../../qemu/machines.js';
+import { runFileStem } from '../../../base/process/run-files.js';
+import type { OpenAmpHost } from '../../openamp-host/openamp-host.js';
+import { parseQemuParams } from '../../qemu/qemu-params.js';
+import { QemuTarget } from '../../qemu/qemu-target.js';
+import { killMountNamespace, mountNamespaceOf, startTestSshd, type TestSshd } from '../../ssh/testing/sshd-for-tests.js';
+import { BoardKernel } from './board-kernel.js';
+import { serveKernel } from './kernel-socket.js';
+
+export const DOUBLE_STEM_KIND = 'mp157-double';
+/** The machine id the double reports (its /etc/machine-id): farm files name it in `identity`. */
+export const DOUBLE_MACHINE_ID = '5f3c0b1e2d4a4c6f8e9a0b1c2d3e4f50';
+
+export interface BoardDoubleOptions {
+  /** Progress and the double's own errors. */
+  readonly log?: (line: string) => void;
+  /** Root's password on the double (password-auth tests). */
+  readonly rootPassword?: string;
+  /** The remoteproc instance name (m4 on the MP157). */
+  readonly rprocName?: string;
+  /** Also a serial console (a pty: login prompt, password, then a shell in the namespace) with this root password. */
+  readonly consolePassword?: string;
+}
+
+/** The console's login program: firmware/../testing/console-login.sh next to this module's source. */
+function consoleLoginScript(): string {
+  // dist/targets/linux-remoteproc/testing/board-double.js -> <repo>/targets/linux-remoteproc/testing/console-login.sh
+  const here = fileURLToPath(new URL('.', import.meta.url));
+  return join(here.replace(/\/dist\//, '/'), 'console-login.sh');
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Ends what doubles of dead controllers left: their namespaces (found through the fuse-bridge
+ * processes, whose socket path carries the controller's pid) and their state directories.
+ */
+export function sweepStaleDoubles(log: (line: string) => void = () => {}): void {
+  const stem = new RegExp(`/farm-${DOUBLE_STEM_KIND}-(\\d+)-[0-9a-f]{8}/`);
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    let cmdline: string;
+    try {
+      cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8');
+    } catch {
+      continue;
+    }
+    if (!cmdline.includes('fuse-bridge')) continue;
+    const match = stem.exec(cmdline);
+    if (!match || pidAlive(Number(match[1]))) continue;
+    const namespace = mountNamespaceOf(Number(entry));
+    if (namespace && namespace !== mountNamespaceOf(process.pid)) {
+      const killed = killMountNamespace(namespace);
+      log(`board double: swept ${killed} processes of a double whose controller (pid ${match[1]}) is gone`);
+    }
+  }
+  for (const name of readdirSync(tmpdir())) {
+    const match = new RegExp(`^farm-${DOUBLE_STEM_KIND}-(\\d+)-[0-9a-f]{8}$`).exec(name);
+    if (match && !pidAlive(Number(match[1]))) rmSync(join(tmpdir(), name), { recursive: true, force: true });
+  }
+}
+
+/** The prelude run as root inside the namespace before sshd: mounts the kernel paths. */
+const PRELUDE = [
+  'mkdir -p "$BOARD/fuse" "$BOARD/realdev" "$BOARD/realsys-class" "$BOARD/realsys-bus"',
+  'setpriv --pdeathsig KILL -- "$BRIDGE" "$BOARD/fuse" "$BOARD/k.sock" -o allow_other,fsname=farm-board-double &',
+  'i=0',
+  'until [ -d "$BOARD/fuse/dev" ]; do',
+  '  i=$((i+1)); [ $i -gt 400 ] && { echo "board double: fuse-bridge did not mount" >&2; exit 1; }; sleep 0.05',
+  'done',
+  'mount --bind /dev "$BOARD/realdev"',
+  'mount -t tmpfs -o mode=755 farm-dev /dev',
+  'for e in "$BOARD"/realdev/*; do ln -s "$e" "/dev/${e##*/}"; done',
+  'rm -f /dev/kmsg',
+  'ln -s "$BOARD/fuse/dev/kmsg" /dev/kmsg',
+  'ln -s "$BOARD/fuse/dev/rpmsg_ctrl0" /dev/rpmsg_ctrl0',
+  'for d in class bus; do',
+  '  mount --bind "/sys/$d" "$BOARD/realsys-$d"',
+  '  mount -t tmpfs -o mode=755 "farm-sys-$d" "/sys/$d"',
+  '  for e in "$BOARD/realsys-$d"/*; do ln -s "$e" "/sys/$d/${e##*/}"; done',
+  'done',
+  'mkdir /sys/class/remoteproc /sys/bus/rpmsg',
+  'mount --bind "$BOARD/fuse/remoteproc-class" /sys/class/remoteproc',
+  'mount --bind "$BOARD/fuse/rpmsg-bus" /sys/bus/rpmsg',
+  'mount -t tmpfs -o mode=700 farm-debugfs /sys/kernel/debug',
+  'mkdir /sys/kernel/debug/remoteproc',
+  'mount --bind "$BOARD/fuse/remoteproc-debug" /sys/kernel/debug/remoteproc',
+  'mount --bind "$BOARD/firmware" /lib/firmware',
+  'mount --bind "$BOARD/machine-id" /etc/machine-id',
+  'mkdir -p "$BOARD/var-tmp"',
+  'mount --bind "$BOARD/var-tmp" /var/tmp',
+].join('\n');
+
+/** console-double with the login script, its shell entering the double's mount namespace. */
+async function startConsole(namespacePid: number, password: string): Promise<{ path: string; process: ManagedProcess }> {
+  const binary = await ensureConsoleDouble();
+  let output = '';
+  let announce: (path: string) => void = () => {};
+  const announced = new Promise<string>((resolve) => (announce = resolve));
+  const child = ManagedProcess.spawn({
+    name: 'board double console',
+    file: binary,
+    args: ['nsenter', `--mount=/proc/${namespacePid}/ns/mnt`, '--', 'sh', consoleLoginScript()],
+    env: { CONSOLE_PASSWORD: password },
+    onOutput: (_stream, text) => {
+      output += text;
+      const line = /^(\/dev\/pts\/\d+)\n/.exec(output);
+      if (line) announce(line[1] as string);
+    },
+  });
+  const path = await Promise.race([announced, child.exited.then(() => undefined), new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 10_000).unref())]);
+  if (!path) {
+    await child.stop();
+    throw new InfrastructureError(`board double: the console did not start: ${output.trim()}`);
+  }
+  return { path, process: child };
+}
+
+export class BoardDouble {
+  private constructor(
+    readonly dir: string,
+    readonly sshd: TestSshd,
+    readonly kernel: BoardKernel,
+    readonly m4: QemuTarget,
+    private readonly server: net.Server,
+    private readonly log: (line: string) => void,
+    /** The console's pty (the "UART" to open with serialport), when asked for. */
+    readonly consolePath: string | undefined,
+    private readonly console: ManagedProcess | undefined,
+  ) {}
+
+  get port(): number {
+    return this.sshd.port;
+  }
+
+  get hostKey(): string {
+    return this.sshd.hostKey;
+  }
+
+  get clientKey(): string {
+    return this.sshd.clientKey;
+  }
+
+  /** A known_hosts file listing the double's host key for [127.0.0.1]:port. */
+  get knownHosts(): string {
+    return join(this.dir, 'known_hosts');
+  }
+
+  get firmwareDir(): string {
+    return join(this.dir, 'firmware');
+  }
+
+  static async start(options: BoardDoubleOptions = {}): Promise<BoardDouble> {
+    const log = options.log ?? (() => {});
+    sweepStaleDoubles(log);
+    const bridge = await ensureFuseBridge();
+    const dir = join(tmpdir(), runFileStem(DOUBLE_STEM_KIND));
+    mkdirSync(join(dir, 'firmware'), { recursive: true });
+    mkdirSync(join(dir, 'm4'), { recursive: true });
+    writeFileSync(join(dir, 'machine-id'), `${DOUBLE_MACHINE_ID}\n`);
+    const m4 = new QemuTarget('mp157-double-m4', 'qemu-cortex-m4', QEMU_MACHINES['cortex-m4'], parseQemuParams(undefined, 'double'), { configDir: dir, firmware: {}, workDir: join(dir, 'm4') });
+    let server: net.Server | undefined;
+    let sshd: TestSshd | undefined;
+    try {
+      await m4.setup({ info: (line) => log(`board double: ${line}`), console: () => {} });
+      const host = m4.host as OpenAmpHost;
+      let nsRoot = '';
+      const kernel = new BoardKernel({
+        host,
+        firmwareDir: join(dir, 'firmware'),
+        rprocName: options.rprocName ?? 'm4',
+        devNode: async (name, present) => {
+          const node = `${nsRoot}/dev/${name}`;
+          if (present) symlinkSync(join(dir, 'fuse', 'dev', name), node);
+          else {
+            try {
+              unlinkSync(node);
+            } catch {
+              // already gone (the namespace is going away)
+            }
+          }
+        },
+      });
+      host.remoteproc.onCrash((reason) => kernel.reportCrash(reason));
+      server = await serveKernel(kernel, join(dir, 'k.sock'), log);
+      sshd = await startTestSshd({
+        dir: join(dir, 'sshd'),
+        ...(options.rootPassword !== undefined ? { rootPassword: options.rootPassword } : {}),
+        prelude: PRELUDE,
+        env: { BRIDGE: bridge, BOARD: dir },
+        onLog: (line) => {
+          if (/error|fatal|fuse/i.test(line)) log(`board double sshd: ${line}`);
+        },
+      });
+      nsRoot = `/proc/${sshd.process.pid}/root`;
+      writeFileSync(join(dir, 'known_hosts'), `[127.0.0.1]:${sshd.port} ${sshd.hostKey}\n`);
+      log(`board double: sshd on 127.0.0.1:${sshd.port}, state in ${dir}`);
+      const console = options.consolePassword === undefined ? undefined : await startConsole(sshd.process.pid, options.consolePassword);
+      return new BoardDouble(dir, sshd, kernel, m4, server, log, console?.path, console?.process);
+    } catch (error) {
+      await sshd?.stop().catch(() => {});
+      server?.close();
+      await m4.teardown().catch(() => {});
+      rmSync(dir, { recursive: true, force: true });
+      throw error instanceof InfrastructureError ? error : new InfrastructureError(`board double did not start: ${String(error)}`, { cause: error });
+    }
+  }
+
+  /** Kills sshd, every session and the FUSE bridge (the namespace and its mounts go with them), QEMU; removes the state. */
+  async stop(): Promise<void> {
+    await this.console?.stop();
+    await this.sshd.stop();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    await this.m4.teardown();
+    rmSync(this.dir, { recursive: true, force: true });
+    this.log('board double: stopped');
+  }
+}

@@ -1,0 +1,255 @@
+/**
+ * containers/ and QEMU targets in containers against the real engine (Debian's docker.io):
+ * started here when it is not running (as root) and stopped after. Every engine test lives in
+ * this one file, so parallel test files never race to start dockerd. The farm's images are
+ * built when missing (minutes the first time, then never while their recipes are unchanged).
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import type Docker from 'dockerode';
+import { connectEngine, ContainerEngineError } from '../../containers/engine.js';
+import { buildRecipe, listFarmImages, MissingImageError, pruneFarmImages } from '../../containers/images.js';
+import { FarmContainer } from '../../containers/farm-container.js';
+import { sweepStaleContainers } from '../../containers/container-sweep.js';
+import { CONTAINER_LABELS, containerLabels } from '../../containers/labels.js';
+import { recipeTag } from '../../containers/recipes.js';
+import { useEngine, type EngineLease } from '../../containers/engine-lease.js';
+import { ensureFirmwareBuilt, firmwareBuildDir, firmwarePath } from '../../firmware/build.js';
+import { QEMU_MACHINES } from '../../qemu/machines.js';
+import { QemuInstance } from '../../qemu/qemu-instance.js';
+import { Remoteproc } from '../../openamp/remoteproc/remoteproc.js';
+import { QemuRemoteprocOps } from './qemu-remoteproc-ops.js';
+import { qemuContainerRunner } from '../drivers/qemu-container-runner.js';
+import { FIRMWARE_KICK_BYTE } from '../../firmware/uart-kick.js';
+import { createRpmsgHost } from '../../openamp/rpmsg/host.js';
+import { PollingDoorbell } from '../../openamp/doorbell/polling-doorbell.js';
+import { randomBytes } from 'node:crypto';
+import { isAlive, startCli, workspace } from '../../farm/testing/cli-harness.js';
+
+let engine: EngineLease;
+let docker: Docker;
+
+before(async () => {
+  engine = await useEngine((line) => process.stdout.write(`# ${line}\n`));
+  docker = engine.docker;
+  // Both recipes (qemu builds on base): skipped when their tags are there.
+  await buildRecipe(docker, 'qemu', (line) => process.stdout.write(`# ${line}\n`));
+});
+
+const space = workspace();
+
+after(async () => {
+  space.remove();
+  await engine?.release();
+});
+
+/** Our containers (this process's pid label), running or not. */
+async function ours(): Promise<Docker.ContainerInfo[]> {
+  return docker.listContainers({ all: true, filters: JSON.stringify({ label: [`${CONTAINER_LABELS.pid}=${process.pid}`] }) });
+}
+
+async function waitFor(check: () => Promise<boolean>, ms: number, what: string): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+test('a missing engine and a missing image are one line naming the fix', { timeout: 30_000 }, async () => {
+  await assert.rejects(connectEngine({ env: { DOCKER_HOST: 'unix:///tmp/farm-no-engine.sock' } }), (error: unknown) => {
+    assert.ok(error instanceof ContainerEngineError);
+    assert.match(error.message, /^container engine at \/tmp\/farm-no-engine\.sock: not running; start the engine as root with `dockerd/);
+    assert.match(error.message, /docker\.io, `farm doctor --fix` installs it$/);
+    assert.doesNotMatch(error.message, /\n/);
+    return true;
+  });
+  await assert.rejects(connectEngine({ env: { DOCKER_HOST: 'tcp://10.0.0.1:2375' } }), /only talks to a local engine over a UNIX socket/);
+  await assert.rejects(
+    FarmContainer.run({ docker, image: 'openamp-farm/no-such-image:1', name: 'probe', target: 'probe', command: ['true'] }),
+    (error: unknown) => error instanceof MissingImageError && /image openamp-farm\/no-such-image:1 is not on this engine: build or load it/.test(error.message),
+  );
+  assert.deepEqual(await ours(), [], 'no container was created');
+});
+
+test('a farm container carries the run labels, its output reaches the farm, and stop removes it', { timeout: 60_000 }, async () => {
+  let output = '';
+  const container = await FarmContainer.run({
+    docker,
+    image: 'base',
+    name: 'probe',
+    target: 'probe-target',
+    command: ['sh', '-c', 'echo ready; echo oops >&2; exec sleep 1000'],
+    onOutput: (stream, text) => (output += `${stream}:${text}`),
+  });
+  await waitFor(async () => output.includes('stdout:ready') && output.includes('stderr:oops'), 10_000, `output (${output})`);
+  const [info] = await ours();
+  assert.ok(info, 'the container is listed');
+  assert.equal(info.Image, recipeTag('base'));
+  const expected = containerLabels('probe-target');
+  for (const key of Object.values(CONTAINER_LABELS)) assert.equal(info.Labels[key], expected[key], key);
+  assert.equal(container.running, true);
+  const exit = await container.stop({ graceMs: 2000 });
+  assert.equal(exit.signal, 'SIGTERM', 'the watchdog forwarded SIGTERM to the command');
+  assert.deepEqual(await ours(), [], 'the container is gone');
+  assert.equal(container.running, false);
+});
+
+test('the owning process SIGKILLed: its container dies with it (stdin watchdog), and a left-over one is swept', { timeout: 60_000 }, async () => {
+  const module = fileURLToPath(new URL('../../containers/farm-container.js', import.meta.url));
+  const engineModule = fileURLToPath(new URL('../../containers/engine.js', import.meta.url));
+  const script = `
+    const { FarmContainer } = await import(${JSON.stringify(module)});
+    const { connectEngine } = await import(${JSON.stringify(engineModule)});
+    const c = await FarmContainer.run({ docker: await connectEngine(), image: 'base', name: 'orphan', target: 'orphan', command: ['sleep', '1000'] });
+    process.stdout.write(c.id + '\\n');
+    setInterval(() => {}, 1000);
+  `;
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const id = await new Promise<string>((resolve, reject) => {
+    let text = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      text += chunk.toString();
+      if (text.includes('\n')) resolve(text.trim());
+    });
+    child.once('exit', (code) => reject(new Error(`child exited ${code} before starting its container`)));
+  });
+  const running = await docker.getContainer(id).inspect();
+  assert.equal(running.State.Running, true);
+  assert.equal(running.Config.Labels[CONTAINER_LABELS.pid], String(child.pid));
+  child.kill('SIGKILL');
+  await waitFor(
+    async () => docker.getContainer(id).inspect().then(() => false, () => true),
+    20_000,
+    'the orphan container to be removed',
+  );
+
+  // A container the watchdog could not end (not started through FarmContainer: no watchdog,
+  // no AutoRemove) whose owner is dead is swept; one whose owner lives is left alone.
+  const dead = spawn('true');
+  await new Promise((resolve) => dead.once('exit', resolve));
+  const make = async (pid: number) =>
+    docker.createContainer({ Image: recipeTag('base'), Cmd: ['sleep', '1000'], Labels: { ...containerLabels('sweep'), [CONTAINER_LABELS.pid]: String(pid) } });
+  const stale = await make(dead.pid as number);
+  const live = await make(process.pid);
+  await stale.start();
+  try {
+    const removed = await sweepStaleContainers(docker);
+    assert.equal(removed.length, 1, `removed ${removed.join(', ')}`);
+    await assert.rejects(stale.inspect(), 'the dead owner\'s container is gone');
+    assert.ok(await live.inspect(), 'the live owner\'s container is kept');
+  } finally {
+    await live.remove({ force: true });
+    await stale.remove({ force: true }).catch(() => {});
+  }
+});
+
+test('QEMU (zynqmp-r5) in a container: echo through the bind-mounted RAM file, kill from outside is a failure, nothing left', { timeout: 120_000 }, async () => {
+  await ensureFirmwareBuilt('zynqmp-r5');
+  const profile = QEMU_MACHINES['zynqmp-r5'];
+  let console = '';
+  const qemu = await QemuInstance.launch({
+    profile,
+    stubDir: firmwareBuildDir('zynqmp-r5'),
+    container: qemuContainerRunner('qemu', 'zynqmp-in-container'),
+    name: 'zynqmp-in-container',
+    onConsole: (text) => (console += text),
+    kick: { byte: FIRMWARE_KICK_BYTE },
+  });
+  const dirs = qemu.files.map((file) => file.slice(0, file.lastIndexOf('/')));
+  try {
+    assert.ok(qemu.files.every((file) => file.includes('.d/')), `run folders: ${qemu.files.join(', ')}`);
+    assert.equal((await ours()).length, 1, 'QEMU runs in one container');
+    const rp = new Remoteproc(new QemuRemoteprocOps({ current: () => qemu }), { name: 'zynqmp-in-container' });
+    const [vdev] = await rp.boot(fs.readFileSync(firmwarePath('zynqmp-r5', 'echo')), 'zynqmp-r5/echo.elf');
+    assert.ok(vdev?.bufferCarveout);
+    const host = createRpmsgHost({ transport: vdev.transport, doorbell: new PollingDoorbell({ intervalMs: 1 }), bufferPool: { da: vdev.bufferCarveout.da, size: vdev.bufferCarveout.len } });
+    const announced = new Promise<void>((resolve) => host.onNameService((ns) => ns.name === 'rpmsg-openamp-demo-channel' && resolve()));
+    const ept = host.createEndpoint({ name: 'rpmsg-openamp-demo-channel' });
+    await Promise.race([announced, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`no announcement; console: ${console}`)), 10_000))]);
+    for (const n of [1, 100, 496]) {
+      const payload = new Uint8Array(n).map((_, i) => (i * 5 + n) & 0xff);
+      await ept.send(payload);
+      assert.deepEqual((await ept.receive(5000)).data, payload);
+    }
+    assert.match(console, /waiting for DRIVER_OK/, 'the UART socket reaches the host');
+    host.close();
+
+    const failed = new Promise<string>((resolve) => qemu.onFailure(resolve));
+    const [info] = await ours();
+    await docker.getContainer(info!.Id).kill({ signal: 'SIGKILL' });
+    assert.match(await failed, /QEMU exited unexpectedly/);
+  } finally {
+    await qemu.close();
+  }
+  assert.deepEqual(await ours(), [], 'no container left');
+  for (const dir of dirs) assert.equal(fs.existsSync(dir), false, `${dir} removed`);
+});
+
+test('images: list shows every recipe and stale builds; prune removes only the stale ones', { timeout: 30_000 }, async () => {
+  const stale = 'openamp-farm/base:0000000000000000';
+  await docker.getImage(recipeTag('base')).tag({ repo: 'openamp-farm/base', tag: '0000000000000000' });
+  try {
+    const rows = await listFarmImages(docker);
+    assert.deepEqual(rows.filter((row) => row.current).map((row) => [row.recipe, row.tag, row.built]), [['base', recipeTag('base'), true], ['qemu', recipeTag('qemu'), true]]);
+    assert.ok(rows.some((row) => row.tag === stale && !row.current), 'the old build is listed as stale');
+    const { removed } = await pruneFarmImages(docker);
+    assert.deepEqual(removed, [stale]);
+    assert.ok(!(await listFarmImages(docker)).some((row) => !row.current), 'nothing stale left');
+    assert.ok(await docker.getImage(recipeTag('base')).inspect(), 'the current base (same image id) is kept');
+  } finally {
+    await docker.getImage(stale).remove().catch(() => {});
+  }
+});
+
+test('images: an unchanged recipe is not rebuilt', { timeout: 30_000 }, async () => {
+  const started = Date.now();
+  const results = await buildRecipe(docker, 'qemu');
+  assert.deepEqual(results.map((result) => [result.recipe, result.built]), [['base', false], ['qemu', false]]);
+  assert.ok(Date.now() - started < 10_000);
+});
+
+/** The farm's containers serving `target` (label), running or not. */
+async function ofTarget(target: string): Promise<Docker.ContainerInfo[]> {
+  return docker.listContainers({ all: true, filters: JSON.stringify({ label: [`${CONTAINER_LABELS.target}=${target}`] }) });
+}
+
+/** Run folders of QEMU in a container ("farm-qemu-<pid>-<hex>.d") whose owner is gone. */
+function orphanRunFolders(): string[] {
+  return ['/dev/shm', '/tmp'].flatMap((dir) =>
+    fs.readdirSync(dir)
+      .filter((name) => /^farm-qemu-\d+-[0-9a-f]{8}\.d$/.test(name) && !isAlive(Number(name.split('-')[2])))
+      .map((name) => `${dir}/${name}`),
+  );
+}
+
+for (const signal of ['SIGINT', 'SIGKILL'] as const) {
+  test(`${signal} to \`farm run\` while QEMU runs in a container: no container and no run folder left`, { timeout: 180_000 }, async () => {
+    await ensureFirmwareBuilt('versal-r5');
+    const name = `cont-${signal.toLowerCase()}-${randomBytes(3).toString('hex')}`;
+    const config = space.write(`${name}.yaml`, `targets:\n  - name: ${name}\n    kind: qemu-versal-r5\n    params: { container: qemu }\n`);
+    const run = startCli(['run', '--config', config, '--suite', 'echo,lifecycle', '--repeat', '5', '--out', `out-${name}`], space.dir);
+    try {
+      await waitFor(async () => (await ofTarget(name)).some((info) => info.State === 'running') || run.child.exitCode !== null, 90_000, 'a container of the run');
+      assert.equal(run.child.exitCode, null, `the run is still going: ${run.output()}`);
+      const [info] = await ofTarget(name);
+      assert.equal(info?.Labels[CONTAINER_LABELS.farmPid], String(run.child.pid), 'labelled with the farm CLI pid');
+      assert.match(info?.Labels[CONTAINER_LABELS.run] ?? '', /^[0-9a-f-]{36}$/, 'labelled with the run id');
+      run.child.kill(signal);
+      const result = await run.result;
+      if (signal === 'SIGINT') assert.equal(result.code, 130, result.stdout + result.stderr);
+      await waitFor(async () => (await ofTarget(name)).length === 0, 30_000, 'the run\'s containers to be gone');
+    } finally {
+      run.child.kill('SIGKILL');
+    }
+    // A SIGKILLed farm cannot remove its run folders; the next QEMU start sweeps them.
+    if (signal === 'SIGKILL') {
+      const { sweepStaleRunFiles } = await import('../../base/process/run-files.js');
+      sweepStaleRunFiles();
+    }
+    assert.deepEqual(orphanRunFolders(), [], 'no run folder of a dead owner left');
+  });
+}

@@ -1,0 +1,87 @@
+/**
+ * The serial-console shell against the board double's console: a pty whose far side asks
+ * "login:" and "Password:" and then runs a shell inside the double's namespace, opened with
+ * serialport as a board's UART is.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes, createHash } from 'node:crypto';
+import { InfrastructureError, TimeoutError } from '../base/errors.js';
+import { SerialConsole } from '../base/serial/serial-console.js';
+import { BoardDouble } from './linux-remoteproc/testing/board-double.js';
+import { ConsoleLoginError, SerialShell } from './serial-shell.js';
+import { ManagedProcess } from '../base/process/managed-process.js';
+import { ensureConsoleDouble } from '../firmware/tools.js';
+
+const PASSWORD = `pw-${randomBytes(4).toString('hex')}`;
+let double: BoardDouble;
+
+before(async () => {
+  double = await BoardDouble.start({ consolePassword: PASSWORD });
+});
+
+after(async () => {
+  await double?.stop();
+});
+
+async function login(password: string | undefined): Promise<{ console: SerialConsole; shell: SerialShell }> {
+  const console = await SerialConsole.open({ path: double.consolePath as string, name: 'console' });
+  try {
+    const shell = await SerialShell.login(console, { target: 'mp157', user: 'root', ...(password !== undefined ? { password } : {}), loginTimeoutMs: 8000, commandTimeoutMs: 5000 });
+    return { console, shell };
+  } catch (error) {
+    await console.close();
+    throw error;
+  }
+}
+
+test('login on the console, then framed commands: stdout, stderr and exit code apart; the shell sees the board\'s kernel paths', async () => {
+  const { console, shell } = await login(PASSWORD);
+  try {
+    assert.deepEqual(await shell.run('echo out; echo err >&2; exit 3'), { stdout: 'out\n', stderr: 'err\n', exitCode: 3 });
+    assert.equal(await shell.runCheck('cat /sys/class/remoteproc/remoteproc0/name'), 'm4\n');
+    assert.equal(await shell.runCheck('printf "no newline"'), 'no newline');
+    const data = randomBytes(5000);
+    await shell.put(data, '/var/tmp/farm-serial-put.bin', { mode: 0o600 });
+    assert.equal((await shell.runCheck('sha256sum /var/tmp/farm-serial-put.bin')).split(' ')[0], createHash('sha256').update(data).digest('hex'));
+    await assert.rejects(shell.run('sleep 5', { timeoutMs: 300 }), (error: unknown) => error instanceof TimeoutError && /^mp157: command `sleep 5` did not finish within 300 ms on the serial console$/.test(error.message));
+    // The console keeps everything for the report, login included (never the password: no echo).
+    const captured = console.takeCapture();
+    assert.match(captured, /login: /);
+    assert.ok(!captured.includes(PASSWORD), 'the password is not in the console capture');
+    await shell.close();
+  } finally {
+    await console.close();
+  }
+});
+
+test('a wrong password: ConsoleLoginError naming the target', async () => {
+  await assert.rejects(login('wrong'), (error: unknown) => error instanceof ConsoleLoginError && /^mp157: serial console login as root failed: Login incorrect$/.test(error.message));
+});
+
+test('a silent console: InfrastructureError naming the target within the login timeout', async () => {
+  // A pty whose far side never says anything (a board that is off or hung).
+  let output = '';
+  const silent = ManagedProcess.spawn({ name: 'silent console', file: await ensureConsoleDouble(), args: ['sleep', '60'], onOutput: (_stream, text) => (output += text) });
+  const path = await new Promise<string>((resolve) => {
+    const poll = setInterval(() => {
+      const match = /^(\/dev\/pts\/\d+)\n/.exec(output);
+      if (match) {
+        clearInterval(poll);
+        resolve(match[1] as string);
+      }
+    }, 10);
+  });
+  const console = await SerialConsole.open({ path, name: 'console' });
+  try {
+    const started = Date.now();
+    await assert.rejects(
+      SerialShell.login(console, { target: 'mp157', user: 'root', loginTimeoutMs: 1000, commandTimeoutMs: 1000 }),
+      (error: unknown) => error instanceof InfrastructureError && /^mp157: serial console login as root: no prompt within 1000 ms/.test(error.message),
+    );
+    assert.ok(Date.now() - started < 5000);
+  } finally {
+    await console.close();
+    await silent.stop();
+  }
+});
