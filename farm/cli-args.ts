@@ -5,7 +5,7 @@
  */
 import { UsageError } from './selection.js';
 
-export const COMMANDS = ['run', 'targets', 'doctor', 'up', 'report', 'images'] as const;
+export const COMMANDS = ['run', 'targets', 'doctor', 'up', 'report', 'images', 'history', 'serve'] as const;
 export type CommandName = (typeof COMMANDS)[number];
 
 interface OptionSpec {
@@ -18,6 +18,8 @@ interface OptionSpec {
 }
 
 const CONFIG: OptionSpec = { name: 'config', value: 'FILE', help: 'farm file (default: ./farm.yaml, else the built-in farm)' };
+const HISTORY: OptionSpec = { name: 'history', value: 'FILE', help: 'run history (SQLite file; default: $FARM_HISTORY, else farm-history.sqlite next to the farm file; "off" for none)' };
+const TARGET_FILTER: OptionSpec = { name: 'target', value: 'NAME', list: true, help: 'only these targets' };
 
 const COMMAND_OPTIONS: Record<CommandName, readonly OptionSpec[]> = {
   run: [
@@ -28,6 +30,9 @@ const COMMAND_OPTIONS: Record<CommandName, readonly OptionSpec[]> = {
     { name: 'workers', value: 'N', help: 'parallel workers (default: one per target, at most 2)' },
     { name: 'shard', value: 'I/N', help: 'run the I-th of N parts of the tests' },
     { name: 'out', value: 'DIR', help: 'report directory (default: defaults.out of the farm file, farm-out)' },
+    { name: 'firmware-rev', value: 'REV', help: 'git revision of the firmware under test, kept in the history (default: $FARM_FIRMWARE_REV)' },
+    { name: 'fail-on-regression', help: 'a performance regression against the history fails the run (exit 1, JUnit <failure type="performance">)' },
+    HISTORY,
     { name: 'grep', value: 'REGEX', help: 'only tests whose title or tags match, e.g. --grep @smoke' },
     { name: 'grep-invert', value: 'REGEX', help: 'only tests whose title or tags do not match, e.g. --grep-invert @nightly' },
     CONFIG,
@@ -35,6 +40,20 @@ const COMMAND_OPTIONS: Record<CommandName, readonly OptionSpec[]> = {
   targets: [{ name: 'kinds', help: 'list the registered target kinds (built-in and FARM_EXTRA_KINDS) instead' }, CONFIG],
   doctor: [{ name: 'fix', help: 'install missing Debian packages (as root)' }, CONFIG],
   up: [{ name: 'suite', value: 'NAME', help: "start this suite's firmware (default: the target's first suite)" }, CONFIG],
+  history: [
+    TARGET_FILTER,
+    { name: 'metric', value: 'NAME', help: 'perf: only this metric (e.g. echo.p50Us)' },
+    { name: 'runs', value: 'N', help: 'how many recent runs to look at (default: runs 20, flaky 200, perf 20)' },
+    { name: 'json', help: 'print JSON instead of tables' },
+    HISTORY,
+    CONFIG,
+  ],
+  serve: [
+    { name: 'listen', value: 'HOST:PORT', help: 'address to serve on (default: 127.0.0.1:8750; port 0 picks one)' },
+    { name: 'token', value: 'TOKEN', help: 'access token, required unless HOST is loopback (default: $FARM_SERVE_TOKEN)' },
+    HISTORY,
+    CONFIG,
+  ],
   report: [{ name: 'out', value: 'DIR', help: 'where the merged reports go (required)' }],
   images: [],
 };
@@ -43,10 +62,12 @@ const COMMAND_OPTIONS: Record<CommandName, readonly OptionSpec[]> = {
 export const IMAGE_ACTIONS = ['build', 'list', 'prune'] as const;
 
 const SYNOPSIS: Record<CommandName, string> = {
-  run: 'farm run [--target NAME[,NAME...]]... [--suite NAME[,NAME...]]... [--grep REGEX] [--grep-invert REGEX]\n           [--repeat N] [--retries N] [--workers N] [--shard I/N] [--out DIR] [--config FILE]',
+  run: 'farm run [--target NAME[,NAME...]]... [--suite NAME[,NAME...]]... [--grep REGEX] [--grep-invert REGEX]\n           [--repeat N] [--retries N] [--workers N] [--shard I/N] [--out DIR] [--firmware-rev REV]\n           [--fail-on-regression] [--history FILE] [--config FILE]',
   targets: 'farm targets [--kinds] [--config FILE]',
   doctor: 'farm doctor [--fix] [--config FILE]',
   up: 'farm up TARGET [--suite NAME] [--config FILE]',
+  history: 'farm history runs|flaky|perf [--target NAME]... [--metric NAME] [--runs N] [--json] [--history FILE] [--config FILE]',
+  serve: 'farm serve [--listen HOST:PORT] [--token TOKEN] [--history FILE] [--config FILE]',
   report: 'farm report merge DIR... --out DIR',
   images: 'farm images build [RECIPE...] | farm images list | farm images prune',
 };
@@ -56,6 +77,8 @@ const SUMMARY: Record<CommandName, string> = {
   targets: 'list the configured targets and whether they can run here',
   doctor: 'check the prerequisites of the farm and of every target',
   up: 'boot one target with a suite\'s firmware and stream its consoles until Ctrl-C',
+  history: 'past runs, flaky tests (flake rate per test and target) and performance trends',
+  serve: 'web dashboard: boards, runs with live consoles, flaky tests, performance plots',
   report: 'merge the out dirs of the shards of a run (farm run --shard I/N) into one report',
   images: 'build (default: every recipe), list or prune the container images of the farm (no registry: debootstrap + recipes)',
 };
@@ -189,8 +212,8 @@ export function parseCommandLine(argv: readonly string[]): ParsedArgs {
       if (action !== 'build' && rest.length > 1) throw new UsageError(`${who} ${action}: unexpected argument "${rest[1]}" ${seeHelp}`);
       return { command, help, positionals: rest, values, lists };
     }
-    const expected = command === 'up' ? 1 : 0;
-    if (rest.length < expected) throw new UsageError(`${who}: missing TARGET (usage: ${SYNOPSIS[command]})`);
+    const expected = command === 'up' || command === 'history' ? 1 : 0;
+    if (rest.length < expected) throw new UsageError(`${who}: missing ${command === 'history' ? 'runs, flaky or perf' : 'TARGET'} (usage: ${SYNOPSIS[command]})`);
     if (rest.length > expected) {
       const extra = rest.slice(expected);
       const listOption = COMMAND_OPTIONS[command].find((option) => option.list && argv.includes(`--${option.name}`));

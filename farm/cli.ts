@@ -9,6 +9,9 @@ import { ConfigFileError } from '../base/errors.js';
 import { loadFarmConfig } from './config.js';
 import { selectRun, UsageError } from './selection.js';
 import { runPlan } from './run-command.js';
+import { FIRMWARE_REV_ENV, historyLocation } from '../reports/history/run-history.js';
+import { historyCommand } from './history-command.js';
+import { serveCommand } from './serve/serve-command.js';
 import { doctorCommand, kindsCommand, targetsCommand, upCommand } from './commands.js';
 import { helpText, parseCommandLine } from './cli-args.js';
 import { reportMergeCommand } from './report-command.js';
@@ -25,7 +28,7 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${helpText(command)}\n`);
     return 0;
   }
-  if (command === undefined) throw new UsageError('farm: missing command (run, targets, doctor, up, report or images; see farm --help)');
+  if (command === undefined) throw new UsageError('farm: missing command (run, targets, doctor, up, report, images, history or serve; see farm --help)');
   const value = (name: string) => {
     const given = args.values[name];
     return typeof given === 'string' ? given : undefined;
@@ -49,7 +52,13 @@ async function main(argv: string[]): Promise<number> {
         grepInvert: value('grep-invert'),
       });
       for (const note of notes) process.stdout.write(`farm: note: ${note}\n`);
-      return (await runPlan(plan)).exitCode;
+      const history = {
+        location: historyLocation(value('history'), config),
+        firmwareRev: value('firmware-rev') ?? (process.env[FIRMWARE_REV_ENV] || null),
+        failOnRegression: args.values['fail-on-regression'] === true || config.history.failOnRegression,
+        perf: { baselineRuns: config.history.baselineRuns, minRuns: config.history.minRuns, mads: config.history.mads, minBand: config.history.minBand },
+      };
+      return (await runPlan(plan, history)).exitCode;
     }
     case 'targets':
       return targetsCommand(config, registry);
@@ -57,6 +66,20 @@ async function main(argv: string[]): Promise<number> {
       return doctorCommand(config, registry, args.values.fix === true);
     case 'up':
       return upCommand(config, registry, args.positionals[0] as string, value('suite'));
+    case 'history':
+      return historyCommand(historyLocation(value('history'), config), args.positionals[0] as string, {
+        perf: { baselineRuns: config.history.baselineRuns, minRuns: config.history.minRuns, mads: config.history.mads, minBand: config.history.minBand },
+        targets: args.lists.target ?? [],
+        metric: value('metric'),
+        runs: value('runs'),
+        json: args.values.json === true,
+      });
+    case 'serve':
+      return serveCommand(config, registry, {
+        history: historyLocation(value('history'), config),
+        listen: value('listen'),
+        token: value('token') ?? process.env.FARM_SERVE_TOKEN,
+      });
   }
 }
 

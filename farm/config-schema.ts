@@ -9,6 +9,7 @@ export type Schema =
   | { readonly type: 'string'; readonly pattern?: RegExp; readonly patternHint?: string; readonly oneOf?: readonly string[] }
   | { readonly type: 'integer'; readonly minimum?: number }
   | { readonly type: 'number'; readonly exclusiveMinimum?: number }
+  | { readonly type: 'boolean' }
   | { readonly type: 'array'; readonly items: Schema; readonly minItems?: number }
   | {
       readonly type: 'object';
@@ -66,6 +67,9 @@ export function validate(value: unknown, schema: Schema, path: string): void {
       if (schema.exclusiveMinimum !== undefined && value <= schema.exclusiveMinimum) {
         throw new ConfigError(path, `must be greater than ${schema.exclusiveMinimum}, got ${value}`);
       }
+      return;
+    case 'boolean':
+      if (typeof value !== 'boolean') throw new ConfigError(path, `must be true or false, got ${describe(value)}`);
       return;
     case 'array':
       if (!Array.isArray(value)) throw new ConfigError(path, `must be a list, got ${describe(value)}`);

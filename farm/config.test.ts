@@ -138,6 +138,20 @@ test('run selection: targets, suites, shard and numbers from the command line', 
   assert.throws(() => selectRun(config, { targets: [], suites: [], workers: '0' }), /--workers/);
 });
 
+test('history: in farm.yaml: defaults, a file relative to farm.yaml, and one-line errors for bad values', () => {
+  const target = 'targets:\n  - name: a\n    kind: fake\n';
+  const plain = parseFarmConfig(target, '/lab/farm.yaml', registry, '/lab');
+  assert.deepEqual(plain.history, { file: undefined, baselineRuns: 20, minRuns: 5, mads: 5, minBand: 0.5, failOnRegression: false });
+  const set = parseFarmConfig(`history:\n  file: data/h.sqlite\n  minRuns: 3\n  failOnRegression: true\n${target}`, '/lab/farm.yaml', registry, '/lab');
+  assert.equal(set.history.file, '/lab/data/h.sqlite');
+  assert.equal(set.history.minRuns, 3);
+  assert.equal(set.history.failOnRegression, true);
+  assert.equal(parseFarmConfig(`history:\n  file: off\n${target}`, '/lab/farm.yaml', registry, '/lab').history.file, 'off');
+  assert.equal(errorOf(`history:\n  failOnRegression: yes please\n${target}`), 'farm.yaml:2:3: history.failOnRegression: must be true or false, got string "yes please"');
+  assert.equal(errorOf(`history:\n  minRuns: 30\n${target}`), 'farm.yaml:2:3: history.minRuns: must not exceed history.baselineRuns (20), got 30');
+  assert.match(errorOf(`history:\n  window: 3\n${target}`), /^farm\.yaml:2:3: history\.window: unknown field \(known: file, baselineRuns, minRuns, mads, minBand, failOnRegression\)$/);
+});
+
 test('suites: entries add user suites: a spec file or a folder of them, with their firmware', () => {
   const dir = mkdtempSync(join(tmpdir(), 'farm-user-suites-'));
   try {

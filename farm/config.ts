@@ -6,6 +6,7 @@ import { readFileSync, existsSync, readdirSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { LineCounter, Parser, parseDocument, isMap, isSeq, isPair, isScalar, type Node as YamlNode, type YAMLError } from 'yaml';
+import { DEFAULT_PERF_OPTIONS } from '../reports/history/perf.js';
 import { SUITE_NAMES, type SuiteName } from '../targets/target.js';
 import { ConfigError, ConfigFileError } from '../base/errors.js';
 import { fieldPath, validate, type Schema } from './config-schema.js';
@@ -59,6 +60,17 @@ export interface FarmDefaults {
   readonly out: string;
 }
 
+/** `history:` of farm.yaml: where runs are kept and how performance regressions are judged. */
+export interface HistoryConfig {
+  /** The SQLite file (absolute), "off", or undefined for the default (farm-history.sqlite next to farm.yaml). */
+  readonly file: string | undefined;
+  readonly baselineRuns: number;
+  readonly minRuns: number;
+  readonly mads: number;
+  readonly minBand: number;
+  readonly failOnRegression: boolean;
+}
+
 export interface FarmConfig {
   /** The file it came from, or null for the built-in farm. */
   readonly source: string | null;
@@ -68,6 +80,7 @@ export interface FarmConfig {
   /** The built-in suites, then the user suites of farm.yaml's `suites:`, in its order. */
   readonly suites: readonly SuiteDefinition[];
   readonly targets: readonly TargetConfig[];
+  readonly history: HistoryConfig;
 }
 
 // Which names exist depends on the file's own `suites:`; buildConfig checks them.
@@ -90,6 +103,19 @@ export const FARM_SCHEMA: Schema = {
           timeout: { schema: { type: 'number', exclusiveMinimum: 0 } },
           setupTimeout: { schema: { type: 'number', exclusiveMinimum: 0 } },
           out: { schema: { type: 'string' } },
+        },
+      },
+    },
+    history: {
+      schema: {
+        type: 'object',
+        properties: {
+          file: { schema: { type: 'string' } },
+          baselineRuns: { schema: { type: 'integer', minimum: 2 } },
+          minRuns: { schema: { type: 'integer', minimum: 2 } },
+          mads: { schema: { type: 'number', exclusiveMinimum: 0 } },
+          minBand: { schema: { type: 'number', exclusiveMinimum: 0 } },
+          failOnRegression: { schema: { type: 'boolean' } },
         },
       },
     },
@@ -143,6 +169,8 @@ const DEFAULTS: FarmDefaults = {
   setupTimeout: 600,
   out: 'farm-out',
 };
+
+const HISTORY_DEFAULTS: HistoryConfig = { file: undefined, ...DEFAULT_PERF_OPTIONS, failOnRegression: false };
 
 function parsePath(path: string): (string | number)[] {
   const segments: (string | number)[] = [];
@@ -263,6 +291,7 @@ interface RawSuite {
 }
 interface RawFarm {
   defaults?: Partial<Omit<FarmDefaults, 'suites'>> & { suites?: string[] };
+  history?: Partial<HistoryConfig>;
   suites?: RawSuite[];
   targets: RawTarget[];
 }
@@ -390,7 +419,15 @@ function buildConfig(raw: RawFarm, file: string | null, configDir: string, regis
       firmware,
     };
   });
-  return { source: file ? resolve(file) : null, configDir, defaults, suites, targets };
+  const history: HistoryConfig = {
+    ...HISTORY_DEFAULTS,
+    ...raw.history,
+    file: raw.history?.file === undefined || raw.history.file === 'off' ? raw.history?.file : resolve(configDir, raw.history.file),
+  };
+  if (history.minRuns > history.baselineRuns) {
+    throw new ConfigError('history.minRuns', `must not exceed history.baselineRuns (${history.baselineRuns}), got ${history.minRuns}`);
+  }
+  return { source: file ? resolve(file) : null, configDir, defaults, suites, targets, history };
 }
 
 /**

@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FarmError, InfrastructureError, TimeoutError } from '../base/errors.js';
 import { ATTACHMENT, type TargetMeta } from '../reports/attachments.js';
+import { LiveEventLog, liveEventsFile } from '../reports/live-events.js';
 import { suiteOfEntry } from '../reports/paths.js';
 import { onProcessExit } from '../base/process/exit-cleanup.js';
 import { loadKindRegistry } from '../targets/registry.js';
@@ -26,14 +27,20 @@ function asClassified(error: unknown, what: string): Error {
   return new InfrastructureError(`${what}: ${message}`, { cause: error });
 }
 
-/** Target log lines, kept until the next test takes them. */
+/**
+ * Target log lines, kept until the next test takes them; log lines and console bytes also go to
+ * the run's live event log as they come (`farm serve` shows them live).
+ */
 class BufferedLog implements TargetLog {
   private text = '';
+  constructor(private readonly live?: (stream: string, text: string) => void) {}
   info(message: string): void {
     this.text += `${new Date().toISOString()} ${message}\n`;
+    this.live?.('farm', message);
   }
-  console(): void {
-    // Console bytes are collected by the target itself (takeConsole).
+  console(stream: string, text: string): void {
+    // The bytes for the reports are collected by the target itself (takeConsole).
+    this.live?.(stream, text);
   }
   take(): string {
     const text = this.text;
@@ -105,8 +112,10 @@ const plan = readRunPlan();
 export const test = base.extend<TestFixtures, WorkerFixtures>({
   targetLog: [
     // eslint-disable-next-line no-empty-pattern
-    async ({}, use) => {
-      await use(new BufferedLog());
+    async ({}, use, workerInfo) => {
+      const live = new LiveEventLog(liveEventsFile(plan.outDir));
+      const target = workerInfo.project.name;
+      await use(new BufferedLog((stream, text) => live.append(target, stream, text)));
     },
     { scope: 'worker' },
   ],

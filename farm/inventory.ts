@@ -30,7 +30,7 @@ export function farmPrerequisites(): Prerequisite[] {
   const [major = 0, minor = 0] = process.versions.node.split('.').map(Number);
   const nodeOk = major > MINIMUM_NODE[0] || (major === MINIMUM_NODE[0] && minor >= MINIMUM_NODE[1]);
   const require = createRequire(import.meta.url);
-  const modules = ['@playwright/test', 'junit-report-builder', 'yaml'].map((name): Prerequisite => {
+  const modules = ['@playwright/test', 'junit-report-builder', 'yaml', 'fastify', '@fastify/websocket', 'uplot'].map((name): Prerequisite => {
     try {
       require.resolve(name);
       return { name: `npm package ${name}`, ok: true, detail: 'installed' };
@@ -46,7 +46,34 @@ export function farmPrerequisites(): Prerequisite[] {
       ...(nodeOk ? {} : { hint: 'install Node.js 20 LTS or newer (https://nodejs.org or NodeSource packages)' }),
     },
     ...modules,
+    sqlitePrerequisite(require),
+    {
+      name: 'chromium (the dashboard\'s browser tests)',
+      ok: existsSync(CHROMIUM),
+      detail: existsSync(CHROMIUM) ? CHROMIUM : `${CHROMIUM} missing`,
+      ...(existsSync(CHROMIUM) ? {} : { debianPackages: ['chromium'] }),
+    },
   ];
+}
+
+/** Debian's Chromium, which the dashboard's browser tests drive (no browser download is possible). */
+export const CHROMIUM = '/usr/bin/chromium';
+
+/** The run history's SQLite binding is native: it must load, not only be installed. */
+function sqlitePrerequisite(require: NodeJS.Require): Prerequisite {
+  const name = 'npm package better-sqlite3 (run history)';
+  try {
+    require('better-sqlite3');
+    return { name, ok: true, detail: 'installed, native binding loads' };
+  } catch (error) {
+    return {
+      name,
+      ok: false,
+      detail: error instanceof Error ? error.message.split('\n')[0] ?? 'does not load' : 'does not load',
+      debianPackages: ['python3', 'make', 'g++'],
+      hint: 'rebuild it from source against the local Node headers: npm_config_nodedir=$(dirname $(dirname $(command -v node))) npm rebuild better-sqlite3 (prebuilt binaries cannot be downloaded here)',
+    };
+  }
 }
 
 /** "farm.yaml" / "lab.yaml": the file a hint tells the user to edit. */

@@ -19,6 +19,7 @@ export default defineConfig({
     [here('../reports/progress-reporter.js'), { outDir }],
     [here('../reports/junit-reporter.js'), { outputFile: paths.junit }],
     [here('../reports/metrics-reporter.js'), { outputFile: paths.metrics }],
+    [here('../reports/html-reporter.js'), { outputFile: paths.htmlReport }],
     ['html', { open: 'never', outputFolder: paths.html }],
   ],
 });

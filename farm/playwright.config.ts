@@ -28,9 +28,11 @@ export default defineConfig({
   fullyParallel: false,
   forbidOnly: true,
   reporter: [
-    [here('../reports/progress-reporter.js'), { outDir: plan.outDir }],
-    [here('../reports/junit-reporter.js'), { outputFile: paths.junit }],
+    [here('../reports/progress-reporter.js'), { outDir: plan.outDir, history: plan.history ?? null }],
+    [here('../reports/junit-reporter.js'), { outputFile: paths.junit, history: plan.history ?? null }],
+    [here('../reports/history-reporter.js'), { outputFile: paths.history, outDir: plan.outDir, history: plan.history ?? null }],
     [here('../reports/metrics-reporter.js'), { outputFile: paths.metrics }],
+    [here('../reports/html-reporter.js'), { outputFile: paths.htmlReport, history: plan.history ?? null }],
     ['html', { open: 'never', outputFolder: paths.html }],
     // A shard also keeps everything it saw, for `farm report merge` to make one report of all shards.
     ...(plan.shard ? [['blob', { outputDir: paths.blob }] as ['blob', { outputDir: string }]] : []),

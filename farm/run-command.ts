@@ -7,7 +7,7 @@
  */
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { RUN_PLAN_ENV, writeRunPlan, type RunPlan } from './run-plan.js';
@@ -15,6 +15,18 @@ import { writeSuiteEntries } from './suite-entries.js';
 import { reportPaths } from '../reports/paths.js';
 import { finalizeInterruptedReports } from '../reports/finalize.js';
 import { findExecutable } from '../base/process/managed-process.js';
+import type { HistoryStore } from '../reports/history/history-store.js';
+import { openHistoryStore, prepareHistory, type HistoryRunFile } from '../reports/history/run-history.js';
+import type { PerfOptions } from '../reports/history/perf.js';
+
+/** How a run uses the run history (farm history, farm serve). */
+export interface RunHistoryOptions {
+  /** The store (a SQLite file); null: history off. */
+  readonly location: string | null;
+  readonly firmwareRev: string | null;
+  readonly failOnRegression: boolean;
+  readonly perf: PerfOptions;
+}
 import { FARM_PID_ENV, RUN_ID_ENV } from '../containers/labels.js';
 
 const GRACE_MS = 30_000;
@@ -31,11 +43,52 @@ function killGroup(pid: number, signal: NodeJS.Signals): void {
   }
 }
 
-export async function runPlan(plan: RunPlan): Promise<RunResult> {
-  const paths = reportPaths(plan.outDir);
-  mkdirSync(plan.outDir, { recursive: true });
+/** Opens the history and records the run as started; a history that cannot be used only costs the history. */
+async function startHistory(plan: RunPlan, options: RunHistoryOptions | undefined): Promise<{ store: HistoryStore; plan: RunPlan } | undefined> {
+  if (!options?.location) return undefined;
+  let store: HistoryStore | undefined;
+  try {
+    store = openHistoryStore(options.location);
+    const history = await prepareHistory(
+      store,
+      { targets: plan.targets.map((target) => target.name), outDir: plan.outDir, firmwareRev: options.firmwareRev, failOnRegression: options.failOnRegression, perf: options.perf },
+      randomUUID(),
+    );
+    return { store, plan: { ...plan, history } };
+  } catch (error) {
+    await store?.close().catch(() => undefined);
+    process.stderr.write(`farm: warning: run history not recorded: ${error instanceof Error ? error.message : String(error)}\n`);
+    return undefined;
+  }
+}
+
+/** Stores what the history reporter wrote; returns the number of performance regressions. */
+async function finishHistory(store: HistoryStore, runId: string, file: string): Promise<number> {
+  let run: HistoryRunFile | undefined;
+  try {
+    if (existsSync(file)) run = JSON.parse(readFileSync(file, 'utf8')) as HistoryRunFile;
+  } catch {
+    run = undefined;
+  }
+  const regressions = run?.verdicts.filter((verdict) => verdict.status === 'regression').length ?? 0;
+  const status = !run || run.status === 'running' ? 'interrupted' : run.status;
+  try {
+    await store.finishRun(runId, { status, durationMs: run?.durationMs ?? null, regressions }, run?.results ?? [], run?.metrics ?? []);
+  } catch (error) {
+    process.stderr.write(`farm: warning: run history not recorded: ${error instanceof Error ? error.message : String(error)}\n`);
+  } finally {
+    await store.close().catch(() => undefined);
+  }
+  return regressions;
+}
+
+export async function runPlan(basePlan: RunPlan, historyOptions?: RunHistoryOptions): Promise<RunResult> {
+  const paths = reportPaths(basePlan.outDir);
+  mkdirSync(basePlan.outDir, { recursive: true });
   // Reports of an earlier run in the same out dir must not pass for this one's.
-  for (const stale of [paths.junit, paths.metrics, paths.blob]) rmSync(stale, { recursive: true, force: true });
+  for (const stale of [paths.junit, paths.metrics, paths.blob, paths.history, paths.liveEvents]) rmSync(stale, { recursive: true, force: true });
+  const history = await startHistory(basePlan, historyOptions);
+  const plan = history?.plan ?? basePlan;
   writeRunPlan(paths.plan, plan);
   writeSuiteEntries(plan.suitesDir, plan.suites);
 
@@ -96,8 +149,13 @@ export async function runPlan(plan: RunPlan): Promise<RunResult> {
   // runner itself) left reports that still say "running", or none: they must say the run did
   // not complete. Reports of a run that ended are left as they are.
   finalizeInterruptedReports(paths, plan.targets);
+  const regressions = history && plan.history ? await finishHistory(history.store, plan.history.runId, paths.history) : 0;
 
   if (signalled) return { exitCode: signalled === 'SIGTERM' ? 143 : 130 };
   if (signal) return { exitCode: 128 + (signal === 'SIGKILL' ? 9 : 15) };
+  if (code === 0 && regressions > 0 && plan.history?.failOnRegression) {
+    process.stdout.write(`farm: ${regressions} performance regression(s) and --fail-on-regression: the run fails\n`);
+    return { exitCode: 1 };
+  }
   return { exitCode: code ?? 1 };
 }

@@ -5,6 +5,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { InfrastructureError } from '../base/errors.js';
 import type { SuiteDefinition, TargetConfig } from './config.js';
+import type { HistoryPlan } from '../reports/history/run-history.js';
 
 export const RUN_PLAN_ENV = 'FARM_RUN_PLAN';
 
@@ -28,6 +29,8 @@ export interface RunPlan {
   readonly shard: { readonly current: number; readonly total: number } | null;
   readonly timeoutMs: number;
   readonly setupTimeoutMs: number;
+  /** The run's history (known-flaky tests, baselines); null when history is off. */
+  readonly history?: HistoryPlan | null;
 }
 
 export function writeRunPlan(file: string, plan: RunPlan): void {

@@ -30,6 +30,10 @@ export interface EchoMetrics {
   readonly bytes: number;
   readonly p50Us: number;
   readonly p99Us: number;
+  /** Echoes per second, one at a time (count over the summed round trips). */
+  readonly msgsPerSec?: number;
+  /** From the test's start (remote running) to the demo channel's announcement, in ms. */
+  readonly announceMs?: number;
 }
 
 /** One direction of the flood suite (suites/support/flood.ts). */

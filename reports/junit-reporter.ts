@@ -24,10 +24,14 @@ import { hostname } from 'node:os';
 import { RewritingReporter, type RunStatus } from './rewriting-reporter.js';
 import type { TestEntry, TestRecord } from './test-record.js';
 import { writeFileAtomic } from './write-atomic.js';
+import { isKnownFlaky, verdictsFor, type HistoryPlan } from './history/run-history.js';
+import { describeVerdict } from './history/perf.js';
 
 
 export interface JunitReporterOptions {
   readonly outputFile: string;
+  /** The run's history; null or absent when history is off. */
+  readonly history?: HistoryPlan | null;
 }
 
 
@@ -159,6 +163,32 @@ function addTestCase(testCase: JunitTestCase, entry: TestEntry, status: RunStatu
   if (out.length) testCase.standardOutput(cdataText(out.join('\n')));
 }
 
+/** The testcase property marking a test known to be flaky from earlier runs (same target, same firmware). */
+export const KNOWN_FLAKY_PROPERTY = 'history.flaky';
+/** The testcase property holding the performance status ("regression") and one per regressed metric. */
+export const PERF_STATUS_PROPERTY = 'perf.status';
+export const PERFORMANCE_FAILURE_TYPE = 'performance';
+
+/**
+ * What the run's history says about a test: `history.flaky` = true when it is known to be flaky,
+ * and for a performance regression `perf.status` = regression with `perf.<metric>` saying how
+ * far out of its band it is; with failOnRegression a passed test with a regression also gets a
+ * <failure type="performance">, so the gate fails on it.
+ */
+function addHistoryProperties(testCase: JunitTestCase, entry: TestEntry, history: HistoryPlan | null | undefined): void {
+  if (!history) return;
+  if (isKnownFlaky(entry.test, history)) testCase.property(KNOWN_FLAKY_PROPERTY, 'true');
+  const last = entry.running ? undefined : entry.attempts.at(-1);
+  if (!last) return;
+  const regressions = verdictsFor(last, history).filter((verdict) => verdict.status === 'regression');
+  if (!regressions.length) return;
+  testCase.property(PERF_STATUS_PROPERTY, 'regression');
+  for (const verdict of regressions) testCase.property(`perf.${verdict.metric}`, xmlText(describeVerdict(verdict)));
+  if (history.failOnRegression && last.outcome === 'passed') {
+    testCase.failure(xmlText(`performance regression: ${regressions.map(describeVerdict).join('; ')}`), PERFORMANCE_FAILURE_TYPE);
+  }
+}
+
 function failedOrErrored(entry: TestEntry): boolean {
   const outcome = entry.running ? 'interrupted' : entry.attempts.at(-1)?.outcome;
   return outcome === 'failed' || outcome === 'error' || outcome === 'interrupted';
@@ -187,8 +217,9 @@ function xmlAttribute(value: string): string {
 /**
  * The whole JUnit file for the tests of a run as they stand, every planned test included.
  * `startedMs`: when the run started, the timestamp of a <testsuite> none of whose tests started.
+ * `history`: the run's history (known-flaky tests, performance baselines), see addHistoryProperties.
  */
-export function buildJunitXml(entries: readonly TestEntry[], repeat: number, status: RunStatus, startedMs = Date.now()): string {
+export function buildJunitXml(entries: readonly TestEntry[], repeat: number, status: RunStatus, startedMs = Date.now(), history?: HistoryPlan | null): string {
   const builder = junit.newBuilder().name('farm');
   const incomplete = incompleteReason(entries, status);
   const byTarget = new Map<string, TestEntry[]>();
@@ -227,6 +258,7 @@ export function buildJunitXml(entries: readonly TestEntry[], repeat: number, sta
         .name(xmlText(name))
         .time((entry.attempts.at(-1)?.durationMs ?? 0) / 1000);
       addTestCase(testCase, entry, status);
+      addHistoryProperties(testCase, entry, history);
     }
     if (incomplete !== undefined) {
       suite.testCase().className(xmlText(`${target}.(run)`)).name(INCOMPLETE_TITLE).error(incomplete, INCOMPLETE_TYPE);
@@ -249,6 +281,6 @@ export default class JunitReporter extends RewritingReporter {
   }
 
   protected write(): void {
-    writeFileAtomic(this.options.outputFile, buildJunitXml(this.book.entries(), this.repeat, this.status, this.startedMs));
+    writeFileAtomic(this.options.outputFile, buildJunitXml(this.book.entries(), this.repeat, this.status, this.startedMs, this.options.history));
   }
 }

@@ -7,10 +7,15 @@ export const RUN_SUITES_DIR = 'run-suites';
 export function reportPaths(outDir: string) {
   return {
     junit: join(outDir, 'junit.xml'),
+    /** Playwright's HTML report (with its trace viewer). */
     html: join(outDir, 'html'),
+    /** The farm's own HTML report: failures first, the CLI's durations. */
+    htmlReport: join(outDir, 'report.html'),
     metrics: join(outDir, 'metrics.json'),
     testResults: join(outDir, 'test-results'),
     plan: join(outDir, 'run-plan.json'),
+    history: join(outDir, 'history.json'),
+    liveEvents: join(outDir, 'live-events.jsonl'),
     suites: join(outDir, RUN_SUITES_DIR),
     /** Playwright's blob report of a sharded run, what `farm report merge` merges. */
     blob: join(outDir, 'blob'),

@@ -7,9 +7,13 @@ import { relative } from 'node:path';
 import { reportPaths } from './paths.js';
 import { RecordBook, toRecord, type TestRecord } from './test-record.js';
 import { displayMessage, formatDuration, formatTable, summarize } from './summary.js';
+import { isKnownFlaky, verdictsFor, type HistoryPlan } from './history/run-history.js';
+import { describeVerdict } from './history/perf.js';
 
 export interface ProgressReporterOptions {
   readonly outDir: string;
+  /** The run's history; null or absent when history is off. */
+  readonly history?: HistoryPlan | null;
 }
 
 const MARK: Record<TestRecord['outcome'], string> = {
@@ -55,13 +59,16 @@ export default class ProgressReporter implements Reporter {
     if (!willRetry) this.done++;
     const repeat = test.repeatEachIndex > 0 ? ` [repeat ${test.repeatEachIndex + 1}]` : '';
     const attempt = result.retry > 0 ? ` (attempt ${result.retry + 1})` : '';
-    const status = `${record.outcome}${record.failureClass ? ` [${record.failureClass}]` : ''}${willRetry ? ', retrying' : ''}`;
+    const regressions = verdictsFor(record, this.options.history).filter((verdict) => verdict.status === 'regression');
+    const knownFlaky = record.outcome !== 'passed' && isKnownFlaky(record, this.options.history);
+    const status = `${record.outcome}${record.failureClass ? ` [${record.failureClass}]` : ''}${regressions.length ? ', PERF REGRESSION' : ''}${knownFlaky ? ' (known flaky)' : ''}${willRetry ? ', retrying' : ''}`;
     // An attempt that will be retried carries the number its test ends with.
     const number = willRetry ? this.done + 1 : this.done;
     const line = `${MARK[record.outcome]} [${number}/${this.total}] ${record.target}  ${record.suite} › ${record.title}${repeat}${attempt}  ${status}  ${formatDuration(record.durationMs)}`;
     process.stdout.write(`${line}\n`);
     if (record.message && record.outcome !== 'passed') process.stdout.write(`       ${displayMessage(record.message)}\n`);
     if (record.outcome === 'skipped' && record.skipReason) process.stdout.write(`       skipped: ${record.skipReason}\n`);
+    for (const verdict of regressions) process.stdout.write(`       regression: ${describeVerdict(verdict)}\n`);
   }
 
   onStdErr(chunk: string | Buffer, test?: TestCase): void {
@@ -76,7 +83,8 @@ export default class ProgressReporter implements Reporter {
   onEnd(result: FullResult): void {
     const records = this.book.latest();
     process.stdout.write('\n');
-    const rows = summarize(records, this.targetOrder);
+    const regressed = (record: TestRecord) => verdictsFor(record, this.options.history).some((verdict) => verdict.status === 'regression');
+    const rows = summarize(records, this.targetOrder, regressed);
     process.stdout.write(rows.length ? `${formatTable(rows)}\n` : 'no test finished\n');
     const failures = this.book.finished().filter((record) => record.outcome === 'failed' || record.outcome === 'error');
     const LISTED = 10;
@@ -90,9 +98,14 @@ export default class ProgressReporter implements Reporter {
       process.stdout.write(`run interrupted: ${stopped} test(s) stopped, ${notRun} not run (in the reports as interrupted / skipped)\n`);
     }
     if (result.status === 'timedout') process.stdout.write('run stopped: global timeout\n');
+    const regressions = this.book.finished().flatMap((record) => verdictsFor(record, this.options.history)).filter((verdict) => verdict.status === 'regression');
+    if (regressions.length) {
+      process.stdout.write(`performance regressions (${regressions.length}, against the last runs on each target):\n`);
+      for (const verdict of regressions) process.stdout.write(`  ${verdict.target}  ${describeVerdict(verdict)}\n`);
+    }
     const paths = reportPaths(this.options.outDir);
     process.stdout.write(
-      `\nreports:\n  JUnit    ${shown(paths.junit)}\n  HTML     ${shown(paths.html)}/index.html\n  metrics  ${shown(paths.metrics)}\n`,
+      `\nreports:\n  JUnit    ${shown(paths.junit)}\n  report   ${shown(paths.htmlReport)}  (failures first; Playwright's: ${shown(paths.html)}/index.html)\n  metrics  ${shown(paths.metrics)}\n`,
     );
     process.stdout.write(`result: ${result.status} (${formatDuration(result.duration)})\n`);
   }

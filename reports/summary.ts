@@ -10,6 +10,8 @@ export interface SummaryRow {
   error: number;
   skipped: number;
   flaky: number;
+  /** Tests with a performance regression against the history's baseline. */
+  regressed: number;
   durationMs: number;
 }
 
@@ -17,14 +19,15 @@ export interface SummaryRow {
  * The table's rows, by target in `targetOrder` (farm.yaml's order; others after, by name), then
  * by suite in the farm's suite order.
  */
-export function summarize(records: readonly TestRecord[], targetOrder: readonly string[] = []): SummaryRow[] {
+export function summarize(records: readonly TestRecord[], targetOrder: readonly string[] = [], regressed: (record: TestRecord) => boolean = () => false): SummaryRow[] {
   const rows = new Map<string, SummaryRow>();
   for (const record of records) {
     if (record.outcome === 'interrupted') continue;
     const key = `${record.target}\u0000${record.suite}`;
-    const row = rows.get(key) ?? { target: record.target, suite: record.suite, passed: 0, failed: 0, error: 0, skipped: 0, flaky: 0, durationMs: 0 };
+    const row = rows.get(key) ?? { target: record.target, suite: record.suite, passed: 0, failed: 0, error: 0, skipped: 0, flaky: 0, regressed: 0, durationMs: 0 };
     row[record.outcome]++;
     if (record.flaky) row.flaky++;
+    if (regressed(record)) row.regressed++;
     row.durationMs += record.durationMs;
     rows.set(key, row);
   }
@@ -55,7 +58,25 @@ export function formatDuration(ms: number): string {
   return `${Math.floor(ms / 60_000)}m${Math.round((ms % 60_000) / 1000)}s`;
 }
 
+/**
+ * The table; a `regressed` column (tests with a performance regression) is added when any row
+ * has one, so runs without history look as they always did.
+ */
 export function formatTable(rows: readonly SummaryRow[]): string {
+  const regressions = rows.reduce((sum, row) => sum + (row.regressed ?? 0), 0);
+  if (regressions > 0) {
+    const lines = formatPlainTable(rows).split('\n');
+    const cells = ['regressed', ...rows.map((row) => String(row.regressed ?? 0))];
+    const width = Math.max(...cells.map((cell) => cell.length));
+    // header, rule, body..., rule, footer: the column goes after "skipped", before "duration".
+    const column = [cells[0], '-'.repeat(width), ...cells.slice(1), '-'.repeat(width), String(regressions)];
+    const at = lines[0]!.indexOf('duration');
+    return lines.map((line, index) => `${line.slice(0, at)}${(column[index] ?? '').padEnd(width)}  ${line.slice(at)}`.trimEnd()).join('\n');
+  }
+  return formatPlainTable(rows);
+}
+
+function formatPlainTable(rows: readonly SummaryRow[]): string {
   const header = ['target', 'suite', 'passed', 'failed', 'error', 'skipped', 'duration'];
   const body = rows.map((row) => [
     row.target,

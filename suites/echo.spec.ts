@@ -8,7 +8,9 @@ import { DEMO_CHANNEL, echoRound, percentile, range } from './support/echo.js';
 import { expectNoMessage } from './support/verdict.js';
 
 test('echoes 480 payloads of 17..496 bytes unchanged and in order', async ({ host }, testInfo) => {
+  const started = performance.now();
   const channel = await host.waitForChannel(DEMO_CHANNEL, { timeoutMs: 10_000 });
+  const announceMs = performance.now() - started;
   const endpoint = await host.openEndpoint({ name: DEMO_CHANNEL });
   const stats = await echoRound(endpoint, channel.remoteAddr, range(1, 480));
   await expectNoMessage(endpoint, 100, 'after the last echo');
@@ -19,6 +21,8 @@ test('echoes 480 payloads of 17..496 bytes unchanged and in order', async ({ hos
     bytes: stats.bytes,
     p50Us: percentile(stats.roundTripsUs, 50),
     p99Us: percentile(stats.roundTripsUs, 99),
+    msgsPerSec: stats.count / (stats.roundTripsUs.reduce((sum, us) => sum + us, 0) / 1e6),
+    announceMs,
   };
   testInfo.annotations.push({
     type: 'echo',

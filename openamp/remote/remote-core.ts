@@ -32,6 +32,11 @@ export interface RemoteCoreOptions {
   driverOkTimeoutMs?: number;
   /** How long a hang lasts at most, in ms (a stop request ends it sooner). Default 1 hour. */
   hangLimitMs?: number;
+  /**
+   * How long the core waits before each reply, in µs (0 by default): a deliberately slow
+   * firmware. The wait blocks the core's thread, as a busy firmware would.
+   */
+  replyDelayUs?: number;
   /** How long a reply may wait for a free buffer before it is dropped, in ms. Default 15000 (open-amp's). */
   sendTimeoutMs?: number;
 }
@@ -241,6 +246,7 @@ export class RemoteCore {
       device,
       log: (line) => this.log(line),
       reply: (endpoint, data, dest) => {
+        if (this.options.replyDelayUs) blockFor(this.options.replyDelayUs);
         if (this.pending.length === 0) {
           try {
             endpoint.trySend(data, dest);
@@ -282,4 +288,10 @@ export class RemoteCore {
  * runtime does not depend on where the device defines it. */
 function isNoBuffer(error: unknown): boolean {
   return error instanceof Error && error.name.startsWith('NoBufferError');
+}
+
+const sleeper = new Int32Array(new SharedArrayBuffer(4));
+/** Blocks the calling thread (a remote core's worker) for `micros` µs. */
+function blockFor(micros: number): void {
+  Atomics.wait(sleeper, 0, 0, micros / 1000);
 }

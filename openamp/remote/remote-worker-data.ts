@@ -41,6 +41,8 @@ export interface RemoteWorkerData {
   /** RemoteControl's buffer. */
   control: SharedArrayBuffer;
   spinMicros?: number;
+  /** The core waits this long before each reply, in µs (a deliberately slow firmware). */
+  replyDelayUs?: number;
   idleWaitMs?: number;
   driverOkTimeoutMs?: number;
 }

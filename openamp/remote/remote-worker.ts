@@ -82,6 +82,7 @@ async function main(data: RemoteWorkerData): Promise<void> {
       createDevice: (t, d) => createRpmsgRemote({ transport: t, doorbell: d, bufferSize: boot.bufferSize, listen: false, statusPollMs: 0 }),
       ...(data.spinMicros === undefined ? {} : { spinMicros: data.spinMicros }),
       ...(data.idleWaitMs === undefined ? {} : { idleWaitMs: data.idleWaitMs }),
+      ...(data.replyDelayUs === undefined ? {} : { replyDelayUs: data.replyDelayUs }),
       ...(data.driverOkTimeoutMs === undefined ? {} : { driverOkTimeoutMs: data.driverOkTimeoutMs }),
     });
     const outcome = await core.run();

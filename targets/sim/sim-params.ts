@@ -17,6 +17,11 @@ export interface SimParams {
   readonly hostSpinMicros: number;
   /** How long a stall probe waits before a silent remote counts as hung, in ms (1000 by default). */
   readonly stallTimeoutMs: number;
+  /**
+   * How long the remote core waits before each reply, in µs (0 by default): a deliberately slow
+   * firmware, e.g. to check that the farm's history flags the slower echo as a regression.
+   */
+  readonly replyDelayUs: number;
 }
 
 export const SIM_PARAM_DEFAULTS: SimParams = {
@@ -26,6 +31,7 @@ export const SIM_PARAM_DEFAULTS: SimParams = {
   remoteSpinMicros: 50,
   hostSpinMicros: 20,
   stallTimeoutMs: 1000,
+  replyDelayUs: 0,
 };
 
 export function parseSimParams(raw: unknown, path: string): SimParams {
@@ -39,6 +45,7 @@ export function parseSimParams(raw: unknown, path: string): SimParams {
     remoteSpinMicros: integer('remoteSpinMicros', 0, 100_000),
     hostSpinMicros: integer('hostSpinMicros', 0, 10_000),
     stallTimeoutMs: integer('stallTimeoutMs', 50, 60_000),
+    replyDelayUs: integer('replyDelayUs', 0, 1_000_000),
   };
   if (params.memorySize % 4096 !== 0) throw new ConfigError(`${path}.memorySize`, `must be a multiple of 4096, got ${params.memorySize}`);
   if (!isPowerOfTwo(params.vringNum)) throw new ConfigError(`${path}.vringNum`, `must be a power of two, got ${params.vringNum}`);

@@ -26,6 +26,8 @@ export interface SimSocOptions {
   memorySize?: number;
   /** How long the remote core spins on its rings before blocking on the doorbell, in µs. */
   remoteSpinMicros?: number;
+  /** How long the remote core waits before each reply, in µs (a deliberately slow firmware). */
+  replyDelayUs?: number;
   /** Each line the remote core prints on its console (UART). */
   onConsole?: (line: string) => void;
   /** Called when the core dies on its own (fault, unexpected exit); wire it to Remoteproc.reportCrash. */
@@ -115,6 +117,7 @@ export class SimSoc implements RemoteprocOps {
         boot: { kind: 'entry', entry },
         doorbell: { kind: 'atomics', buffer: this.doorbells.buffer },
         ...(this.options.remoteSpinMicros === undefined ? {} : { spinMicros: this.options.remoteSpinMicros }),
+        ...(this.options.replyDelayUs ? { replyDelayUs: this.options.replyDelayUs } : {}),
       },
       {
         onConsole: (line) => this.onConsole(line),

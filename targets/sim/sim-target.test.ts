@@ -55,6 +55,7 @@ test('sim params: defaults, validation with the field path', () => {
     remoteSpinMicros: 50,
     hostSpinMicros: 20,
     stallTimeoutMs: 1000,
+    replyDelayUs: 0,
   });
   assert.equal(simKind.parseParams({ vringNum: 64 }, 'p').vringNum, 64);
   assert.throws(() => simKind.parseParams({ vringNum: 100 }, 'targets[1].params'), (e: unknown) => e instanceof ConfigError && e.field === 'targets[1].params.vringNum');

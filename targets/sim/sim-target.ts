@@ -103,6 +103,7 @@ export class SimTarget implements Target {
       name: resource.name,
       memorySize: resource.memorySize,
       remoteSpinMicros: resource.remoteSpinMicros,
+      replyDelayUs: this.params.replyDelayUs,
       onConsole: (line) => this.consoleBuffer.write(SIM_CONSOLE_STREAM, line + '\n'),
     });
     const host = new OpenAmpHost({

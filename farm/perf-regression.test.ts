@@ -1,0 +1,67 @@
+/**
+ * The regression detector on real measurements: echo rounds on the sim target (a fresh target
+ * per round, as a farm run has), judged with the default options against the rounds before
+ * them, as `farm run` judges a run against its history. Ten normal rounds after the baseline
+ * raise no alarm however the machine's load moves them; a round on a remote slowed by
+ * params.replyDelayUs is flagged.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { simKind } from '../targets/sim/index.js';
+import { DEMO_CHANNEL, echoRound, percentile, range } from '../suites/support/echo.js';
+import { baselineOf, describeVerdict, judge, DEFAULT_PERF_OPTIONS, type PerfVerdict } from '../reports/history/perf.js';
+
+type Figures = Record<'echo.p50Us' | 'echo.p99Us' | 'echo.msgsPerSec', number>;
+
+async function echoFigures(replyDelayUs: number): Promise<Figures> {
+  const workDir = mkdtempSync(join(tmpdir(), 'farm-perf-regression-'));
+  const target = simKind.create('sim', simKind.parseParams({ replyDelayUs }, 'params'), { configDir: workDir, firmware: {}, workDir });
+  try {
+    await target.setup({ info: () => {}, console: () => {} });
+    await target.host.start(await target.firmwareFor('echo'));
+    const channel = await target.host.waitForChannel(DEMO_CHANNEL, { timeoutMs: 10_000 });
+    const endpoint = await target.host.openEndpoint({ name: DEMO_CHANNEL });
+    // Fewer messages than the suite's 480 keep the test fast; the figures are the same kind.
+    const stats = await echoRound(endpoint, channel.remoteAddr, range(1, 200));
+    await endpoint.close();
+    await target.host.stop();
+    const totalUs = stats.roundTripsUs.reduce((sum, us) => sum + us, 0);
+    return {
+      'echo.p50Us': percentile(stats.roundTripsUs, 50),
+      'echo.p99Us': percentile(stats.roundTripsUs, 99),
+      'echo.msgsPerSec': stats.count / (totalUs / 1e6),
+    };
+  } finally {
+    await target.teardown();
+    rmSync(workDir, { recursive: true, force: true });
+  }
+}
+
+function judgeAll(history: readonly Figures[], figures: Figures): PerfVerdict[] {
+  return (Object.keys(figures) as (keyof Figures)[]).map((metric) =>
+    judge('sim', metric, figures[metric], baselineOf(history.map((run) => run[metric]), DEFAULT_PERF_OPTIONS)),
+  );
+}
+
+test('perf regressions on the sim: 10 normal runs raise no alarm against their history, a remote slowed by replyDelayUs is flagged', { timeout: 120_000 }, async () => {
+  const history: Figures[] = [];
+  for (let run = 0; run < DEFAULT_PERF_OPTIONS.minRuns; run++) history.push(await echoFigures(0));
+  const alarms: string[] = [];
+  for (let run = 0; run < 10; run++) {
+    const figures = await echoFigures(0);
+    const verdicts = judgeAll(history, figures);
+    assert.ok(verdicts.every((verdict) => verdict.status !== 'no-baseline'), 'every metric has a baseline');
+    alarms.push(...verdicts.filter((verdict) => verdict.status === 'regression').map(describeVerdict));
+    history.push(figures);
+  }
+  assert.deepEqual(alarms, [], `no false alarm over 10 normal runs (history: ${JSON.stringify(history.map((run) => run['echo.p50Us'].toFixed(1)))})`);
+
+  const slowed = await echoFigures(2000);
+  const verdicts = judgeAll(history, slowed);
+  const p50 = verdicts.find((verdict) => verdict.metric === 'echo.p50Us');
+  assert.equal(p50?.status, 'regression', p50 && describeVerdict(p50));
+  assert.ok(slowed['echo.p50Us'] >= 2000, `every echo waits 2 ms in the remote: p50 ${slowed['echo.p50Us']} µs`);
+});
