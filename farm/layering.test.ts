@@ -66,7 +66,6 @@ const OUTSIDE_LAYERS: Readonly<Record<string, string>> = {
   'farm-out': 'reports of a run',
   'test-results': 'Playwright output',
   'playwright-report': 'Playwright output',
-  examples: "users' own suites (examples/user-suite): not shipped, they import the farm only by its package name, as a user's project does",
 };
 
 function holdsTypeScript(dir: string): boolean {
