@@ -4,6 +4,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KindRegistry } from '../targets/registry.js';
+import { SUITE_NAMES } from '../targets/target.js';
 import { fakeKind } from './testing/fake-target.js';
 import { loadFarmConfig, parseFarmConfig } from './config.js';
 import { ConfigFileError } from '../base/errors.js';
@@ -182,20 +183,21 @@ targets:
       join(dir, 'farm.yaml'),
       registry,
     );
+    const builtins = SUITE_NAMES.length;
     assert.deepEqual(config.suites.map((suite) => [suite.name, suite.builtin]), [
-      ['echo', true], ['matrix-multiply', true], ['multi-endpoint', true], ['lifecycle', true], ['flood', true], ['ping', false], ['lab', false],
+      ...SUITE_NAMES.map((name) => [name, true]), ['ping', false], ['lab', false],
     ]);
-    assert.deepEqual(config.suites[5]?.files, [join(dir, 'one.spec.ts')]);
-    assert.equal(config.suites[5]?.firmware, 'echo');
-    assert.deepEqual(config.suites[6]?.files, [join(dir, 'lab', 'b.spec.mjs'), join(dir, 'lab', 'nested', 'a.spec.ts')], 'every spec file under the folder, nothing else');
+    assert.deepEqual(config.suites[builtins]?.files, [join(dir, 'one.spec.ts')]);
+    assert.equal(config.suites[builtins]?.firmware, 'echo');
+    assert.deepEqual(config.suites[builtins + 1]?.files, [join(dir, 'lab', 'b.spec.mjs'), join(dir, 'lab', 'nested', 'a.spec.ts')], 'every spec file under the folder, nothing else');
     // a: every built-in, ping (echo's firmware) and lab (its own image); b: only what it names,
     // built-ins first.
-    assert.deepEqual(config.targets[0]?.suites, ['echo', 'matrix-multiply', 'multi-endpoint', 'lifecycle', 'flood', 'ping', 'lab']);
+    assert.deepEqual(config.targets[0]?.suites, [...SUITE_NAMES, 'ping', 'lab']);
     assert.deepEqual(config.targets[0]?.firmware, { lab: join(dir, 'fw.elf') });
     assert.deepEqual(config.targets[1]?.suites, ['echo', 'ping']);
     // By default a target without firmware for a user suite does not run it.
     const without = parseFarmConfig(`suites:\n  - name: lab\n    path: lab\ntargets:\n  - name: a\n    kind: fake\n`, join(dir, 'farm.yaml'), registry);
-    assert.deepEqual(without.targets[0]?.suites, ['echo', 'matrix-multiply', 'multi-endpoint', 'lifecycle', 'flood']);
+    assert.deepEqual(without.targets[0]?.suites, SUITE_NAMES);
     // defaults.suites may name them.
     const onlyMine = parseFarmConfig(`defaults: { suites: [ping] }\nsuites:\n  - { name: ping, path: one.spec.ts, firmware: echo }\ntargets:\n  - name: a\n    kind: fake\n`, join(dir, 'farm.yaml'), registry);
     assert.deepEqual(onlyMine.targets[0]?.suites, ['ping']);
@@ -213,7 +215,7 @@ targets:
     assert.match(mistake(`suites:\n  - name: echo\n    path: one.spec.ts\n${target}`), /farm\.yaml:2:5: suites\[0\]\.name: "echo" is a built-in suite; give yours a name of its own$/);
     assert.match(mistake(`suites:\n  - name: x\n    path: nowhere\n${target}`), /farm\.yaml:3:5: suites\[0\]\.path: <dir>\/nowhere does not exist/);
     assert.match(mistake(`suites:\n  - name: x\n    path: fw.elf\n${target}`), /farm\.yaml:3:5: suites\[0\]\.path: <dir>\/fw\.elf is not a spec file/);
-    assert.match(mistake(`suites:\n  - name: x\n    path: one.spec.ts\n    firmware: blink\n${target}`), /farm\.yaml:4:5: suites\[0\]\.firmware: unknown value "blink" \(known: echo, matrix-multiply, multi-endpoint, lifecycle, flood\)$/);
+    assert.match(mistake(`suites:\n  - name: x\n    path: one.spec.ts\n    firmware: blink\n${target}`), new RegExp(String.raw`farm\.yaml:4:5: suites\[0\]\.firmware: unknown value "blink" \(known: ${SUITE_NAMES.join(', ')}\)$`));
     assert.match(mistake(`suites:\n  - { name: x, path: one.spec.ts }\n  - { name: x, path: lab }\n${target}`), /suites\[1\]\.name: duplicate suite name "x" \(also suites\[0\]\)$/);
     assert.match(
       mistake(`suites:\n  - { name: x, path: one.spec.ts }\ntargets:\n  - name: a\n    kind: fake\n    suites: [x]\n`),
