@@ -441,9 +441,20 @@ export class BoardKernel {
   /** Moves messages from the endpoint into the char device's queue until it is destroyed. */
   private async pump(char: CharEndpoint): Promise<void> {
     while (!char.destroyed) {
+      // Backpressure instead of loss: while the device holds this many unread messages, leave
+      // the rest in the endpoint (and the remote waiting for buffers).
+      if (char.queue.length >= 256) {
+        await new Promise<void>((resolve) => {
+          const wake = () => {
+            char.readers.delete(wake);
+            resolve();
+          };
+          char.readers.add(wake);
+        });
+        continue;
+      }
       try {
         char.queue.push(await char.endpoint.receive({ timeoutMs: 1000 }));
-        if (char.queue.length > 512) char.queue.shift();
       } catch (error) {
         if ((error as Error).name.startsWith('TimeoutError')) continue;
         if (!char.destroyed) await this.destroyCharEndpoint(char);
@@ -457,7 +468,10 @@ export class BoardKernel {
   private async readEndpoint(char: CharEndpoint, size: number): Promise<Uint8Array> {
     for (;;) {
       const message = char.queue.shift();
-      if (message) return message.data.subarray(0, size);
+      if (message) {
+        for (const wake of [...char.readers]) wake(); // the pump may be waiting for room
+        return message.data.subarray(0, size);
+      }
       if (char.destroyed) throw new Errno(ERRNO.EPIPE, `rpmsg${char.index} destroyed`);
       await new Promise<void>((resolve) => {
         const wake = () => {
