@@ -5,7 +5,7 @@
  */
 import { UsageError } from './selection.js';
 
-export const COMMANDS = ['run', 'targets', 'doctor', 'up', 'report', 'images', 'history', 'serve'] as const;
+export const COMMANDS = ['run', 'targets', 'doctor', 'up', 'report', 'images', 'history', 'serve', 'db', 'agent', 'places', 'health'] as const;
 export type CommandName = (typeof COMMANDS)[number];
 
 interface OptionSpec {
@@ -19,6 +19,7 @@ interface OptionSpec {
 
 const CONFIG: OptionSpec = { name: 'config', value: 'FILE', help: 'farm file (default: ./farm.yaml, else the built-in farm)' };
 const HISTORY: OptionSpec = { name: 'history', value: 'FILE', help: 'run history (SQLite file; default: $FARM_HISTORY, else farm-history.sqlite next to the farm file; "off" for none)' };
+const FARM: OptionSpec = { name: 'farm', value: 'URL', help: 'the farm database, postgres://USER@HOST:PORT/DB (default: $FARM_DB)' };
 const TARGET_FILTER: OptionSpec = { name: 'target', value: 'NAME', list: true, help: 'only these targets' };
 
 const COMMAND_OPTIONS: Record<CommandName, readonly OptionSpec[]> = {
@@ -35,6 +36,13 @@ const COMMAND_OPTIONS: Record<CommandName, readonly OptionSpec[]> = {
     HISTORY,
     { name: 'grep', value: 'REGEX', help: 'only tests whose title or tags match, e.g. --grep @smoke' },
     { name: 'grep-invert', value: 'REGEX', help: 'only tests whose title or tags do not match, e.g. --grep-invert @nightly' },
+    { name: 'no-wait', help: 'refuse a target another local run holds instead of waiting for it' },
+    { name: 'lock-wait', value: 'SECONDS', help: 'how long to wait for busy local targets (default 600)' },
+    { name: 'farm', value: 'URL', help: 'run on the farm of many hosts behind this database (postgres://...) instead of locally' },
+    { name: 'require', value: 'KEY=VALUE', list: true, help: 'with --farm: run on any place with kind=, soc=, instrument= (e.g. --require kind=sim)' },
+    { name: 'priority', value: 'N', help: 'with --farm: higher runs first (e.g. 10 for per-PR gates, 0 nightly; default 0)' },
+    { name: 'ttl', value: 'SECONDS', help: 'with --farm: the run\'s lease; jobs of a client silent this long are cancelled (default 30)' },
+    { name: 'queue-timeout', value: 'SECONDS', help: 'with --farm: fail a queued job no usable place can run (all Bad, quarantined, offline) after this long (default 120)' },
     CONFIG,
   ],
   targets: [{ name: 'kinds', help: 'list the registered target kinds (built-in and FARM_EXTRA_KINDS) instead' }, CONFIG],
@@ -56,13 +64,30 @@ const COMMAND_OPTIONS: Record<CommandName, readonly OptionSpec[]> = {
   ],
   report: [{ name: 'out', value: 'DIR', help: 'where the merged reports go (required)' }],
   images: [],
+  db: [FARM],
+  agent: [
+    FARM,
+    { name: 'name', value: 'NAME', help: 'agent name, unique in the farm (default: the host name)' },
+    { name: 'target', value: 'NAME', list: true, help: 'targets of the farm file this agent offers (default: all)' },
+    { name: 'ttl', value: 'SECONDS', help: 'lease time; heartbeats every third of it (default 30)' },
+    { name: 'health-interval', value: 'SECONDS', help: 'health check of idle places on this schedule (default 3600)' },
+    { name: 'max-infra-failures', value: 'N', help: 'infrastructure failures in a row that make a place Bad (default 3)' },
+    CONFIG,
+  ],
+  places: [FARM],
+  health: [
+    FARM,
+    { name: 'set', value: 'STATE', help: 'set PLACE to Maintenance, Retired or Unknown (back to service after a health check)' },
+    { name: 'reason', value: 'TEXT', help: 'why (recorded in the history)' },
+    { name: 'limit', value: 'N', help: 'history lines to show (default 20)' },
+  ],
 };
 
 /** `farm images` actions; only build takes names (recipes). */
 export const IMAGE_ACTIONS = ['build', 'list', 'prune'] as const;
 
 const SYNOPSIS: Record<CommandName, string> = {
-  run: 'farm run [--target NAME[,NAME...]]... [--suite NAME[,NAME...]]... [--grep REGEX] [--grep-invert REGEX]\n           [--repeat N] [--retries N] [--workers N] [--shard I/N] [--out DIR] [--firmware-rev REV]\n           [--fail-on-regression] [--history FILE] [--config FILE]',
+  run: 'farm run [--target NAME[,NAME...]]... [--suite NAME[,NAME...]]... [--grep REGEX] [--grep-invert REGEX]\n           [--repeat N] [--retries N] [--workers N] [--shard I/N] [--out DIR] [--firmware-rev REV]\n           [--fail-on-regression] [--history FILE] [--no-wait | --lock-wait SECONDS] [--config FILE]\n       farm run --farm URL [--target NAME,...]... [--require kind=K,soc=S,instrument=I]... [--suite ...]\n           [--priority N] [--ttl SECONDS] [--queue-timeout SECONDS] [--repeat N] [--retries N] [--out DIR]',
   targets: 'farm targets [--kinds] [--config FILE]',
   doctor: 'farm doctor [--fix] [--config FILE]',
   up: 'farm up TARGET [--suite NAME] [--config FILE]',
@@ -70,6 +95,10 @@ const SYNOPSIS: Record<CommandName, string> = {
   serve: 'farm serve [--listen HOST:PORT] [--token TOKEN] [--history FILE] [--config FILE]',
   report: 'farm report merge DIR... --out DIR',
   images: 'farm images build [RECIPE...] | farm images list | farm images prune',
+  db: 'farm db init|status [--farm URL]',
+  agent: 'farm agent [--farm URL] [--name NAME] [--target NAME[,NAME...]]... [--ttl SECONDS]\n             [--health-interval SECONDS] [--max-infra-failures N] [--config FILE]',
+  places: 'farm places [--farm URL]',
+  health: 'farm health [PLACE] [--set Maintenance|Retired|Unknown --reason TEXT] [--limit N] [--farm URL]',
 };
 
 const SUMMARY: Record<CommandName, string> = {
@@ -81,6 +110,10 @@ const SUMMARY: Record<CommandName, string> = {
   serve: 'web dashboard: boards, runs with live consoles, flaky tests, performance plots',
   report: 'merge the out dirs of the shards of a run (farm run --shard I/N) into one report',
   images: 'build (default: every recipe), list or prune the container images of the farm (no registry: debootstrap + recipes)',
+  db: 'create or upgrade the farm database schema (versioned migrations), or say what is pending',
+  agent: 'offer this host\'s targets to the farm: heartbeats, health checks, runs the jobs they can run',
+  places: 'list the places (targets) of the farm: agent, capabilities, health, running job',
+  health: 'health history of the places (or of PLACE); --set takes a place out of or back into service',
 };
 
 function commandHelp(command: CommandName): string {
@@ -212,8 +245,9 @@ export function parseCommandLine(argv: readonly string[]): ParsedArgs {
       if (action !== 'build' && rest.length > 1) throw new UsageError(`${who} ${action}: unexpected argument "${rest[1]}" ${seeHelp}`);
       return { command, help, positionals: rest, values, lists };
     }
-    const expected = command === 'up' || command === 'history' ? 1 : 0;
-    if (rest.length < expected) throw new UsageError(`${who}: missing ${command === 'history' ? 'runs, flaky or perf' : 'TARGET'} (usage: ${SYNOPSIS[command]})`);
+    const expected = command === 'up' || command === 'history' || command === 'db' ? 1 : command === 'health' ? Math.min(rest.length, 1) : 0;
+    const missing = command === 'history' ? 'runs, flaky or perf' : command === 'db' ? 'init or status' : 'TARGET';
+    if (rest.length < expected) throw new UsageError(`${who}: missing ${missing} (usage: ${SYNOPSIS[command]})`);
     if (rest.length > expected) {
       const extra = rest.slice(expected);
       const listOption = COMMAND_OPTIONS[command].find((option) => option.list && argv.includes(`--${option.name}`));

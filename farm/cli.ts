@@ -8,7 +8,10 @@ import { FarmError } from '../base/errors.js';
 import { ConfigFileError } from '../base/errors.js';
 import { loadFarmConfig } from './config.js';
 import { selectRun, UsageError } from './selection.js';
-import { runPlan } from './run-command.js';
+import { runLocally } from './local-run.js';
+import { dbCommand, farmUrl, healthCommand, placesCommand } from './farm-db-commands.js';
+import { farmRunCommand } from './farm-run-command.js';
+import { agentCommand } from './agent/agent-command.js';
 import { FIRMWARE_REV_ENV, historyLocation } from '../reports/history/run-history.js';
 import { historyCommand } from './history-command.js';
 import { serveCommand } from './serve/serve-command.js';
@@ -35,11 +38,15 @@ async function main(argv: string[]): Promise<number> {
   };
   if (command === 'report') return reportMergeCommand(args.positionals.slice(1), value('out') as string);
   if (command === 'images') return imagesCommand(args.positionals[0] as string, args.positionals.slice(1));
+  if (command === 'db') return dbCommand(args.positionals[0] as string, farmUrl(value('farm')));
+  if (command === 'places') return placesCommand(farmUrl(value('farm')));
+  if (command === 'health') return healthCommand(farmUrl(value('farm')), args.positionals[0], value('set'), value('reason'), value('limit'));
   const registry = await loadKindRegistry();
   if (command === 'targets' && args.values.kinds === true) return kindsCommand(registry);
   const config = loadFarmConfig(value('config'), registry);
   switch (command) {
     case 'run': {
+      if (value('farm') !== undefined) return farmRunCommand(config, args);
       const { plan, notes } = selectRun(config, {
         targets: args.lists.target ?? [],
         suites: args.lists.suite ?? [],
@@ -58,7 +65,7 @@ async function main(argv: string[]): Promise<number> {
         failOnRegression: args.values['fail-on-regression'] === true || config.history.failOnRegression,
         perf: { baselineRuns: config.history.baselineRuns, minRuns: config.history.minRuns, mads: config.history.mads, minBand: config.history.minBand },
       };
-      return (await runPlan(plan, history)).exitCode;
+      return (await runLocally(plan, { noWait: args.values['no-wait'] === true, lockWait: value('lock-wait') }, history)).exitCode;
     }
     case 'targets':
       return targetsCommand(config, registry);
@@ -66,6 +73,8 @@ async function main(argv: string[]): Promise<number> {
       return doctorCommand(config, registry, args.values.fix === true);
     case 'up':
       return upCommand(config, registry, args.positionals[0] as string, value('suite'));
+    case 'agent':
+      return agentCommand(config, registry, args);
     case 'history':
       return historyCommand(historyLocation(value('history'), config), args.positionals[0] as string, {
         perf: { baselineRuns: config.history.baselineRuns, minRuns: config.history.minRuns, mads: config.history.mads, minBand: config.history.minBand },

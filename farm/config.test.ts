@@ -63,7 +63,7 @@ test('schema mistakes point at the offending field', () => {
   assert.equal(errorOf(`defaults:\n  repeat: 0\ntargets:\n  - {name: a, kind: fake}\n`), 'farm.yaml:2:3: defaults.repeat: must be at least 1, got 0');
   assert.equal(
     errorOf(`targets:\n  - name: a\n    kind: fake\n    colour: red\n`),
-    'farm.yaml:4:5: targets[0].colour: unknown field (known: name, kind, params, suites, firmware)',
+    'farm.yaml:4:5: targets[0].colour: unknown field (known: name, kind, params, suites, firmware, place)',
   );
   assert.equal(
     errorOf(`targets:\n  - name: a\n    kind: fake\n    suites: [echo, ping]\n`),
@@ -141,7 +141,7 @@ test('run selection: targets, suites, shard and numbers from the command line', 
 test('history: in farm.yaml: defaults, a file relative to farm.yaml, and one-line errors for bad values', () => {
   const target = 'targets:\n  - name: a\n    kind: fake\n';
   const plain = parseFarmConfig(target, '/lab/farm.yaml', registry, '/lab');
-  assert.deepEqual(plain.history, { file: undefined, baselineRuns: 20, minRuns: 5, mads: 5, minBand: 0.5, failOnRegression: false });
+  assert.deepEqual(plain.history, { file: undefined, baselineRuns: 20, minRuns: 10, mads: 5, minBand: 1, failOnRegression: false });
   const set = parseFarmConfig(`history:\n  file: data/h.sqlite\n  minRuns: 3\n  failOnRegression: true\n${target}`, '/lab/farm.yaml', registry, '/lab');
   assert.equal(set.history.file, '/lab/data/h.sqlite');
   assert.equal(set.history.minRuns, 3);
@@ -160,6 +160,9 @@ test('suites: entries add user suites: a spec file or a folder of them, with the
     writeFileSync(join(dir, 'lab', 'b.spec.mjs'), '');
     writeFileSync(join(dir, 'lab', 'nested', 'a.spec.ts'), '');
     writeFileSync(join(dir, 'lab', 'helper.ts'), '');
+    // A run's out dir inside the suite folder: its entry files are not specs of the suite.
+    mkdirSync(join(dir, 'lab', 'farm-out', 'run-suites', 'lab'), { recursive: true });
+    writeFileSync(join(dir, 'lab', 'farm-out', 'run-suites', 'lab', 'b.spec.js'), '');
     writeFileSync(join(dir, 'fw.elf'), '');
     const config = parseFarmConfig(
       `suites:
@@ -180,19 +183,19 @@ targets:
       registry,
     );
     assert.deepEqual(config.suites.map((suite) => [suite.name, suite.builtin]), [
-      ['echo', true], ['matrix-multiply', true], ['multi-endpoint', true], ['lifecycle', true], ['ping', false], ['lab', false],
+      ['echo', true], ['matrix-multiply', true], ['multi-endpoint', true], ['lifecycle', true], ['flood', true], ['ping', false], ['lab', false],
     ]);
-    assert.deepEqual(config.suites[4]?.files, [join(dir, 'one.spec.ts')]);
-    assert.equal(config.suites[4]?.firmware, 'echo');
-    assert.deepEqual(config.suites[5]?.files, [join(dir, 'lab', 'b.spec.mjs'), join(dir, 'lab', 'nested', 'a.spec.ts')], 'every spec file under the folder, nothing else');
+    assert.deepEqual(config.suites[5]?.files, [join(dir, 'one.spec.ts')]);
+    assert.equal(config.suites[5]?.firmware, 'echo');
+    assert.deepEqual(config.suites[6]?.files, [join(dir, 'lab', 'b.spec.mjs'), join(dir, 'lab', 'nested', 'a.spec.ts')], 'every spec file under the folder, nothing else');
     // a: every built-in, ping (echo's firmware) and lab (its own image); b: only what it names,
     // built-ins first.
-    assert.deepEqual(config.targets[0]?.suites, ['echo', 'matrix-multiply', 'multi-endpoint', 'lifecycle', 'ping', 'lab']);
+    assert.deepEqual(config.targets[0]?.suites, ['echo', 'matrix-multiply', 'multi-endpoint', 'lifecycle', 'flood', 'ping', 'lab']);
     assert.deepEqual(config.targets[0]?.firmware, { lab: join(dir, 'fw.elf') });
     assert.deepEqual(config.targets[1]?.suites, ['echo', 'ping']);
     // By default a target without firmware for a user suite does not run it.
     const without = parseFarmConfig(`suites:\n  - name: lab\n    path: lab\ntargets:\n  - name: a\n    kind: fake\n`, join(dir, 'farm.yaml'), registry);
-    assert.deepEqual(without.targets[0]?.suites, ['echo', 'matrix-multiply', 'multi-endpoint', 'lifecycle']);
+    assert.deepEqual(without.targets[0]?.suites, ['echo', 'matrix-multiply', 'multi-endpoint', 'lifecycle', 'flood']);
     // defaults.suites may name them.
     const onlyMine = parseFarmConfig(`defaults: { suites: [ping] }\nsuites:\n  - { name: ping, path: one.spec.ts, firmware: echo }\ntargets:\n  - name: a\n    kind: fake\n`, join(dir, 'farm.yaml'), registry);
     assert.deepEqual(onlyMine.targets[0]?.suites, ['ping']);
@@ -210,7 +213,7 @@ targets:
     assert.match(mistake(`suites:\n  - name: echo\n    path: one.spec.ts\n${target}`), /farm\.yaml:2:5: suites\[0\]\.name: "echo" is a built-in suite; give yours a name of its own$/);
     assert.match(mistake(`suites:\n  - name: x\n    path: nowhere\n${target}`), /farm\.yaml:3:5: suites\[0\]\.path: <dir>\/nowhere does not exist/);
     assert.match(mistake(`suites:\n  - name: x\n    path: fw.elf\n${target}`), /farm\.yaml:3:5: suites\[0\]\.path: <dir>\/fw\.elf is not a spec file/);
-    assert.match(mistake(`suites:\n  - name: x\n    path: one.spec.ts\n    firmware: blink\n${target}`), /farm\.yaml:4:5: suites\[0\]\.firmware: unknown value "blink" \(known: echo, matrix-multiply, multi-endpoint, lifecycle\)$/);
+    assert.match(mistake(`suites:\n  - name: x\n    path: one.spec.ts\n    firmware: blink\n${target}`), /farm\.yaml:4:5: suites\[0\]\.firmware: unknown value "blink" \(known: echo, matrix-multiply, multi-endpoint, lifecycle, flood\)$/);
     assert.match(mistake(`suites:\n  - { name: x, path: one.spec.ts }\n  - { name: x, path: lab }\n${target}`), /suites\[1\]\.name: duplicate suite name "x" \(also suites\[0\]\)$/);
     assert.match(
       mistake(`suites:\n  - { name: x, path: one.spec.ts }\ntargets:\n  - name: a\n    kind: fake\n    suites: [x]\n`),
@@ -219,4 +222,10 @@ targets:
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('place: gives a target the SoC and instruments a farm of many hosts matches jobs against', () => {
+  const config = parseFarmConfig('targets:\n  - name: mp1\n    kind: fake\n    place: { soc: stm32mp157, instruments: [power-meter] }\n', 'farm.yaml', registry);
+  assert.deepEqual(config.targets[0]?.place, { soc: 'stm32mp157', instruments: ['power-meter'] });
+  assert.throws(() => parseFarmConfig('targets:\n  - name: mp1\n    kind: fake\n    place: { soc: 3 }\n', 'farm.yaml', registry), /targets\[0\]\.place\.soc/);
 });

@@ -10,6 +10,7 @@ import { DEFAULT_PERF_OPTIONS } from '../reports/history/perf.js';
 import { SUITE_NAMES, type SuiteName } from '../targets/target.js';
 import { ConfigError, ConfigFileError } from '../base/errors.js';
 import { fieldPath, validate, type Schema } from './config-schema.js';
+import { RUN_SUITES_DIR } from '../reports/paths.js';
 import type { KindRegistry } from '../targets/registry.js';
 
 export const DEFAULT_CONFIG_FILE = 'farm.yaml';
@@ -26,6 +27,15 @@ export interface TargetConfig {
   readonly suites: readonly string[];
   /** Firmware images by suite (built-in or user suite), absolute paths. */
   readonly firmware: Readonly<Record<string, string>>;
+  /** What a farm of many hosts matches jobs against besides kind and suites (`place:`). */
+  readonly place?: PlaceAttributes;
+}
+
+export interface PlaceAttributes {
+  /** The SoC or board, e.g. "stm32mp157" (`farm run --farm --require soc=...`). */
+  readonly soc?: string;
+  /** Instruments attached to the place, e.g. ["power-meter", "logic-analyzer"]. */
+  readonly instruments?: readonly string[];
 }
 
 /**
@@ -149,6 +159,15 @@ export const FARM_SCHEMA: Schema = {
             suites: { schema: suiteList },
             firmware: {
               schema: { type: 'object', properties: {}, additional: { type: 'string' } },
+            },
+            place: {
+              schema: {
+                type: 'object',
+                properties: {
+                  soc: { schema: { type: 'string' } },
+                  instruments: { schema: { type: 'array', items: { type: 'string' } } },
+                },
+              },
             },
           },
         },
@@ -283,6 +302,7 @@ interface RawTarget {
   params?: unknown;
   suites?: string[];
   firmware?: Record<string, string>;
+  place?: PlaceAttributes;
 }
 interface RawSuite {
   name: string;
@@ -306,7 +326,8 @@ export const BUILTIN_SUITES: readonly SuiteDefinition[] = SUITE_NAMES.map((name)
 function specFilesUnder(dir: string): string[] {
   const found: string[] = [];
   for (const entry of readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
-    if (entry.name === 'node_modules' || entry.name.startsWith('.')) continue;
+    // A suite folder may hold the out dir of a run (path: .): its entry files are no specs of the suite.
+    if (entry.name === 'node_modules' || entry.name.startsWith('.') || entry.name === RUN_SUITES_DIR) continue;
     const path = join(dir, entry.name);
     if (entry.isDirectory()) found.push(...specFilesUnder(path));
     else if (entry.isFile() && SPEC_FILE.test(entry.name)) found.push(path);
@@ -417,6 +438,7 @@ function buildConfig(raw: RawFarm, file: string | null, configDir: string, regis
       params,
       suites: suites.filter((suite) => wanted.includes(suite.name) && why(suite) === undefined).map((suite) => suite.name),
       firmware,
+      ...(target.place ? { place: target.place } : {}),
     };
   });
   const history: HistoryConfig = {

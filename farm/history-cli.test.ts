@@ -14,6 +14,7 @@ import { readJunit } from '../reports/junit-reader.js';
 const farmYaml = (params: string) => `history:
   minRuns: 2
   mads: 2
+  minBand: 0.5
 targets:
   - name: fake
     kind: fake

@@ -12,6 +12,7 @@ import type { Prerequisite } from '../targets/target.js';
 import type { KindRegistry } from '../targets/registry.js';
 import type { KindMachine } from '../targets/kind.js';
 import { builtinFirmware, type FarmConfig, type TargetConfig } from './config.js';
+import { postgresPrerequisite } from './db/postgres-install.js';
 
 export interface TargetInventory {
   readonly name: string;
@@ -30,7 +31,7 @@ export function farmPrerequisites(): Prerequisite[] {
   const [major = 0, minor = 0] = process.versions.node.split('.').map(Number);
   const nodeOk = major > MINIMUM_NODE[0] || (major === MINIMUM_NODE[0] && minor >= MINIMUM_NODE[1]);
   const require = createRequire(import.meta.url);
-  const modules = ['@playwright/test', 'junit-report-builder', 'yaml', 'fastify', '@fastify/websocket', 'uplot'].map((name): Prerequisite => {
+  const modules = ['@playwright/test', 'junit-report-builder', 'yaml', 'fastify', '@fastify/websocket', 'uplot', 'pg'].map((name): Prerequisite => {
     try {
       require.resolve(name);
       return { name: `npm package ${name}`, ok: true, detail: 'installed' };
@@ -47,6 +48,7 @@ export function farmPrerequisites(): Prerequisite[] {
     },
     ...modules,
     sqlitePrerequisite(require),
+    postgresPrerequisite(),
     {
       name: 'chromium (the dashboard\'s browser tests)',
       ok: existsSync(CHROMIUM),

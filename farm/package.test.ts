@@ -24,7 +24,7 @@ function run(command: string, args: readonly string[], cwd: string, timeoutMs: n
   return { status: result.status, stdout: result.stdout ?? '', output };
 }
 
-test('npm pack -> npm install into an empty project -> a user suite type-checks and passes with npx farm run', { timeout: 300_000 }, () => {
+test('npm pack -> npm install into an empty project -> a user suite type-checks and passes with npx farm run', { timeout: 720_000 }, () => {
   const pack = run('npm', ['pack', '--pack-destination', dir], CHECKOUT, 60_000);
   assert.equal(pack.status, 0, pack.output);
   const tarball = readdirSync(dir).find((name) => /^openamp-farm-.*\.tgz$/.test(name));
@@ -33,7 +33,8 @@ test('npm pack -> npm install into an empty project -> a user suite type-checks 
   const project = join(dir, 'lab');
   mkdirSync(join(project, 'suites'), { recursive: true });
   writeFileSync(join(project, 'package.json'), '{ "name": "lab", "version": "1.0.0", "type": "module", "private": true }\n');
-  const install = run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', join(dir, tarball)], project, 240_000);
+  // better-sqlite3 (run history) compiles from source here: minutes on a loaded machine.
+  const install = run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', join(dir, tarball)], project, 600_000);
   assert.equal(install.status, 0, install.output);
   const installed = join(project, 'node_modules', 'openamp-farm');
   // The bin is executable, the public entry has its declarations, no test file came along.

@@ -42,7 +42,7 @@ async function echoFigures(replyDelayUs: number): Promise<Figures> {
 
 function judgeAll(history: readonly Figures[], figures: Figures): PerfVerdict[] {
   return (Object.keys(figures) as (keyof Figures)[]).map((metric) =>
-    judge('sim', metric, figures[metric], baselineOf(history.map((run) => run[metric]), DEFAULT_PERF_OPTIONS)),
+    judge('sim', metric, figures[metric], baselineOf(history.map((run) => run[metric]), DEFAULT_PERF_OPTIONS, metric)),
   );
 }
 

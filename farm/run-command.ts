@@ -82,7 +82,16 @@ async function finishHistory(store: HistoryStore, runId: string, file: string): 
   return regressions;
 }
 
-export async function runPlan(basePlan: RunPlan, historyOptions?: RunHistoryOptions): Promise<RunResult> {
+export interface RunPlanOptions {
+  /** Stops the run as a first Ctrl-C does (the farm agent cancelling a job). */
+  readonly signal?: AbortSignal;
+  /** The runner's stdout and stderr go here instead of ours (the farm agent streams them). */
+  readonly onOutput?: (text: string) => void;
+  /** Forward this process's SIGINT / SIGTERM to the run (default true; the agent handles its own). */
+  readonly handleSignals?: boolean;
+}
+
+export async function runPlan(basePlan: RunPlan, historyOptions?: RunHistoryOptions, options: RunPlanOptions = {}): Promise<RunResult> {
   const paths = reportPaths(basePlan.outDir);
   mkdirSync(basePlan.outDir, { recursive: true });
   // Reports of an earlier run in the same out dir must not pass for this one's.
@@ -104,11 +113,16 @@ export async function runPlan(basePlan: RunPlan, historyOptions?: RunHistoryOpti
   const child = spawn(command[0] as string, command.slice(1), {
     // No stdin: the runner needs none, and Playwright's HTML reporter prints "To open last HTML
     // report run: npx playwright show-report" only on a TTY stdin (the farm prints the paths).
-    stdio: ['ignore', 'inherit', 'inherit'],
+    stdio: ['ignore', options.onOutput ? 'pipe' : 'inherit', options.onOutput ? 'pipe' : 'inherit'],
     detached: true,
     // The run id and the CLI's pid label the containers the workers start (containers/labels.ts).
     env: { ...process.env, [RUN_PLAN_ENV]: paths.plan, [RUN_ID_ENV]: randomUUID(), [FARM_PID_ENV]: String(process.pid), FORCE_COLOR: process.env.FORCE_COLOR ?? '0' },
   });
+  const onOutput = options.onOutput;
+  if (onOutput) {
+    child.stdout?.on('data', (chunk: Buffer) => onOutput(chunk.toString()));
+    child.stderr?.on('data', (chunk: Buffer) => onOutput(chunk.toString()));
+  }
   const pid = child.pid;
   if (pid === undefined) {
     return await new Promise((resolve) => child.once('error', (error) => {
@@ -118,6 +132,7 @@ export async function runPlan(basePlan: RunPlan, historyOptions?: RunHistoryOpti
   }
 
   let signalled: NodeJS.Signals | undefined;
+  const handleSignals = options.handleSignals ?? true;
   let forceTimer: NodeJS.Timeout | undefined;
   const onSignal = (signal: NodeJS.Signals) => {
     if (signalled) {
@@ -126,7 +141,7 @@ export async function runPlan(basePlan: RunPlan, historyOptions?: RunHistoryOpti
       return;
     }
     signalled = signal;
-    process.stderr.write(`farm: ${signal}: stopping the run (targets are torn down; again to kill)\n`);
+    if (handleSignals) process.stderr.write(`farm: ${signal}: stopping the run (targets are torn down; again to kill)\n`);
     child.kill('SIGINT');
     forceTimer = setTimeout(() => {
       process.stderr.write(`farm: run did not stop within ${GRACE_MS / 1000}s, killing it\n`);
@@ -134,17 +149,30 @@ export async function runPlan(basePlan: RunPlan, historyOptions?: RunHistoryOpti
     }, GRACE_MS);
     forceTimer.unref();
   };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  if (handleSignals) {
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+  }
+  const onAbort = () => onSignal('SIGINT');
+  if (options.signal?.aborted) onAbort();
+  else options.signal?.addEventListener('abort', onAbort, { once: true });
 
   const { code, signal } = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     child.once('exit', (exitCode, exitSignal) => resolve({ code: exitCode, signal: exitSignal })),
   );
   // Whatever is left in the runner's group (a worker, an emulator) goes with it.
   killGroup(pid, 'SIGKILL');
+  if (onOutput) {
+    // The last lines may still be in the pipes: read them (bounded: the group is gone now).
+    await Promise.race([
+      Promise.all([child.stdout, child.stderr].map((stream) => (stream && !stream.readableEnded ? new Promise((resolve) => stream.once('close', resolve)) : undefined))),
+      new Promise((resolve) => setTimeout(resolve, 2000).unref()),
+    ]);
+  }
   clearTimeout(forceTimer);
   process.off('SIGINT', onSignal);
   process.off('SIGTERM', onSignal);
+  options.signal?.removeEventListener('abort', onAbort);
   // A runner that ended before its onEnd (second Ctrl-C, grace period over, or a crash of the
   // runner itself) left reports that still say "running", or none: they must say the run did
   // not complete. Reports of a run that ended are left as they are.

@@ -136,7 +136,7 @@ test('tags select tests: --grep @smoke, --grep-invert @nightly', async () => {
 test('mistakes: an unknown --suite lists the user suites, a bad --grep is one line', async () => {
   const unknown = await runCli(['run', '--config', CONFIG, '--suite', 'lab,nope'], space.dir);
   assert.equal(unknown.code, 2);
-  assert.equal(unknown.stderr, 'farm run: --suite: unknown suite "nope" (known: echo, matrix-multiply, multi-endpoint, lifecycle, lab, one; user suites come from suites: in farm.yaml)\n');
+  assert.equal(unknown.stderr, 'farm run: --suite: unknown suite "nope" (known: echo, matrix-multiply, multi-endpoint, lifecycle, flood, lab, one; user suites come from suites: in farm.yaml)\n');
   const grep = await runCli(['run', '--config', CONFIG, '--grep', '(@smoke'], space.dir);
   assert.equal(grep.code, 2);
   assert.match(grep.stderr, /^farm run: --grep: not a regular expression: .*\n$/);

@@ -7,7 +7,8 @@
  *
  * Knobs (params): delayMs (latency per remote reply), corrupt (suites whose replies get one
  * byte flipped), setupFails, helperPidFile (setup spawns a long-lived child process and writes
- * its pid there: lets tests check nothing is left behind), faults.
+ * its pid there: lets tests check nothing is left behind), faults, silentConsole (the remote's
+ * UART shows nothing: a dead serial console).
  */
 import { createHash } from 'node:crypto';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -38,6 +39,7 @@ export interface FakeParams {
   readonly delayMs: number;
   readonly corrupt: readonly SuiteName[];
   readonly setupFails: boolean;
+  readonly silentConsole: boolean;
   readonly helperPidFile: string | undefined;
   readonly faults: readonly FaultKind[];
 }
@@ -46,7 +48,7 @@ function parseFakeParams(raw: unknown, path: string): FakeParams {
   if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigError(path, 'must be a mapping');
   const record = raw as Record<string, unknown>;
   for (const key of Object.keys(record)) {
-    if (!['delayMs', 'corrupt', 'setupFails', 'helperPidFile', 'faults'].includes(key)) {
+    if (!['delayMs', 'corrupt', 'setupFails', 'helperPidFile', 'faults', 'silentConsole'].includes(key)) {
       throw new ConfigError(`${path}.${key}`, 'unknown parameter of kind "fake"');
     }
   }
@@ -68,6 +70,7 @@ function parseFakeParams(raw: unknown, path: string): FakeParams {
     delayMs,
     corrupt: corrupt as SuiteName[],
     setupFails: record.setupFails === true,
+    silentConsole: record.silentConsole === true,
     helperPidFile,
     faults: faults as FaultKind[],
   };
@@ -197,7 +200,7 @@ class FakeHost implements Host {
 
   private remoteLog(line: string): void {
     this.traceText += `${line}\n`;
-    this.log()?.console('remote-uart', `${line}\n`);
+    if (!this.params.silentConsole) this.log()?.console('remote-uart', `${line}\n`);
   }
 
   async start(firmware: FirmwareImage): Promise<void> {

@@ -93,7 +93,7 @@ export async function perfView(
       const values = perRunValues(rows.filter((row) => row.target === target && row.metric === metric));
       if (!values.length) continue;
       const points = values.map((point, index) => {
-        const baseline = baselineOf(values.slice(0, index).map((entry) => entry.value), perf);
+        const baseline = baselineOf(values.slice(0, index).map((entry) => entry.value), perf, metric);
         return { ...point, status: judge(target, metric, point.value, baseline).status, band: baseline && { low: baseline.low, high: baseline.high } };
       });
       const definition = metricDefinition(metric);
@@ -103,7 +103,7 @@ export async function perfView(
         unit: definition?.unit ?? '',
         better: definition?.better ?? 'lower',
         points: points.slice(-shown),
-        baseline: baselineOf(values.slice(0, -1).map((entry) => entry.value), perf),
+        baseline: baselineOf(values.slice(0, -1).map((entry) => entry.value), perf, metric),
       });
     }
   }

@@ -7,7 +7,7 @@ import { SqliteHistoryStore } from './sqlite-store.js';
 import type { ResultRow, RunRow } from './history-store.js';
 import { findFlakyTests, flakinessByTarget } from './flaky.js';
 import { baselineOf, describeVerdict, judge, DEFAULT_PERF_OPTIONS } from './perf.js';
-import { historyLocation, prepareHistory, verdictsFor, type HistoryPlan } from './run-history.js';
+import { historyLocation, prepareHistory, resultRow, verdictsFor, type HistoryPlan } from './run-history.js';
 import { flakyView, perfView, runsView } from './history-views.js';
 import { RecordBook, type TestRecord } from '../test-record.js';
 import { buildJunitXml } from '../junit-reporter.js';
@@ -137,6 +137,9 @@ test('perf: the baseline is the median with a MAD band (as a ratio) floored by m
   close(noisy.median, 100);
   close(noisy.mad, Math.log(2));
   close(noisy.high, 100 * Math.exp(3 * 1.4826 * Math.log(2)));
+  // Tail figures (p99, throughput, boot time) get twice the band.
+  close(baselineOf([50, 100, 200, 100, 50, 200, 100], options, 'echo.p99Us')?.high, 100 * Math.exp(2 * 3 * 1.4826 * Math.log(2)));
+  close(baselineOf([50, 100, 200, 100, 50, 200, 100], options, 'echo.p50Us')?.high, noisy.high);
   assert.equal(judge('sim', 'echo.p99Us', 400, noisy).status, 'ok');
   assert.equal(judge('sim', 'echo.p99Us', 3000, noisy).status, 'regression');
   // Only the last baselineRuns values count.
@@ -237,4 +240,12 @@ test('history location: --history, then FARM_HISTORY, then farm.yaml, then farm-
   assert.equal(historyLocation('x.db', config, { FARM_HISTORY: 'h.db' }, '/cwd'), '/cwd/x.db');
   assert.equal(historyLocation('off', config, {}, '/cwd'), null);
   assert.equal(historyLocation(undefined, { configDir: '/lab', history: { file: 'off' } }, {}, '/cwd'), null);
+});
+
+test('a result row keeps the firmware and the failure, with secrets masked; an interrupted attempt is no row', () => {
+  const row = resultRow(echoRecord(50, { outcome: 'failed', failureClass: 'infrastructure', message: 'ssh: login with password=hunter22 refused' }), 'run1');
+  assert.equal(row?.message, 'ssh: login with password=*** refused');
+  assert.equal(row?.firmwareSha256, 'aa');
+  assert.equal(row?.failureClass, 'infrastructure');
+  assert.equal(resultRow(echoRecord(50, { outcome: 'interrupted' }), 'run1'), undefined);
 });

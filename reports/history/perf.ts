@@ -23,7 +23,7 @@ export interface PerfOptions {
   readonly minBand: number;
 }
 
-export const DEFAULT_PERF_OPTIONS: PerfOptions = { baselineRuns: 20, minRuns: 5, mads: 5, minBand: 0.5 };
+export const DEFAULT_PERF_OPTIONS: PerfOptions = { baselineRuns: 20, minRuns: 10, mads: 5, minBand: 1 };
 
 export interface Baseline {
   readonly runs: number;
@@ -45,15 +45,19 @@ export interface PerfVerdict {
   readonly baseline: Baseline | null;
 }
 
-/** The baseline of per-run values (oldest first), or null when there are too few. */
-export function baselineOf(values: readonly number[], options: PerfOptions = DEFAULT_PERF_OPTIONS): Baseline | null {
+/**
+ * The baseline of per-run values (oldest first), or null when there are too few. `metric` names
+ * the figure, whose bandScale widens the band (1 when unknown or not given).
+ */
+export function baselineOf(values: readonly number[], options: PerfOptions = DEFAULT_PERF_OPTIONS, metric?: string): Baseline | null {
   const recent = values.slice(-options.baselineRuns);
   if (recent.length < options.minRuns) return null;
   // Figures are positive (times, rates); a zero would have no logarithm.
   const logs = recent.map((value) => Math.log(Math.max(value, Number.MIN_VALUE)));
   const center = median(logs);
   const mad = median(logs.map((value) => Math.abs(value - center)));
-  const half = Math.max(options.mads * 1.4826 * mad, Math.log1p(options.minBand));
+  const scale = (metric && metricDefinition(metric)?.bandScale) || 1;
+  const half = scale * Math.max(options.mads * 1.4826 * mad, Math.log1p(options.minBand));
   return { runs: recent.length, median: Math.exp(center), mad, low: Math.exp(center - half), high: Math.exp(center + half) };
 }
 

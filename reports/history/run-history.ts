@@ -16,6 +16,7 @@ import { measurementsOf, median, METRICS } from './metrics.js';
 import { baselineOf, judge, type Baseline, type PerfOptions, type PerfVerdict } from './perf.js';
 import { SqliteHistoryStore } from './sqlite-store.js';
 import type { TestRecord } from '../test-record.js';
+import { redactSecrets } from '../redact.js';
 
 export const HISTORY_ENV = 'FARM_HISTORY';
 export const FIRMWARE_REV_ENV = 'FARM_FIRMWARE_REV';
@@ -105,7 +106,7 @@ export async function prepareHistory(
     for (const flaky of findFlakyTests(await store.results({ target, runs: 200 }))) known.add(testKey(flaky));
     for (const metric of METRICS) {
       const rows = await store.metrics({ target, metric: metric.name, runs: run.perf.baselineRuns, before: startedAt });
-      const baseline = baselineOf(perRunValues(rows).map((entry) => entry.value), run.perf);
+      const baseline = baselineOf(perRunValues(rows).map((entry) => entry.value), run.perf, metric.name);
       if (baseline) baselines.push({ target, metric: metric.name, baseline });
     }
   }
@@ -152,7 +153,8 @@ export function resultRow(record: TestRecord, runId: string): ResultRow | undefi
     attempt: record.attempt,
     outcome: record.outcome,
     failureClass: record.failureClass ?? null,
-    message: record.message ?? null,
+    // Kept for good and shown by farm serve: never with a secret in it.
+    message: record.message === undefined ? null : redactSecrets(record.message),
     durationMs: record.durationMs,
     firmwareSha256: record.meta?.firmware.sha256 ?? null,
     firmwareLabel: record.meta?.firmware.label ?? null,

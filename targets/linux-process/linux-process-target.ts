@@ -100,6 +100,9 @@ export class LinuxProcessTarget implements Target {
       doorbell: () => this.ops.doorbell,
       name,
       stallTimeoutMs: params.stallTimeoutMs,
+      // A remote that exits closes its socket first; its exit (reaped by farm-reaper, then seen
+      // here) is the better verdict, and may take a moment on a loaded machine.
+      peerGoneGraceMs: 600,
       spinAfterSendUs: params.hostSpinMicros,
       launch: (firmware) => this.launch(firmware),
       faultInjector: (kind) => this.injectFault(kind),

@@ -54,9 +54,9 @@ export class BoardConnection {
           await this.repl.enter({ timeoutMs: Math.max(1000, deadline - Date.now()) });
           return;
         } catch (error) {
-          lastError = (error as Error).message;
+          // The port may be half there (a reset under way): keep trying until the deadline.
+          lastError = error instanceof Error ? error.message : String(error);
           await this.dropConsole();
-          if (!(error instanceof InfrastructureError) && !(error instanceof Error)) throw error;
         }
       }
       if (Date.now() >= deadline) {

@@ -1,12 +1,14 @@
 import { existsSync, statSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
+import { firmwareBuildTools } from '../../firmware/build.js';
 import { EM_ARM } from '../../openamp/elf/elf-constants.js';
+import { PROGRAM_FOR_SUITE } from '../reference-firmware.js';
 import { flashCommand } from '../flasher/flasher-drivers.js';
 import type { TargetKindDefinition } from '../kind.js';
 import { toolPrerequisite as tool } from '../tool-prerequisite.js';
-import { SUITE_NAMES, type Prerequisite } from '../target.js';
+import type { Prerequisite } from '../target.js';
 import { parseMicroPythonParams, type MicroPythonParams } from './micropython-params.js';
-import { MicroPythonTarget } from './micropython-target.js';
+import { MICROPYTHON_SUITES, MicroPythonTarget } from './micropython-target.js';
 
 export { MicroPythonTarget } from './micropython-target.js';
 
@@ -15,7 +17,7 @@ const FLASHER_PACKAGES: Record<string, string> = { openocd: 'openocd', 'dfu-util
 export const micropythonOpenampKind: TargetKindDefinition<MicroPythonParams> = {
   kind: 'micropython-openamp',
   description: "a board whose OpenAMP host is MicroPython's openamp module (preset stm32h747: M7 host, M4 remote), driven over the raw REPL on its USB serial port",
-  suites: SUITE_NAMES,
+  suites: MICROPYTHON_SUITES,
   parseParams: parseMicroPythonParams,
   machine: { elfMachine: EM_ARM, elfClass: 32 },
   async prerequisites(params, context): Promise<Prerequisite[]> {
@@ -39,6 +41,10 @@ export const micropythonOpenampKind: TargetKindDefinition<MicroPythonParams> = {
       );
     }
     if (params.power?.type === 'uhubctl') lines.push(tool('uhubctl (power)', params.power.binary, 'uhubctl'));
+    // Suites farm.yaml gives no image for run the reference firmware, built for the Cortex-M4.
+    const programs = [...new Set(MICROPYTHON_SUITES.filter((suite) => !context.firmware?.[suite]).map((suite) => PROGRAM_FOR_SUITE[suite]))];
+    const build = firmwareBuildTools('cortex-m4', { programs });
+    lines.push(...build.map(({ binary, debianPackage }) => tool(`${binary} (reference M4 firmware build)`, binary, debianPackage)));
     return lines;
   },
   create: (name, params, context) => new MicroPythonTarget(name, 'micropython-openamp', params, context),

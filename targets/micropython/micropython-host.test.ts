@@ -19,6 +19,8 @@ import { BoardConnection } from './board-connection.js';
 import { BoardDouble } from './testing/board-double.js';
 import { AnnouncementTimeout, MicroPythonHost, RemoteAlreadyBootedError } from './micropython-host.js';
 import { MicroPythonError } from './raw-repl.js';
+import { recordingTool } from '../../base/process/recording-tool.test-helper.js';
+import { micropythonOpenampKind } from './index.js';
 
 const DEMO = 'rpmsg-openamp-demo-channel';
 let dir: string;
@@ -171,6 +173,59 @@ test('crash detection: a healthy remote is not called stalled; after the hang wo
   assert.equal(host.state, 'crashed');
   await host.stop();
   assert.equal(host.state, 'offline');
+});
+
+test('firmwareLoad entry: RemoteProc(0x08100000) starts the image flashed to the M4', async () => {
+  board.configure({ flashImage: echo.path as string });
+  const byEntry = new MicroPythonHost({ name: 'h747-entry', connection, firmwareLoad: 'entry', entry: 0x0810_0000, boardDir: '/flash', execTimeoutMs: 5000, resetTimeoutMs: 15_000, faults: [], stallTimeoutMs: 1000, log: (line) => log.push(line) });
+  await byEntry.prepare();
+  await byEntry.start(echo);
+  const channel = await byEntry.waitForChannel(DEMO, { timeoutMs: 10_000 });
+  const endpoint = await byEntry.openEndpoint({ name: DEMO });
+  await endpoint.send(new Uint8Array([9, 8, 7]));
+  const reply = await endpoint.receive({ timeoutMs: 5000 });
+  assert.equal(reply.src, channel.remoteAddr);
+  assert.deepEqual(reply.data, new Uint8Array([9, 8, 7]));
+  assert.ok(!log.some((line) => line.startsWith('h747-entry') && line.includes('copied')), 'entry mode copies no image');
+  await byEntry.stop();
+  byEntry.dispose();
+  await host.prepare();
+});
+
+test('the kind end to end: strategy up to host-ready, the flasher writes a changed image once (by probe serial), teardown walks down to off', async () => {
+  await connection.dropConsole();
+  const dfuUtil = recordingTool('dfu-util');
+  board.configure({ flashImage: echo.path as string });
+  const steps: string[] = [];
+  const params = micropythonOpenampKind.parseParams(
+    { port: board.serialPath, firmwareLoad: 'entry', flasher: { tool: 'dfu-util', probeSerial: '0041003B3438510A', binary: dfuUtil.path } },
+    'targets[0].params',
+  );
+  const target = micropythonOpenampKind.create('h747', params, { configDir: dir, firmware: {}, workDir: dir });
+  try {
+    await target.setup({ info: (line) => steps.push(line), console: () => {} });
+    assert.deepEqual(
+      steps.filter((line) => / -> /.test(line)).map((line) => line.split(':')[1]?.trim()),
+      ['off -> powered', 'powered -> repl', 'repl -> host-ready'],
+    );
+    assert.match(target.properties()['micropython.version'] ?? '', /MicroPython v1\.27\.0/);
+    const firmware = await target.firmwareFor('echo');
+    for (let round = 0; round < 2; round++) {
+      await target.host.start(firmware);
+      const channel = await target.host.waitForChannel(DEMO, { timeoutMs: 10_000 });
+      const endpoint = await target.host.openEndpoint({ name: DEMO });
+      await endpoint.send(new Uint8Array([round]));
+      assert.deepEqual((await endpoint.receive({ timeoutMs: 5000 })).data, new Uint8Array([round]));
+      assert.equal(channel.remoteAddr, 0x400);
+      await target.host.stop();
+    }
+    assert.deepEqual(dfuUtil.calls(), [['-S', '0041003B3438510A', '-a', '0', '-s', '0x08100000:leave', '-D', firmware.path as string]]);
+    assert.match(target.takeConsole(), /raw REPL; CTRL-B to exit/);
+  } finally {
+    await target.teardown();
+    dfuUtil.remove();
+  }
+  assert.ok(steps.some((line) => /powered -> off/.test(line)), steps.join('\n'));
 });
 
 test('closing the double leaves nothing running (no pty-relay, no QEMU)', async () => {

@@ -15,6 +15,7 @@
  * - on the STM32H747 `RemoteProc.stop()` resets the whole chip: stop() then waits for the USB
  *   port to come back under its stable path and re-enters the raw REPL.
  */
+import { readFile } from 'node:fs/promises';
 import { FirmwareError, InfrastructureError, ProtocolError, TimeoutError, hex } from '../../base/errors.js';
 import { SerialPortClosedError } from '../../base/serial/serial-console.js';
 import type { Channel, FaultKind, FirmwareImage, Host, HostEndpoint, Message, NameServiceEvent, OpenEndpointOptions, RemoteState } from '../target.js';
@@ -89,8 +90,12 @@ export class MicroPythonHost implements Host {
     let entry: string;
     if (this.options.firmwareLoad === 'file') {
       if (!firmware.path) throw new InfrastructureError(`${this.options.name}: firmware ${firmware.label} has no file to copy to the board`);
-      const { readFile } = await import('node:fs/promises');
-      const bytes = await readFile(firmware.path);
+      let bytes: Uint8Array;
+      try {
+        bytes = await readFile(firmware.path);
+      } catch (error) {
+        throw new InfrastructureError(`${this.options.name}: cannot read firmware ${firmware.path}: ${(error as Error).message}`, { cause: error });
+      }
       const remote = `${this.options.boardDir}/${firmware.label}`;
       const wrote = await this.options.connection.putFile(bytes, remote, { timeoutMs: 120_000 });
       this.options.log(`${this.options.name}: ${remote} ${wrote ? 'copied' : 'already on the board (same SHA-256)'}`);
@@ -131,7 +136,10 @@ export class MicroPythonHost implements Host {
       this.options.log(`${this.options.name}: RemoteProc.stop() returned without a reset`);
       return;
     } catch (error) {
-      if (!(error instanceof SerialPortClosedError) && !(error instanceof ReplUnresponsiveError) && !(error instanceof ProtocolError)) throw error;
+      // RemoteProc.stop() itself refused: the board did not reset, the remote may still run.
+      if (error instanceof MicroPythonError) throw new InfrastructureError(`${this.options.name}: RemoteProc.stop() failed: ${error.message.split('\n')[0]}`, { cause: error });
+      // The port vanished under the exec (the reset), or the board went quiet while resetting.
+      if (!(error instanceof SerialPortClosedError) && !(error instanceof ReplUnresponsiveError) && !(error instanceof TimeoutError)) throw error;
       this.options.log(`${this.options.name}: the board reset on RemoteProc.stop() (${(error as Error).message.split('\n')[0]})`);
     }
     await this.reconnect();

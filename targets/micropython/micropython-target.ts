@@ -17,12 +17,19 @@ import { createPower } from '../power/power-drivers.js';
 import type { FlasherProtocol, PowerProtocol } from '../protocols.js';
 import { PROGRAM_FOR_SUITE } from '../reference-firmware.js';
 import { OrderedStrategy, formatStrategyStep } from '../strategies/ordered-strategy.js';
-import { SUITE_NAMES, type FirmwareImage, type Host, type SuiteName, type Target, type TargetCapabilities, type TargetLog } from '../target.js';
+import { type FirmwareImage, type Host, type SuiteName, type Target, type TargetCapabilities, type TargetLog } from '../target.js';
 import { BoardConnection } from './board-connection.js';
 import { MicroPythonHost } from './micropython-host.js';
 import type { MicroPythonParams } from './micropython-params.js';
 
 export type MicroPythonState = 'off' | 'powered' | 'repl' | 'host-ready';
+
+/**
+ * The suites a MicroPython host runs. Not flood: every message is a raw-REPL exec (~10-40 ms),
+ * so 2,000 messages each way do not fit the suite's deadline; that needs batched sends in the
+ * board agent (not done).
+ */
+export const MICROPYTHON_SUITES: readonly SuiteName[] = ['echo', 'matrix-multiply', 'multi-endpoint', 'lifecycle'];
 
 const CONSOLE_STREAM = 'repl';
 
@@ -47,7 +54,7 @@ export class MicroPythonTarget implements Target {
     private readonly context: TargetContext,
   ) {
     this.log = context.log;
-    this.capabilities = { suites: SUITE_NAMES, restartable: false, faults: params.faults };
+    this.capabilities = { suites: MICROPYTHON_SUITES, restartable: false, faults: params.faults };
     this.port = isAbsolute(params.port) ? params.port : resolve(context.configDir, params.port);
     this.power = params.power ? createPower(name, params.power) : undefined;
     this.flasher = params.flasher ? new ToolFlasher(name, params.flasher) : undefined;

@@ -113,6 +113,25 @@ test('Ctrl-B leaves for the friendly REPL and enter() comes back', async () => {
   assert.equal((await repl.exec('print("raw again")', { timeoutMs: 5000 })).stdout, 'raw again\n');
 });
 
+test('a script Ctrl-C cannot break (the WASM port has no VM hook) is ReplUnresponsiveError at its deadline; a chip reset brings the board back', async () => {
+  const started = Date.now();
+  await assert.rejects(repl.exec('while True:\n    pass', { timeoutMs: 500 }), (error: unknown) => {
+    assert.ok(error instanceof ReplUnresponsiveError, String(error));
+    assert.ok(error instanceof InfrastructureError);
+    assert.match(error.message, /Ctrl-C did not break it/);
+    return true;
+  });
+  assert.ok(Date.now() - started < 500 + 2000 + 2000, `took ${Date.now() - started} ms`);
+  const boots = board.bootCount;
+  await console.close();
+  await board.reset();
+  await board.waitForBoot(boots, 10_000);
+  console = await SerialConsole.open({ path: board.serialPath, name: 'repl' });
+  repl = new RawRepl(console, { name: 'double' });
+  await repl.enter({ timeoutMs: 5000 });
+  assert.equal((await repl.exec('print("back")', { timeoutMs: 5000 })).stdout, 'back\n');
+});
+
 /** A device speaking raw-paste with a 4-byte window, scripted byte by byte. */
 class ScriptedPasteDevice implements ConsoleProtocol {
   readonly name = 'scripted';

@@ -69,6 +69,12 @@ export interface OpenAmpHostOptions {
   /** How long a stall probe waits for its reply before the remote counts as stalled (default 1000 ms). */
   stallTimeoutMs?: number;
   /**
+   * When the doorbell's peer goes away, how long the host waits for the target to report the
+   * remote's end itself (remoteGone: an exit with its status says more) before it reports the
+   * closed doorbell (default 250 ms).
+   */
+  peerGoneGraceMs?: number;
+  /**
    * Starts a remote that runs on its own (firmware given as a `command`), e.g. spawns the
    * process; resolves once it is started (not necessarily ready: `ops.attach` waits for that).
    * If the start then fails, `ops.stop` is called to end it. Without it, commands are refused.
@@ -449,7 +455,7 @@ export class OpenAmpHost implements Host {
             if (this.session === session) {
               this.endSession(new RemoteGoneError(`${this.name}: the remote closed its doorbell while the host was attached (${reason.message})`));
             }
-          }, PEER_GONE_GRACE_MS);
+          }, this.options.peerGoneGraceMs ?? PEER_GONE_GRACE_MS);
         }),
       );
       stops.push(() => clearTimeout(grace));

@@ -13,11 +13,14 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { hex } from '../../../base/errors.js';
 import { RPMSG_ADDR_ANY } from '../../../openamp/rpmsg/api.js';
 import { sha256Hex } from '../../firmware-image.js';
 import type { Host, HostEndpoint, Message } from '../../target.js';
 
+/** Messages a /dev/rpmsgN holds for its readers before the rest waits in the endpoint. */
+const CHAR_QUEUE_LIMIT = 512;
 const S_IFDIR = 0o040000;
 const S_IFREG = 0o100000;
 const S_IFLNK = 0o120000;
@@ -438,7 +441,11 @@ export class BoardKernel {
     void this.pump(char);
   }
 
-  /** Moves messages from the endpoint into the char device's queue until it is destroyed. */
+  /**
+   * Moves messages from the endpoint into the char device's queue until it is destroyed. Like the
+   * kernel's rpmsg_char it never drops one: while readers are behind (the queue is at
+   * CHAR_QUEUE_LIMIT) the rest waits in the endpoint's own queue.
+   */
   private async pump(char: CharEndpoint): Promise<void> {
     while (!char.destroyed) {
       // Backpressure instead of loss: while the device holds this many unread messages, leave
@@ -454,6 +461,8 @@ export class BoardKernel {
         continue;
       }
       try {
+        while (char.queue.length >= CHAR_QUEUE_LIMIT && !char.destroyed) await sleep(1);
+        if (char.destroyed) return;
         char.queue.push(await char.endpoint.receive({ timeoutMs: 1000 }));
       } catch (error) {
         if ((error as Error).name.startsWith('TimeoutError')) continue;

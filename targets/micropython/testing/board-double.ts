@@ -87,6 +87,9 @@ interface RemoteProcRecord {
 }
 
 /** MicroPython's errno numbers used by the module. */
+/** Events (messages, announcements) kept for Python at most; more are dropped. */
+const MAX_PENDING_EVENTS = 4096;
+
 const ERRNO = { ENOENT: 2, EIO: 5, EBADF: 9, EINVAL: 22, EPERM: 1, ENOTCONN: 107, ETIMEDOUT: 110 } as const;
 
 export class BoardDouble {
@@ -109,6 +112,7 @@ export class BoardDouble {
   private closed = false;
   private unsubscribeNs: (() => void) | undefined;
   private m4WorkDir: string | undefined;
+  private droppedEvents = 0;
   private readonly log: (line: string) => void;
   /** Double settings that may change between resets (option bytes, the M4's behaviour). */
   private settings: { autoBoot: boolean; silentRemote: boolean; flashImage: string | undefined };
@@ -367,19 +371,25 @@ export class BoardDouble {
       reply = `E${ERRNO.EIO}`;
     }
     if (worker !== this.worker || !this.link) return;
-    const bytes = Buffer.from(reply, 'utf8');
+    let bytes = Buffer.from(reply, 'utf8');
     const link = this.link;
     if (bytes.length > link.reply.length) {
       this.log(`board double: openamp ${op} reply of ${bytes.length} bytes does not fit`);
-      bytes.subarray(0, 0);
+      bytes = Buffer.from(`E${ERRNO.EIO}`);
     }
-    link.reply.set(bytes.subarray(0, link.reply.length));
-    Atomics.store(link.control, SLOT.rpcLength, Math.min(bytes.length, link.reply.length));
+    link.reply.set(bytes);
+    Atomics.store(link.control, SLOT.rpcLength, bytes.length);
     Atomics.store(link.control, SLOT.rpcState, 2);
     Atomics.notify(link.control, SLOT.rpcState);
   }
 
   private queueEvent(line: string): void {
+    // Python that never polls must not grow the chip's memory without bound (a board drops too).
+    if (this.events.length >= MAX_PENDING_EVENTS) {
+      if (this.droppedEvents++ === 0) this.log(`board double: ${MAX_PENDING_EVENTS} openamp events undelivered: dropping more until Python polls`);
+      return;
+    }
+    this.droppedEvents = 0;
     this.events.push(line);
     if (this.link) Atomics.store(this.link.control, SLOT.eventsPending, 1);
   }
@@ -440,7 +450,8 @@ export class BoardDouble {
         return 'OK';
       }
       case 'rproc_stop':
-        // The H747's M4 cannot be stopped alone: the port resets the whole chip.
+        // The H747's M4 cannot be stopped alone: the port resets the whole chip. The call never
+        // returns: the reset terminates the interpreter that made it.
         setTimeout(() => void this.reset(), 5);
         return new Promise<string>(() => {});
       default:

@@ -47,6 +47,8 @@ const post = (message: WorkerMessage): void => parentPort?.postMessage(message);
 /** A variable: the package ships no type declarations. */
 const MICROPYTHON_PACKAGE: string = '@micropython/micropython-webassembly-pyscript';
 const TICK_JUMP = 2 ** 30;
+/** Longest synchronous call into the chip (an M4 start: QEMU relaunch and image load). */
+const RPC_DEADLINE_MS = 60_000;
 let tickOffset = 0;
 let executing = false;
 let inCallback = false;
@@ -107,7 +109,16 @@ function rpc(op: string, ...args: unknown[]): string {
   flush();
   Atomics.store(link.control, SLOT.rpcState, 1);
   post({ type: 'rpc', op, args });
-  while (Atomics.load(link.control, SLOT.rpcState) === 1) Atomics.wait(link.control, SLOT.rpcState, 1, 1000);
+  const deadline = Date.now() + RPC_DEADLINE_MS;
+  while (Atomics.load(link.control, SLOT.rpcState) === 1) {
+    // The chip answers every call (or resets, which ends this worker); a lost answer must not
+    // wedge the interpreter: EIO, as a bus error would.
+    if (Date.now() > deadline) {
+      Atomics.store(link.control, SLOT.rpcState, 0);
+      return 'E5';
+    }
+    Atomics.wait(link.control, SLOT.rpcState, 1, 1000);
+  }
   const length = Atomics.load(link.control, SLOT.rpcLength);
   const reply = Buffer.from(link.reply.subarray(0, length)).toString('utf8');
   Atomics.store(link.control, SLOT.rpcState, 0);

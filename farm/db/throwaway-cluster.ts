@@ -1,0 +1,146 @@
+/**
+ * A throwaway PostgreSQL cluster (the farm's tests and the scale benchmark): initdb into a temp dir, the server listening on
+ * 127.0.0.1 on a free port and on a UNIX socket in that dir, never the system's cluster. As
+ * root, the server runs as the `postgres` user (PostgreSQL refuses root). `stop()` / `start()`
+ * take the same cluster down and up (the "database gone for a few seconds" fault); `remove()`
+ * stops it and deletes everything. Clusters of test processes that died (their pid in the dir
+ * name) are stopped and removed by the next one created.
+ */
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { chownSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runFileStem } from '../../base/process/run-files.js';
+import { postgresBinDir } from './postgres-install.js';
+
+export interface PgCluster {
+  readonly url: string;
+  readonly port: number;
+  readonly dir: string;
+  stop(): Promise<void>;
+  start(): Promise<void>;
+  remove(): Promise<void>;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Stops and removes clusters left by test processes that are gone. */
+function sweepStaleClusters(): void {
+  for (const name of readdirSync(tmpdir())) {
+    const match = /^farm-pgtest-(\d+)-[0-9a-f]{8}$/.exec(name);
+    if (!match || alive(Number(match[1]))) continue;
+    const dir = join(tmpdir(), name);
+    try {
+      const postmaster = Number(readFileSync(join(dir, 'data', 'postmaster.pid'), 'utf8').split('\n')[0]);
+      if (postmaster > 0) process.kill(postmaster, 'SIGQUIT');
+    } catch {
+      // no server running there
+    }
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+export async function createPgCluster(): Promise<PgCluster> {
+  const bin = postgresBinDir();
+  if (!bin) throw new Error('PostgreSQL is not installed (/usr/lib/postgresql/*/bin/postgres): run `farm doctor --fix` as root, or apt-get install postgresql');
+  sweepStaleClusters();
+  const dir = join(tmpdir(), runFileStem('pgtest'));
+  const data = join(dir, 'data');
+  mkdirSync(dir, { mode: 0o700 });
+  let ids: { uid: number; gid: number } | undefined;
+  if (process.getuid?.() === 0) {
+    const uid = Number(execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8' }).trim());
+    const gid = Number(execFileSync('id', ['-g', 'postgres'], { encoding: 'utf8' }).trim());
+    ids = { uid, gid };
+    chownSync(dir, uid, gid);
+  }
+  execFileSync(join(bin, 'initdb'), ['-D', data, '-U', 'farm', '-A', 'trust', '--no-sync', '-E', 'UTF8', '--locale=C'], {
+    stdio: 'ignore',
+    cwd: dir,
+    ...(ids ?? {}),
+  });
+  let port = await freePort();
+  let server: ChildProcess | undefined;
+
+  const start = async (): Promise<void> => {
+    for (let attempt = 0; ; attempt++) {
+      const child = spawn(
+        join(bin, 'postgres'),
+        ['-D', data, '-p', String(port), '-k', dir, '-c', 'listen_addresses=127.0.0.1', '-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off', '-c', 'max_connections=200'],
+        { stdio: ['ignore', 'ignore', 'pipe'], cwd: dir, ...(ids ?? {}) },
+      );
+      let log = '';
+      child.stderr?.on('data', (chunk: Buffer) => (log += chunk.toString()));
+      const ready = await new Promise<boolean>((resolve) => {
+        const timer = setInterval(() => {
+          if (/ready to accept connections/.test(log)) {
+            clearInterval(timer);
+            resolve(true);
+          }
+        }, 50);
+        child.once('exit', () => {
+          clearInterval(timer);
+          resolve(false);
+        });
+      });
+      if (ready) {
+        child.stderr?.removeAllListeners('data');
+        child.stderr?.resume();
+        server = child;
+        return;
+      }
+      // Another process took the port between freePort() and the bind: take another.
+      if (attempt < 3 && /Address already in use|could not create any TCP\/IP sockets/.test(log)) {
+        port = await freePort();
+        continue;
+      }
+      throw new Error(`postgres did not start:\n${log}`);
+    }
+  };
+
+  const stop = async (): Promise<void> => {
+    const running = server;
+    server = undefined;
+    if (!running || running.exitCode !== null) return;
+    const exited = new Promise<void>((resolve) => running.once('exit', () => resolve()));
+    running.kill('SIGINT'); // fast shutdown: aborts sessions, so clients see the database go
+    await exited;
+  };
+
+  await start();
+  const cluster: PgCluster = {
+    get url() {
+      return `postgres://farm@127.0.0.1:${port}/postgres`;
+    },
+    get port() {
+      return port;
+    },
+    dir,
+    stop,
+    start,
+    remove: async () => {
+      await stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  return cluster;
+}
