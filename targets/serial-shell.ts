@@ -119,10 +119,15 @@ export class SerialShell implements ShellProtocol {
     );
   }
 
-  /** Logs out (the console itself stays open: its owner closes it). */
+  /**
+   * Logs out and waits (briefly) for the login prompt, so that whatever is typed next goes to the
+   * login and not to a shell still on its way out. The console stays open: its owner closes it.
+   */
   async close(): Promise<void> {
     if (this.broken) return;
     this.broken = `${this.options.target}: the serial shell was closed`;
+    await this.queue;
     await this.console.write('exit\n').catch(() => {});
+    await this.console.expect(/login: $/, { timeoutMs: this.options.loginTimeoutMs }).catch(() => {});
   }
 }

@@ -45,6 +45,8 @@ export interface LinuxRemoteprocHostOptions {
 
 const STATES: readonly RemoteState[] = ['offline', 'running', 'crashed', 'attached', 'detached'];
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+/** Most bytes an endpoint keeps received but unread (the board is untrusted). */
+const MAX_UNREAD_BYTES = 16 * 1024 * 1024;
 
 /** The remote was stopped (or restarted) while an endpoint of the earlier boot was used. */
 export class StaleEndpointError extends ProtocolError {}
@@ -64,8 +66,16 @@ class LinuxHostEndpoint implements HostEndpoint {
     private readonly target: string,
   ) {}
 
+  private queuedBytes = 0;
+
   deliver(data: Uint8Array): void {
-    if (this.queue.length > 1024) this.queue.shift();
+    if (this.goneReason) return;
+    // Bounded, but never silently: dropping a message would turn into a wrong verdict.
+    if (this.queuedBytes + data.length > MAX_UNREAD_BYTES) {
+      this.gone(`more than ${MAX_UNREAD_BYTES} bytes received and not read`, () => new ProtocolError(`${this.target}: endpoint "${this.name}": more than ${MAX_UNREAD_BYTES} bytes received and not read`));
+      return;
+    }
+    this.queuedBytes += data.length;
     this.queue.push({ src: this.remoteAddr, dst: this.localAddr, data });
     for (const wake of [...this.waiters]) wake();
   }
@@ -95,7 +105,10 @@ class LinuxHostEndpoint implements HostEndpoint {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const message = this.queue.shift();
-      if (message) return message;
+      if (message) {
+        this.queuedBytes -= message.data.length;
+        return message;
+      }
       if (this.goneReason) throw this.failure();
       const left = deadline - Date.now();
       if (left <= 0) throw new TimeoutError(`${this.target}: no message on "${this.name}" (${hex(this.localAddr)} <- ${hex(this.remoteAddr)}) within ${timeoutMs} ms`);

@@ -448,6 +448,18 @@ export class BoardKernel {
    */
   private async pump(char: CharEndpoint): Promise<void> {
     while (!char.destroyed) {
+      // Backpressure instead of loss: while the device holds this many unread messages, leave
+      // the rest in the endpoint (and the remote waiting for buffers).
+      if (char.queue.length >= 256) {
+        await new Promise<void>((resolve) => {
+          const wake = () => {
+            char.readers.delete(wake);
+            resolve();
+          };
+          char.readers.add(wake);
+        });
+        continue;
+      }
       try {
         while (char.queue.length >= CHAR_QUEUE_LIMIT && !char.destroyed) await sleep(1);
         if (char.destroyed) return;
@@ -465,7 +477,10 @@ export class BoardKernel {
   private async readEndpoint(char: CharEndpoint, size: number): Promise<Uint8Array> {
     for (;;) {
       const message = char.queue.shift();
-      if (message) return message.data.subarray(0, size);
+      if (message) {
+        for (const wake of [...char.readers]) wake(); // the pump may be waiting for room
+        return message.data.subarray(0, size);
+      }
       if (char.destroyed) throw new Errno(ERRNO.EPIPE, `rpmsg${char.index} destroyed`);
       await new Promise<void>((resolve) => {
         const wake = () => {
