@@ -9,6 +9,9 @@
 
 static struct fw_ept *echo_ept;
 
+/* How many times the flood source offers one message before it gives up on the host. */
+#define FLOOD_SEND_TRIES 100
+
 /* The flood sink: messages still to take, the next sequence number, bad ones so far. */
 static uint32_t sink_left, sink_next, sink_bad;
 
@@ -34,9 +37,15 @@ static void flood_source(struct fw_ept *e, uint32_t dst, uint32_t count, uint32_
   for (uint32_t seq = 0; seq < count; seq++) {
     for (int i = 0; i < 4; i++) msg[i] = (uint8_t)(seq >> (8 * i));
     for (uint32_t i = 4; i < size; i++) msg[i] = (uint8_t)(seq + i);
-    if (rpmsg_send(e, dst, msg, size) != 0) {
-      fw_log("echo: flood source stopped after %u of %u message(s)\n", seq, count);
-      return;
+    /* rpmsg_send waits a bounded number of polls for a buffer, which a slow host (QEMU in a
+     * container, a loaded machine) can outlast in a flood: try again a bounded number of times. */
+    int tries = 0;
+    while (rpmsg_send(e, dst, msg, size) != 0) {
+      if (++tries == FLOOD_SEND_TRIES) {
+        fw_log("echo: flood source stopped after %u of %u message(s)\n", seq, count);
+        return;
+      }
+      fw_heartbeat();
     }
     if ((seq & 1023) == 0) fw_heartbeat(); /* a long flood is progress, not a stall */
   }
