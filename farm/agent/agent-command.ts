@@ -1,7 +1,8 @@
 /** `farm agent`: the command line of the agent (agent.ts). */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { runFileStem, sweepStaleRunFiles } from '../../base/process/run-files.js';
 import type { KindRegistry } from '../../targets/registry.js';
 import type { ParsedArgs } from '../cli-args.js';
 import type { FarmConfig } from '../config.js';
@@ -21,7 +22,11 @@ export async function agentCommand(config: FarmConfig, registry: KindRegistry, a
   }
   const places = config.targets.filter((target) => wanted.length === 0 || wanted.includes(target.name));
   await withFarmDb(url, 'agent', (pool) => requireCurrentSchema(pool, url));
-  const workDir = mkdtempSync(join(tmpdir(), `farm-agent-${name.replace(/[^A-Za-z0-9._-]/g, '_')}-`));
+  // Named like the farm's other run files (pid inside), so a SIGKILLed agent's folder, which it
+  // cannot remove, is swept by the next agent, QEMU or linux-process start on this host.
+  sweepStaleRunFiles();
+  const workDir = join(tmpdir(), runFileStem('agent'));
+  mkdirSync(workDir, { mode: 0o700 });
   const say = (line: string) => process.stdout.write(`farm agent ${name}: ${line}\n`);
   const agent = new FarmAgent({
     url,

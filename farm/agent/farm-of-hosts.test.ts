@@ -8,7 +8,8 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { createPgCluster, type PgCluster } from '../db/throwaway-cluster.js';
@@ -241,10 +242,21 @@ test('faults: an agent killed mid-job, the database gone for seconds, a cancelle
   assert.deepEqual(open.rows, []);
   await assertFarmInvariants();
 
+  // The SIGKILLed agent could not remove its work folder; the next agent to start sweeps it (or
+  // anything else of the farm that started meanwhile: a dead run's files are anyone's to sweep).
+  const victimFolders = (): string[] => readdirSync(tmpdir()).filter((entry) => entry.startsWith(`farm-agent-${victim.child.pid}-`));
+  const sweeper = startAgent('host-e', `targets:\n${FAKE('e-idle')}`, TTL);
+  await waitFor(() => /registered with/.test(sweeper.output()), 30_000, 'the next agent to register');
+  assert.deepEqual(victimFolders(), [], 'swept by the next agent');
+  sweeper.child.kill('SIGTERM');
+  await sweeper.result;
+
   // An agent stopped with SIGTERM leaves cleanly and is shown offline.
+  const survivorPid = survivor.child.pid;
   survivor.child.kill('SIGTERM');
   const stopped = await survivor.result;
   assert.equal(stopped.code, 0, stopped.stdout + stopped.stderr);
+  assert.deepEqual(readdirSync(tmpdir()).filter((entry) => entry.startsWith(`farm-agent-${survivorPid}-`)), [], 'a stopped agent removes its work folder');
   const after = await runCli(['places', '--farm', cluster.url], space.dir);
   assert.match(after.stdout, new RegExp(`^${survivorPlace}\\s+${survivor === c ? 'host-c' : 'host-d'} \\(offline\\)`, 'm'));
 });

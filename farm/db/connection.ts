@@ -81,15 +81,23 @@ export function databaseError(url: string, error: unknown): InfrastructureError 
 /** Runs `work` in one transaction on a client of `pool`; rolls back on any error. */
 export async function inTransaction<T>(pool: Pool, work: (client: PoolClient) => Promise<T>): Promise<T> {
   const client = await pool.connect();
+  // A checked-out client has no listener of the pool's: a connection lost between two queries
+  // (the database restarting) would be an unhandled 'error' event that ends the process. Here it
+  // fails the next query instead, and the client is not given back to the pool.
+  const ignore = (): void => undefined;
+  client.on('error', ignore);
+  let failure: Error | undefined;
   try {
     await client.query('BEGIN');
     const result = await work(client);
     await client.query('COMMIT');
     return result;
   } catch (error) {
+    failure = error instanceof Error ? error : new Error(String(error));
     await client.query('ROLLBACK').catch(() => undefined);
     throw error;
   } finally {
-    client.release();
+    client.off('error', ignore);
+    client.release(failure);
   }
 }
