@@ -87,7 +87,14 @@ test('sim target: setup writes the images, a suite runs, teardown leaves nothing
     const endpoint = await target.host.openEndpoint({ name: DEMO_CHANNEL });
     await endpoint.send(new Uint8Array([1, 2, 3]));
     assert.deepEqual((await endpoint.receive()).data, new Uint8Array([1, 2, 3]));
-    assert.match(target.takeConsole(), /echo: running/);
+    // The remote core's console lines cross from its thread as messages of their own: the echo
+    // (read by the host's spin right after the send) can be back before them.
+    let consoleText = target.takeConsole();
+    for (const deadline = Date.now() + 5000; !/echo: running/.test(consoleText) && Date.now() < deadline; ) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      consoleText += target.takeConsole();
+    }
+    assert.match(consoleText, /echo: running/);
     assert.equal(target.takeConsole(), '', 'console is handed out once');
     assert.ok(consoleLines.length > 0);
     assert.equal(target.properties()['target.kind'], 'sim');
