@@ -14,7 +14,7 @@ import { createHash } from 'node:crypto';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { ConfigError } from '../../base/errors.js';
-import { FLOOD_SINK_WORD, FLOOD_SOURCE_WORD, floodPayload, floodPayloadOk } from '../../openamp/remote/control-words.js';
+import { FLOOD_SINK_WORD, FLOOD_SOURCE_WORD, floodPayload, floodPayloadOk, floodSinkReport } from '../../openamp/remote/control-words.js';
 import type { TargetContext, TargetKindDefinition } from '../../targets/kind.js';
 import { OrderedStrategy, formatStrategyStep } from '../../targets/strategies/ordered-strategy.js';
 import {
@@ -329,24 +329,18 @@ class FakeHost implements Host {
   /** The reference echo's flood words (openamp/remote/control-words.ts): sink and source. */
   private takeFloodWord(src: number, data: Uint8Array): boolean {
     const word = (at: number): number => new DataView(data.buffer, data.byteOffset + at, 4).getUint32(0, true);
-    const report = (received: number, bad: number): Uint8Array => {
-      const out = new Uint8Array(12);
-      const view = new DataView(out.buffer);
-      [FLOOD_SINK_WORD, received, bad].forEach((value, index) => view.setUint32(4 * index, value, true));
-      return out;
-    };
     if (this.floodSink) {
       const sink = this.floodSink;
       if (!floodPayloadOk(data, sink.next)) sink.bad++;
       if (++sink.next === sink.count) {
         this.floodSink = undefined;
-        this.later(() => this.reply(0x400, src, report(sink.next, sink.bad)));
+        this.later(() => this.reply(0x400, src, floodSinkReport(sink.next, sink.bad)));
       }
       return true;
     }
     if (data.length >= 8 && word(0) === FLOOD_SINK_WORD) {
       const count = word(4);
-      if (count === 0) this.later(() => this.reply(0x400, src, report(0, 0)));
+      if (count === 0) this.later(() => this.reply(0x400, src, floodSinkReport(0, 0)));
       else this.floodSink = { count, next: 0, bad: 0 };
       return true;
     }

@@ -27,6 +27,16 @@ export function floodPayload(seq: number, size: number): Uint8Array {
   return out;
 }
 
+/** The sink's one answer: [FLOOD_SINK_WORD, received, bad]. */
+export function floodSinkReport(received: number, bad: number): Uint8Array {
+  const out = new Uint8Array(12);
+  const view = new DataView(out.buffer);
+  view.setUint32(0, FLOOD_SINK_WORD, true);
+  view.setUint32(4, received >>> 0, true);
+  view.setUint32(8, bad >>> 0, true);
+  return out;
+}
+
 /** True when `data` is flood message `seq` (of any length from 4 bytes). */
 export function floodPayloadOk(data: Uint8Array, seq: number): boolean {
   if (data.length < 4 || new DataView(data.buffer, data.byteOffset, 4).getUint32(0, true) !== seq >>> 0) return false;

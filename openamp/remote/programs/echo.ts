@@ -1,5 +1,5 @@
 import type { RpmsgMessage } from '../../rpmsg/api.js';
-import { FLOOD_SINK_WORD, FLOOD_SOURCE_WORD, floodPayload, floodPayloadOk } from '../control-words.js';
+import { FLOOD_SINK_WORD, FLOOD_SOURCE_WORD, floodPayload, floodPayloadOk, floodSinkReport } from '../control-words.js';
 import type { RemoteProgram, RemoteProgramContext } from '../program.js';
 import { serveDemoChannel } from './demo-channel.js';
 
@@ -15,14 +15,6 @@ export const echoProgram: RemoteProgram = {
   start(context: RemoteProgramContext): void {
     let sink: { left: number; next: number; bad: number } | undefined;
     const word = (data: Uint8Array, at: number): number => new DataView(data.buffer, data.byteOffset + at, 4).getUint32(0, true);
-    const report = (received: number, bad: number): Uint8Array => {
-      const out = new Uint8Array(12);
-      const view = new DataView(out.buffer);
-      view.setUint32(0, FLOOD_SINK_WORD, true);
-      view.setUint32(4, received, true);
-      view.setUint32(8, bad, true);
-      return out;
-    };
     serveDemoChannel(context, {
       program: 'echo',
       replies: 'message(s)',
@@ -35,11 +27,11 @@ export const echoProgram: RemoteProgram = {
           const done = sink;
           sink = undefined;
           context.log(`echo: flood sink took ${done.next} message(s), ${done.bad} bad`);
-          return report(done.next, done.bad);
+          return floodSinkReport(done.next, done.bad);
         }
         if (data.length >= 8 && word(data, 0) === FLOOD_SINK_WORD) {
           const count = word(data, 4);
-          if (count === 0) return report(0, 0);
+          if (count === 0) return floodSinkReport(0, 0);
           sink = { left: count, next: 0, bad: 0 };
           return undefined;
         }
