@@ -16,22 +16,13 @@ import { migrate } from './db/migrate.js';
 import { FARM_MIGRATIONS } from './farm-migrations.js';
 import { openHistoryStore } from './history-store-open.js';
 import { startCli, waitFor, workspace, type CliResult } from './testing/cli-harness.js';
+import { within } from './testing/within.js';
 import { checkStoreContract } from '../reports/history/store-contract.test-helper.js';
 import { readJunit } from '../reports/junit-reader.js';
 
 const space = workspace();
 let cluster: PgCluster;
 let agent: ReturnType<typeof startCli> | undefined;
-
-/** `promise`, or a failure naming `what` after `ms` (CI must never wait on a process forever). */
-async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([promise, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`timed out after ${ms / 1000} s waiting for ${what}`)), ms)))]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 async function cli(args: readonly string[], what: string, env: Record<string, string> = {}): Promise<CliResult> {
   const saved = Object.fromEntries(Object.keys(env).map((key) => [key, process.env[key]]));
@@ -41,12 +32,7 @@ async function cli(args: readonly string[], what: string, env: Record<string, st
     if (value === undefined) delete process.env[key];
     else process.env[key] = value;
   }
-  try {
-    return await within(started.result, 180_000, what);
-  } catch (error) {
-    started.child.kill('SIGKILL');
-    throw error;
-  }
+  return within(started.result, 180_000, what, () => started.child.kill('SIGKILL'));
 }
 
 before(async () => {
@@ -91,10 +77,8 @@ test('farm run --farm records its jobs in the farm database: farm history flaky 
   const startAgent = async (params: string): Promise<void> => {
     if (agent) {
       agent.child.kill('SIGTERM');
-      await within(agent.result, 60_000, 'the agent to stop on SIGTERM').catch((error: unknown) => {
-        agent?.child.kill('SIGKILL');
-        throw error;
-      });
+      const stopping = agent;
+      await within(stopping.result, 60_000, 'the agent to stop on SIGTERM', () => stopping.child.kill('SIGKILL'));
     }
     const config = space.write('agent.yaml', `history:\n  minRuns: 2\n  mads: 2\n  minBand: 0.5\ntargets:\n  - name: fk\n    kind: fake\n    suites: [echo, matrix-multiply]\n    params: ${params}\n`);
     const started = startCli(['agent', '--farm', cluster.url, '--config', config, '--name', 'hist-host', '--ttl', '10'], space.dir);

@@ -24,6 +24,7 @@ import {
 } from '../coordinator/coordinator.js';
 import { JOBS_CHANNEL } from '../coordinator/schema.js';
 import { executeJob } from './job-execution.js';
+import { JobConsoleTail } from './console-tail.js';
 import { healthCheck } from './health-check.js';
 
 export interface AgentOptions {
@@ -49,6 +50,9 @@ interface RunningJob {
   lost: boolean;
   log: string[];
   partialLine: string;
+  /** The job's consoles, read from its out dir, for `farm serve`. */
+  readonly console: JobConsoleTail;
+  consoleLog: string[];
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -111,7 +115,18 @@ export class FarmAgent {
     };
     client.on('error', lost);
     client.on('end', lost);
-    await client.query(`LISTEN ${JOBS_CHANNEL}`);
+    try {
+      await client.query(`LISTEN ${JOBS_CHANNEL}`);
+    } catch (error) {
+      await client.end().catch(() => undefined);
+      throw error;
+    }
+    // stop() may have come while this connected: it ended no listener then, and an open
+    // connection would keep the stopped agent's process alive forever.
+    if (this.stopping) {
+      await client.end().catch(() => undefined);
+      return;
+    }
     this.listener = client;
   }
 
@@ -208,17 +223,20 @@ export class FarmAgent {
     }
   }
 
-  private async flushLogs(): Promise<void> {
+  private async flushLogs(final?: RunningJob): Promise<void> {
     this.lastLogFlush = Date.now();
     for (const running of this.running.values()) {
-      if (running.log.length === 0) continue;
-      const lines = running.log.splice(0, running.log.length);
-      try {
-        await appendJobLog(this.pool, running.job.id, lines);
-      } catch (error) {
-        // Kept for the next flush, bounded: a long outage drops the oldest lines.
-        running.log.unshift(...lines.slice(-2000));
-        throw error;
+      running.consoleLog.push(...running.console.take(running === final));
+      for (const [pending, source] of [[running.log, 'runner'], [running.consoleLog, 'console']] as const) {
+        if (pending.length === 0) continue;
+        const lines = pending.splice(0, pending.length);
+        try {
+          await appendJobLog(this.pool, running.job.id, lines, source);
+        } catch (error) {
+          // Kept for the next flush, bounded: a long outage drops the oldest lines.
+          pending.unshift(...lines.slice(-2000));
+          throw error;
+        }
       }
     }
   }
@@ -227,9 +245,11 @@ export class FarmAgent {
     const placeName = job.place as string;
     const place = this.options.places.find((candidate) => candidate.name === placeName) as TargetConfig;
     this.busy.add(placeName);
-    const running: RunningJob = { job, abort: new AbortController(), leaseUntil: Date.now() + this.options.ttlMs, lost: false, log: [], partialLine: '' };
-    this.running.set(job.id, running);
     const outDir = join(this.options.workDir, `job-${job.id}-${job.attempts}`);
+    const running: RunningJob = {
+      job, abort: new AbortController(), leaseUntil: Date.now() + this.options.ttlMs, lost: false, log: [], partialLine: '', console: new JobConsoleTail(outDir), consoleLog: [],
+    };
+    this.running.set(job.id, running);
     mkdirSync(outDir, { recursive: true });
     this.say(`job #${job.id}: ${job.suite} on ${placeName} (run ${job.run_id}, attempt ${job.attempts}/${job.max_attempts})`);
     let report: JobReport;
@@ -266,7 +286,7 @@ export class FarmAgent {
         return;
       }
       try {
-        await this.flushLogs().catch(() => undefined);
+        await this.flushLogs(running).catch(() => undefined);
         const stoppingAgent = this.stopping && report.outcome === 'cancelled';
         if (stoppingAgent) {
           await releaseJob(this.pool, job.id, this.options.name, `agent ${this.options.name} stopped`);

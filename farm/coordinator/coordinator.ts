@@ -529,15 +529,35 @@ export async function jobsOfRun(pool: Pool, runId: number, withReports = false):
   )).rows;
 }
 
-export async function appendJobLog(pool: Pool, jobId: number, lines: readonly string[]): Promise<void> {
+/** Where a job log line comes from: the runner's progress output, or the targets' consoles. */
+export type JobLogSource = 'runner' | 'console';
+
+export async function appendJobLog(pool: Pool, jobId: number, lines: readonly string[], source: JobLogSource = 'runner'): Promise<void> {
   if (lines.length === 0) return;
-  await pool.query('INSERT INTO farm_job_log (job_id, text) SELECT $1, unnest($2::text[])', [jobId, lines]);
+  await pool.query('INSERT INTO farm_job_log (job_id, text, source) SELECT $1, unnest($2::text[]), $3', [jobId, lines, source]);
 }
 
+/** The runner's lines of a run's jobs after `afterId` (the CI log; consoles are for farm serve). */
 export async function runLogSince(pool: Pool, runId: number, afterId: number): Promise<{ id: number; job_id: number; text: string }[]> {
   return (await pool.query<{ id: number; job_id: number; text: string }>(
-    `SELECT l.id, l.job_id, l.text FROM farm_job_log l JOIN farm_jobs j ON j.id = l.job_id WHERE j.run_id = $1 AND l.id > $2 ORDER BY l.id LIMIT 1000`,
+    `SELECT l.id, l.job_id, l.text FROM farm_job_log l JOIN farm_jobs j ON j.id = l.job_id
+     WHERE j.run_id = $1 AND l.id > $2 AND l.source = 'runner' ORDER BY l.id LIMIT 1000`,
     [runId, afterId],
+  )).rows;
+}
+
+export interface JobLogLine {
+  readonly id: number;
+  readonly at: Date;
+  readonly source: JobLogSource;
+  readonly text: string;
+}
+
+/** One job's log lines after `afterId`, oldest first, at most `limit`. */
+export async function jobLogSince(pool: Pool, jobId: number, afterId: number, limit: number): Promise<JobLogLine[]> {
+  return (await pool.query<JobLogLine>(
+    'SELECT id, at, source, text FROM farm_job_log WHERE job_id = $1 AND id > $2 ORDER BY id LIMIT $3',
+    [jobId, afterId, limit],
   )).rows;
 }
 

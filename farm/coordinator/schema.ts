@@ -7,7 +7,9 @@
  *    client stopped heartbeating is abandoned and its jobs are cancelled;
  *  - farm_jobs: the queue (one suite on one place, by name or by requirement) and, while
  *    running, the lease (place, agent, lease_expires_at): at most one running job per place;
- *  - farm_job_log: console and progress lines of running jobs;
+ *  - farm_job_log: lines of running jobs: the runner's progress output (source "runner", what
+ *    `farm run --farm` prints) and the targets' consoles (source "console", what `farm serve`
+ *    shows live);
  *  - farm_health_events: every health change and health check, for `farm health`.
  * Triggers NOTIFY `farm_jobs` on every job insert and state change and `farm_log` on log lines,
  * so agents and CI clients wake at once instead of polling.
@@ -136,6 +138,13 @@ BEGIN
   RETURN NULL;
 END $$;
 CREATE TRIGGER farm_job_log_notify AFTER INSERT ON farm_job_log FOR EACH ROW EXECUTE FUNCTION farm_notify_log();
+`,
+  },
+  {
+    id: 'coordinator-002-job-log-source',
+    module: 'coordinator',
+    sql: `
+ALTER TABLE farm_job_log ADD COLUMN source text NOT NULL DEFAULT 'runner' CHECK (source IN ('runner', 'console'));
 `,
   },
 ];

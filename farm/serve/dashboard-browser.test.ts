@@ -10,7 +10,9 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from '@playwright/test';
-import { runCli, startCli, workspace } from '../testing/cli-harness.js';
+import { runCli, startCli, waitFor, workspace } from '../testing/cli-harness.js';
+import { within } from '../testing/within.js';
+import { createPgCluster } from '../db/throwaway-cluster.js';
 import { CHROMIUM } from '../inventory.js';
 
 const SCREENSHOTS = fileURLToPath(new URL('../../../test-results/dashboard/', import.meta.url));
@@ -130,6 +132,84 @@ test('dashboard in Chromium: a live console while a sim run runs, a flaky test a
     await browser?.close();
     server.child.kill('SIGINT');
     await server.result;
+    ws.remove();
+  }
+});
+
+test('dashboard in Chromium on the farm database: a place with its lease, the queue, and a running job\'s console live', { skip: !existsSync(CHROMIUM) && `${CHROMIUM} is not installed (farm doctor --fix)`, timeout: 400_000 }, async () => {
+  const ws = workspace();
+  const cluster = await createPgCluster();
+  const started: ReturnType<typeof startCli>[] = [];
+  const start = (args: readonly string[]) => {
+    const cli = startCli(args, ws.dir);
+    started.push(cli);
+    return cli;
+  };
+  let browser: Browser | undefined;
+  try {
+    const init = await within(runCli(['db', 'init', '--farm', cluster.url], ws.dir), 60_000, 'farm db init');
+    assert.equal(init.code, 0, init.stdout + init.stderr);
+    // One place; a slow remote (15 ms a reply) so that its echo job runs for seconds.
+    const config = ws.write('agent.yaml', 'targets:\n  - name: fk\n    kind: fake\n    suites: [echo, matrix-multiply]\n    params: { delayMs: 15 }\n');
+    const agent = start(['agent', '--farm', cluster.url, '--config', config, '--name', 'bench-7', '--ttl', '10']);
+    await waitFor(() => /fk: Good/.test(agent.output()) || agent.child.exitCode !== null, 60_000, 'the place fk to pass its health check');
+    assert.match(agent.output(), /fk: Good/);
+    const server = start(['serve', '--listen', '127.0.0.1:0', '--farm', cluster.url]);
+    const base = await until('farm serve to listen', async () => /dashboard at (http:\/\/127\.0\.0\.1:\d+)\//.exec(server.output())?.[1], 30_000);
+    assert.match(server.output(), /farm serve: farm database postgres:\/\/farm@127\.0\.0\.1:\d+\/postgres \(places, queue, jobs and run history\)/);
+
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    const pageErrors: string[] = [];
+    page.on('pageerror', (error) => pageErrors.push(error.message));
+    page.on('console', (message) => {
+      if (message.type() === 'error') pageErrors.push(message.text());
+    });
+
+    // Two jobs on one place: echo runs (it holds the lease), matrix-multiply waits in the queue.
+    const farmRun = start(['run', '--farm', cluster.url, '--target', 'fk', '--suite', 'echo,matrix-multiply', '--out', 'out-farm']);
+    await page.goto(`${base}/#/boards`);
+    const place = page.locator('[data-testid="boards"] tbody tr', { hasText: 'fk' }).filter({ has: page.locator('[data-testid="lease"]') });
+    await place.waitFor({ timeout: 60_000 });
+    const placeText = await place.innerText();
+    assert.match(placeText, /^fk\tbench-7 online\tfake\tGood\t.*\tjob #\d+ \(echo, run #\d+, agent bench-7\)\nsince [\d-]+ [\d:]+, lease until [\d-]+ [\d:]+\n\techo, matrix-multiply$/);
+    const echoJob = Number(/job #(\d+) \(echo/.exec(placeText)?.[1]);
+    const queued = page.locator('[data-testid="queued"] tbody tr', { hasText: 'matrix-multiply' });
+    await queued.waitFor();
+    assert.match(await queued.innerText(), /^job #\d+\t#\d+\tmatrix-multiply\tfk\t0\t[\d-]+ [\d:]+\t0 \/ 2$/);
+    assert.match(await page.locator('[data-testid="running-jobs"] tbody tr').first().innerText(), new RegExp(`^job #${echoJob}\\t#\\d+\\techo\\tfk\\tbench-7\\t1 / 2\\t`));
+    await shot(page, 'farm-boards.png');
+
+    // The running job's console, live: the target's UART and the test events as the agent streams them.
+    await page.goto(`${base}/#/jobs/${echoJob}`);
+    await page.waitForFunction(() => {
+      const box = (globalThis as unknown as PageGlobals).document.querySelector('[data-testid="live-console"]');
+      return !!box && !box.dataset.ended && /\[fk remote-uart\] fake remote: booted echo/.test(box.textContent ?? '') && /\[fk\] == start echo › /.test(box.textContent ?? '');
+    }, undefined, { timeout: 60_000 });
+    assert.match(await page.locator('[data-testid="job-status"]').innerText(), /^running echo on fk \(agent bench-7\), run #\d+, attempt 1 of 2/);
+    await shot(page, 'farm-job-console.png');
+    await page.waitForFunction(() => (globalThis as unknown as PageGlobals).document.querySelector('[data-testid="live-console"]')?.dataset.ended === 'passed', undefined, { timeout: 120_000 });
+    const consoleBox = page.locator('[data-testid="live-console"]');
+    assert.ok(Number(await consoleBox.getAttribute('data-chunks')) >= 2, 'the console came in several live updates');
+    const consoleText = await consoleBox.innerText();
+    assert.match(consoleText, /\[fk\] == end echo › echoes 480 payloads .*: passed/);
+    assert.match(consoleText, /\[runner\] ok\s+\[1\/1\] fk\s+echo/);
+    // The job's results are in the run history, linked from the job.
+    await page.locator('[data-testid="job-status"]', { hasText: /^passed / }).waitFor({ timeout: 30_000 });
+    const result = await within(farmRun.result, 180_000, 'farm run --farm to end', () => farmRun.child.kill('SIGKILL'));
+    assert.equal(result.code, 0, result.stdout + result.stderr);
+    await page.goto(`${base}/#/runs`);
+    const jobRun = page.locator('[data-testid="runs"] tbody tr', { hasText: `job #${echoJob}` });
+    await jobRun.waitFor();
+    assert.match(await jobRun.innerText(), /\tpassed\t.*\tfk\t1\t0\t0\t0\t0/);
+    assert.deepEqual(pageErrors, [], 'no script error or failed request in the page');
+  } finally {
+    await browser?.close();
+    for (const cli of started.reverse()) {
+      if (cli.child.exitCode === null) cli.child.kill('SIGINT');
+      await within(cli.result, 30_000, 'a farm process to stop', () => cli.child.kill('SIGKILL')).catch(() => undefined);
+    }
+    await cluster.remove();
     ws.remove();
   }
 });

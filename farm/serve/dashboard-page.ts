@@ -82,11 +82,12 @@ function stamp() { document.getElementById('updated').textContent = 'updated ' +
 
 async function boardsView() {
   const [boards, queue] = await Promise.all([api('/api/boards'), api('/api/queue')]);
+  if (queue.database) return farmBoardsView(boards, queue);
   return [
     h('section', {}, h('h2', {}, 'Boards'), table('boards', ['board', 'kind', 'health', 'recent results', 'lease', 'suites'], boards.map((b) => [
       b.name, b.kind,
       h('span', {}, badge(b.health, b.health === 'healthy' ? 'healthy' : b.health === 'no history' ? 'skipped' : 'failed'), b.problems.length ? h('div', { class: 'muted' }, 'missing: ' + b.problems.join(', ')) : null),
-      b.recent.executions ? b.recent.passed + ' passed, ' + b.recent.failed + ' failed, ' + b.recent.errors + ' errors (last 20 runs)' : '-',
+      recentText(b.recent),
       b.lease ? h('a', { href: '#/runs/' + b.lease.runId }, b.lease.holder) : 'free',
       b.suites.join(', '),
     ]))),
@@ -95,11 +96,78 @@ async function boardsView() {
         : h('p', { 'data-testid': 'running' }, 'no run is running')),
   ];
 }
+const recentText = (r) => r.executions ? r.passed + ' passed, ' + r.failed + ' failed, ' + r.errors + ' errors (last 20 runs)' : '-';
+const healthClass = (health) => health === 'Good' ? 'healthy' : health === 'Unknown' ? 'skipped' : 'failed';
+const jobLink = (id) => h('a', { href: '#/jobs/' + id }, 'job #' + id);
+
+// The farm database's places (boards), their leases, the queue and the running jobs.
+function farmBoardsView(places, queue) {
+  return [
+    h('section', {}, h('h2', {}, 'Boards (places of the farm)'), table('boards', ['place', 'agent', 'kind', 'health', 'recent results', 'lease', 'suites'], places.map((p) => [
+      p.name, h('span', {}, p.agent, ' ', badge(p.agentOnline ? 'online' : 'offline', p.agentOnline ? 'ok' : 'failed')), p.kind,
+      h('span', {}, badge(p.health, healthClass(p.health)), p.quarantinedSuites.length ? h('div', { class: 'muted' }, 'quarantined: ' + p.quarantinedSuites.join(', ') + ' (failed: ' + p.badCapabilities.join(', ') + ')') : null),
+      recentText(p.recent),
+      p.lease ? h('span', { 'data-testid': 'lease' }, h('a', { href: '#/jobs/' + p.lease.jobId }, p.lease.holder), h('div', { class: 'muted' }, 'since ' + when(p.lease.since) + ', lease until ' + when(p.lease.expires))) : 'free',
+      p.suites.join(', '),
+    ]))),
+    h('section', {}, h('h2', {}, 'Running jobs'), h('p', { class: 'muted' }, queue.note),
+      queue.running.length ? table('running-jobs', ['job', 'run', 'suite', 'place', 'agent', 'attempt', 'started', 'lease until'], queue.running.map((j) => [
+        jobLink(j.id), '#' + j.run, j.suite, j.place, j.agent, j.attempts + ' / ' + j.maxAttempts, when(j.startedAt), when(j.leaseExpires),
+      ])) : h('p', { 'data-testid': 'running-jobs' }, 'no job is running')),
+    h('section', {}, h('h2', {}, 'Queue (taken by priority, then age)'),
+      queue.queued.length ? table('queued', ['job', 'run', 'suite', 'wants', 'priority', 'queued', 'attempts'], queue.queued.map((j) => [
+        jobLink(j.id), '#' + j.run, j.suite, j.wants, j.priority, when(j.queuedAt), j.attempts + ' / ' + j.maxAttempts,
+      ])) : h('p', { 'data-testid': 'queued' }, 'nothing is queued')),
+  ];
+}
+
+// Appends a live message to a console box; returns whether it ended.
+function liveConsole(box, path, onEnd) {
+  const url = (location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + path;
+  socket = new WebSocket(url);
+  socket.onmessage = (message) => {
+    const data = JSON.parse(message.data);
+    if (data.type === 'console') {
+      // How many live messages came (the browser tests read it).
+      box.dataset.chunks = String(Number(box.dataset.chunks || 0) + 1);
+      const atEnd = box.scrollTop + box.clientHeight >= box.scrollHeight - 4;
+      box.append(document.createTextNode(data.text));
+      if (atEnd) box.scrollTop = box.scrollHeight;
+    } else if (data.type === 'end') {
+      box.dataset.ended = data.status;
+      box.append(document.createTextNode('\n-- ended: ' + data.status + ' --\n'));
+      onEnd();
+    } else if (data.type === 'error') {
+      box.append(document.createTextNode(data.text + '\n'));
+    }
+  };
+}
+
+function jobView(id) {
+  const status = h('p', { 'data-testid': 'job-status' });
+  const details = h('div', {});
+  const consoleBox = h('pre', { class: 'console', 'data-testid': 'live-console' });
+  async function refresh() {
+    const detail = await api('/api/jobs/' + encodeURIComponent(id));
+    const j = detail.job;
+    status.replaceChildren(badge(j.state), ' ' + j.suite + ' on ' + (j.place || j.wants) + (j.agent ? ' (agent ' + j.agent + ')' : '') + ', run #' + j.run + ', attempt ' + j.attempts + ' of ' + j.maxAttempts
+      + ', queued ' + when(j.queuedAt) + (j.startedAt ? ', started ' + when(j.startedAt) : '') + (j.finishedAt ? ', ended ' + when(j.finishedAt) : '') + (j.summary ? ': ' + j.summary : ''));
+    details.replaceChildren(
+      j.error && j.state !== 'passed' ? h('p', {}, 'error: ' + j.error) : '',
+      j.history.length ? h('ul', {}, j.history.map((line) => h('li', { class: 'muted' }, line))) : '',
+      detail.runs.length ? h('p', {}, 'results in the run history: ', detail.runs.map((r) => h('span', {}, h('a', { href: '#/runs/' + r.id }, r.id.slice(0, 8)), ' ', badge(r.status), ' '))) : '');
+  }
+  liveConsole(consoleBox, '/api/jobs/' + encodeURIComponent(id) + '/live', () => void refresh());
+  timer = setInterval(() => void refresh().catch(() => {}), 2000);
+  void refresh().catch((error) => status.replaceChildren(String(error)));
+  return [h('section', {}, h('h2', {}, 'Job #' + id), status, details),
+    h('section', {}, h('h2', {}, 'Console (UART, trace and farm events as farm up shows them; [runner] lines: the job\'s progress)'), consoleBox)];
+}
 
 async function runsView() {
   const runs = await api('/api/runs');
   return [h('section', {}, h('h2', {}, 'Runs'), runs.length ? table('runs', ['started', 'run', 'status', 'duration', 'targets', 'passed', 'failed', 'errors', 'skipped', 'flaky', 'perf', 'firmware rev'], runs.map((r) => [
-    when(r.startedAt), h('a', { href: '#/runs/' + r.id }, r.id.slice(0, 8)), badge(r.live ? 'running' : r.status),
+    when(r.startedAt), h('span', {}, h('a', { href: '#/runs/' + r.id }, r.id.slice(0, 8)), r.farmJob ? [' ', jobLink(r.farmJob)] : null), badge(r.live ? 'running' : r.status),
     ms(r.durationMs), r.targets.join(', '), r.passed, r.failed, r.errors, r.skipped, r.flaky,
     r.regressions ? badge(r.regressions + ' regression' + (r.regressions > 1 ? 's' : ''), 'regression') : '', r.firmwareRev || '-',
   ])) : h('p', {}, 'no runs yet: farm run records them'))];
@@ -121,25 +189,12 @@ function runView(id) {
     ])));
     return r.live;
   }
-  const connect = () => {
-    const url = (location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + '/api/runs/' + encodeURIComponent(id) + '/live';
-    socket = new WebSocket(url);
-    socket.onmessage = (message) => {
-      const data = JSON.parse(message.data);
-      if (data.type === 'console') {
-        // How many live messages came (the browser tests read it).
-        consoleBox.dataset.chunks = String(Number(consoleBox.dataset.chunks || 0) + 1);
-        const atEnd = consoleBox.scrollTop + consoleBox.clientHeight >= consoleBox.scrollHeight - 4;
-        consoleBox.append(document.createTextNode(data.text));
-        if (atEnd) consoleBox.scrollTop = consoleBox.scrollHeight;
-      } else if (data.type === 'end') {
-        consoleBox.dataset.ended = data.status;
-        consoleBox.append(document.createTextNode('\n-- run ended: ' + data.status + ' --\n'));
-        void refresh();
-      }
-    };
-  };
-  connect();
+  // A farm job's run: its console is the job's log in the farm database (the agent's out dir is on its host).
+  void api('/api/runs/' + encodeURIComponent(id)).then((detail) => {
+    if (location.hash !== '#/runs/' + encodeURIComponent(id) && location.hash !== '#/runs/' + id) return; // left the page meanwhile
+    const path = detail.run.farmJob ? '/api/jobs/' + detail.run.farmJob + '/live' : '/api/runs/' + encodeURIComponent(id) + '/live';
+    liveConsole(consoleBox, path, () => void refresh());
+  }).catch((error) => status.replaceChildren(String(error)));
   timer = setInterval(() => void refresh().catch(() => {}), 2000);
   void refresh();
   return [h('section', {}, header, status, results), liveSection];
@@ -201,6 +256,7 @@ async function show() {
     try { main.replaceChildren(...await view()); stamp(); } catch (error) { main.replaceChildren(h('section', {}, h('p', {}, String(error)))); }
   };
   if (route[0] === 'runs' && route[1]) { main.replaceChildren(...runView(decodeURIComponent(route[1]))); return; }
+  if (route[0] === 'jobs' && route[1]) { main.replaceChildren(...jobView(decodeURIComponent(route[1]))); return; }
   await render();
   if (route[0] !== 'perf') timer = setInterval(() => void render(), 3000);
 }

@@ -7,6 +7,7 @@ import type { FarmConfig } from '../config.js';
 import { inspectFarm } from '../inventory.js';
 import { UsageError } from '../selection.js';
 import { createDashboardServer, type BoardInfo } from './server.js';
+import { openFarmView } from './farm-view.js';
 
 export const DEFAULT_LISTEN = '127.0.0.1:8750';
 export const SERVE_TOKEN_ENV = 'FARM_SERVE_TOKEN';
@@ -60,11 +61,12 @@ export async function serveCommand(config: FarmConfig, registry: KindRegistry, o
     return cached.boards;
   };
   const perf = { baselineRuns: config.history.baselineRuns, minRuns: config.history.minRuns, mads: config.history.mads, minBand: config.history.minBand };
-  const app = await createDashboardServer({ store, boards, token, perf });
+  const farm = options.farm ? openFarmView(options.farm) : undefined;
+  const app = await createDashboardServer({ store, boards, token, perf, ...(farm ? { farm } : {}) });
   const address = await app.listen({ host, port });
   const url = new URL(address);
   process.stdout.write(`farm serve: dashboard at ${url.origin}/${token ? ' (token required: open it with ?token=<your token>, or send Authorization: Bearer)' : ''}\n`);
-  process.stdout.write(`farm serve: history ${store.location}; Ctrl-C to stop\n`);
+  process.stdout.write(`farm serve: ${farm ? `farm database ${farm.location} (places, queue, jobs and run history)` : `history ${store.location}`}; Ctrl-C to stop\n`);
   await new Promise<void>((resolve) => {
     const stop = () => resolve();
     process.once('SIGINT', stop);
@@ -72,6 +74,7 @@ export async function serveCommand(config: FarmConfig, registry: KindRegistry, o
   });
   await app.close();
   await store.close();
+  await farm?.close();
   process.stdout.write('farm serve: stopped\n');
   return 0;
 }

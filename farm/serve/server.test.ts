@@ -7,9 +7,13 @@ import { SqliteHistoryStore } from '../../reports/history/sqlite-store.js';
 import { LiveEventLog, liveEventsFile, readLiveEvents } from '../../reports/live-events.js';
 import { redactSecrets, registerSecret } from '../../reports/redact.js';
 import { hostname } from 'node:os';
-import { createDashboardServer, LiveFormatter, type BoardInfo } from './server.js';
+import { createDashboardServer, type BoardInfo } from './server.js';
+import { LiveFormatter } from '../live-formatter.js';
 import { isLoopback, parseListen } from './serve-command.js';
 import WebSocket from 'ws';
+import type { FarmJob, FarmView } from './farm-view.js';
+import { waitFor } from '../testing/cli-harness.js';
+import { within } from '../testing/within.js';
 
 const BOARDS: BoardInfo[] = [{ name: 'sim', kind: 'sim', suites: ['echo'], runnable: true, problems: [] }];
 
@@ -172,4 +176,60 @@ test('live formatter: console chunks are tagged per line however they are split,
     formatter.format({ target: 'rv', stream: 'uart0', text: 'ld\n' }),
   ].join('');
   assert.equal(out, '[rv uart0] hello\n[rv uart0] wor\n[rv] NS create\n[rv uart0] ld\n');
+});
+
+test('serve --farm: places are the boards with their lease, the queue is the farm\'s, a job\'s log is streamed live until the job ends', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'farm-serve-test-'));
+  const store = new SqliteHistoryStore(join(dir, 'h.sqlite'));
+  const job = (id: number, state: FarmJob['state'], place: string | null): FarmJob => ({
+    id, run: 3, suite: 'echo', state, wants: 'fk', priority: 0, attempts: state === 'queued' ? 0 : 1, maxAttempts: 2, place, agent: place && 'host-a',
+    queuedAt: '2026-12-03T10:00:00.000Z', startedAt: null, finishedAt: null, leaseExpires: null, summary: null, error: 'ssh password=hunter22 refused', history: [],
+  });
+  let state: FarmJob['state'] = 'running';
+  const log = [{ id: 1, at: new Date(), source: 'runner' as const, text: 'farm: 1 test(s) on fk' }, { id: 2, at: new Date(), source: 'console' as const, text: '[fk uart0] booted' }];
+  const farm: FarmView = {
+    location: 'postgres://farm@db/farm',
+    places: async () => [{
+      name: 'fk', agent: 'host-a', agentOnline: true, kind: 'fake', suites: ['echo'], soc: null, instruments: [], health: 'Good', badCapabilities: [], quarantinedSuites: [], lastCheckAt: null,
+      lease: { job: 7, run: 3, suite: 'echo', agent: 'host-a', since: '2026-12-03T10:00:01.000Z', expires: '2026-12-03T10:00:31.000Z' },
+    }],
+    queue: async () => ({ queued: [job(8, 'queued', null)], running: [job(7, 'running', 'fk')] }),
+    job: async (id) => (id === 7 ? { ...job(7, state, 'fk') } : undefined),
+    jobLog: async (_id, after) => log.filter((line) => line.id > after),
+    close: async () => undefined,
+  };
+  const app = await createDashboardServer({ store, boards: async () => BOARDS, livePollMs: 20, farm });
+  try {
+    const boards = (await app.inject({ url: '/api/boards' })).json() as { name: string; agent: string; lease: { holder: string; jobId: number } }[];
+    assert.deepEqual(boards.map((board) => [board.name, board.agent, board.lease.holder, board.lease.jobId]), [['fk', 'host-a', 'job #7 (echo, run #3, agent host-a)', 7]]);
+    const queue = (await app.inject({ url: '/api/queue' })).json() as { database: boolean; queued: FarmJob[]; running: FarmJob[] };
+    assert.equal(queue.database, true);
+    assert.deepEqual([queue.queued.map((entry) => entry.id), queue.running.map((entry) => entry.id)], [[8], [7]]);
+    const detail = (await app.inject({ url: '/api/jobs/7' })).json() as { job: FarmJob; runs: unknown[] };
+    assert.equal(detail.job.error, 'ssh password=*** refused');
+    assert.equal((await app.inject({ url: '/api/jobs/9' })).statusCode, 404);
+
+    const address = await app.listen({ host: '127.0.0.1', port: 0 });
+    const socket = new WebSocket(`${address.replace(/^http/, 'ws')}/api/jobs/7/live`);
+    const messages: { type: string; text?: string; status?: string }[] = [];
+    const ended = new Promise<void>((resolve) => {
+      socket.on('message', (data: WebSocket.RawData) => {
+        const message = JSON.parse(data.toString()) as { type: string; text?: string };
+        messages.push(message);
+        if (message.type === 'end') resolve();
+      });
+    });
+    await waitFor(() => messages.some((message) => message.text?.includes('booted')), 10_000, 'the first lines');
+    log.push({ id: 3, at: new Date(), source: 'console', text: '[fk] == end echo › echoes: passed' });
+    await waitFor(() => messages.some((message) => message.text?.includes('passed')), 10_000, 'a line written later');
+    state = 'passed';
+    await within(ended, 10_000, 'the end of the job');
+    socket.terminate();
+    assert.equal(messages.filter((message) => message.type === 'console').map((message) => message.text).join(''), '[runner] farm: 1 test(s) on fk\n[fk uart0] booted\n[fk] == end echo › echoes: passed\n');
+    assert.deepEqual(messages.at(-1), { type: 'end', status: 'passed' });
+  } finally {
+    await app.close();
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

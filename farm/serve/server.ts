@@ -14,12 +14,13 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { hostname } from 'node:os';
-import type { HistoryStore, RunRow } from '../../reports/history/history-store.js';
+import type { HistoryStore, ResultRow, RunRow } from '../../reports/history/history-store.js';
 import { flakyView, perfView, runsView } from '../../reports/history/history-views.js';
 import { liveEventsFile, readLiveEvents } from '../../reports/live-events.js';
 import type { PerfOptions } from '../../reports/history/perf.js';
 import { redactSecrets } from '../../reports/redact.js';
-import { ConsolePrefixer } from '../console-prefixer.js';
+import { LiveFormatter } from '../live-formatter.js';
+import { isFinalJobState, type FarmView } from './farm-view.js';
 import { DASHBOARD_HTML, DASHBOARD_JS } from './dashboard-page.js';
 
 export interface BoardInfo {
@@ -41,6 +42,8 @@ export interface DashboardOptions {
   readonly perf?: PerfOptions;
   /** How often a live console looks for new events, ms. */
   readonly livePollMs?: number;
+  /** The farm database (`farm serve --farm`): its places are the boards; its queue and jobs are shown. */
+  readonly farm?: FarmView;
 }
 
 const TOKEN_COOKIE = 'farm_token';
@@ -77,30 +80,6 @@ function uplotAsset(file: string): string {
   return readFileSync(join(dirname(require.resolve('uplot/package.json')), 'dist', file), 'utf8');
 }
 
-/** Turns live events into the lines `farm up` prints: console tagged "[target stream] ", the farm's lines "[target] ...". */
-export class LiveFormatter {
-  private readonly consoles = new Map<string, ConsolePrefixer>();
-
-  format(event: { target: string; stream: string; text: string }): string {
-    const prefixer = this.prefixer(event.target);
-    if (event.stream === 'farm' || event.stream === 'test') {
-      const tag = event.target ? `[${event.target}] ` : '[farm] ';
-      const lineBreak = [...this.consoles.values()].map((console) => console.lineBreak()).join('').slice(0, 1);
-      return `${lineBreak}${event.text.split('\n').map((line) => `${tag}${event.stream === 'test' ? '== ' : ''}${line}`).join('\n')}\n`;
-    }
-    return prefixer.format(event.stream, event.text);
-  }
-
-  private prefixer(target: string): ConsolePrefixer {
-    let prefixer = this.consoles.get(target);
-    if (!prefixer) {
-      prefixer = new ConsolePrefixer((stream) => `[${target} ${stream}] `);
-      this.consoles.set(target, prefixer);
-    }
-    return prefixer;
-  }
-}
-
 export async function createDashboardServer(options: DashboardOptions): Promise<FastifyInstance> {
   const { store, token } = options;
   const app = Fastify({ logger: false });
@@ -131,24 +110,45 @@ export async function createDashboardServer(options: DashboardOptions): Promise<
 
   const liveRuns = async () => (await store.runs({ status: 'running', limit: 50 })).filter(isLive);
 
+  /** Health from a board's results in the last 20 runs. */
+  const recentOf = (name: string, recent: readonly ResultRow[]) => {
+    const results = recent.filter((result) => result.target === name && result.outcome !== 'skipped');
+    const errors = results.filter((result) => result.outcome === 'error').length;
+    const failed = results.filter((result) => result.outcome === 'failed').length;
+    return { executions: results.length, passed: results.length - errors - failed, failed, errors };
+  };
+
   app.get('/api/boards', async () => {
+    const farm = options.farm;
+    if (farm) {
+      const [places, recent] = await Promise.all([farm.places(), store.results({ runs: 20 })]);
+      return places.map((place) => ({
+        ...place,
+        // Quarantined suites and failed capabilities are the place's problems.
+        problems: place.badCapabilities,
+        recent: recentOf(place.name, recent),
+        lease: place.lease
+          ? { holder: `job #${place.lease.job} (${place.lease.suite}, run #${place.lease.run}, agent ${place.lease.agent ?? '?'})`, jobId: place.lease.job, since: place.lease.since, expires: place.lease.expires }
+          : null,
+      }));
+    }
     const [boards, running, recent] = await Promise.all([options.boards(), liveRuns(), store.results({ runs: 20 })]);
     return boards.map((board) => {
-      const results = recent.filter((result) => result.target === board.name && result.outcome !== 'skipped');
-      const infrastructure = results.filter((result) => result.outcome === 'error').length;
-      const failed = results.filter((result) => result.outcome === 'failed').length;
+      const counts = recentOf(board.name, recent);
       const lease = running.find((run) => run.targets.includes(board.name));
-      const health = !board.runnable ? 'cannot run here' : results.length === 0 ? 'no history' : infrastructure > 0 ? 'infrastructure errors' : failed > 0 ? 'failing tests' : 'healthy';
+      const health = !board.runnable ? 'cannot run here' : counts.executions === 0 ? 'no history' : counts.errors > 0 ? 'infrastructure errors' : counts.failed > 0 ? 'failing tests' : 'healthy';
       return {
         ...board,
         health,
-        recent: { executions: results.length, passed: results.length - infrastructure - failed, failed, errors: infrastructure },
+        recent: counts,
         lease: lease ? { holder: `farm run ${lease.id.slice(0, 8)} (pid ${lease.pid} on ${lease.hostname})`, runId: lease.id, since: lease.startedAt } : null,
       };
     });
   });
 
   app.get('/api/queue', async () => {
+    const farm = options.farm;
+    if (farm) return { database: true, note: `farm database ${farm.location}: jobs of farm run --farm`, ...(await farm.queue()) };
     const running = await liveRuns();
     return {
       // Queued jobs live in the farm database (multi-host farm); a local farm has none.
@@ -157,6 +157,14 @@ export async function createDashboardServer(options: DashboardOptions): Promise<
       queued: [],
       running: running.map((run) => ({ id: run.id, startedAt: run.startedAt, targets: run.targets, hostname: run.hostname, pid: run.pid })),
     };
+  });
+
+  app.get('/api/jobs/:id', async (request, reply) => {
+    const id = Number((request.params as { id: string }).id);
+    const job = Number.isSafeInteger(id) && options.farm ? await options.farm.job(id) : undefined;
+    if (!job) return reply.code(404).send({ error: options.farm ? `no job ${(request.params as { id: string }).id}` : 'no farm database (farm serve --farm URL)' });
+    const runs = await store.runs({ farmJob: job.id, limit: 10 });
+    return { job: { ...job, error: job.error === null ? null : redactSecrets(job.error), history: job.history.map((line) => redactSecrets(line)) }, runs: runs.map((run) => ({ id: run.id, status: run.status, startedAt: run.startedAt })) };
   });
 
   app.get('/api/runs', async (request) => {
@@ -213,6 +221,50 @@ export async function createDashboardServer(options: DashboardOptions): Promise<
           const last = readLiveEvents(file, offset);
           if (last.events.length) socket.send(JSON.stringify({ type: 'console', text: last.events.map((event) => formatter.format(event)).join('') }));
           socket.send(JSON.stringify({ type: 'end', status: now?.status ?? 'unknown' }));
+          socket.close();
+          return;
+        }
+        timer = setTimeout(() => void poll().catch(() => socket.close()), options.livePollMs ?? 250);
+      };
+      await poll();
+    })().catch(() => socket.close());
+  });
+
+  // A farm job's log, live: its runner's output and its targets' consoles, as its agent streams
+  // them into the farm database; then the job's end.
+  app.get('/api/jobs/:id/live', { websocket: true }, (socket, request) => {
+    const id = Number((request.params as { id: string }).id);
+    const farm = options.farm;
+    let after = 0;
+    let timer: NodeJS.Timeout | undefined;
+    let closed = false;
+    socket.on('close', () => {
+      closed = true;
+      clearTimeout(timer);
+    });
+    const send = (lines: readonly { source: string; text: string }[]) => {
+      if (lines.length) socket.send(JSON.stringify({ type: 'console', text: lines.map((line) => `${line.source === 'runner' ? '[runner] ' : ''}${redactSecrets(line.text)}\n`).join('') }));
+    };
+    void (async () => {
+      const job = Number.isSafeInteger(id) && farm ? await farm.job(id) : undefined;
+      if (!farm || !job) {
+        socket.send(JSON.stringify({ type: 'error', text: `no job ${id}` }));
+        socket.close();
+        return;
+      }
+      const poll = async () => {
+        if (closed) return;
+        // Read in pages until caught up; a job's log is bounded (the agent keeps the first lines of a chatty console).
+        const state = (await farm.job(id))?.state ?? 'cancelled';
+        for (;;) {
+          const lines = await farm.jobLog(id, after, 1000);
+          if (closed) return;
+          send(lines);
+          after = lines.at(-1)?.id ?? after;
+          if (lines.length < 1000) break;
+        }
+        if (isFinalJobState(state)) {
+          socket.send(JSON.stringify({ type: 'end', status: state }));
           socket.close();
           return;
         }

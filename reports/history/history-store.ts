@@ -67,6 +67,8 @@ export interface RunQuery {
   readonly limit?: number;
   readonly target?: string;
   readonly status?: RunState;
+  /** The runs of this farm job (one per attempt). */
+  readonly farmJob?: number;
 }
 
 export interface ResultQuery {

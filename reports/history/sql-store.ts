@@ -135,6 +135,7 @@ export class SqlHistoryStore implements HistoryStore {
     const where = new Conditions();
     if (query.target !== undefined) where.add(this.t.runHasTarget, this.t.targetValue(query.target));
     if (query.status !== undefined) where.add('status = ?', query.status);
+    if (query.farmJob !== undefined) where.add('farm_job = ?', query.farmJob);
     const limit = Math.max(1, Math.floor(query.limit ?? 100));
     const rows = await this.db.all<RunDbRow>(`SELECT ${RUN_COLUMNS} FROM ${this.t.runs} ${where} ORDER BY started_at DESC, ${this.t.insertionOrder} DESC LIMIT ?`, [...where.values, limit]);
     return rows.map(toRun);

@@ -65,6 +65,7 @@ export async function checkStoreContract(store: HistoryStore): Promise<void> {
   await store.beginRun({ ...run('job', '2026-01-10T00:00:00.000Z'), farmJob: 42 });
   assert.equal((await store.run('job'))?.farmJob, 42);
   assert.equal((await store.run('run0'))?.farmJob, null);
+  assert.deepEqual((await store.runs({ farmJob: 42 })).map((row) => row.id), ['job']);
   // Many rows at once (a nightly run): all kept, in order.
   const many = Array.from({ length: 1203 }, (_, index) => result({ runId: 'job', title: `t${index}`, startedAt: '2026-01-10T00:00:01.000Z' }));
   await store.finishRun('job', { status: 'passed', durationMs: 1, regressions: 0 }, many, []);
