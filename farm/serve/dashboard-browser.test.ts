@@ -10,7 +10,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from '@playwright/test';
-import { runCli, startCli, waitFor, workspace } from '../testing/cli-harness.js';
+import { startCli, waitFor, workspace, type CliResult } from '../testing/cli-harness.js';
 import { within } from '../testing/within.js';
 import { createPgCluster } from '../db/throwaway-cluster.js';
 import { CHROMIUM } from '../inventory.js';
@@ -49,6 +49,12 @@ async function until<T>(what: string, probe: () => Promise<T | undefined | false
   }
 }
 
+/** A `farm` command run to its end, bounded: one that hangs fails the test (and is killed). */
+async function farmCli(args: readonly string[], cwd: string): Promise<CliResult> {
+  const cli = startCli(args, cwd);
+  return within(cli.result, 240_000, `farm ${args.join(' ')}`, () => cli.child.kill('SIGKILL'));
+}
+
 async function shot(page: Page, name: string): Promise<void> {
   mkdirSync(SCREENSHOTS, { recursive: true });
   await page.screenshot({ path: join(SCREENSHOTS, name), fullPage: true });
@@ -58,6 +64,7 @@ test('dashboard in Chromium: a live console while a sim run runs, a flaky test a
   const ws = workspace();
   const server = startCli(['serve', '--listen', '127.0.0.1:0'], ws.dir);
   let browser: Browser | undefined;
+  let live: ReturnType<typeof startCli> | undefined;
   try {
     ws.write('farm.yaml', farmYaml('{}', '{}'));
     const base = await until('farm serve to listen', async () => /dashboard at (http:\/\/127\.0\.0\.1:\d+)\//.exec(server.output())?.[1], 30_000);
@@ -71,10 +78,10 @@ test('dashboard in Chromium: a live console while a sim run runs, a flaky test a
     });
 
     // Flaky: the fake's echo passes, then fails on the same firmware.
-    const pass = await runCli(['run', '--target', 'fake', '--out', 'out-fake'], ws.dir);
+    const pass = await farmCli(['run', '--target', 'fake', '--out', 'out-fake'], ws.dir);
     assert.equal(pass.code, 0, pass.stdout + pass.stderr);
     ws.write('farm.yaml', farmYaml('{}', '{ corrupt: [echo] }'));
-    const fail = await runCli(['run', '--target', 'fake', '--out', 'out-fake'], ws.dir);
+    const fail = await farmCli(['run', '--target', 'fake', '--out', 'out-fake'], ws.dir);
     assert.equal(fail.code, 1, fail.stdout);
     await page.goto(`${base}/#/flaky`);
     const flakyRow = page.locator('[data-testid="flaky-table"] tbody tr', { hasText: 'echoes 480 payloads' });
@@ -84,7 +91,8 @@ test('dashboard in Chromium: a live console while a sim run runs, a flaky test a
 
     // Live console: open the run's page while it runs; its console fills as the run goes.
     ws.write('farm.yaml', farmYaml('{}', '{}'));
-    const live = startCli(['run', '--target', 'sim', '--suite', 'echo,matrix-multiply,multi-endpoint', '--out', 'out-sim'], ws.dir);
+    const liveRun = startCli(['run', '--target', 'sim', '--suite', 'echo,matrix-multiply,multi-endpoint', '--out', 'out-sim'], ws.dir);
+    live = liveRun;
     const runId = await until('the sim run to be running', async () => ((await api('/api/queue')) as { running: { id: string }[] }).running[0]?.id, 60_000);
     await page.goto(`${base}/#/runs/${runId}`);
     const consoleBox = page.locator('[data-testid="live-console"]');
@@ -95,7 +103,7 @@ test('dashboard in Chromium: a live console while a sim run runs, a flaky test a
     }, undefined, { timeout: 60_000 });
     assert.match(await page.locator('[data-testid="run-status"]').innerText(), /^running /);
     await shot(page, 'live-console.png');
-    const liveResult = await live.result;
+    const liveResult = await within(liveRun.result, 240_000, 'the live sim run to end', () => liveRun.child.kill('SIGKILL'));
     assert.equal(liveResult.code, 0, liveResult.stdout + liveResult.stderr);
     await page.waitForFunction(() => (globalThis as unknown as PageGlobals).document.querySelector('[data-testid="live-console"]')?.dataset.ended === 'passed', undefined, { timeout: 30_000 });
     assert.ok(Number(await consoleBox.getAttribute('data-chunks')) >= 2, 'the console came in several live updates');
@@ -106,12 +114,12 @@ test('dashboard in Chromium: a live console while a sim run runs, a flaky test a
 
     // Baseline: two more normal echo runs (3 with the one above), then one on a slowed remote.
     for (let run = 0; run < 2; run++) {
-      const normal = await runCli(['run', '--target', 'sim', '--suite', 'echo', '--out', 'out-sim'], ws.dir);
+      const normal = await farmCli(['run', '--target', 'sim', '--suite', 'echo', '--out', 'out-sim'], ws.dir);
       assert.equal(normal.code, 0, normal.stdout);
       assert.doesNotMatch(normal.stdout, /PERF REGRESSION/);
     }
     ws.write('farm.yaml', farmYaml('{ replyDelayUs: 5000 }', '{}'));
-    const slowed = await runCli(['run', '--target', 'sim', '--suite', 'echo', '--out', 'out-sim'], ws.dir);
+    const slowed = await farmCli(['run', '--target', 'sim', '--suite', 'echo', '--out', 'out-sim'], ws.dir);
     assert.equal(slowed.code, 0, 'a regression alone does not fail the run without --fail-on-regression');
     assert.match(slowed.stdout, /PERF REGRESSION/);
     await page.goto(`${base}/#/perf`);
@@ -130,8 +138,9 @@ test('dashboard in Chromium: a live console while a sim run runs, a flaky test a
     assert.deepEqual(pageErrors, [], 'no script error or failed request in the page');
   } finally {
     await browser?.close();
+    if (live && live.child.exitCode === null) live.child.kill('SIGKILL');
     server.child.kill('SIGINT');
-    await server.result;
+    await within(server.result, 30_000, 'farm serve to stop on SIGINT', () => server.child.kill('SIGKILL')).catch(() => undefined);
     ws.remove();
   }
 });
@@ -147,7 +156,7 @@ test('dashboard in Chromium on the farm database: a place with its lease, the qu
   };
   let browser: Browser | undefined;
   try {
-    const init = await within(runCli(['db', 'init', '--farm', cluster.url], ws.dir), 60_000, 'farm db init');
+    const init = await farmCli(['db', 'init', '--farm', cluster.url], ws.dir);
     assert.equal(init.code, 0, init.stdout + init.stderr);
     // One place; a slow remote (15 ms a reply) so that its echo job runs for seconds.
     const config = ws.write('agent.yaml', 'targets:\n  - name: fk\n    kind: fake\n    suites: [echo, matrix-multiply]\n    params: { delayMs: 15 }\n');
@@ -156,7 +165,7 @@ test('dashboard in Chromium on the farm database: a place with its lease, the qu
     assert.match(agent.output(), /fk: Good/);
     const server = start(['serve', '--listen', '127.0.0.1:0', '--farm', cluster.url]);
     const base = await until('farm serve to listen', async () => /dashboard at (http:\/\/127\.0\.0\.1:\d+)\//.exec(server.output())?.[1], 30_000);
-    assert.match(server.output(), /farm serve: farm database postgres:\/\/farm@127\.0\.0\.1:\d+\/postgres \(places, queue, jobs and run history\)/);
+    await until('farm serve to name the farm database', async () => /farm serve: farm database postgres:\/\/farm@127\.0\.0\.1:\d+\/postgres \(places, queue, jobs and run history\)/.test(server.output()), 30_000);
 
     browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
     const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });

@@ -208,6 +208,12 @@ test('serve --farm: places are the boards with their lease, the queue is the far
     const detail = (await app.inject({ url: '/api/jobs/7' })).json() as { job: FarmJob; runs: unknown[] };
     assert.equal(detail.job.error, 'ssh password=*** refused');
     assert.equal((await app.inject({ url: '/api/jobs/9' })).statusCode, 404);
+    // A job's run is live while its job runs (its agent's host and pid mean nothing here).
+    await store.beginRun({ id: 'jobrun', startedAt: new Date().toISOString(), durationMs: null, status: 'running', farmVersion: '0.1.0', firmwareRev: null, hostname: 'elsewhere', outDir: '/x', pid: 1, targets: ['fk'], regressions: 0, farmJob: 7 });
+    const liveOf = async () => ((await app.inject({ url: '/api/runs' })).json() as { id: string; live: boolean; farmJob: number }[]).find((run) => run.id === 'jobrun');
+    assert.deepEqual([(await liveOf())?.live, (await liveOf())?.farmJob], [true, 7]);
+    assert.deepEqual((detail.runs as { id: string }[]).length, 0);
+    assert.deepEqual(((await app.inject({ url: '/api/jobs/7' })).json() as { runs: { id: string }[] }).runs.map((run) => run.id), ['jobrun']);
 
     const address = await app.listen({ host: '127.0.0.1', port: 0 });
     const socket = new WebSocket(`${address.replace(/^http/, 'ws')}/api/jobs/7/live`);
@@ -224,6 +230,7 @@ test('serve --farm: places are the boards with their lease, the queue is the far
     await waitFor(() => messages.some((message) => message.text?.includes('passed')), 10_000, 'a line written later');
     state = 'passed';
     await within(ended, 10_000, 'the end of the job');
+    assert.equal((await liveOf())?.live, false);
     socket.terminate();
     assert.equal(messages.filter((message) => message.type === 'console').map((message) => message.text).join(''), '[runner] farm: 1 test(s) on fk\n[fk uart0] booted\n[fk] == end echo › echoes: passed\n');
     assert.deepEqual(messages.at(-1), { type: 'end', status: 'passed' });

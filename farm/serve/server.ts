@@ -167,10 +167,17 @@ export async function createDashboardServer(options: DashboardOptions): Promise<
     return { job: { ...job, error: job.error === null ? null : redactSecrets(job.error), history: job.history.map((line) => redactSecrets(line)) }, runs: runs.map((run) => ({ id: run.id, status: run.status, startedAt: run.startedAt })) };
   });
 
+  /** A farm job's run lives on its agent's host: it is live while its job runs. */
+  const runIsLive = async (run: RunRow): Promise<boolean> => {
+    if (run.status !== 'running') return false;
+    if (options.farm && typeof run.farmJob === 'number') return (await options.farm.job(run.farmJob))?.state === 'running';
+    return isLive(run);
+  };
+
   app.get('/api/runs', async (request) => {
     const query = request.query as Record<string, string | undefined>;
     const runs = await runsView(store, { runs: Math.min(500, Number(query.limit ?? 50) || 50) });
-    return runs.map(({ outDir: _outDir, ...run }) => ({ ...run, live: isLive({ ...run, outDir: '' }) }));
+    return Promise.all(runs.map(async ({ outDir: _outDir, ...run }) => ({ ...run, live: await runIsLive({ ...run, outDir: '' }) })));
   });
 
   app.get('/api/runs/:id', async (request, reply) => {
@@ -179,7 +186,7 @@ export async function createDashboardServer(options: DashboardOptions): Promise<
     if (!run) return reply.code(404).send({ error: `no run ${id}` });
     const results = await store.results({ runId: id });
     const { outDir: _outDir, ...shown } = run;
-    return { run: { ...shown, live: isLive(run) }, results: results.map((result) => ({ ...result, message: result.message === null ? null : redactSecrets(result.message) })) };
+    return { run: { ...shown, live: await runIsLive(run) }, results: results.map((result) => ({ ...result, message: result.message === null ? null : redactSecrets(result.message) })) };
   });
 
   app.get('/api/flaky', async () => {
