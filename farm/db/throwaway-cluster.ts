@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runFileStem } from '../../base/process/run-files.js';
 import { postgresBinDir } from './postgres-install.js';
+import { processExists } from '../../base/process/process-alive.js';
 
 export interface PgCluster {
   readonly url: string;
@@ -38,20 +39,12 @@ function freePort(): Promise<number> {
   });
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /** Stops and removes clusters left by test processes that are gone. */
 function sweepStaleClusters(): void {
   for (const name of readdirSync(tmpdir())) {
     const match = /^farm-pgtest-(\d+)-[0-9a-f]{8}$/.exec(name);
-    if (!match || alive(Number(match[1]))) continue;
+    if (!match || processExists(Number(match[1]))) continue;
     const dir = join(tmpdir(), name);
     try {
       const postmaster = Number(readFileSync(join(dir, 'data', 'postmaster.pid'), 'utf8').split('\n')[0]);

@@ -4,6 +4,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { processRunning } from '../../base/process/process-alive.js';
 import { EXTRA_KINDS_ENV } from '../../targets/registry.js';
 import { INCOMPLETE_TYPE, INTERRUPTED_TYPE, NOT_RUN_MESSAGE, SKIP_REASON_PROPERTY } from '../../reports/junit-reporter.js';
 import { readJunit } from '../../reports/junit-reader.js';
@@ -117,15 +118,8 @@ export function descendants(pid: number): number[] {
   return found;
 }
 
-export function isAlive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // A zombie has exited; only its parent's wait is missing.
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return false;
-  }
-}
+/** The process exists and is not a zombie. */
+export const isAlive = processRunning;
 
 /**
  * Files in /dev/shm and /tmp named for one of `pids` (`farm-<kind>-<pid>-<random>`, see
