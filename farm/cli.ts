@@ -92,6 +92,8 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
+const EXIT_GRACE_MS = 10_000;
+
 main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;
@@ -111,4 +113,11 @@ main(process.argv.slice(2)).then(
     }
     process.exitCode = 2;
   },
-);
+).finally(() => {
+  // Every command ends what it opened; one that leaves a handle open by mistake (a database
+  // connection, a timer) must still end, not keep a CI job waiting forever.
+  setTimeout(() => {
+    process.stderr.write(`farm: still running ${EXIT_GRACE_MS / 1000} s after the command finished (a handle was left open): exiting\n`);
+    process.exit();
+  }, EXIT_GRACE_MS).unref();
+});
