@@ -12,13 +12,28 @@ import { runLocally } from './local-run.js';
 import { dbCommand, farmUrl, healthCommand, placesCommand } from './farm-db-commands.js';
 import { farmRunCommand } from './farm-run-command.js';
 import { agentCommand } from './agent/agent-command.js';
-import { FIRMWARE_REV_ENV, historyLocation } from '../reports/history/run-history.js';
+import { FIRMWARE_REV_ENV, historyLocation, isDatabaseUrl } from '../reports/history/run-history.js';
+import { checkDatabaseUrl } from './db/connection.js';
 import { historyCommand } from './history-command.js';
 import { serveCommand } from './serve/serve-command.js';
 import { doctorCommand, kindsCommand, targetsCommand, upCommand } from './commands.js';
 import { helpText, parseCommandLine } from './cli-args.js';
 import { reportMergeCommand } from './report-command.js';
 import { imagesCommand } from './images-command.js';
+
+/**
+ * The history `farm history` and `farm serve` read: --history or --farm (not both), else
+ * FARM_HISTORY, else the farm database of FARM_DB, else the farm file's.
+ */
+function readHistoryLocation(config: Parameters<typeof historyLocation>[1], value: (name: string) => string | undefined): string | null {
+  const farm = value('farm');
+  if (farm !== undefined && value('history') !== undefined) throw new UsageError('--history and --farm: give one (the farm database holds the history of its runs)');
+  if (farm !== undefined) checkDatabaseUrl(farm);
+  return historyLocation(value('history'), config, process.env, process.cwd(), { url: farm, farmDbByDefault: true });
+}
+
+/** The farm database when the history is there (its places, queue and jobs are shown too). */
+const databaseOf = (location: string | null): string | undefined => (location !== null && isDatabaseUrl(location) ? location : undefined);
 
 /** The command being run, for error lines ("farm run: ..."). */
 let commandName: string | undefined;
@@ -76,7 +91,7 @@ async function main(argv: string[]): Promise<number> {
     case 'agent':
       return agentCommand(config, registry, args);
     case 'history':
-      return historyCommand(historyLocation(value('history'), config), args.positionals[0] as string, {
+      return historyCommand(readHistoryLocation(config, value), args.positionals[0] as string, {
         perf: { baselineRuns: config.history.baselineRuns, minRuns: config.history.minRuns, mads: config.history.mads, minBand: config.history.minBand },
         targets: args.lists.target ?? [],
         metric: value('metric'),
@@ -85,7 +100,8 @@ async function main(argv: string[]): Promise<number> {
       });
     case 'serve':
       return serveCommand(config, registry, {
-        history: historyLocation(value('history'), config),
+        history: readHistoryLocation(config, value),
+        farm: databaseOf(readHistoryLocation(config, value)),
         listen: value('listen'),
         token: value('token') ?? process.env.FARM_SERVE_TOKEN,
       });

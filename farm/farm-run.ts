@@ -66,6 +66,9 @@ export interface FarmRunOptions {
   readonly queueTimeoutMs: number;
   readonly repeat: number | undefined;
   readonly retries: number | undefined;
+  /** Kept in the farm database's run history with each job's results. */
+  readonly firmwareRev?: string | undefined;
+  readonly failOnRegression?: boolean;
   readonly maxAttempts: number;
   readonly outDir: string;
   readonly say?: (line: string) => void;
@@ -78,7 +81,12 @@ const describeRequirement = (requirement: Requirement) =>
 
 /** The jobs of the run: checked against the places the database knows, so a typo fails now. */
 async function planJobs(pool: Pool, options: FarmRunOptions, notes: string[]): Promise<JobRequest[]> {
-  const jobOptions = { ...(options.repeat !== undefined ? { repeat: options.repeat } : {}), ...(options.retries !== undefined ? { retries: options.retries } : {}) };
+  const jobOptions = {
+    ...(options.repeat !== undefined ? { repeat: options.repeat } : {}),
+    ...(options.retries !== undefined ? { retries: options.retries } : {}),
+    ...(options.firmwareRev ? { firmwareRev: options.firmwareRev } : {}),
+    ...(options.failOnRegression ? { failOnRegression: true } : {}),
+  };
   const places = (await listPlaces(pool)).filter((place) => place.health !== 'Retired');
   // Built-in suites, and the user suites some place's farm file defines.
   const known = [...new Set([...SUITE_NAMES, ...places.flatMap((place) => place.suites)])];

@@ -249,6 +249,7 @@ export class FarmAgent {
     try {
       report = await executeJob(job, place, this.options.config, outDir, {
         signal: running.abort.signal,
+        historyUrl: this.options.url,
         onOutput: (text) => {
           const lines = (running.partialLine + text).split('\n');
           running.partialLine = lines.pop() ?? '';
