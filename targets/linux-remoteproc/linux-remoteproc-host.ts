@@ -580,6 +580,11 @@ export class LinuxRemoteprocHost implements Host {
     return nul >= 0 ? out.stdout.slice(0, nul) : out.stdout;
   }
 
+  /** The running rpmsg helper's process id on the board (to name exactly it, e.g. in a test that kills it). */
+  get helperPid(): number | undefined {
+    return this.helper && !this.helper.ended ? this.helper.pid : undefined;
+  }
+
   /** Ends polling and the helper (teardown). */
   async detach(): Promise<void> {
     await this.stopPolling();

@@ -221,7 +221,11 @@ test('the helper killed on the board: pending receives fail naming the target; t
     const pending = endpoint.receive({ timeoutMs: 10_000 });
     pending.catch(() => {}); // asserted below, after the kill
     const started = Date.now();
-    await t.board.shell?.runCheck("pkill -9 -f '[f]arm-rpmsg-helper-'");
+    // This target's own helper, by the pid it reported: never every helper on the machine (other
+    // doubles, other engineers' runs share this pid namespace).
+    const pid = host.helperPid;
+    assert.ok(pid !== undefined, 'the helper reported its pid');
+    await t.board.shell?.runCheck(`kill -9 ${pid}`);
     await assert.rejects(pending, (error: unknown) => error instanceof InfrastructureError && isNamed(error) && /rpmsg helper/.test(error.message));
     assert.ok(Date.now() - started < 5000);
     await assert.rejects(endpoint.send(new Uint8Array(17)), (error: unknown) => error instanceof Error && isNamed(error));
