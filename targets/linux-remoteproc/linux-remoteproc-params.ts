@@ -34,6 +34,12 @@ export interface LinuxRemoteprocParams {
   readonly pollMs: number;
   /** A stall probe unanswered this long (through SSH and the helper) means the remote hangs, ms. */
   readonly stallTimeoutMs: number;
+  /**
+   * The kernel can announce a channel of the host's (RPMSG_CREATE_DEV_IOCTL, rpmsg_tty bound to
+   * it, the peer learned from the remote's first message): kernels >= 5.18 with that behaviour.
+   * false on older kernels: the multi-endpoint suite then skips its host-announced test.
+   */
+  readonly hostAnnouncedChannels: boolean;
 }
 
 export interface ConsoleParams {
@@ -83,11 +89,17 @@ export const PRESETS: Readonly<Record<string, BoardPreset>> = {
   },
 };
 
-const KEYS = ['preset', 'ssh', 'console', 'remoteproc', 'firmwareDir', 'helperAbi', 'helperDir', 'rpmsgCtrl', 'identity', 'power', 'flasher', 'startTimeoutMs', 'bootTimeoutMs', 'pollMs', 'stallTimeoutMs'];
+const KEYS = ['preset', 'ssh', 'console', 'remoteproc', 'firmwareDir', 'helperAbi', 'helperDir', 'rpmsgCtrl', 'identity', 'power', 'flasher', 'startTimeoutMs', 'bootTimeoutMs', 'pollMs', 'stallTimeoutMs', 'hostAnnouncedChannels'];
 
 function absolutePath(record: Record<string, unknown>, key: string, path: string, fallback: string): string {
   const value = record[key] ?? fallback;
   if (typeof value !== 'string' || !/^\/[\w./-]*$/.test(value)) throw new ConfigError(`${path}.${key}`, `must be an absolute path on the board, got ${JSON.stringify(value)}`);
+  return value;
+}
+
+function booleanParam(record: Record<string, unknown>, key: string, path: string, fallback: boolean): boolean {
+  const value = record[key] ?? fallback;
+  if (typeof value !== 'boolean') throw new ConfigError(`${path}.${key}`, `must be true or false, got ${JSON.stringify(value)}`);
   return value;
 }
 
@@ -134,5 +146,6 @@ export function parseLinuxRemoteprocParams(raw: unknown, path: string): LinuxRem
     bootTimeoutMs: integerParam(record, 'bootTimeoutMs', path, { min: 1000, max: 1_800_000 }, 60_000),
     pollMs: integerParam(record, 'pollMs', path, { min: 5, max: 10_000 }, 50),
     stallTimeoutMs: integerParam(record, 'stallTimeoutMs', path, { min: 100, max: 600_000 }, 3000),
+    hostAnnouncedChannels: booleanParam(record, 'hostAnnouncedChannels', path, true),
   };
 }

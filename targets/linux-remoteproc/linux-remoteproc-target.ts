@@ -180,7 +180,7 @@ export async function checkIdentity(target: string, shell: SshShell, expected: L
 }
 
 export class LinuxRemoteprocTarget implements Target {
-  readonly capabilities: TargetCapabilities = { suites: SUITE_NAMES, restartable: true, faults: ['crash', 'hang'], kernelClientSample: true, hostAnnouncedChannels: false };
+  readonly capabilities: TargetCapabilities;
   readonly board: LinuxBoard;
   readonly flasher: FlasherProtocol | undefined;
   private log: TargetLog | undefined;
@@ -192,6 +192,7 @@ export class LinuxRemoteprocTarget implements Target {
     private readonly params: LinuxRemoteprocParams,
     private readonly context: TargetContext,
   ) {
+    this.capabilities = { suites: SUITE_NAMES, restartable: true, faults: ['crash', 'hang'], kernelClientSample: true, hostAnnouncedChannels: params.hostAnnouncedChannels };
     const power: PowerProtocol | undefined = params.power ? createPower(name, params.power) : undefined;
     this.flasher = params.flasher ? new ToolFlasher(name, params.flasher) : undefined;
     this.log = context.log;

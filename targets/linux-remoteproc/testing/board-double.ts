@@ -154,7 +154,8 @@ const TTY_RELAY = "const s=require('net').connect(process.argv[1]);process.stdin
 /**
  * /dev/ttyRPMSG<n> of the double: a real pty (console-double) whose far side is relayed to the
  * BoardKernel's rpmsg_tty endpoint, symlinked into the namespace's /dev. A real terminal, so the
- * farm's helper sets raw mode on it as on a board.
+ * farm's helper sets raw mode on it as on a board. What the remote sends before the tty is raw
+ * waits (console-double --hold-until-raw): a cooked pty would echo it back to the remote.
  */
 class TtyFactory {
   nsRoot: () => string = () => '';
@@ -165,10 +166,13 @@ class TtyFactory {
   async create(index: number, link: TtyLink): Promise<() => Promise<void>> {
     const socketPath = join(this.dir, `tty${index}-${Date.now()}.sock`);
     let connection: net.Socket | undefined;
-    link.output = (data) => connection?.write(data);
+    // What the remote sends before the relay has connected (a "bound" at once) waits for it.
+    const early: Uint8Array[] = [];
+    link.output = (data) => (connection ? connection.write(data) : early.push(data));
     const server = await new Promise<net.Server>((resolve, reject) => {
       const listening = createServer((socket) => {
         connection = socket;
+        for (const data of early.splice(0)) socket.write(data);
         socket.on('data', (chunk: Buffer) => link.onInput(new Uint8Array(chunk)));
         socket.on('error', () => {});
       });
@@ -176,7 +180,7 @@ class TtyFactory {
       listening.listen(socketPath, () => resolve(listening));
     });
     let output = '';
-    const relay = ManagedProcess.spawn({ name: `ttyRPMSG${index}`, file: await ensureConsoleDouble(), args: [process.execPath, '-e', TTY_RELAY, socketPath], onOutput: (_s, text) => (output += text) });
+    const relay = ManagedProcess.spawn({ name: `ttyRPMSG${index}`, file: await ensureConsoleDouble(), args: ['--hold-until-raw', process.execPath, '-e', TTY_RELAY, socketPath], onOutput: (_s, text) => (output += text) });
     const deadline = Date.now() + 5000;
     let pty: string | undefined;
     while (!pty && Date.now() < deadline) {
