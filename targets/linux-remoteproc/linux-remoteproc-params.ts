@@ -1,4 +1,5 @@
 import { ConfigError } from '../../base/errors.js';
+import type { FirmwareMachine } from '../../firmware/build.js';
 import { TOOL_ABIS, type ToolAbi } from '../../firmware/tools.js';
 import { parseFlasherParams, type FlasherParams } from '../flasher/flasher-params.js';
 import { integerParam, paramsRecord } from '../params.js';
@@ -12,6 +13,11 @@ import { expandEnvReferences, parseSshParams, type SshParams } from '../ssh/ssh-
 export interface LinuxRemoteprocParams {
   readonly preset: string | undefined;
   readonly ssh: SshParams;
+  /**
+   * Whose reference firmware (firmware/build/<machine>/) runs when farm.yaml names no image for
+   * a suite: the core the board's double emulates (its memory map is QEMU's, not the board's).
+   */
+  readonly referenceMachine: FirmwareMachine;
   /** The remoteproc instance's `name` in sysfs (the MP157's M4 is "m4"). */
   readonly remoteproc: string;
   readonly firmwareDir: string;
@@ -77,6 +83,8 @@ export interface BoardPreset {
   readonly helperAbi: ToolAbi;
   readonly firmwareDir: string;
   readonly rpmsgCtrl: string;
+  /** The emulated core of this board's double, whose reference firmware is the default image. */
+  readonly referenceMachine: FirmwareMachine;
 }
 
 export const PRESETS: Readonly<Record<string, BoardPreset>> = {
@@ -86,6 +94,15 @@ export const PRESETS: Readonly<Record<string, BoardPreset>> = {
     helperAbi: 'armhf',
     firmwareDir: '/lib/firmware',
     rpmsgCtrl: '/dev/rpmsg_ctrl0',
+    referenceMachine: 'cortex-m4',
+  },
+  'zynqmp-petalinux': {
+    description: 'AMD/Xilinx Zynq UltraScale+ MPSoC (ZCU102, ...) with PetaLinux: Linux on the Cortex-A53s (aarch64), RPU core 0 (Cortex-R5F) as remoteproc "r5_0"',
+    remoteproc: 'r5_0',
+    helperAbi: 'aarch64',
+    firmwareDir: '/lib/firmware',
+    rpmsgCtrl: '/dev/rpmsg_ctrl0',
+    referenceMachine: 'zynqmp-r5',
   },
 };
 
@@ -132,6 +149,7 @@ export function parseLinuxRemoteprocParams(raw: unknown, path: string): LinuxRem
   if (!(TOOL_ABIS as readonly unknown[]).includes(helperAbi)) throw new ConfigError(`${path}.helperAbi`, `must be one of ${TOOL_ABIS.join(', ')}, got ${JSON.stringify(helperAbi)}`);
   return {
     preset: presetName as string | undefined,
+    referenceMachine: preset?.referenceMachine ?? 'cortex-m4',
     ssh: parseSshParams(expandEnvReferences(record.ssh, `${path}.ssh`), `${path}.ssh`),
     remoteproc,
     firmwareDir: absolutePath(record, 'firmwareDir', path, preset?.firmwareDir ?? '/lib/firmware'),

@@ -223,9 +223,11 @@ export class LinuxRemoteprocTarget implements Target {
 
   async firmwareFor(suite: SuiteName): Promise<FirmwareImage> {
     const configured = this.context.firmware[suite];
-    // Without farm.yaml images: the project's Cortex-M4 reference firmware (what the board double runs).
-    const path = configured ?? firmwarePath('cortex-m4', PROGRAM_FOR_SUITE[suite]);
-    if (!configured) await ensureFirmwareBuilt('cortex-m4', { programs: [PROGRAM_FOR_SUITE[suite]] });
+    // Without farm.yaml images: the project's reference firmware for the core the board's double
+    // emulates (the MP157's M4, the ZynqMP's R5F), which is what the double runs.
+    const machine = this.params.referenceMachine;
+    const path = configured ?? firmwarePath(machine, PROGRAM_FOR_SUITE[suite]);
+    if (!configured) await ensureFirmwareBuilt(machine, { programs: [PROGRAM_FOR_SUITE[suite]] });
     return firmwareImageFromFile(this.name, suite, path);
   }
 
