@@ -178,7 +178,7 @@ export async function checkIdentity(target: string, shell: SshShell, expected: L
 }
 
 export class LinuxRemoteprocTarget implements Target {
-  readonly capabilities: TargetCapabilities = { suites: SUITE_NAMES, restartable: true, faults: ['crash', 'hang'], kernelClientSample: true, hostAnnouncedChannels: false };
+  readonly capabilities: TargetCapabilities;
   readonly board: LinuxBoard;
   readonly flasher: FlasherProtocol | undefined;
   private log: TargetLog | undefined;
@@ -190,6 +190,7 @@ export class LinuxRemoteprocTarget implements Target {
     private readonly params: LinuxRemoteprocParams,
     private readonly context: TargetContext,
   ) {
+    this.capabilities = { suites: SUITE_NAMES, restartable: true, faults: ['crash', 'hang'], kernelClientSample: true, hostAnnouncedChannels: params.hostAnnouncedChannels };
     const power: PowerProtocol | undefined = params.power ? createPower(name, params.power) : undefined;
     this.flasher = params.flasher ? new ToolFlasher(name, params.flasher) : undefined;
     this.log = context.log;
@@ -219,8 +220,9 @@ export class LinuxRemoteprocTarget implements Target {
   }
 
   firmwareFor(suite: SuiteName): Promise<FirmwareImage> {
-    // Without farm.yaml images: the project's Cortex-M4 reference firmware (what the board double runs).
-    return suiteFirmware(this.name, suite, this.context.firmware[suite], 'cortex-m4');
+    // Without farm.yaml images: the project's reference firmware for the core the board's double
+    // emulates (the MP157's M4, the ZynqMP's R5F), which is what the double runs.
+    return suiteFirmware(this.name, suite, this.context.firmware[suite], this.params.referenceMachine);
   }
 
   takeConsole(): string {
