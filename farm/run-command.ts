@@ -9,8 +9,10 @@ import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { RUN_PLAN_ENV, writeRunPlan, type RunPlan } from './run-plan.js';
+import type { SuiteDefinition } from './config.js';
 import { writeSuiteEntries } from './suite-entries.js';
 import { reportPaths } from '../reports/paths.js';
 import { finalizeInterruptedReports } from '../reports/finalize.js';
@@ -33,6 +35,16 @@ export interface RunHistoryOptions {
 import { FARM_PID_ENV, RUN_ID_ENV } from '../containers/labels.js';
 
 const GRACE_MS = 30_000;
+
+/**
+ * Whether Playwright's module loader must compile the run's spec files: only when one is not
+ * plain JavaScript (a lab's TypeScript suite). Otherwise the runner and its workers go without
+ * it (PW_DISABLE_TS_ESM): the loader's hooks run on a thread of their own and pass every module
+ * of the farm through Babel, which costs each process a few hundred milliseconds of start-up.
+ */
+export function suitesNeedTransform(suites: readonly Pick<SuiteDefinition, 'files'>[]): boolean {
+  return suites.some((suite) => suite.files.some((file) => !/\.[cm]?js$/.test(file)));
+}
 
 export interface RunResult {
   readonly exitCode: number;
@@ -119,7 +131,20 @@ export async function runPlan(basePlan: RunPlan, historyOptions?: RunHistoryOpti
     stdio: ['ignore', options.onOutput ? 'pipe' : 'inherit', options.onOutput ? 'pipe' : 'inherit'],
     detached: true,
     // The run id and the CLI's pid label the containers the workers start (containers/labels.ts).
-    env: { ...process.env, [RUN_PLAN_ENV]: paths.plan, [RUN_ID_ENV]: randomUUID(), [FARM_PID_ENV]: String(process.pid), FORCE_COLOR: process.env.FORCE_COLOR ?? '0' },
+    env: {
+      ...process.env,
+      [RUN_PLAN_ENV]: paths.plan,
+      [RUN_ID_ENV]: randomUUID(),
+      [FARM_PID_ENV]: String(process.pid),
+      FORCE_COLOR: process.env.FORCE_COLOR ?? '0',
+      ...(suitesNeedTransform(plan.suites) ? {} : { PW_DISABLE_TS_ESM: '1' }),
+      // Playwright's compile cache is shared by every run on the machine unless told otherwise,
+      // and its writes race: a run that rewrote a file's cache entry (a source map deleted, then
+      // written again) while another run's worker mapped a test's location gave that worker other
+      // test ids than its runner's ("Test not found in the worker process" for a whole file, seen
+      // under CI load). Each out dir (one run at a time) keeps its own.
+      PLAYWRIGHT_TRANSFORM_CACHE_DIR: process.env.PLAYWRIGHT_TRANSFORM_CACHE_DIR ?? resolve(plan.outDir, '.playwright-transform-cache'),
+    },
   });
   const onOutput = options.onOutput;
   if (onOutput) {
