@@ -2,7 +2,7 @@
 import { existsSync } from 'node:fs';
 import { flakyView, perfView, runsView } from '../reports/history/history-views.js';
 import { isDatabaseUrl } from '../reports/history/run-history.js';
-import { describeHistoryLocation, openHistoryStore } from './history-store-open.js';
+import { openHistoryStore } from './history-store-open.js';
 import { formatValue, type PerfOptions } from '../reports/history/perf.js';
 import { METRICS } from '../reports/history/metrics.js';
 import { formatDuration } from '../reports/summary.js';
@@ -50,8 +50,8 @@ export async function historyCommand(location: string | null, what: string, opti
     return 0;
   }
   const store = await openHistoryStore(location, { readonly: true });
-  // Printed: a database URL without its password.
-  location = describeHistoryLocation(location);
+  // Printed as the store names itself: a database URL without its password.
+  location = store.location;
   try {
     const filter = { targets: options.targets, ...(runs !== undefined ? { runs } : {}) };
     if (what === 'runs') {
