@@ -74,7 +74,7 @@ export interface RunQuery {
 export interface ResultQuery {
   readonly runId?: string;
   readonly target?: string;
-  /** Results of the latest `runs` runs only. */
+  /** Results of the latest `runs` finished runs only (of `target`'s runs, with a target: a farm's other places do not crowd it out). */
   readonly runs?: number;
 }
 

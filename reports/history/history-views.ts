@@ -52,7 +52,9 @@ export interface FlakyView {
 
 export async function flakyView(store: HistoryStore, options: { targets?: readonly string[]; runs?: number } = {}): Promise<FlakyView> {
   const runs = options.runs ?? 200;
-  let results = await store.results({ runs });
+  // One target: its own latest runs (in a farm database, other places' runs would crowd them out).
+  const only = options.targets?.length === 1 ? options.targets[0] : undefined;
+  let results = await store.results({ runs, ...(only !== undefined ? { target: only } : {}) });
   if (options.targets?.length) results = results.filter((result) => options.targets?.includes(result.target));
   const tests = findFlakyTests(results);
   return { runs, tests, targets: flakinessByTarget(results, tests) };

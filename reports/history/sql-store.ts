@@ -151,7 +151,9 @@ export class SqlHistoryStore implements HistoryStore {
     if (query.runId !== undefined) where.add('run_id = ?', query.runId);
     if (query.target !== undefined) where.add('target = ?', query.target);
     if (query.runs !== undefined) {
-      where.add(`run_id IN (SELECT id FROM ${this.t.runs} WHERE status <> 'running' ORDER BY started_at DESC LIMIT ?)`, query.runs);
+      const ofTarget = query.target !== undefined ? ` AND ${this.t.runHasTarget}` : '';
+      const values = query.target !== undefined ? [this.t.targetValue(query.target), query.runs] : [query.runs];
+      where.add(`run_id IN (SELECT id FROM ${this.t.runs} WHERE status <> 'running'${ofTarget} ORDER BY started_at DESC LIMIT ?)`, ...values);
     }
     return this.db.all<ResultRow>(`SELECT ${selectAs(RESULT_FIELDS)} FROM ${this.t.results} ${where} ORDER BY started_at, ${this.t.insertionOrder}`, where.values);
   }

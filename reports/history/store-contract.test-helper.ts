@@ -55,6 +55,8 @@ export async function checkStoreContract(store: HistoryStore): Promise<void> {
   assert.deepEqual((await store.results({ target: 'sim' })).map((row) => row.runId), ['run0', 'run1', 'run2']);
   // The latest 2 finished runs (a running one has no results yet).
   assert.deepEqual((await store.results({ runs: 2 })).map((row) => row.runId), ['run2', 'run3']);
+  // The latest runs of a target: other targets' newer runs do not crowd them out.
+  assert.deepEqual((await store.results({ target: 'sim', runs: 2 })).map((row) => row.runId), ['run1', 'run2']);
   assert.deepEqual((await store.metrics({ target: 'sim', metric: 'echo.p50Us', runs: 2 })).map((row) => row.value), [11, 12]);
   assert.deepEqual((await store.metrics({ target: 'sim', before: '2026-01-02T12:00:00.000Z' })).map((row) => row.value), [10, 11]);
   // Finishing again replaces the rows instead of doubling them.
