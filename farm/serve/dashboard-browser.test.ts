@@ -207,6 +207,12 @@ test('dashboard in Chromium on the farm database: a place with its lease, the qu
     await page.locator('[data-testid="job-status"]', { hasText: /^passed / }).waitFor({ timeout: 30_000 });
     const result = await within(farmRun.result, 180_000, 'farm run --farm to end', () => farmRun.child.kill('SIGKILL'));
     assert.equal(result.code, 0, result.stdout + result.stderr);
+    // Both jobs done: the place is free, its recent results are its two jobs', nothing is queued.
+    await page.goto(`${base}/#/boards`);
+    const freed = page.locator('[data-testid="boards"] tbody tr', { hasText: 'fk' });
+    await until('the place to be free', async () => /\tfree\t/.test(await freed.innerText()), 30_000);
+    assert.match(await freed.innerText(), /\tGood\t2 passed, 0 failed, 0 errors \(last 20 runs\)\tfree\t/);
+    assert.equal(await page.locator('[data-testid="queued"]').innerText(), 'nothing is queued');
     await page.goto(`${base}/#/runs`);
     const jobRun = page.locator('[data-testid="runs"] tbody tr', { hasText: `job #${echoJob}` });
     await jobRun.waitFor();

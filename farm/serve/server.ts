@@ -121,12 +121,14 @@ export async function createDashboardServer(options: DashboardOptions): Promise<
   app.get('/api/boards', async () => {
     const farm = options.farm;
     if (farm) {
-      const [places, recent] = await Promise.all([farm.places(), store.results({ runs: 20 })]);
-      return places.map((place) => ({
+      const places = await farm.places();
+      // Each place's own last 20 runs (each job is a run of one place: the farm's latest 20 would leave most places out).
+      const recent = await Promise.all(places.map((place) => store.results({ target: place.name, runs: 20 })));
+      return places.map((place, index) => ({
         ...place,
         // Quarantined suites and failed capabilities are the place's problems.
         problems: place.badCapabilities,
-        recent: recentOf(place.name, recent),
+        recent: recentOf(place.name, recent[index] ?? []),
         lease: place.lease
           ? { holder: `job #${place.lease.job} (${place.lease.suite}, run #${place.lease.run}, agent ${place.lease.agent ?? '?'})`, jobId: place.lease.job, since: place.lease.since, expires: place.lease.expires }
           : null,
