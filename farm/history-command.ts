@@ -58,8 +58,10 @@ export async function historyCommand(location: string | null, what: string, opti
       const list = await runsView(store, filter);
       if (options.json) return out(JSON.stringify(list, null, 2)), 0;
       out(`history: ${location}`);
+      // The farm database's runs are jobs of farm run --farm: which job each was.
+      const jobs = list.some((run) => typeof run.farmJob === 'number');
       out(table(
-        ['started', 'run', 'status', 'duration', 'targets', 'passed', 'failed', 'error', 'skipped', 'flaky', 'regressions', 'firmware rev'],
+        ['started', 'run', 'status', 'duration', 'targets', 'passed', 'failed', 'error', 'skipped', 'flaky', 'regressions', 'firmware rev', ...(jobs ? ['farm job'] : [])],
         list.map((run) => [
           run.startedAt.replace('T', ' ').slice(0, 19),
           run.id.slice(0, 8),
@@ -73,6 +75,7 @@ export async function historyCommand(location: string | null, what: string, opti
           String(run.flaky),
           String(run.regressions),
           run.firmwareRev ?? '-',
+          ...(jobs ? [typeof run.farmJob === 'number' ? `#${run.farmJob}` : '-'] : []),
         ]),
       ));
       return 0;

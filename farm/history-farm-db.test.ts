@@ -148,6 +148,10 @@ test('farm run --farm records its jobs in the farm database: farm history flaky 
   assert.ok((list[0]?.regressions ?? 0) >= 1, runs.stdout);
   assert.equal(list[5]?.firmwareRev, 'v1.0-7-gfeed');
 
+  const table = await cli(['history', 'runs', '--farm', cluster.url], 'farm history runs (table)');
+  assert.match(table.stdout, /firmware rev\s+farm job\n/);
+  assert.match(table.stdout, /\sfk\s+1\s+0\s+0\s+0\s+0\s+0\s+v1\.0-7-gfeed\s+#\d+\n$/);
+
   const both = await cli(['history', 'runs', '--farm', cluster.url, '--history', 'x.sqlite'], 'farm history with --farm and --history');
   assert.equal(both.code, 2);
   assert.match(both.stderr, /--history and --farm: give one/);
