@@ -159,14 +159,18 @@ export class SqlHistoryStore implements HistoryStore {
   }
 
   async metrics(query: MetricQuery = {}): Promise<MetricRow[]> {
-    const selection = new Conditions();
-    if (query.target !== undefined) selection.add('target = ?', query.target);
-    if (query.metric !== undefined) selection.add('metric = ?', query.metric);
-    if (query.before !== undefined) selection.add('started_at < ?', query.before);
-    const where = new Conditions().add(selection.toString().replace(/^WHERE /, '') || '1 = 1', ...selection.values);
+    const selection = (): Conditions => {
+      const conditions = new Conditions();
+      if (query.target !== undefined) conditions.add('target = ?', query.target);
+      if (query.metric !== undefined) conditions.add('metric = ?', query.metric);
+      if (query.before !== undefined) conditions.add('started_at < ?', query.before);
+      return conditions;
+    };
+    const where = selection();
     if (query.runs !== undefined) {
       // The latest N runs that have figures of this selection.
-      where.add(`run_id IN (SELECT run_id FROM ${this.t.metrics} ${selection} GROUP BY run_id ORDER BY MAX(started_at) DESC LIMIT ?)`, ...selection.values, query.runs);
+      const inner = selection();
+      where.add(`run_id IN (SELECT run_id FROM ${this.t.metrics} ${inner} GROUP BY run_id ORDER BY MAX(started_at) DESC LIMIT ?)`, ...inner.values, query.runs);
     }
     return this.db.all<MetricRow>(`SELECT ${selectAs(METRIC_FIELDS)} FROM ${this.t.metrics} ${where} ORDER BY started_at, ${this.t.insertionOrder}`, where.values);
   }
