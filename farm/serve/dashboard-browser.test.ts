@@ -158,8 +158,8 @@ test('dashboard in Chromium on the farm database: a place with its lease, the qu
   try {
     const init = await farmCli(['db', 'init', '--farm', cluster.url], ws.dir);
     assert.equal(init.code, 0, init.stdout + init.stderr);
-    // One place; a slow remote (15 ms a reply) so that its echo job runs for seconds.
-    const config = ws.write('agent.yaml', 'targets:\n  - name: fk\n    kind: fake\n    suites: [echo, matrix-multiply]\n    params: { delayMs: 15 }\n');
+    // One place; a slow remote (25 ms a reply) so that its echo job runs for seconds.
+    const config = ws.write('agent.yaml', 'targets:\n  - name: fk\n    kind: fake\n    suites: [echo, matrix-multiply]\n    params: { delayMs: 25 }\n');
     const agent = start(['agent', '--farm', cluster.url, '--config', config, '--name', 'bench-7', '--ttl', '10']);
     await waitFor(() => /fk: Good/.test(agent.output()) || agent.child.exitCode !== null, 60_000, 'the place fk to pass its health check');
     assert.match(agent.output(), /fk: Good/);
