@@ -205,6 +205,7 @@ test('serve --farm: places are the boards with their lease, the queue is the far
     const queue = (await app.inject({ url: '/api/queue' })).json() as { database: boolean; queued: FarmJob[]; running: FarmJob[] };
     assert.equal(queue.database, true);
     assert.deepEqual([queue.queued.map((entry) => entry.id), queue.running.map((entry) => entry.id)], [[8], [7]]);
+    assert.equal(queue.running[0]?.error, 'ssh password=*** refused');
     const detail = (await app.inject({ url: '/api/jobs/7' })).json() as { job: FarmJob; runs: unknown[] };
     assert.equal(detail.job.error, 'ssh password=*** refused');
     assert.equal((await app.inject({ url: '/api/jobs/9' })).statusCode, 404);

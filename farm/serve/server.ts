@@ -20,7 +20,7 @@ import { liveEventsFile, readLiveEvents } from '../../reports/live-events.js';
 import type { PerfOptions } from '../../reports/history/perf.js';
 import { redactSecrets } from '../../reports/redact.js';
 import { LiveFormatter } from '../live-formatter.js';
-import { isFinalJobState, type FarmView } from './farm-view.js';
+import { isFinalJobState, type FarmJob, type FarmView } from './farm-view.js';
 import { DASHBOARD_HTML, DASHBOARD_JS } from './dashboard-page.js';
 
 export interface BoardInfo {
@@ -110,6 +110,9 @@ export async function createDashboardServer(options: DashboardOptions): Promise<
 
   const liveRuns = async () => (await store.runs({ status: 'running', limit: 50 })).filter(isLive);
 
+  /** A job as pages see it: what a failure said may quote a secret. */
+  const shownJob = (job: FarmJob): FarmJob => ({ ...job, error: job.error === null ? null : redactSecrets(job.error), history: job.history.map((line) => redactSecrets(line)) });
+
   /** Health from a board's results in the last 20 runs. */
   const recentOf = (name: string, recent: readonly ResultRow[]) => {
     const results = recent.filter((result) => result.target === name && result.outcome !== 'skipped');
@@ -150,7 +153,10 @@ export async function createDashboardServer(options: DashboardOptions): Promise<
 
   app.get('/api/queue', async () => {
     const farm = options.farm;
-    if (farm) return { database: true, note: `farm database ${farm.location}: jobs of farm run --farm`, ...(await farm.queue()) };
+    if (farm) {
+      const { queued, running } = await farm.queue();
+      return { database: true, note: `farm database ${farm.location}: jobs of farm run --farm`, queued: queued.map(shownJob), running: running.map(shownJob) };
+    }
     const running = await liveRuns();
     return {
       // Queued jobs live in the farm database (multi-host farm); a local farm has none.
@@ -166,7 +172,7 @@ export async function createDashboardServer(options: DashboardOptions): Promise<
     const job = Number.isSafeInteger(id) && options.farm ? await options.farm.job(id) : undefined;
     if (!job) return reply.code(404).send({ error: options.farm ? `no job ${(request.params as { id: string }).id}` : 'no farm database (farm serve --farm URL)' });
     const runs = await store.runs({ farmJob: job.id, limit: 10 });
-    return { job: { ...job, error: job.error === null ? null : redactSecrets(job.error), history: job.history.map((line) => redactSecrets(line)) }, runs: runs.map((run) => ({ id: run.id, status: run.status, startedAt: run.startedAt })) };
+    return { job: shownJob(job), runs: runs.map((run) => ({ id: run.id, status: run.status, startedAt: run.startedAt })) };
   });
 
   /** A farm job's run lives on its agent's host: it is live while its job runs. */
