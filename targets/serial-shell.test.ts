@@ -44,6 +44,8 @@ test('login on the console, then framed commands: stdout, stderr and exit code a
     const data = randomBytes(5000);
     await shell.put(data, '/var/tmp/farm-serial-put.bin', { mode: 0o600 });
     assert.equal((await shell.runCheck('sha256sum /var/tmp/farm-serial-put.bin')).split(' ')[0], createHash('sha256').update(data).digest('hex'));
+    assert.equal(await shell.runCheck('stat -c %a /var/tmp/farm-serial-put.bin; ls /var/tmp | grep -c farm-upload || true'), '600\n0\n', 'mode set, no staging files left');
+    await assert.rejects(shell.put(new Uint8Array(32 * 1024 * 1024 + 1), '/var/tmp/too-big'), (error: unknown) => error instanceof InfrastructureError && /^mp157: \/var\/tmp\/too-big: 33554433 bytes is more than/.test(error.message));
     await assert.rejects(shell.run('sleep 5', { timeoutMs: 300 }), (error: unknown) => error instanceof TimeoutError && /^mp157: command `sleep 5` did not finish within 300 ms on the serial console$/.test(error.message));
     // The console keeps everything for the report, login included (never the password: no echo).
     const captured = console.takeCapture();

@@ -6,7 +6,7 @@
  * the board and is printed after the exit code. The console's capture stays the console's: it
  * holds everything, logins and commands included, for the test report.
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { InfrastructureError, TimeoutError } from '../base/errors.js';
 import type { CommandResult, ConsoleProtocol, ShellProtocol } from './protocols.js';
 import { shellQuote } from './ssh/ssh-shell.js';
@@ -26,6 +26,8 @@ export interface SerialShellOptions {
 const RS = '\x1e';
 /** Base64 characters per line when writing a file through the console (lines stay well below a tty's 4096). */
 const PUT_CHUNK = 2048;
+/** The largest file `put` sends through a console (at 115200 baud 32 MiB of base64 is over an hour). */
+const MAX_PUT_BYTES = 32 * 1024 * 1024;
 
 export class SerialShell implements ShellProtocol {
   private queue: Promise<unknown> = Promise.resolve();
@@ -103,20 +105,33 @@ export class SerialShell implements ShellProtocol {
     return result.stdout;
   }
 
-  /** base64 through the console in lines of PUT_CHUNK characters, decoded on the board, then renamed into place. */
+  /**
+   * base64 through the console in lines of PUT_CHUNK characters, decoded on the board, checked
+   * against the SHA-256 of what was sent (a line that lost or changed a byte fails the upload
+   * instead of leaving a corrupt file), then renamed into place. At most MAX_PUT_BYTES.
+   */
   async put(data: Uint8Array, remotePath: string, options: { mode?: number; timeoutMs?: number } = {}): Promise<void> {
+    if (data.length > MAX_PUT_BYTES) {
+      throw new InfrastructureError(`${this.options.target}: ${remotePath}: ${data.length} bytes is more than the ${MAX_PUT_BYTES} a serial console upload takes`);
+    }
     const encoded = Buffer.from(data).toString('base64');
+    const sha256 = createHash('sha256').update(data).digest('hex');
     const staging = `${remotePath}.farm-upload-${randomBytes(4).toString('hex')}`;
     const timeoutMs = options.timeoutMs ?? this.options.commandTimeoutMs;
-    await this.runCheck(`: > ${shellQuote(`${staging}.b64`)}`, { timeoutMs });
-    for (let at = 0; at < encoded.length; at += PUT_CHUNK) {
-      await this.runCheck(`printf '%s' '${encoded.slice(at, at + PUT_CHUNK)}' >> ${shellQuote(`${staging}.b64`)}`, { timeoutMs });
+    try {
+      await this.runCheck(`: > ${shellQuote(`${staging}.b64`)}`, { timeoutMs });
+      for (let at = 0; at < encoded.length; at += PUT_CHUNK) {
+        await this.runCheck(`printf '%s' '${encoded.slice(at, at + PUT_CHUNK)}' >> ${shellQuote(`${staging}.b64`)}`, { timeoutMs });
+      }
+      const mode = (options.mode ?? 0o644).toString(8);
+      const got = await this.runCheck(`base64 -d ${shellQuote(`${staging}.b64`)} > ${shellQuote(staging)} && sha256sum ${shellQuote(staging)}`, { timeoutMs });
+      if (!got.startsWith(sha256)) {
+        throw new InfrastructureError(`${this.options.target}: upload of ${remotePath} through the serial console arrived damaged (sha256 ${got.slice(0, 64) || '(none)'}, sent ${sha256})`);
+      }
+      await this.runCheck(`chmod ${mode} ${shellQuote(staging)} && mv -f ${shellQuote(staging)} ${shellQuote(remotePath)}`, { timeoutMs });
+    } finally {
+      if (!this.broken) await this.run(`rm -f ${shellQuote(`${staging}.b64`)} ${shellQuote(staging)}`, { timeoutMs }).catch(() => {});
     }
-    const mode = (options.mode ?? 0o644).toString(8);
-    await this.runCheck(
-      `base64 -d ${shellQuote(`${staging}.b64`)} > ${shellQuote(staging)} && rm -f ${shellQuote(`${staging}.b64`)} && chmod ${mode} ${shellQuote(staging)} && mv -f ${shellQuote(staging)} ${shellQuote(remotePath)}`,
-      { timeoutMs },
-    );
   }
 
   /**

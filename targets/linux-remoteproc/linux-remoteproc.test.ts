@@ -14,6 +14,7 @@ import { echoRound, range } from '../../suites/support/echo.js';
 import { recordingTool } from '../../base/process/recording-tool.test-helper.js';
 import { HostKeyMismatchError, SshAuthenticationError } from '../ssh/ssh-shell.js';
 import { keygen, mountNamespaceOf } from '../ssh/testing/sshd-for-tests.js';
+import { ConsoleLoginError } from '../serial-shell.js';
 import type { TargetLog } from '../target.js';
 import { BoardDouble, DOUBLE_MACHINE_ID } from './testing/board-double.js';
 import { linuxRemoteprocKind } from './index.js';
@@ -29,7 +30,7 @@ const log: TargetLog = { info: (line) => logLines.push(line), console: () => {} 
 
 before(async () => {
   scratch = mkdtempSync(join(tmpdir(), 'farm-linux-remoteproc-test-'));
-  double = await BoardDouble.start({ consolePassword: CONSOLE_PASSWORD });
+  double = await BoardDouble.start({ consolePassword: CONSOLE_PASSWORD, helperLine: true });
 });
 
 after(async () => {
@@ -328,4 +329,68 @@ test('a host-announced rpmsg-tty (RPMSG_CREATE_DEV_IOCTL): the remote binds it (
     await first.close();
     await host.stop();
   });
+});
+
+/** Helper processes running in the double's namespace (its board), by pid. */
+function helpersOnTheBoard(): number[] {
+  const namespace = mountNamespaceOf(double.sshd.process.pid);
+  return readdirSync('/proc')
+    .filter((entry) => /^\d+$/.test(entry))
+    .map(Number)
+    .filter((pid) => {
+      try {
+        return readFileSync(`/proc/${pid}/cmdline`, 'latin1').includes('farm-rpmsg-helper-') && mountNamespaceOf(pid) === namespace;
+      } catch {
+        return false;
+      }
+    });
+}
+
+function serialTarget(passwordEnv: string): LinuxRemoteprocTarget {
+  const params = linuxRemoteprocKind.parseParams(
+    {
+      preset: 'stm32mp157c-dk2',
+      helperAbi: 'host',
+      identity: { machineId: DOUBLE_MACHINE_ID },
+      startTimeoutMs: 5000,
+      bootTimeoutMs: 4000,
+      console: { path: double.consolePath, passwordEnv, loginTimeoutMs: 3000 },
+      helperLine: { path: double.helperLinePath, boardDevice: double.helperLineDevice },
+    },
+    'targets.mp157.params',
+  );
+  return linuxRemoteprocKind.create('mp157', params, { configDir: scratch, firmware: {}, workDir: scratch }) as LinuxRemoteprocTarget;
+}
+
+test('a serial-only board: login on the console, the helper on its own UART (echo), and teardown ends that helper on the board', async () => {
+  process.env.FARM_TEST_MP157_SERIAL_PW = CONSOLE_PASSWORD;
+  logLines.length = 0;
+  const t = serialTarget('FARM_TEST_MP157_SERIAL_PW');
+  await t.setup(log);
+  try {
+    assert.ok(logLines.some((line) => /powered -> shell: login on the serial console/.test(line)));
+    const host = t.host as LinuxRemoteprocHost;
+    const pid = host.helperPid;
+    assert.ok(pid !== undefined && helpersOnTheBoard().includes(pid), `the helper (pid ${pid}) runs on the board`);
+    assert.equal(readFileSync(`/proc/${pid}/cmdline`, 'latin1').split('\0')[1], '/dev/rpmsg_ctrl0');
+    await host.start(await t.firmwareFor('echo'));
+    const channel = await host.waitForChannel(DEMO, { timeoutMs: 10_000 });
+    const endpoint = await host.openEndpoint({ name: DEMO });
+    await echoRound(endpoint, channel.remoteAddr, range(1, 60));
+    await endpoint.close();
+    await host.stop();
+  } finally {
+    await t.teardown();
+  }
+  const deadline = Date.now() + 10_000;
+  while (helpersOnTheBoard().length > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
+  assert.deepEqual(helpersOnTheBoard(), [], 'no helper left on the board after teardown');
+});
+
+test('a serial-only board with a wrong console password: ConsoleLoginError naming the target, no waiting for a boot', async () => {
+  process.env.FARM_TEST_MP157_SERIAL_BAD_PW = 'not-the-password';
+  const t = serialTarget('FARM_TEST_MP157_SERIAL_BAD_PW');
+  await assert.rejects(t.setup(log), (error: unknown) => error instanceof ConsoleLoginError && isNamed(error) && /Login incorrect/.test(error.message));
+  await t.teardown();
+  assert.equal(t.strategy.state, 'off');
 });
