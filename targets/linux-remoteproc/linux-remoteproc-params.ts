@@ -77,10 +77,16 @@ export interface ConsoleParams {
   /** Environment variable holding the console password (never the password itself). */
   readonly passwordEnv?: string;
   readonly loginTimeoutMs: number;
+  /**
+   * Serial-only boards: keep the kernel's messages off the console while the farm's shell uses it
+   * (`dmesg -n 1`, the level restored at logout), since a kernel line printed in the middle of a
+   * command's output would become part of it. The farm reads the kernel log with `dmesg` anyway.
+   */
+  readonly quietKernel: boolean;
 }
 
 function consoleParam(raw: unknown, path: string): ConsoleParams | undefined {
-  const record = paramsRecord(raw, path, ['path', 'baudRate', 'user', 'passwordEnv', 'loginTimeoutMs']);
+  const record = paramsRecord(raw, path, ['path', 'baudRate', 'user', 'passwordEnv', 'loginTimeoutMs', 'quietKernel']);
   if (!record) return undefined;
   if (typeof record.path !== 'string' || !record.path.startsWith('/')) throw new ConfigError(`${path}.path`, `must be the console's device path (e.g. /dev/ttyACM0), got ${JSON.stringify(record.path)}`);
   const user = record.user ?? 'root';
@@ -95,6 +101,7 @@ function consoleParam(raw: unknown, path: string): ConsoleParams | undefined {
     user,
     ...(passwordEnv !== undefined ? { passwordEnv } : {}),
     loginTimeoutMs: integerParam(record, 'loginTimeoutMs', path, { min: 500, max: 600_000 }, 15_000),
+    quietKernel: booleanParam(record, 'quietKernel', path, true),
   };
 }
 

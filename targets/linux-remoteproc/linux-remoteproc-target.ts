@@ -37,6 +37,8 @@ export class LinuxBoard {
   /** The board's shell: the SSH session, or the console's on a serial-only board. */
   shell: ShellProtocol | undefined;
   private sshShell: SshShell | undefined;
+  /** The kernel's console level before a serial-only login quieted it (restored at logout). */
+  private consoleLevel: string | undefined;
   /** The serial console, open from 'powered' on when farm.yaml has `console:`. */
   console: SerialConsole | undefined;
   host: LinuxRemoteprocHost | undefined;
@@ -78,6 +80,8 @@ export class LinuxBoard {
             : `login on the serial console ${params.console?.path} as ${params.console?.user} (serial-only board; a silent board is power-cycled once when it can be)`,
           up: () => (ssh ? this.connect(ssh) : this.loginOnConsole()),
           down: async () => {
+            if (this.consoleLevel !== undefined) await this.shell?.run(`dmesg -n ${this.consoleLevel}`, { timeoutMs: 5000 }).catch(() => {});
+            this.consoleLevel = undefined;
             await this.shell?.close();
             this.shell = undefined;
             this.sshShell = undefined;
@@ -158,6 +162,12 @@ export class LinuxBoard {
       this.info(`${this.target}: board silent on its console (${(error as Error).message}); power-cycling it`);
       await this.power.cycle();
       this.shell = await attempt(Date.now() + this.params.bootTimeoutMs);
+    }
+    if (this.params.console?.quietKernel) {
+      const level = (await this.shell.run('cut -f1 /proc/sys/kernel/printk', { timeoutMs: 5000 })).stdout.trim();
+      const quieted = await this.shell.run('dmesg -n 1', { timeoutMs: 5000 });
+      if (quieted.exitCode === 0 && /^\d$/.test(level)) this.consoleLevel = level;
+      this.info(`${this.target}: kernel messages ${quieted.exitCode === 0 ? `kept off the console while the farm's shell uses it (dmesg -n 1; level ${level} restored at logout)` : `still go to the console (dmesg -n 1 failed: ${quieted.stderr.trim()}): a kernel line printed during a command becomes part of its output`}`);
     }
   }
 

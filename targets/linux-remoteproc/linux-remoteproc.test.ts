@@ -354,7 +354,8 @@ function serialTarget(passwordEnv: string): LinuxRemoteprocTarget {
       identity: { machineId: DOUBLE_MACHINE_ID },
       startTimeoutMs: 5000,
       bootTimeoutMs: 4000,
-      console: { path: double.consolePath, passwordEnv, loginTimeoutMs: 3000 },
+      // quietKernel off: `dmesg -n` would set this machine's console level (the double's kernel prints nothing on its console).
+      console: { path: double.consolePath, passwordEnv, loginTimeoutMs: 3000, quietKernel: false },
       helperLine: { path: double.helperLinePath, boardDevice: double.helperLineDevice },
     },
     'targets.mp157.params',
