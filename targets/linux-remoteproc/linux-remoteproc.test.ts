@@ -5,7 +5,7 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -30,7 +30,11 @@ const log: TargetLog = { info: (line) => logLines.push(line), console: () => {} 
 
 before(async () => {
   scratch = mkdtempSync(join(tmpdir(), 'farm-linux-remoteproc-test-'));
-  double = await BoardDouble.start({ consolePassword: CONSOLE_PASSWORD, helperLine: true });
+  // The console's `dmesg -n LEVEL` (the kernel's console level) is recorded, not done: done, it
+  // would set the console level of the machine the double runs on. Other uses are the real dmesg.
+  mkdirSync(join(scratch, 'console-bin'));
+  writeFileSync(join(scratch, 'console-bin', 'dmesg'), `#!/bin/sh\nif [ "$1" = -n ]; then echo "$2" >> '${join(scratch, 'console-levels')}'; exit 0; fi\nexec /usr/bin/dmesg "$@"\n`, { mode: 0o755 });
+  double = await BoardDouble.start({ consolePassword: CONSOLE_PASSWORD, helperLine: true, consoleBinDir: join(scratch, 'console-bin') });
 });
 
 after(async () => {
@@ -346,7 +350,7 @@ function helpersOnTheBoard(): number[] {
     });
 }
 
-function serialTarget(passwordEnv: string): LinuxRemoteprocTarget {
+function serialTarget(passwordEnv: string, quietKernel = false): LinuxRemoteprocTarget {
   const params = linuxRemoteprocKind.parseParams(
     {
       preset: 'stm32mp157c-dk2',
@@ -354,8 +358,7 @@ function serialTarget(passwordEnv: string): LinuxRemoteprocTarget {
       identity: { machineId: DOUBLE_MACHINE_ID },
       startTimeoutMs: 5000,
       bootTimeoutMs: 4000,
-      // quietKernel off: `dmesg -n` would set this machine's console level (the double's kernel prints nothing on its console).
-      console: { path: double.consolePath, passwordEnv, loginTimeoutMs: 3000, quietKernel: false },
+      console: { path: double.consolePath, passwordEnv, loginTimeoutMs: 3000, quietKernel },
       helperLine: { path: double.helperLinePath, boardDevice: double.helperLineDevice },
     },
     'targets.mp157.params',
@@ -366,10 +369,14 @@ function serialTarget(passwordEnv: string): LinuxRemoteprocTarget {
 test('a serial-only board: login on the console, the helper on its own UART (echo), and teardown ends that helper on the board', async () => {
   process.env.FARM_TEST_MP157_SERIAL_PW = CONSOLE_PASSWORD;
   logLines.length = 0;
-  const t = serialTarget('FARM_TEST_MP157_SERIAL_PW');
+  const t = serialTarget('FARM_TEST_MP157_SERIAL_PW', true);
+  const levels = join(scratch, 'console-levels');
+  rmSync(levels, { force: true });
+  const before = readFileSync('/proc/sys/kernel/printk', 'latin1').split(/\s+/)[0];
   await t.setup(log);
   try {
     assert.ok(logLines.some((line) => /powered -> shell: login on the serial console/.test(line)));
+    assert.equal(readFileSync(levels, 'latin1'), '1\n', 'the kernel kept off the console while the farm\'s shell uses it');
     const host = t.host as LinuxRemoteprocHost;
     const pid = host.helperPid;
     assert.ok(pid !== undefined && helpersOnTheBoard().includes(pid), `the helper (pid ${pid}) runs on the board`);
@@ -383,6 +390,7 @@ test('a serial-only board: login on the console, the helper on its own UART (ech
   } finally {
     await t.teardown();
   }
+  assert.equal(readFileSync(levels, 'latin1'), `1\n${before}\n`, 'the console level restored at logout');
   const deadline = Date.now() + 10_000;
   while (helpersOnTheBoard().length > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
   assert.deepEqual(helpersOnTheBoard(), [], 'no helper left on the board after teardown');

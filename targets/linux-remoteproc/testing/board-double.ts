@@ -66,6 +66,8 @@ export interface BoardDoubleOptions {
    * `helperLinePath` for the farm.
    */
   readonly helperLine?: boolean;
+  /** Tests: a directory put first on the console shell's PATH (commands of the board to stand in for). */
+  readonly consoleBinDir?: string;
 }
 
 /** The console's login program: firmware/../testing/console-login.sh next to this module's source. */
@@ -147,7 +149,7 @@ const PRELUDE = [
 ].join('\n');
 
 /** console-double with the login script, its shell entering the double's mount namespace. */
-async function startConsole(namespacePid: number, password: string, board: (typeof DOUBLE_BOARDS)[DoubleBoard]): Promise<{ path: string; process: ManagedProcess }> {
+async function startConsole(namespacePid: number, password: string, board: (typeof DOUBLE_BOARDS)[DoubleBoard], binDir?: string): Promise<{ path: string; process: ManagedProcess }> {
   const binary = await ensureConsoleDouble();
   let output = '';
   let announce: (path: string) => void = () => {};
@@ -156,7 +158,12 @@ async function startConsole(namespacePid: number, password: string, board: (type
     name: 'board double console',
     file: binary,
     args: ['nsenter', `--mount=/proc/${namespacePid}/ns/mnt`, '--', 'sh', consoleLoginScript()],
-    env: { CONSOLE_PASSWORD: password, CONSOLE_HOSTNAME: board.hostname, CONSOLE_TITLE: `${board.title} board double` },
+    env: {
+      CONSOLE_PASSWORD: password,
+      CONSOLE_HOSTNAME: board.hostname,
+      CONSOLE_TITLE: `${board.title} board double`,
+      ...(binDir ? { PATH: `${binDir}:${process.env.PATH ?? '/usr/bin:/bin'}` } : {}),
+    },
     onOutput: (_stream, text) => {
       output += text;
       const line = /^(\/dev\/pts\/\d+)\n/.exec(output);
@@ -341,7 +348,7 @@ export class BoardDouble {
       nsRoot = `/proc/${sshd.process.pid}/root`;
       writeFileSync(join(dir, 'known_hosts'), `[127.0.0.1]:${sshd.port} ${sshd.hostKey}\n`);
       log(`board double: sshd on 127.0.0.1:${sshd.port}, state in ${dir}`);
-      const console = options.consolePassword === undefined ? undefined : await startConsole(sshd.process.pid, options.consolePassword, board);
+      const console = options.consolePassword === undefined ? undefined : await startConsole(sshd.process.pid, options.consolePassword, board, options.consoleBinDir);
       const helperLine = options.helperLine ? await startHelperLine(nsRoot, board.helperLineDevice) : undefined;
       if (helperLine) {
         cleanups.push(async () => {
