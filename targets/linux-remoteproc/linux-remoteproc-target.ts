@@ -1,14 +1,12 @@
-import { ensureFirmwareBuilt, firmwarePath } from '../../firmware/build.js';
 import { InfrastructureError } from '../../base/errors.js';
 import { ConsoleBuffer } from '../console-buffer.js';
-import { firmwareImageFromFile } from '../firmware-image.js';
 import { ToolFlasher } from '../flasher/flasher-drivers.js';
 import { createPower } from '../power/power-drivers.js';
 import type { FlasherProtocol, PowerProtocol, ShellProtocol } from '../protocols.js';
 import { OrderedStrategy, formatStrategyStep } from '../strategies/ordered-strategy.js';
 import { SerialConsole } from '../../base/serial/serial-console.js';
 import { ConsoleLoginError, SerialShell } from '../serial-shell.js';
-import { PROGRAM_FOR_SUITE } from '../reference-firmware.js';
+import { suiteFirmware } from '../reference-firmware.js';
 import type { TargetContext } from '../kind.js';
 import { SshShell, shellQuote } from '../ssh/ssh-shell.js';
 import { resolveSshPaths, type SshParams } from '../ssh/ssh-params.js';
@@ -307,14 +305,10 @@ export class LinuxRemoteprocTarget implements Target {
     await this.strategy.transition(this.strategy.ready);
   }
 
-  async firmwareFor(suite: SuiteName): Promise<FirmwareImage> {
-    const configured = this.context.firmware[suite];
+  firmwareFor(suite: SuiteName): Promise<FirmwareImage> {
     // Without farm.yaml images: the project's reference firmware for the core the board's double
     // emulates (the MP157's M4, the ZynqMP's R5F), which is what the double runs.
-    const machine = this.params.referenceMachine;
-    const path = configured ?? firmwarePath(machine, PROGRAM_FOR_SUITE[suite]);
-    if (!configured) await ensureFirmwareBuilt(machine, { programs: [PROGRAM_FOR_SUITE[suite]] });
-    return firmwareImageFromFile(this.name, suite, path);
+    return suiteFirmware(this.name, suite, this.context.firmware[suite], this.params.referenceMachine);
   }
 
   takeConsole(): string {
