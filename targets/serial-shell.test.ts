@@ -87,3 +87,26 @@ test('a silent console: InfrastructureError naming the target within the login t
     await silent.stop();
   }
 });
+
+test('a shell an earlier farm left logged in (killed before it logged out: no prompt, no echo) is found again by the next login', async () => {
+  const first = await login(PASSWORD);
+  assert.equal(await first.shell.runCheck('echo first'), 'first\n');
+  await first.console.close(); // the farm is gone; the board's shell stays logged in, prompts empty
+  const started = Date.now();
+  const { console, shell } = await login(PASSWORD);
+  try {
+    assert.equal(await shell.runCheck('echo again'), 'again\n');
+    assert.ok(Date.now() - started < 15_000, `found within ${Date.now() - started} ms`);
+    await shell.close();
+  } finally {
+    await console.close();
+  }
+  // Logged out properly: the next login goes through the login prompt again.
+  const next = await login(PASSWORD);
+  try {
+    assert.match(next.console.takeCapture(), /login: /);
+    await next.shell.close();
+  } finally {
+    await next.console.close();
+  }
+});

@@ -24,6 +24,8 @@ export interface SerialShellOptions {
 }
 
 const RS = '\x1e';
+/** How long a login waits for a prompt before asking whether a prompt-less shell is there. */
+const PROMPT_PROBE_MS = 2000;
 /** Base64 characters per line when writing a file through the console (lines stay well below a tty's 4096). */
 const PUT_CHUNK = 2048;
 /** The largest file `put` sends through a console (at 115200 baud 32 MiB of base64 is over an hour). */
@@ -44,9 +46,30 @@ export class SerialShell implements ShellProtocol {
     const deadline = Date.now() + loginTimeoutMs;
     const left = () => Math.max(1, deadline - Date.now());
     const what = `${target}: serial console login as ${user}`;
+    // No echo, no \n -> \r\n, no prompts: from then on the console carries exactly what commands print.
+    const token = randomBytes(6).toString('hex');
+    const setup = `stty -echo -onlcr 2>/dev/null; PS1=''; PS2=''; export PS1 PS2; printf '\\036READY%s\\036\\n' ${token}\n`;
+    const ready = `${RS}READY${token}${RS}\n`;
     try {
       await console.write('\n');
-      const first = await console.expect(/login: $|[#$] $/, { timeoutMs: left() });
+      let first: { match: string } | undefined;
+      try {
+        first = await console.expect(/login: $|[#$] $/, { timeoutMs: Math.min(left(), PROMPT_PROBE_MS) });
+      } catch (error) {
+        if (!(error instanceof TimeoutError) || left() <= 1) throw error;
+      }
+      if (!first) {
+        // No prompt: a shell an earlier farm left logged in (prompts empty, echo off: it was
+        // SIGKILLed before it logged out) answers the setup line; a login prompt that took the
+        // line for a user name asks for a password, which an empty line refuses.
+        await console.write(setup);
+        const answer = await console.expect(new RegExp(`${ready}|login: $|Password: $`), { timeoutMs: left() });
+        if (answer.match === ready) return new SerialShell(console, options);
+        if (answer.match === 'Password: ') {
+          await console.write('\n');
+          first = await console.expect(/login: $/, { timeoutMs: left() });
+        } else first = answer;
+      }
       if (first.match.endsWith('login: ')) {
         await console.write(`${user}\n`);
         const asked = await console.expect(/Password: $|[#$] $|Login incorrect/, { timeoutMs: left() });
@@ -57,10 +80,8 @@ export class SerialShell implements ShellProtocol {
           if (result.match === 'Login incorrect') throw new ConsoleLoginError(`${what} failed: Login incorrect`);
         } else if (asked.match === 'Login incorrect') throw new ConsoleLoginError(`${what} failed: Login incorrect`);
       }
-      // No echo, no \n -> \r\n, no prompts: from here on the console carries exactly what commands print.
-      const token = randomBytes(6).toString('hex');
-      await console.write(`stty -echo -onlcr 2>/dev/null; PS1=''; PS2=''; export PS1 PS2; printf '\\036READY%s\\036\\n' ${token}\n`);
-      await console.expect(new RegExp(`${RS}READY${token}${RS}\\n`), { timeoutMs: left() });
+      await console.write(setup);
+      await console.expect(new RegExp(ready), { timeoutMs: left() });
     } catch (error) {
       if (error instanceof TimeoutError) throw new InfrastructureError(`${what}: no prompt within ${loginTimeoutMs} ms (${error.message})`, { cause: error });
       throw error;
