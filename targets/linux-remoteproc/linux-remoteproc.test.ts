@@ -7,6 +7,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as net from 'node:net';
+import { spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { InfrastructureError, ProtocolError, RemoteCrashedError, TimeoutError } from '../../base/errors.js';
@@ -402,4 +403,61 @@ test('a serial-only board with a wrong console password: ConsoleLoginError namin
   await assert.rejects(t.setup(log), (error: unknown) => error instanceof ConsoleLoginError && isNamed(error) && /Login incorrect/.test(error.message));
   await t.teardown();
   assert.equal(t.strategy.state, 'off');
+});
+
+test('a serial-only farm SIGKILLed with its helper running: the next setup finds its console shell again and ends that helper by its pid file before starting its own', { timeout: 120_000 }, async () => {
+  process.env.FARM_TEST_MP157_SERIAL_PW = CONSOLE_PASSWORD;
+  const index = new URL('./index.js', import.meta.url).href;
+  const script = `
+    const { linuxRemoteprocKind } = await import(${JSON.stringify(index)});
+    const params = linuxRemoteprocKind.parseParams(JSON.parse(process.env.PARAMS), 'p');
+    const t = linuxRemoteprocKind.create('mp157', params, { configDir: process.env.SCRATCH, firmware: {}, workDir: process.env.SCRATCH });
+    await t.setup({ info: () => {}, console: () => {} });
+    console.log('READY ' + t.host.helperPid);
+    setInterval(() => {}, 1000);
+  `;
+  const params = {
+    preset: 'stm32mp157c-dk2',
+    helperAbi: 'host',
+    console: { path: double.consolePath, passwordEnv: 'FARM_TEST_MP157_SERIAL_PW', quietKernel: false },
+    helperLine: { path: double.helperLinePath, boardDevice: double.helperLineDevice },
+  };
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script], { env: { ...process.env, PARAMS: JSON.stringify(params), SCRATCH: scratch }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  const oldPid = await new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`the first farm did not set up within 60 s: ${output}`)), 60_000);
+    const take = (chunk: Buffer) => {
+      output += chunk.toString();
+      const ready = /READY (\d+)/.exec(output);
+      if (ready) {
+        clearTimeout(timer);
+        resolve(Number(ready[1]));
+      }
+    };
+    child.stdout.on('data', take);
+    child.stderr.on('data', take);
+    child.once('exit', () => reject(new Error(`the first farm exited: ${output}`)));
+  }).catch((error: unknown) => {
+    child.kill('SIGKILL');
+    throw error;
+  });
+  child.kill('SIGKILL');
+  await new Promise((resolve) => child.once('exit', resolve));
+  assert.ok(helpersOnTheBoard().includes(oldPid), 'the killed farm\'s helper still runs on the board (a line has no end of file)');
+  const t = serialTarget('FARM_TEST_MP157_SERIAL_PW');
+  await t.setup(log);
+  try {
+    const pid = (t.host as LinuxRemoteprocHost).helperPid;
+    assert.ok(pid !== undefined && pid !== oldPid);
+    assert.deepEqual(helpersOnTheBoard(), [pid], 'only the new helper runs on the board');
+    const host = t.host as LinuxRemoteprocHost;
+    await host.start(await t.firmwareFor('echo'));
+    const channel = await host.waitForChannel(DEMO, { timeoutMs: 10_000 });
+    const endpoint = await host.openEndpoint({ name: DEMO });
+    await echoRound(endpoint, channel.remoteAddr, range(1, 20));
+    await endpoint.close();
+    await host.stop();
+  } finally {
+    await t.teardown();
+  }
 });
