@@ -24,8 +24,11 @@ export interface SerialShellOptions {
 }
 
 const RS = '\x1e';
-/** How long a login waits for a prompt before asking whether a prompt-less shell is there. */
-const PROMPT_PROBE_MS = 2000;
+/**
+ * How long a login waits for a prompt after each empty line before it asks whether a prompt-less
+ * shell is there (a line that a login prompt would take for a user name: a failed login).
+ */
+const PROMPT_WAITS_MS = [2000, 3000];
 /** Base64 characters per line when writing a file through the console (lines stay well below a tty's 4096). */
 const PUT_CHUNK = 2048;
 /** The largest file `put` sends through a console (at 115200 baud 32 MiB of base64 is over an hour). */
@@ -51,12 +54,16 @@ export class SerialShell implements ShellProtocol {
     const setup = `stty -echo -onlcr 2>/dev/null; PS1=''; PS2=''; export PS1 PS2; printf '\\036READY%s\\036\\n' ${token}\n`;
     const ready = `${RS}READY${token}${RS}\n`;
     try {
-      await console.write('\n');
       let first: { match: string } | undefined;
-      try {
-        first = await console.expect(/login: $|[#$] $/, { timeoutMs: Math.min(left(), PROMPT_PROBE_MS) });
-      } catch (error) {
-        if (!(error instanceof TimeoutError) || left() <= 1) throw error;
+      // An empty line makes a getty or a shell print its prompt again; a slow board gets a second one.
+      for (const waitMs of PROMPT_WAITS_MS) {
+        await console.write('\n');
+        try {
+          first = await console.expect(/login: $|[#$] $/, { timeoutMs: Math.min(left(), waitMs) });
+          break;
+        } catch (error) {
+          if (!(error instanceof TimeoutError) || left() <= 1) throw error;
+        }
       }
       if (!first) {
         // No prompt: a shell an earlier farm left logged in (prompts empty, echo off: it was
