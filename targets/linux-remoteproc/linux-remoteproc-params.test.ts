@@ -36,6 +36,7 @@ test('a serial-only board: console and helperLine instead of ssh', () => {
   assert.equal(params.ssh, undefined);
   assert.deepEqual(params.helperLine, { path: '/dev/ttyUSB1', baudRate: 115200, boardDevice: '/dev/ttySTM2' });
   assert.equal(params.console?.path, '/dev/ttyACM0');
+  assert.equal(params.pollMs, 250, 'polls through the console less often');
   assert.equal(params.console?.quietKernel, true, 'kernel messages are kept off a console that carries the shell, unless turned off');
 });
 

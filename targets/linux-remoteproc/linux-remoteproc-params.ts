@@ -39,7 +39,7 @@ export interface LinuxRemoteprocParams {
   readonly startTimeoutMs: number;
   /** How long the board may take to answer SSH after power on, ms. */
   readonly bootTimeoutMs: number;
-  /** Period of the state / channel / kernel-log poll while the remote runs, ms. */
+  /** Period of the state / channel / kernel-log poll while the remote runs, ms (default 50; 250 on serial-only boards). */
   readonly pollMs: number;
   /** A stall probe unanswered this long (through SSH and the helper) means the remote hangs, ms. */
   readonly stallTimeoutMs: number;
@@ -197,7 +197,9 @@ export function parseLinuxRemoteprocParams(raw: unknown, path: string): LinuxRem
     flasher: record.flasher === undefined ? undefined : parseFlasherParams(record.flasher, `${path}.flasher`),
     startTimeoutMs: integerParam(record, 'startTimeoutMs', path, { min: 500, max: 600_000 }, 20_000),
     bootTimeoutMs: integerParam(record, 'bootTimeoutMs', path, { min: 1000, max: 1_800_000 }, 60_000),
-    pollMs: integerParam(record, 'pollMs', path, { min: 5, max: 10_000 }, 50),
+    // Each poll is a command through the shell: on a serial console (115200 baud: ~11 KB/s) one
+    // every 50 ms would take half the line, so serial-only boards poll less often.
+    pollMs: integerParam(record, 'pollMs', path, { min: 5, max: 10_000 }, helperLine ? 250 : 50),
     stallTimeoutMs: integerParam(record, 'stallTimeoutMs', path, { min: 100, max: 600_000 }, 3000),
     hostAnnouncedChannels: booleanParam(record, 'hostAnnouncedChannels', path, true),
   };
