@@ -477,8 +477,8 @@ export class LinuxRemoteprocHost implements Host {
     const dst = options.remoteAddr ?? announced?.remoteAddr ?? RPMSG_ADDR_ANY;
     const src = options.localAddr ?? RPMSG_ADDR_ANY;
     if (options.announce) return this.openAnnounced(helper, options.name, options.localAddr);
-    // An rpmsg-tty channel is the kernel's rpmsg_tty device: /dev/ttyRPMSG<n>, numbered in the
-    // order the channels came (the driver takes the lowest free number), used in raw mode.
+    // An rpmsg-tty channel is the kernel's rpmsg_tty device: the /dev/ttyRPMSG<n> listed under
+    // the channel's device in sysfs, used in raw mode.
     const tty = announced && announced.name === 'rpmsg-tty' && options.localAddr === undefined ? await this.ttyOf(announced) : undefined;
     if (tty) return this.openTtyEndpoint(helper, options.name, src, dst, tty);
     let endpoint: LinuxHostEndpoint | undefined;
