@@ -15,7 +15,7 @@ import { sha256Hex } from '../firmware-image.js';
 import type { ShellProtocol } from '../protocols.js';
 import { shellQuote } from '../ssh/ssh-shell.js';
 import type { Channel, FaultKind, FirmwareImage, Host, HostEndpoint, Message, NameServiceEvent, OpenEndpointOptions, RemoteState } from '../target.js';
-import { HELPER_OP, RpmsgHelperClient, endpointInfo, type HelperLink } from './rpmsg-helper-client.js';
+import { HELPER_OP, HelperRequestError, RpmsgHelperClient, endpointInfo, type HelperLink } from './rpmsg-helper-client.js';
 import { PROBE_PAYLOAD_BYTES, chooseProbeTarget } from '../openamp-host/probe.js';
 
 /**
@@ -511,7 +511,14 @@ export class LinuxRemoteprocHost implements Host {
       throw new ProtocolError(`${target}: announcing "${name}" needs a local address: the kernel announces only devices with a fixed source address`);
     }
     const info = endpointInfo(name, localAddr, RPMSG_ADDR_ANY);
-    await this.helperIoctl(helper, HELPER_OP.CREATE_DEV, info, `RPMSG_CREATE_DEV_IOCTL "${name}" ${hex(localAddr)}`);
+    try {
+      await this.helperIoctl(helper, HELPER_OP.CREATE_DEV, info, `RPMSG_CREATE_DEV_IOCTL "${name}" ${hex(localAddr)}`);
+    } catch (error) {
+      if (error instanceof HelperRequestError && /\(errno 25\)/.test(error.message)) {
+        throw new HelperRequestError(`${error.message}: this kernel has no RPMSG_CREATE_DEV_IOCTL (Linux older than 5.18): set params.hostAnnouncedChannels: false for this board`, { cause: error });
+      }
+      throw error;
+    }
     const release = () => this.helperIoctl(helper, HELPER_OP.RELEASE_DEV, info, `RPMSG_RELEASE_DEV_IOCTL "${name}" ${hex(localAddr)}`);
     let opened: HostEndpoint | undefined;
     try {

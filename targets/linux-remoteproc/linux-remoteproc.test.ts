@@ -331,6 +331,13 @@ test('a host-announced rpmsg-tty (RPMSG_CREATE_DEV_IOCTL): the remote binds it (
     await assert.rejects(endpoint.send(Buffer.from('after close'), { dest: bound.src }), (error: unknown) => error instanceof ProtocolError && isNamed(error));
     // Without a fixed local address the kernel announces nothing: refused before any ioctl.
     await assert.rejects(host.openEndpoint({ name: 'rpmsg-tty', announce: true }), (error: unknown) => error instanceof ProtocolError && /needs a local address/.test(error.message));
+    // A kernel without the ioctl (older than 5.18): the error says which setting fits the board.
+    double.kernel.faults.noDeviceIoctls = true;
+    try {
+      await assert.rejects(host.openEndpoint({ name: 'rpmsg-tty', localAddr: 258, announce: true }), (error: unknown) => error instanceof ProtocolError && isNamed(error) && /no RPMSG_CREATE_DEV_IOCTL .*hostAnnouncedChannels: false/.test(error.message));
+    } finally {
+      double.kernel.faults.noDeviceIoctls = false;
+    }
     await first.close();
     await host.stop();
   });
