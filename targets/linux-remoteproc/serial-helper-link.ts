@@ -10,9 +10,13 @@
  * `stopHelper` (a kill through the board's shell), and whatever an earlier helper left on the
  * line before the new one's ready frame is skipped (the ready frame is recognised by its bytes).
  */
-import { SerialPort } from 'serialport';
+import type * as serialportModule from 'serialport';
 import { InfrastructureError } from '../../base/errors.js';
+import { lazyRequire } from '../../base/lazy-require.js';
 import type { HelperLink } from './rpmsg-helper-client.js';
+
+type SerialPort = serialportModule.SerialPort;
+const serialport = lazyRequire<typeof serialportModule>('serialport');
 
 /** op OK, 0, length (any), handle 0, then "pid=": the first frame of every helper. */
 function readyFrameAt(buffer: Buffer): number {
@@ -40,7 +44,7 @@ export class SerialHelperLink implements HelperLink {
 
   /** Opens the farm's end of the line (before the helper starts, so its ready frame is not missed). */
   static async open(target: string, path: string, baudRate: number, stopHelper: () => Promise<void>): Promise<SerialHelperLink> {
-    const port = new SerialPort({ path, baudRate, autoOpen: false });
+    const port = new (serialport().SerialPort)({ path, baudRate, autoOpen: false });
     await new Promise<void>((resolve, reject) =>
       port.open((error) => (error ? reject(new InfrastructureError(`${target}: cannot open the rpmsg helper's serial line ${path}: ${error.message}`, { cause: error })) : resolve())),
     );
