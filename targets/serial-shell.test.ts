@@ -44,6 +44,8 @@ test('login on the console, then framed commands: stdout, stderr and exit code a
     const data = randomBytes(5000);
     await shell.put(data, '/var/tmp/farm-serial-put.bin', { mode: 0o600 });
     assert.equal((await shell.runCheck('sha256sum /var/tmp/farm-serial-put.bin')).split(' ')[0], createHash('sha256').update(data).digest('hex'));
+    assert.equal(await shell.runCheck('stat -c %a /var/tmp/farm-serial-put.bin; ls /var/tmp | grep -c farm-upload || true'), '600\n0\n', 'mode set, no staging files left');
+    await assert.rejects(shell.put(new Uint8Array(32 * 1024 * 1024 + 1), '/var/tmp/too-big'), (error: unknown) => error instanceof InfrastructureError && /^mp157: \/var\/tmp\/too-big: 33554433 bytes is more than/.test(error.message));
     await assert.rejects(shell.run('sleep 5', { timeoutMs: 300 }), (error: unknown) => error instanceof TimeoutError && /^mp157: command `sleep 5` did not finish within 300 ms on the serial console$/.test(error.message));
     // The console keeps everything for the report, login included (never the password: no echo).
     const captured = console.takeCapture();
@@ -83,5 +85,28 @@ test('a silent console: InfrastructureError naming the target within the login t
   } finally {
     await console.close();
     await silent.stop();
+  }
+});
+
+test('a shell an earlier farm left logged in (killed before it logged out: no prompt, no echo) is found again by the next login', async () => {
+  const first = await login(PASSWORD);
+  assert.equal(await first.shell.runCheck('echo first'), 'first\n');
+  await first.console.close(); // the farm is gone; the board's shell stays logged in, prompts empty
+  const started = Date.now();
+  const { console, shell } = await login(PASSWORD);
+  try {
+    assert.equal(await shell.runCheck('echo again'), 'again\n');
+    assert.ok(Date.now() - started < 15_000, `found within ${Date.now() - started} ms`);
+    await shell.close();
+  } finally {
+    await console.close();
+  }
+  // Logged out properly: the next login goes through the login prompt again.
+  const next = await login(PASSWORD);
+  try {
+    assert.match(next.console.takeCapture(), /login: /);
+    await next.shell.close();
+  } finally {
+    await next.console.close();
   }
 });

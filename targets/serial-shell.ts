@@ -6,7 +6,7 @@
  * the board and is printed after the exit code. The console's capture stays the console's: it
  * holds everything, logins and commands included, for the test report.
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { InfrastructureError, TimeoutError } from '../base/errors.js';
 import type { CommandResult, ConsoleProtocol, ShellProtocol } from './protocols.js';
 import { shellQuote } from './ssh/ssh-shell.js';
@@ -24,8 +24,15 @@ export interface SerialShellOptions {
 }
 
 const RS = '\x1e';
+/**
+ * How long a login waits for a prompt after each empty line before it asks whether a prompt-less
+ * shell is there (a line that a login prompt would take for a user name: a failed login).
+ */
+const PROMPT_WAITS_MS = [2000, 3000];
 /** Base64 characters per line when writing a file through the console (lines stay well below a tty's 4096). */
 const PUT_CHUNK = 2048;
+/** The largest file `put` sends through a console (at 115200 baud 32 MiB of base64 is over an hour). */
+const MAX_PUT_BYTES = 32 * 1024 * 1024;
 
 export class SerialShell implements ShellProtocol {
   private queue: Promise<unknown> = Promise.resolve();
@@ -42,9 +49,34 @@ export class SerialShell implements ShellProtocol {
     const deadline = Date.now() + loginTimeoutMs;
     const left = () => Math.max(1, deadline - Date.now());
     const what = `${target}: serial console login as ${user}`;
+    // No echo, no \n -> \r\n, no prompts: from then on the console carries exactly what commands print.
+    const token = randomBytes(6).toString('hex');
+    const setup = `stty -echo -onlcr 2>/dev/null; PS1=''; PS2=''; export PS1 PS2; printf '\\036READY%s\\036\\n' ${token}\n`;
+    const ready = `${RS}READY${token}${RS}\n`;
     try {
-      await console.write('\n');
-      const first = await console.expect(/login: $|[#$] $/, { timeoutMs: left() });
+      let first: { match: string } | undefined;
+      // An empty line makes a getty or a shell print its prompt again; a slow board gets a second one.
+      for (const waitMs of PROMPT_WAITS_MS) {
+        await console.write('\n');
+        try {
+          first = await console.expect(/login: $|[#$] $/, { timeoutMs: Math.min(left(), waitMs) });
+          break;
+        } catch (error) {
+          if (!(error instanceof TimeoutError) || left() <= 1) throw error;
+        }
+      }
+      if (!first) {
+        // No prompt: a shell an earlier farm left logged in (prompts empty, echo off: it was
+        // SIGKILLed before it logged out) answers the setup line; a login prompt that took the
+        // line for a user name asks for a password, which an empty line refuses.
+        await console.write(setup);
+        const answer = await console.expect(new RegExp(`${ready}|login: $|Password: $`), { timeoutMs: left() });
+        if (answer.match === ready) return new SerialShell(console, options);
+        if (answer.match === 'Password: ') {
+          await console.write('\n');
+          first = await console.expect(/login: $/, { timeoutMs: left() });
+        } else first = answer;
+      }
       if (first.match.endsWith('login: ')) {
         await console.write(`${user}\n`);
         const asked = await console.expect(/Password: $|[#$] $|Login incorrect/, { timeoutMs: left() });
@@ -55,10 +87,8 @@ export class SerialShell implements ShellProtocol {
           if (result.match === 'Login incorrect') throw new ConsoleLoginError(`${what} failed: Login incorrect`);
         } else if (asked.match === 'Login incorrect') throw new ConsoleLoginError(`${what} failed: Login incorrect`);
       }
-      // No echo, no \n -> \r\n, no prompts: from here on the console carries exactly what commands print.
-      const token = randomBytes(6).toString('hex');
-      await console.write(`stty -echo -onlcr 2>/dev/null; PS1=''; PS2=''; export PS1 PS2; printf '\\036READY%s\\036\\n' ${token}\n`);
-      await console.expect(new RegExp(`${RS}READY${token}${RS}\\n`), { timeoutMs: left() });
+      await console.write(setup);
+      await console.expect(new RegExp(ready), { timeoutMs: left() });
     } catch (error) {
       if (error instanceof TimeoutError) throw new InfrastructureError(`${what}: no prompt within ${loginTimeoutMs} ms (${error.message})`, { cause: error });
       throw error;
@@ -103,20 +133,33 @@ export class SerialShell implements ShellProtocol {
     return result.stdout;
   }
 
-  /** base64 through the console in lines of PUT_CHUNK characters, decoded on the board, then renamed into place. */
+  /**
+   * base64 through the console in lines of PUT_CHUNK characters, decoded on the board, checked
+   * against the SHA-256 of what was sent (a line that lost or changed a byte fails the upload
+   * instead of leaving a corrupt file), then renamed into place. At most MAX_PUT_BYTES.
+   */
   async put(data: Uint8Array, remotePath: string, options: { mode?: number; timeoutMs?: number } = {}): Promise<void> {
+    if (data.length > MAX_PUT_BYTES) {
+      throw new InfrastructureError(`${this.options.target}: ${remotePath}: ${data.length} bytes is more than the ${MAX_PUT_BYTES} a serial console upload takes`);
+    }
     const encoded = Buffer.from(data).toString('base64');
+    const sha256 = createHash('sha256').update(data).digest('hex');
     const staging = `${remotePath}.farm-upload-${randomBytes(4).toString('hex')}`;
     const timeoutMs = options.timeoutMs ?? this.options.commandTimeoutMs;
-    await this.runCheck(`: > ${shellQuote(`${staging}.b64`)}`, { timeoutMs });
-    for (let at = 0; at < encoded.length; at += PUT_CHUNK) {
-      await this.runCheck(`printf '%s' '${encoded.slice(at, at + PUT_CHUNK)}' >> ${shellQuote(`${staging}.b64`)}`, { timeoutMs });
+    try {
+      await this.runCheck(`: > ${shellQuote(`${staging}.b64`)}`, { timeoutMs });
+      for (let at = 0; at < encoded.length; at += PUT_CHUNK) {
+        await this.runCheck(`printf '%s' '${encoded.slice(at, at + PUT_CHUNK)}' >> ${shellQuote(`${staging}.b64`)}`, { timeoutMs });
+      }
+      const mode = (options.mode ?? 0o644).toString(8);
+      const got = await this.runCheck(`base64 -d ${shellQuote(`${staging}.b64`)} > ${shellQuote(staging)} && sha256sum ${shellQuote(staging)}`, { timeoutMs });
+      if (!got.startsWith(sha256)) {
+        throw new InfrastructureError(`${this.options.target}: upload of ${remotePath} through the serial console arrived damaged (sha256 ${got.slice(0, 64) || '(none)'}, sent ${sha256})`);
+      }
+      await this.runCheck(`chmod ${mode} ${shellQuote(staging)} && mv -f ${shellQuote(staging)} ${shellQuote(remotePath)}`, { timeoutMs });
+    } finally {
+      if (!this.broken) await this.run(`rm -f ${shellQuote(`${staging}.b64`)} ${shellQuote(staging)}`, { timeoutMs }).catch(() => {});
     }
-    const mode = (options.mode ?? 0o644).toString(8);
-    await this.runCheck(
-      `base64 -d ${shellQuote(`${staging}.b64`)} > ${shellQuote(staging)} && rm -f ${shellQuote(`${staging}.b64`)} && chmod ${mode} ${shellQuote(staging)} && mv -f ${shellQuote(staging)} ${shellQuote(remotePath)}`,
-      { timeoutMs },
-    );
   }
 
   /**

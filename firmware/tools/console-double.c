@@ -12,6 +12,12 @@
  * ECHO), as the board double's /dev/ttyRPMSGn: a message the remote sends before the farm has
  * opened the tty and made it raw (the "bound" on a tty the host just created) is kept for the
  * reader, not echoed back to the remote by a cooked line discipline.
+ *
+ *   console-double --pair
+ *
+ * --pair: a null-modem cable between two pseudo-terminals: prints both slaves' paths (one per
+ * line) and copies what is written to either to the other, until SIGTERM. The board double's
+ * second UART: the farm opens one end with serialport, the board's helper the other.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -46,8 +52,50 @@ static int is_raw(int master)
 	return tcgetattr(master, &t) == 0 && !(t.c_lflag & (ICANON | ECHO));
 }
 
+static int open_master(void)
+{
+	int master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (master < 0 || grantpt(master) < 0 || unlockpt(master) < 0) {
+		perror("console-double: posix_openpt");
+		exit(1);
+	}
+	return master;
+}
+
+/* Copies between two masters. A master whose slave nobody holds open reports POLLHUP: its
+ * direction waits (what the other side wrote stays in that side's queue), without spinning. */
+static int pair(void)
+{
+	int masters[2] = { open_master(), open_master() };
+	printf("%s\n", ptsname(masters[0]));
+	printf("%s\n", ptsname(masters[1]));
+	fflush(stdout);
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
+	char buf[4096];
+	for (;;) {
+		struct pollfd fds[2] = { { masters[0], POLLIN, 0 }, { masters[1], POLLIN, 0 } };
+		if (poll(fds, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			return 1;
+		}
+		int idle = 1;
+		for (int i = 0; i < 2; i++) {
+			if ((fds[i].revents & POLLIN) && !(fds[1 - i].revents & POLLHUP)) {
+				ssize_t n = read(masters[i], buf, sizeof(buf));
+				if (n > 0 && write_all(masters[1 - i], buf, n) == 0)
+					idle = 0;
+			}
+		}
+		if (idle)
+			usleep(10000);
+	}
+}
+
 int main(int argc, char **argv)
 {
+	if (argc == 2 && strcmp(argv[1], "--pair") == 0)
+		return pair();
 	int hold_until_raw = 0;
 	if (argc >= 2 && strcmp(argv[1], "--hold-until-raw") == 0) {
 		hold_until_raw = 1;

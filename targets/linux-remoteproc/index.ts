@@ -6,7 +6,7 @@ import { findExecutable } from '../../base/process/managed-process.js';
 import { toolPrerequisite as tool } from '../tool-prerequisite.js';
 import type { TargetKindDefinition } from '../kind.js';
 import { knownHostKeys, knownHostsName } from '../ssh/host-key.js';
-import { resolveSshPaths } from '../ssh/ssh-params.js';
+import { resolveSshPaths, type SshParams } from '../ssh/ssh-params.js';
 import { SUITE_NAMES, type Prerequisite } from '../target.js';
 import { parseLinuxRemoteprocParams, type LinuxRemoteprocParams } from './linux-remoteproc-params.js';
 import { LinuxRemoteprocTarget } from './linux-remoteproc-target.js';
@@ -26,29 +26,38 @@ function reachable(host: string, port: number, timeoutMs: number): Promise<strin
   });
 }
 
+async function sshPrerequisites(ssh: SshParams): Promise<Prerequisite[]> {
+  const checks: Prerequisite[] = [];
+  const problem = await reachable(ssh.host, ssh.port, 3000);
+  checks.push({ name: `SSH port ${ssh.host}:${ssh.port} reachable`, ok: problem === undefined, detail: problem ?? 'accepts connections', hint: 'power the board and check its network' });
+  if (ssh.hostKey !== undefined) checks.push({ name: 'board host key known', ok: true, detail: 'pinned in farm.yaml (ssh.hostKey)' });
+  else {
+    let detail: string;
+    let ok = false;
+    try {
+      ok = knownHostKeys(ssh.knownHosts as string, ssh.host, ssh.port).keys.length > 0;
+      detail = ok ? `listed in ${ssh.knownHosts}` : `${ssh.knownHosts} has no key for ${knownHostsName(ssh.host, ssh.port)}`;
+    } catch (error) {
+      detail = (error as Error).message;
+    }
+    checks.push({ name: 'board host key known', ok, detail, hint: `check the key on the board's console, then: ssh-keyscan -p ${ssh.port} ${ssh.host} >> ${ssh.knownHosts}` });
+  }
+  return checks;
+}
+
 export const linuxRemoteprocKind: TargetKindDefinition<LinuxRemoteprocParams> = {
   kind: 'linux-remoteproc',
-  description: 'A board running Linux on its application cores (remoteproc + rpmsg_char over SSH), presets stm32mp157c-dk2, zynqmp-petalinux',
+  description: 'A board running Linux on its application cores (remoteproc + rpmsg_char over SSH, or serial-only), presets stm32mp157c-dk2, zynqmp-petalinux',
   suites: SUITE_NAMES,
   parseParams: parseLinuxRemoteprocParams,
   machine: { elfMachine: EM_ARM, elfClass: 32 },
   async prerequisites(params, context): Promise<Prerequisite[]> {
-    const ssh = resolveSshPaths(params.ssh, context.configDir);
     const compiler = TOOL_COMPILERS[params.helperAbi];
     const checks: Prerequisite[] = [tool(`${compiler.binary} (rpmsg helper for ${params.helperAbi})`, compiler.binary, compiler.debianPackage), tool('make', 'make', 'make')];
-    const problem = await reachable(ssh.host, ssh.port, 3000);
-    checks.push({ name: `SSH port ${ssh.host}:${ssh.port} reachable`, ok: problem === undefined, detail: problem ?? 'accepts connections', hint: 'power the board and check its network' });
-    if (ssh.hostKey !== undefined) checks.push({ name: 'board host key known', ok: true, detail: 'pinned in farm.yaml (ssh.hostKey)' });
-    else {
-      let detail: string;
-      let ok = false;
-      try {
-        ok = knownHostKeys(ssh.knownHosts as string, ssh.host, ssh.port).keys.length > 0;
-        detail = ok ? `listed in ${ssh.knownHosts}` : `${ssh.knownHosts} has no key for ${knownHostsName(ssh.host, ssh.port)}`;
-      } catch (error) {
-        detail = (error as Error).message;
-      }
-      checks.push({ name: 'board host key known', ok, detail, hint: `check the key on the board's console, then: ssh-keyscan -p ${ssh.port} ${ssh.host} >> ${ssh.knownHosts}` });
+    if (params.ssh) checks.push(...(await sshPrerequisites(resolveSshPaths(params.ssh, context.configDir))));
+    if (params.helperLine) {
+      const found = existsSync(params.helperLine.path);
+      checks.push({ name: `rpmsg helper's serial line ${params.helperLine.path}`, ok: found, detail: found ? `present (the board's ${params.helperLine.boardDevice})` : 'no such device', hint: 'plug in the USB-serial adapter wired to the board\'s second UART, or fix helperLine.path' });
     }
     if (params.console) {
       const found = existsSync(params.console.path);

@@ -7,7 +7,6 @@
  */
 import { basename } from 'node:path';
 import { readFile } from 'node:fs/promises';
-import type { ClientChannel } from 'ssh2';
 import { FirmwareError, InfrastructureError, ProtocolError, RemoteCrashedError, TimeoutError, hex } from '../../base/errors.js';
 import { controlMessage } from '../../openamp/remote/control-words.js';
 import { RPMSG_ADDR_ANY } from '../../openamp/rpmsg/api.js';
@@ -16,17 +15,19 @@ import { sha256Hex } from '../firmware-image.js';
 import type { ShellProtocol } from '../protocols.js';
 import { shellQuote } from '../ssh/ssh-shell.js';
 import type { Channel, FaultKind, FirmwareImage, Host, HostEndpoint, Message, NameServiceEvent, OpenEndpointOptions, RemoteState } from '../target.js';
-import { HELPER_OP, RpmsgHelperClient, endpointInfo } from './rpmsg-helper-client.js';
+import { HELPER_OP, HelperRequestError, RpmsgHelperClient, endpointInfo, type HelperLink } from './rpmsg-helper-client.js';
 import { PROBE_PAYLOAD_BYTES, chooseProbeTarget } from '../openamp-host/probe.js';
 
-/** A shell that can also run a long-lived command with its own stdin/stdout (SSH). */
-export interface StreamingShell extends ShellProtocol {
-  openStream(command: string): Promise<ClientChannel>;
-}
+/**
+ * Runs the helper (already on the board at `remotePath`) on `rpmsgCtrl` with its stdin and
+ * stdout on a link to the farm: an SSH channel, or a serial line of its own.
+ */
+export type HelperLauncher = (remotePath: string, rpmsgCtrl: string) => Promise<HelperLink>;
 
 export interface LinuxRemoteprocHostOptions {
   readonly target: string;
-  readonly shell: StreamingShell;
+  readonly shell: ShellProtocol;
+  readonly launchHelper: HelperLauncher;
   /** The remoteproc instance's `name` (m4). */
   readonly rprocName: string;
   readonly firmwareDir: string;
@@ -239,8 +240,15 @@ export class LinuxRemoteprocHost implements Host {
       await shell.runCheck(`mkdir -p ${shellQuote(helperDir)}`);
       await shell.put(bytes, remote, { mode: 0o755, timeoutMs: 60_000 });
     }
-    const channel = await shell.openStream(`exec ${shellQuote(remote)} ${shellQuote(rpmsgCtrl)}`);
-    this.helper = await RpmsgHelperClient.start(channel, target, 10_000);
+    const link = await this.options.launchHelper(remote, rpmsgCtrl);
+    try {
+      this.helper = await RpmsgHelperClient.start(link, target, 10_000);
+    } catch (error) {
+      link.close();
+      const more = (await link.diagnose?.().catch(() => ''))?.trim();
+      if (!more || !(error instanceof InfrastructureError)) throw error;
+      throw new InfrastructureError(`${error.message} (on the ${link.name}; its stderr: ${more.slice(-1000)})`, { cause: error });
+    }
     return this.helper;
   }
 
@@ -469,8 +477,8 @@ export class LinuxRemoteprocHost implements Host {
     const dst = options.remoteAddr ?? announced?.remoteAddr ?? RPMSG_ADDR_ANY;
     const src = options.localAddr ?? RPMSG_ADDR_ANY;
     if (options.announce) return this.openAnnounced(helper, options.name, options.localAddr);
-    // An rpmsg-tty channel is the kernel's rpmsg_tty device: /dev/ttyRPMSG<n>, numbered in the
-    // order the channels came (the driver takes the lowest free number), used in raw mode.
+    // An rpmsg-tty channel is the kernel's rpmsg_tty device: the /dev/ttyRPMSG<n> listed under
+    // the channel's device in sysfs, used in raw mode.
     const tty = announced && announced.name === 'rpmsg-tty' && options.localAddr === undefined ? await this.ttyOf(announced) : undefined;
     if (tty) return this.openTtyEndpoint(helper, options.name, src, dst, tty);
     let endpoint: LinuxHostEndpoint | undefined;
@@ -503,7 +511,14 @@ export class LinuxRemoteprocHost implements Host {
       throw new ProtocolError(`${target}: announcing "${name}" needs a local address: the kernel announces only devices with a fixed source address`);
     }
     const info = endpointInfo(name, localAddr, RPMSG_ADDR_ANY);
-    await this.helperIoctl(helper, HELPER_OP.CREATE_DEV, info, `RPMSG_CREATE_DEV_IOCTL "${name}" ${hex(localAddr)}`);
+    try {
+      await this.helperIoctl(helper, HELPER_OP.CREATE_DEV, info, `RPMSG_CREATE_DEV_IOCTL "${name}" ${hex(localAddr)}`);
+    } catch (error) {
+      if (error instanceof HelperRequestError && /\(errno 25\)/.test(error.message)) {
+        throw new HelperRequestError(`${error.message}: this kernel has no RPMSG_CREATE_DEV_IOCTL (Linux older than 5.18): set params.hostAnnouncedChannels: false for this board`, { cause: error });
+      }
+      throw error;
+    }
     const release = () => this.helperIoctl(helper, HELPER_OP.RELEASE_DEV, info, `RPMSG_RELEASE_DEV_IOCTL "${name}" ${hex(localAddr)}`);
     let opened: HostEndpoint | undefined;
     try {

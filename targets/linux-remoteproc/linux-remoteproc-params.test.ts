@@ -13,7 +13,7 @@ test('the stm32mp157c-dk2 preset fills in the M4 instance, the armhf helper and 
   assert.equal(params.firmwareDir, '/lib/firmware');
   assert.equal(params.rpmsgCtrl, '/dev/rpmsg_ctrl0');
   assert.equal(params.helperDir, '/var/tmp/farm');
-  assert.equal(params.ssh.privateKey, 'keys/dk2', 'relative key paths are resolved against farm.yaml at create');
+  assert.equal(params.ssh?.privateKey, 'keys/dk2', 'relative key paths are resolved against farm.yaml at create');
   const custom = parseLinuxRemoteprocParams({ preset: 'stm32mp157c-dk2', remoteproc: 'cm4', helperAbi: 'aarch64', ssh }, 'p');
   assert.equal(custom.remoteproc, 'cm4');
   assert.equal(custom.helperAbi, 'aarch64');
@@ -31,10 +31,23 @@ test('the zynqmp-petalinux preset: RPU core 0 as "r5_0", the aarch64 helper, the
   assert.equal(parseLinuxRemoteprocParams({ preset: 'zynqmp-petalinux', ssh, hostAnnouncedChannels: false }, 'p').hostAnnouncedChannels, false);
 });
 
+test('a serial-only board: console and helperLine instead of ssh', () => {
+  const params = parseLinuxRemoteprocParams({ preset: 'stm32mp157c-dk2', console: { path: '/dev/ttyACM0', passwordEnv: 'DK2_PW' }, helperLine: { path: '/dev/ttyUSB1', boardDevice: '/dev/ttySTM2' } }, 'p');
+  assert.equal(params.ssh, undefined);
+  assert.deepEqual(params.helperLine, { path: '/dev/ttyUSB1', baudRate: 115200, boardDevice: '/dev/ttySTM2' });
+  assert.equal(params.console?.path, '/dev/ttyACM0');
+  assert.equal(params.pollMs, 250, 'polls through the console less often');
+  assert.equal(params.console?.quietKernel, true, 'kernel messages are kept off a console that carries the shell, unless turned off');
+});
+
 test('mistakes are ConfigErrors naming the field', () => {
   const cases: [unknown, string, RegExp][] = [
     [{ preset: 'stm32mp135', ssh }, 'p.preset', /unknown preset "stm32mp135" \(known: stm32mp157c-dk2, zynqmp-petalinux\)/],
     [{ preset: 'stm32mp157c-dk2', ssh, hostAnnouncedChannels: 'no' }, 'p.hostAnnouncedChannels', /true or false/],
+    [{ preset: 'stm32mp157c-dk2', console: { path: '/dev/ttyACM0' } }, 'p.ssh', /unless the board is serial-only: then console .* and helperLine/],
+    [{ preset: 'stm32mp157c-dk2', helperLine: { path: '/dev/ttyUSB1', boardDevice: '/dev/ttySTM2' } }, 'p.ssh', /unless the board is serial-only/],
+    [{ preset: 'stm32mp157c-dk2', ssh, console: { path: '/dev/ttyACM0' }, helperLine: { path: '/dev/ttyUSB1', boardDevice: '/dev/ttySTM2' } }, 'p.helperLine', /for serial-only boards/],
+    [{ preset: 'stm32mp157c-dk2', console: { path: '/dev/ttyACM0' }, helperLine: { path: '/dev/ttyUSB1', boardDevice: 'ttySTM2' } }, 'p.helperLine.boardDevice', /board's device/],
     [{ ssh }, 'p.remoteproc', /remoteproc instance's name/],
     [{ preset: 'stm32mp157c-dk2' }, 'p.ssh', /is required/],
     [{ preset: 'stm32mp157c-dk2', ssh, helperAbi: 'mips' }, 'p.helperAbi', /one of host, armhf, aarch64/],

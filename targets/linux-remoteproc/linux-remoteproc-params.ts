@@ -12,7 +12,10 @@ import { expandEnvReferences, parseSshParams, type SshParams } from '../ssh/ssh-
  */
 export interface LinuxRemoteprocParams {
   readonly preset: string | undefined;
-  readonly ssh: SshParams;
+  /** The board's network shell; absent on serial-only boards (console + helperLine). */
+  readonly ssh: SshParams | undefined;
+  /** Serial-only boards: the second line the rpmsg helper talks on (the console carries the shell). */
+  readonly helperLine: HelperLineParams | undefined;
   /**
    * Whose reference firmware (firmware/build/<machine>/) runs when farm.yaml names no image for
    * a suite: the core the board's double emulates (its memory map is QEMU's, not the board's).
@@ -36,7 +39,7 @@ export interface LinuxRemoteprocParams {
   readonly startTimeoutMs: number;
   /** How long the board may take to answer SSH after power on, ms. */
   readonly bootTimeoutMs: number;
-  /** Period of the state / channel / kernel-log poll while the remote runs, ms. */
+  /** Period of the state / channel / kernel-log poll while the remote runs, ms (default 50; 250 on serial-only boards). */
   readonly pollMs: number;
   /** A stall probe unanswered this long (through SSH and the helper) means the remote hangs, ms. */
   readonly stallTimeoutMs: number;
@@ -48,6 +51,24 @@ export interface LinuxRemoteprocParams {
   readonly hostAnnouncedChannels: boolean;
 }
 
+export interface HelperLineParams {
+  /** The farm's end: the USB-serial adapter wired to the board's second UART. */
+  readonly path: string;
+  readonly baudRate: number;
+  /** The board's end: its device for that UART (/dev/ttySTM2 for the DK2's UART7). */
+  readonly boardDevice: string;
+}
+
+function helperLineParam(raw: unknown, path: string): HelperLineParams | undefined {
+  const record = paramsRecord(raw, path, ['path', 'baudRate', 'boardDevice']);
+  if (!record) return undefined;
+  if (typeof record.path !== 'string' || !record.path.startsWith('/')) throw new ConfigError(`${path}.path`, `must be the farm's serial device for the line (e.g. /dev/serial/by-id/usb-FTDI_...), got ${JSON.stringify(record.path)}`);
+  if (typeof record.boardDevice !== 'string' || !/^\/dev\/[\w./-]+$/.test(record.boardDevice)) {
+    throw new ConfigError(`${path}.boardDevice`, `must be the board's device for the line (e.g. /dev/ttySTM2), got ${JSON.stringify(record.boardDevice)}`);
+  }
+  return { path: record.path, baudRate: integerParam(record, 'baudRate', path, { min: 1200, max: 4_000_000 }, 115_200), boardDevice: record.boardDevice };
+}
+
 export interface ConsoleParams {
   /** The UART device (/dev/ttyACM0 is the DK2's ST-LINK virtual COM port; /dev/serial/by-id/... is stabler). */
   readonly path: string;
@@ -56,10 +77,16 @@ export interface ConsoleParams {
   /** Environment variable holding the console password (never the password itself). */
   readonly passwordEnv?: string;
   readonly loginTimeoutMs: number;
+  /**
+   * Serial-only boards: keep the kernel's messages off the console while the farm's shell uses it
+   * (`dmesg -n 1`, the level restored at logout), since a kernel line printed in the middle of a
+   * command's output would become part of it. The farm reads the kernel log with `dmesg` anyway.
+   */
+  readonly quietKernel: boolean;
 }
 
 function consoleParam(raw: unknown, path: string): ConsoleParams | undefined {
-  const record = paramsRecord(raw, path, ['path', 'baudRate', 'user', 'passwordEnv', 'loginTimeoutMs']);
+  const record = paramsRecord(raw, path, ['path', 'baudRate', 'user', 'passwordEnv', 'loginTimeoutMs', 'quietKernel']);
   if (!record) return undefined;
   if (typeof record.path !== 'string' || !record.path.startsWith('/')) throw new ConfigError(`${path}.path`, `must be the console's device path (e.g. /dev/ttyACM0), got ${JSON.stringify(record.path)}`);
   const user = record.user ?? 'root';
@@ -74,6 +101,7 @@ function consoleParam(raw: unknown, path: string): ConsoleParams | undefined {
     user,
     ...(passwordEnv !== undefined ? { passwordEnv } : {}),
     loginTimeoutMs: integerParam(record, 'loginTimeoutMs', path, { min: 500, max: 600_000 }, 15_000),
+    quietKernel: booleanParam(record, 'quietKernel', path, true),
   };
 }
 
@@ -106,7 +134,7 @@ export const PRESETS: Readonly<Record<string, BoardPreset>> = {
   },
 };
 
-const KEYS = ['preset', 'ssh', 'console', 'remoteproc', 'firmwareDir', 'helperAbi', 'helperDir', 'rpmsgCtrl', 'identity', 'power', 'flasher', 'startTimeoutMs', 'bootTimeoutMs', 'pollMs', 'stallTimeoutMs', 'hostAnnouncedChannels'];
+const KEYS = ['preset', 'ssh', 'console', 'helperLine', 'remoteproc', 'firmwareDir', 'helperAbi', 'helperDir', 'rpmsgCtrl', 'identity', 'power', 'flasher', 'startTimeoutMs', 'bootTimeoutMs', 'pollMs', 'stallTimeoutMs', 'hostAnnouncedChannels'];
 
 function absolutePath(record: Record<string, unknown>, key: string, path: string, fallback: string): string {
   const value = record[key] ?? fallback;
@@ -135,7 +163,7 @@ function identityParam(raw: unknown, path: string): LinuxRemoteprocParams['ident
 
 export function parseLinuxRemoteprocParams(raw: unknown, path: string): LinuxRemoteprocParams {
   const record = paramsRecord(raw, path, KEYS);
-  if (!record) throw new ConfigError(path, 'is required: at least ssh (and preset or remoteproc)');
+  if (!record) throw new ConfigError(path, 'is required: at least ssh, or console and helperLine (and preset or remoteproc)');
   const presetName = record.preset;
   if (presetName !== undefined && (typeof presetName !== 'string' || !PRESETS[presetName])) {
     throw new ConfigError(`${path}.preset`, `unknown preset ${JSON.stringify(presetName)} (known: ${Object.keys(PRESETS).join(', ')})`);
@@ -147,22 +175,31 @@ export function parseLinuxRemoteprocParams(raw: unknown, path: string): LinuxRem
   }
   const helperAbi = record.helperAbi ?? preset?.helperAbi ?? 'armhf';
   if (!(TOOL_ABIS as readonly unknown[]).includes(helperAbi)) throw new ConfigError(`${path}.helperAbi`, `must be one of ${TOOL_ABIS.join(', ')}, got ${JSON.stringify(helperAbi)}`);
+  const console = consoleParam(expandEnvReferences(record.console, `${path}.console`), `${path}.console`);
+  const helperLine = helperLineParam(expandEnvReferences(record.helperLine, `${path}.helperLine`), `${path}.helperLine`);
+  if (record.ssh === undefined && (!console || !helperLine)) {
+    throw new ConfigError(`${path}.ssh`, 'is required unless the board is serial-only: then console (the shell) and helperLine (the rpmsg helper\'s own UART) are');
+  }
+  if (record.ssh !== undefined && helperLine) throw new ConfigError(`${path}.helperLine`, 'is for serial-only boards: with ssh the helper talks over its SSH channel');
   return {
     preset: presetName as string | undefined,
     referenceMachine: preset?.referenceMachine ?? 'cortex-m4',
-    ssh: parseSshParams(expandEnvReferences(record.ssh, `${path}.ssh`), `${path}.ssh`),
+    ssh: record.ssh === undefined ? undefined : parseSshParams(expandEnvReferences(record.ssh, `${path}.ssh`), `${path}.ssh`),
+    helperLine,
     remoteproc,
     firmwareDir: absolutePath(record, 'firmwareDir', path, preset?.firmwareDir ?? '/lib/firmware'),
     helperAbi: helperAbi as ToolAbi,
     helperDir: absolutePath(record, 'helperDir', path, '/var/tmp/farm'),
     rpmsgCtrl: absolutePath(record, 'rpmsgCtrl', path, preset?.rpmsgCtrl ?? '/dev/rpmsg_ctrl0'),
     identity: identityParam(record.identity, `${path}.identity`),
-    console: consoleParam(expandEnvReferences(record.console, `${path}.console`), `${path}.console`),
+    console,
     power: record.power === undefined ? undefined : parsePowerParams(record.power, `${path}.power`),
     flasher: record.flasher === undefined ? undefined : parseFlasherParams(record.flasher, `${path}.flasher`),
     startTimeoutMs: integerParam(record, 'startTimeoutMs', path, { min: 500, max: 600_000 }, 20_000),
     bootTimeoutMs: integerParam(record, 'bootTimeoutMs', path, { min: 1000, max: 1_800_000 }, 60_000),
-    pollMs: integerParam(record, 'pollMs', path, { min: 5, max: 10_000 }, 50),
+    // Each poll is a command through the shell: on a serial console (115200 baud: ~11 KB/s) one
+    // every 50 ms would take half the line, so serial-only boards poll less often.
+    pollMs: integerParam(record, 'pollMs', path, { min: 5, max: 10_000 }, helperLine ? 250 : 50),
     stallTimeoutMs: integerParam(record, 'stallTimeoutMs', path, { min: 100, max: 600_000 }, 3000),
     hostAnnouncedChannels: booleanParam(record, 'hostAnnouncedChannels', path, true),
   };

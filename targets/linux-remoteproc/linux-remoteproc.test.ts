@@ -5,8 +5,9 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as net from 'node:net';
+import { spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { InfrastructureError, ProtocolError, RemoteCrashedError, TimeoutError } from '../../base/errors.js';
@@ -14,6 +15,7 @@ import { echoRound, range } from '../../suites/support/echo.js';
 import { recordingTool } from '../../base/process/recording-tool.test-helper.js';
 import { HostKeyMismatchError, SshAuthenticationError } from '../ssh/ssh-shell.js';
 import { keygen, mountNamespaceOf } from '../ssh/testing/sshd-for-tests.js';
+import { ConsoleLoginError } from '../serial-shell.js';
 import type { TargetLog } from '../target.js';
 import { BoardDouble, DOUBLE_MACHINE_ID } from './testing/board-double.js';
 import { linuxRemoteprocKind } from './index.js';
@@ -29,7 +31,11 @@ const log: TargetLog = { info: (line) => logLines.push(line), console: () => {} 
 
 before(async () => {
   scratch = mkdtempSync(join(tmpdir(), 'farm-linux-remoteproc-test-'));
-  double = await BoardDouble.start({ consolePassword: CONSOLE_PASSWORD });
+  // The console's `dmesg -n LEVEL` (the kernel's console level) is recorded, not done: done, it
+  // would set the console level of the machine the double runs on. Other uses are the real dmesg.
+  mkdirSync(join(scratch, 'console-bin'));
+  writeFileSync(join(scratch, 'console-bin', 'dmesg'), `#!/bin/sh\nif [ "$1" = -n ]; then echo "$2" >> '${join(scratch, 'console-levels')}'; exit 0; fi\nexec /usr/bin/dmesg "$@"\n`, { mode: 0o755 });
+  double = await BoardDouble.start({ consolePassword: CONSOLE_PASSWORD, helperLine: true, consoleBinDir: join(scratch, 'console-bin') });
 });
 
 after(async () => {
@@ -325,7 +331,140 @@ test('a host-announced rpmsg-tty (RPMSG_CREATE_DEV_IOCTL): the remote binds it (
     await assert.rejects(endpoint.send(Buffer.from('after close'), { dest: bound.src }), (error: unknown) => error instanceof ProtocolError && isNamed(error));
     // Without a fixed local address the kernel announces nothing: refused before any ioctl.
     await assert.rejects(host.openEndpoint({ name: 'rpmsg-tty', announce: true }), (error: unknown) => error instanceof ProtocolError && /needs a local address/.test(error.message));
+    // A kernel without the ioctl (older than 5.18): the error says which setting fits the board.
+    double.kernel.faults.noDeviceIoctls = true;
+    try {
+      await assert.rejects(host.openEndpoint({ name: 'rpmsg-tty', localAddr: 258, announce: true }), (error: unknown) => error instanceof ProtocolError && isNamed(error) && /no RPMSG_CREATE_DEV_IOCTL .*hostAnnouncedChannels: false/.test(error.message));
+    } finally {
+      double.kernel.faults.noDeviceIoctls = false;
+    }
     await first.close();
     await host.stop();
   });
+});
+
+/** Helper processes running in the double's namespace (its board), by pid. */
+function helpersOnTheBoard(): number[] {
+  const namespace = mountNamespaceOf(double.sshd.process.pid);
+  return readdirSync('/proc')
+    .filter((entry) => /^\d+$/.test(entry))
+    .map(Number)
+    .filter((pid) => {
+      try {
+        return readFileSync(`/proc/${pid}/cmdline`, 'latin1').includes('farm-rpmsg-helper-') && mountNamespaceOf(pid) === namespace;
+      } catch {
+        return false;
+      }
+    });
+}
+
+function serialTarget(passwordEnv: string, quietKernel = false): LinuxRemoteprocTarget {
+  const params = linuxRemoteprocKind.parseParams(
+    {
+      preset: 'stm32mp157c-dk2',
+      helperAbi: 'host',
+      identity: { machineId: DOUBLE_MACHINE_ID },
+      startTimeoutMs: 5000,
+      bootTimeoutMs: 20_000,
+      console: { path: double.consolePath, passwordEnv, loginTimeoutMs: 10_000, quietKernel },
+      helperLine: { path: double.helperLinePath, boardDevice: double.helperLineDevice },
+    },
+    'targets.mp157.params',
+  );
+  return linuxRemoteprocKind.create('mp157', params, { configDir: scratch, firmware: {}, workDir: scratch }) as LinuxRemoteprocTarget;
+}
+
+test('a serial-only board: login on the console, the helper on its own UART (echo), and teardown ends that helper on the board', async () => {
+  process.env.FARM_TEST_MP157_SERIAL_PW = CONSOLE_PASSWORD;
+  logLines.length = 0;
+  const t = serialTarget('FARM_TEST_MP157_SERIAL_PW', true);
+  const levels = join(scratch, 'console-levels');
+  rmSync(levels, { force: true });
+  const before = readFileSync('/proc/sys/kernel/printk', 'latin1').split(/\s+/)[0];
+  await t.setup(log);
+  try {
+    assert.ok(logLines.some((line) => /powered -> shell: login on the serial console/.test(line)));
+    assert.equal(readFileSync(levels, 'latin1'), '1\n', 'the kernel kept off the console while the farm\'s shell uses it');
+    const host = t.host as LinuxRemoteprocHost;
+    const pid = host.helperPid;
+    assert.ok(pid !== undefined && helpersOnTheBoard().includes(pid), `the helper (pid ${pid}) runs on the board`);
+    assert.equal(readFileSync(`/proc/${pid}/cmdline`, 'latin1').split('\0')[1], '/dev/rpmsg_ctrl0');
+    await host.start(await t.firmwareFor('echo'));
+    const channel = await host.waitForChannel(DEMO, { timeoutMs: 10_000 });
+    const endpoint = await host.openEndpoint({ name: DEMO });
+    await echoRound(endpoint, channel.remoteAddr, range(1, 60));
+    await endpoint.close();
+    await host.stop();
+  } finally {
+    await t.teardown();
+  }
+  assert.equal(readFileSync(levels, 'latin1'), `1\n${before}\n`, 'the console level restored at logout');
+  const deadline = Date.now() + 10_000;
+  while (helpersOnTheBoard().length > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
+  assert.deepEqual(helpersOnTheBoard(), [], 'no helper left on the board after teardown');
+});
+
+test('a serial-only board with a wrong console password: ConsoleLoginError naming the target, no waiting for a boot', async () => {
+  process.env.FARM_TEST_MP157_SERIAL_BAD_PW = 'not-the-password';
+  const t = serialTarget('FARM_TEST_MP157_SERIAL_BAD_PW');
+  await assert.rejects(t.setup(log), (error: unknown) => error instanceof ConsoleLoginError && isNamed(error) && /Login incorrect/.test(error.message));
+  await t.teardown();
+  assert.equal(t.strategy.state, 'off');
+});
+
+test('a serial-only farm SIGKILLed with its helper running: the next setup finds its console shell again and ends that helper by its pid file before starting its own', { timeout: 120_000 }, async () => {
+  process.env.FARM_TEST_MP157_SERIAL_PW = CONSOLE_PASSWORD;
+  const index = new URL('./index.js', import.meta.url).href;
+  const script = `
+    const { linuxRemoteprocKind } = await import(${JSON.stringify(index)});
+    const params = linuxRemoteprocKind.parseParams(JSON.parse(process.env.PARAMS), 'p');
+    const t = linuxRemoteprocKind.create('mp157', params, { configDir: process.env.SCRATCH, firmware: {}, workDir: process.env.SCRATCH });
+    await t.setup({ info: () => {}, console: () => {} });
+    console.log('READY ' + t.host.helperPid);
+    setInterval(() => {}, 1000);
+  `;
+  const params = {
+    preset: 'stm32mp157c-dk2',
+    helperAbi: 'host',
+    console: { path: double.consolePath, passwordEnv: 'FARM_TEST_MP157_SERIAL_PW', quietKernel: false },
+    helperLine: { path: double.helperLinePath, boardDevice: double.helperLineDevice },
+  };
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script], { env: { ...process.env, PARAMS: JSON.stringify(params), SCRATCH: scratch }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  const oldPid = await new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`the first farm did not set up within 60 s: ${output}`)), 60_000);
+    const take = (chunk: Buffer) => {
+      output += chunk.toString();
+      const ready = /READY (\d+)/.exec(output);
+      if (ready) {
+        clearTimeout(timer);
+        resolve(Number(ready[1]));
+      }
+    };
+    child.stdout.on('data', take);
+    child.stderr.on('data', take);
+    child.once('exit', () => reject(new Error(`the first farm exited: ${output}`)));
+  }).catch((error: unknown) => {
+    child.kill('SIGKILL');
+    throw error;
+  });
+  child.kill('SIGKILL');
+  await new Promise((resolve) => child.once('exit', resolve));
+  assert.ok(helpersOnTheBoard().includes(oldPid), 'the killed farm\'s helper still runs on the board (a line has no end of file)');
+  const t = serialTarget('FARM_TEST_MP157_SERIAL_PW');
+  await t.setup(log);
+  try {
+    const pid = (t.host as LinuxRemoteprocHost).helperPid;
+    assert.ok(pid !== undefined && pid !== oldPid);
+    assert.deepEqual(helpersOnTheBoard(), [pid], 'only the new helper runs on the board');
+    const host = t.host as LinuxRemoteprocHost;
+    await host.start(await t.firmwareFor('echo'));
+    const channel = await host.waitForChannel(DEMO, { timeoutMs: 10_000 });
+    const endpoint = await host.openEndpoint({ name: DEMO });
+    await echoRound(endpoint, channel.remoteAddr, range(1, 20));
+    await endpoint.close();
+    await host.stop();
+  } finally {
+    await t.teardown();
+  }
 });

@@ -1,7 +1,8 @@
 /**
- * The farm's end of firmware/tools/rpmsg-helper.c, over one SSH channel: requests (open an
- * endpoint, send, close, create/release a device) each answered in order by OK or ERROR, and
- * MESSAGE / GONE events per handle. Frames: u8 op, u8 0, u16 length LE, u32 handle LE, payload.
+ * The farm's end of firmware/tools/rpmsg-helper.c, over one byte stream (an SSH channel, or a
+ * serial line of its own on serial-only boards: HelperLink): requests (open an endpoint, send,
+ * close, create/release a device) each answered in order by OK or ERROR, and MESSAGE / GONE
+ * events per handle. Frames: u8 op, u8 0, u16 length LE, u32 handle LE, payload.
  */
 import type { ClientChannel } from 'ssh2';
 import { InfrastructureError, ProtocolError, TimeoutError } from '../../base/errors.js';
@@ -35,6 +36,37 @@ export function endpointInfo(name: string, src: number, dst: number): Buffer {
   return info;
 }
 
+/** The byte stream to a running helper (its stdin and stdout). */
+export interface HelperLink {
+  /** What the link is, for messages ("SSH channel", "serial line /dev/ttyUSB1"). */
+  readonly name: string;
+  write(data: Buffer): void;
+  /** Called once, before any data: `end` gets the reason the helper is gone (after "the rpmsg helper "). */
+  listen(events: { data(chunk: Buffer): void; stderr(chunk: Buffer): void; end(reason: string, withStderr: boolean): void }): void;
+  /** Ends the helper (EOF on its stdin, or a kill) and the link. */
+  close(): void;
+  /** What the board can tell about a helper that sent no ready frame (its stderr, when the link does not carry it). */
+  diagnose?(): Promise<string>;
+}
+
+/** The helper run by `exec` on an SSH channel: stdin EOF ends it, its exit status comes back. */
+export function sshHelperLink(channel: ClientChannel): HelperLink {
+  return {
+    name: 'SSH channel',
+    write: (data) => void channel.write(data),
+    listen(events) {
+      channel.on('data', (chunk: Buffer) => events.data(chunk));
+      channel.stderr.on('data', (chunk: Buffer) => events.stderr(chunk));
+      channel.on('exit', (code: number | null, signal?: string) => events.end(`exited (${signal ? `signal ${signal}` : `exit ${code}`})`, true));
+      channel.on('close', () => events.end("'s SSH channel closed", false));
+    },
+    close() {
+      channel.end();
+      channel.close();
+    },
+  };
+}
+
 export class RpmsgHelperClient {
   private buffer = Buffer.alloc(0);
   private readonly pending: Pending[] = [];
@@ -46,22 +78,21 @@ export class RpmsgHelperClient {
   private helperPid: number | undefined;
 
   private constructor(
-    private readonly channel: ClientChannel,
+    private readonly link: HelperLink,
     private readonly target: string,
   ) {
-    channel.on('data', (chunk: Buffer) => this.receive(chunk));
-    channel.stderr.on('data', (chunk: Buffer) => {
-      this.stderr = (this.stderr + chunk.toString()).slice(-2000);
+    link.listen({
+      data: (chunk) => this.receive(chunk),
+      stderr: (chunk) => {
+        this.stderr = (this.stderr + chunk.toString()).slice(-2000);
+      },
+      end: (reason, withStderr) => this.end(`${this.target}: the rpmsg helper ${reason}${withStderr && this.stderr.trim() ? `: ${this.stderr.trim()}` : ''}`),
     });
-    channel.on('exit', (code: number | null, signal?: string) => {
-      this.end(`${this.target}: the rpmsg helper exited (${signal ? `signal ${signal}` : `exit ${code}`})${this.stderr.trim() ? `: ${this.stderr.trim()}` : ''}`);
-    });
-    channel.on('close', () => this.end(`${this.target}: the rpmsg helper's SSH channel closed`));
   }
 
-  /** Runs `command` (the helper and its control device) on `open`'s channel and waits for its ready frame. */
-  static async start(channel: ClientChannel, target: string, timeoutMs: number): Promise<RpmsgHelperClient> {
-    const client = new RpmsgHelperClient(channel, target);
+  /** Waits for the ready frame of the helper just started at the far end of `link`. */
+  static async start(link: HelperLink | ClientChannel, target: string, timeoutMs: number): Promise<RpmsgHelperClient> {
+    const client = new RpmsgHelperClient('listen' in link ? link : sshHelperLink(link), target);
     const ready = await new Promise<Buffer>((resolve, reject) => {
       const timer = setTimeout(() => reject(new InfrastructureError(`${target}: the rpmsg helper did not start within ${timeoutMs} ms${client.stderr ? `: ${client.stderr.trim()}` : ''}`)), timeoutMs);
       client.readyWaiter = { handle: 0, what: 'start', resolve, reject, timer };
@@ -104,7 +135,7 @@ export class RpmsgHelperClient {
         this.end(`${this.target}: the rpmsg helper did not answer ${what} within ${timeoutMs} ms`, true);
       }, timeoutMs);
       this.pending.push({ handle, what, resolve, reject, timer });
-      this.channel.write(Buffer.concat([header, Buffer.from(payload)]));
+      this.link.write(Buffer.concat([header, Buffer.from(payload)]));
     });
   }
 
@@ -167,13 +198,12 @@ export class RpmsgHelperClient {
     }
     for (const events of this.handles.values()) events.onGone(reason);
     this.handles.clear();
-    this.channel.close();
+    this.link.close();
   }
 
-  /** Ends the helper (EOF on its stdin: it destroys its endpoints and exits). */
+  /** Ends the helper (EOF on its stdin, or a kill on serial lines: it destroys its endpoints and exits). */
   close(): void {
     if (this.endedReason) return;
-    this.channel.end();
     this.end(`${this.target}: the rpmsg helper was closed`);
   }
 }

@@ -1,5 +1,6 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -174,8 +175,18 @@ test('a timed-out command is killed on the board; a later session sweeps what a 
   const next = await SshShell.connect('board1', params());
   try {
     assert.equal((await next.run(pgrep('-left'))).exitCode, 0, 'the dropped session left a process');
-    assert.ok((await next.sweepStaleProcesses()) >= 1);
-    assert.equal((await next.run(pgrep('-left'))).exitCode, 1, 'swept');
+    // A process of another "board" on this machine (another mount namespace: here this test's
+    // own, outside the sshd's) with a farm session mark is not the sweep's to end.
+    const other = spawn('sleep', ['60'], { env: { ...process.env, FARM_SESSION: 'another-board-session' }, stdio: 'ignore' });
+    try {
+      assert.ok((await next.sweepStaleProcesses()) >= 1);
+      assert.equal((await next.run(pgrep('-left'))).exitCode, 1, 'swept');
+      await new Promise((resolve) => setTimeout(resolve, 300)); // a kill would have been reaped by now
+      assert.equal(other.exitCode, null, 'the other board\'s process still runs');
+      assert.equal(other.signalCode, null, 'the other board\'s process was not killed');
+    } finally {
+      other.kill('SIGKILL');
+    }
   } finally {
     await next.close();
   }

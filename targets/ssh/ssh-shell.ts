@@ -262,11 +262,17 @@ export class SshShell implements ShellProtocol {
     return out;
   }
 
-  /** SIGKILLs processes whose environ holds `mark` (except this session's, when `othersOnly`), over a channel of its own. */
+  /**
+   * SIGKILLs processes whose environ holds `mark` (except this session's, when `othersOnly`), over
+   * a channel of its own. Only processes in this shell's mount namespace: on a board that is
+   * every process of ours, while boards played by doubles on one machine (each its own mount
+   * namespace, one pid namespace) must never end each other's sessions and helpers.
+   */
   private async killMarked(mark: string, othersOnly: boolean): Promise<number> {
     const mine = othersOnly ? ` && ! grep -q -a -- 'FARM_SESSION=${this.session}' "$f"` : '';
     const script =
-      `n=0; for f in /proc/[0-9]*/environ; do p=\${f#/proc/}; p=\${p%/environ}; [ "$p" = "$$" ] && continue; ` +
+      `n=0; ns=$(readlink /proc/$$/ns/mnt); for f in /proc/[0-9]*/environ; do p=\${f#/proc/}; p=\${p%/environ}; [ "$p" = "$$" ] && continue; ` +
+      `[ "$(readlink /proc/$p/ns/mnt 2>/dev/null)" = "$ns" ] || continue; ` +
       `if grep -q -a -- '${mark}' "$f" 2>/dev/null${mine}; then kill -9 "$p" 2>/dev/null && n=$((n+1)); fi; done; echo $n`;
     try {
       const channel = await this.exec(`sh -c ${shellQuote(script)}`);

@@ -24,9 +24,33 @@ function processesMentioning(text: string): number[] {
   return found;
 }
 
+/** Children of `parent` now (from /proc/<pid>/stat). */
+function childrenOf(parent: number): number[] {
+  return readdirSync('/proc')
+    .filter((entry) => /^\d+$/.test(entry))
+    .map(Number)
+    .filter((pid) => {
+      try {
+        return Number(readFileSync(`/proc/${pid}/stat`, 'latin1').replace(/^.*\) /s, '').split(' ')[1]) === parent;
+      } catch {
+        return false;
+      }
+    });
+}
+
+/** Alive and not a zombie. */
+function running(pid: number): boolean {
+  try {
+    return !/^Z/.test(readFileSync(`/proc/${pid}/stat`, 'latin1').replace(/^.*\) /s, ''));
+  } catch {
+    return false;
+  }
+}
+
 test('SIGKILL of the double\'s controller: no process of it survives; the next start sweeps its state', { timeout: 120_000 }, async () => {
   const runner = fileURLToPath(new URL('./run-with-double.js', import.meta.url));
-  const child = spawn(process.execPath, [runner, '--', 'sleep', '60'], { env: { ...process.env, FARM_DOUBLE_VERBOSE: '1' }, stdio: ['ignore', 'ignore', 'pipe'] });
+  // With its console and its second UART: their pty processes must die with it too.
+  const child = spawn(process.execPath, [runner, '--console', '--helper-line', '--', 'sleep', '60'], { env: { ...process.env, FARM_DOUBLE_VERBOSE: '1' }, stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   const dir = await new Promise<string>((resolve, reject) => {
     child.stderr.on('data', (chunk: Buffer) => {
@@ -37,12 +61,16 @@ test('SIGKILL of the double\'s controller: no process of it survives; the next s
     child.once('exit', () => reject(new Error(`run-with-double exited early: ${stderr}`)));
   });
   assert.ok(processesMentioning(dir).length >= 2, 'sshd and the FUSE bridge run with the state directory in their arguments');
+  const ptys = childrenOf(child.pid as number).filter((pid) => processesMentioning('console-double').includes(pid));
+  assert.equal(ptys.length, 2, 'the console and the helper line run as console-double children');
   const ramFiles = () => readdirSync('/dev/shm').filter((name) => name.startsWith(`farm-qemu-${child.pid}-`));
   assert.ok(ramFiles().length > 0, 'the emulated M4 has its RAM file');
   child.kill('SIGKILL');
   const deadline = Date.now() + 10_000;
   while (processesMentioning(dir).length > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
   assert.deepEqual(processesMentioning(dir), [], 'processes of the killed double');
+  while (ptys.some(running) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
+  assert.deepEqual(ptys.filter(running), [], 'the console and helper-line ptys of the killed double');
   // The state directory is left for the sweep: this one, or that of a double another test file
   // starts meanwhile (test files run two at a time), which may have swept it already.
   const sweepDeadline = Date.now() + 10_000;

@@ -40,8 +40,10 @@ export const DOUBLE_STEM_KIND = 'mp157-double';
  * kernel's drivers) is the same Linux.
  */
 export const DOUBLE_BOARDS = {
-  'stm32mp157c-dk2': { title: 'STM32MP157C-DK2', hostname: 'mp157-double', qemuKind: 'qemu-cortex-m4', machine: 'cortex-m4', rprocName: 'm4', envPrefix: 'FARM_MP157_DOUBLE' },
-  'zynqmp-petalinux': { title: 'ZynqMP (PetaLinux)', hostname: 'zynqmp-double', qemuKind: 'qemu-zynqmp-r5', machine: 'zynqmp-r5', rprocName: 'r5_0', envPrefix: 'FARM_ZYNQMP_DOUBLE' },
+  // The DK2's second UART for a serial-only helper: UART7 on the Arduino connector (alias serial2).
+  'stm32mp157c-dk2': { title: 'STM32MP157C-DK2', hostname: 'mp157-double', qemuKind: 'qemu-cortex-m4', machine: 'cortex-m4', rprocName: 'm4', envPrefix: 'FARM_MP157_DOUBLE', helperLineDevice: '/dev/ttySTM2' },
+  // The ZynqMP's second Cadence UART.
+  'zynqmp-petalinux': { title: 'ZynqMP (PetaLinux)', hostname: 'zynqmp-double', qemuKind: 'qemu-zynqmp-r5', machine: 'zynqmp-r5', rprocName: 'r5_0', envPrefix: 'FARM_ZYNQMP_DOUBLE', helperLineDevice: '/dev/ttyPS1' },
 } as const;
 export type DoubleBoard = keyof typeof DOUBLE_BOARDS;
 /** The machine id the double reports (its /etc/machine-id): farm files name it in `identity`. */
@@ -58,6 +60,14 @@ export interface BoardDoubleOptions {
   readonly rprocName?: string;
   /** Also a serial console (a pty: login prompt, password, then a shell in the namespace) with this root password. */
   readonly consolePassword?: string;
+  /**
+   * Also a second UART for a serial-only board's rpmsg helper: two ptys joined like a null-modem
+   * cable, one end the board's device (the board's helperLineDevice in the namespace), the other
+   * `helperLinePath` for the farm.
+   */
+  readonly helperLine?: boolean;
+  /** Tests: a directory put first on the console shell's PATH (commands of the board to stand in for). */
+  readonly consoleBinDir?: string;
 }
 
 /** The console's login program: firmware/../testing/console-login.sh next to this module's source. */
@@ -139,7 +149,7 @@ const PRELUDE = [
 ].join('\n');
 
 /** console-double with the login script, its shell entering the double's mount namespace. */
-async function startConsole(namespacePid: number, password: string, board: (typeof DOUBLE_BOARDS)[DoubleBoard]): Promise<{ path: string; process: ManagedProcess }> {
+async function startConsole(namespacePid: number, password: string, board: (typeof DOUBLE_BOARDS)[DoubleBoard], binDir?: string): Promise<{ path: string; process: ManagedProcess }> {
   const binary = await ensureConsoleDouble();
   let output = '';
   let announce: (path: string) => void = () => {};
@@ -148,7 +158,12 @@ async function startConsole(namespacePid: number, password: string, board: (type
     name: 'board double console',
     file: binary,
     args: ['nsenter', `--mount=/proc/${namespacePid}/ns/mnt`, '--', 'sh', consoleLoginScript()],
-    env: { CONSOLE_PASSWORD: password, CONSOLE_HOSTNAME: board.hostname, CONSOLE_TITLE: `${board.title} board double` },
+    env: {
+      CONSOLE_PASSWORD: password,
+      CONSOLE_HOSTNAME: board.hostname,
+      CONSOLE_TITLE: `${board.title} board double`,
+      ...(binDir ? { PATH: `${binDir}:${process.env.PATH ?? '/usr/bin:/bin'}` } : {}),
+    },
     onOutput: (_stream, text) => {
       output += text;
       const line = /^(\/dev\/pts\/\d+)\n/.exec(output);
@@ -161,6 +176,21 @@ async function startConsole(namespacePid: number, password: string, board: (type
     throw new InfrastructureError(`board double: the console did not start: ${output.trim()}`);
   }
   return { path, process: child };
+}
+
+/** The second UART: console-double --pair, the board's end linked at `boardDevice` in the namespace. */
+async function startHelperLine(nsRoot: string, boardDevice: string): Promise<{ path: string; process: ManagedProcess }> {
+  let output = '';
+  const child = ManagedProcess.spawn({ name: 'board double helper line', file: await ensureConsoleDouble(), args: ['--pair'], onOutput: (_stream, text) => (output += text) });
+  const deadline = Date.now() + 5000;
+  let ends: RegExpExecArray | null = null;
+  while (!(ends = /^(\/dev\/pts\/\d+)\n(\/dev\/pts\/\d+)\n/.exec(output)) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+  if (!ends) {
+    await child.stop();
+    throw new InfrastructureError(`board double: the helper line did not start: ${output.trim()}`);
+  }
+  symlinkSync(ends[2] as string, `${nsRoot}${boardDevice}`);
+  return { path: ends[1] as string, process: child };
 }
 
 /** Relays a pty master to a UNIX socket (the terminal's far side); argv[1] is the socket. */
@@ -241,6 +271,9 @@ export class BoardDouble {
     readonly consolePath: string | undefined,
     private readonly console: ManagedProcess | undefined,
     private readonly cleanups: readonly (() => Promise<void>)[] = [],
+    /** The farm's end of the helper's own UART (options.helperLine), and the board's device for it. */
+    readonly helperLinePath: string | undefined = undefined,
+    readonly helperLineDevice: string = '',
   ) {}
 
   get port(): number {
@@ -315,9 +348,16 @@ export class BoardDouble {
       nsRoot = `/proc/${sshd.process.pid}/root`;
       writeFileSync(join(dir, 'known_hosts'), `[127.0.0.1]:${sshd.port} ${sshd.hostKey}\n`);
       log(`board double: sshd on 127.0.0.1:${sshd.port}, state in ${dir}`);
-      const console = options.consolePassword === undefined ? undefined : await startConsole(sshd.process.pid, options.consolePassword, board);
-      return new BoardDouble(dir, sshd, kernel, core, server, log, console?.path, console?.process, cleanups);
+      const console = options.consolePassword === undefined ? undefined : await startConsole(sshd.process.pid, options.consolePassword, board, options.consoleBinDir);
+      const helperLine = options.helperLine ? await startHelperLine(nsRoot, board.helperLineDevice) : undefined;
+      if (helperLine) {
+        cleanups.push(async () => {
+          await helperLine.process.stop();
+        });
+      }
+      return new BoardDouble(dir, sshd, kernel, core, server, log, console?.path, console?.process, cleanups, helperLine?.path, board.helperLineDevice);
     } catch (error) {
+      for (const cleanup of cleanups) await cleanup().catch(() => {});
       await sshd?.stop().catch(() => {});
       server?.close();
       await core.teardown().catch(() => {});

@@ -115,6 +115,8 @@ interface LocalDevice {
 export interface BoardFaults {
   /** `start` is accepted but the core never leaves offline (a remoteproc driver stuck on a mailbox). */
   stuckOffline?: boolean;
+  /** A kernel older than 5.18: rpmsg_ctrl has no RPMSG_CREATE_DEV_IOCTL / RELEASE_DEV (ENOTTY). */
+  noDeviceIoctls?: boolean;
 }
 
 export class BoardKernel {
@@ -275,6 +277,7 @@ export class BoardKernel {
         await this.createCharEndpoint(info);
         return new Uint8Array(0);
       }
+      if ((cmd === RPMSG_CREATE_DEV_IOCTL || cmd === RPMSG_RELEASE_DEV_IOCTL) && this.faults.noDeviceIoctls) throw new Errno(ERRNO.ENOTTY, 'no RPMSG_CREATE_DEV_IOCTL on this kernel');
       if (cmd === RPMSG_CREATE_DEV_IOCTL) {
         await this.createLocalDevice(info);
         return new Uint8Array(0);

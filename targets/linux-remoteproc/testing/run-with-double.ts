@@ -7,12 +7,15 @@
  * zynqmp-petalinux). The command sees where the double is through <PREFIX>_PORT, <PREFIX>_KEY
  * (the authorized client key) and <PREFIX>_KNOWN_HOSTS (its host key), PREFIX being
  * FARM_MP157_DOUBLE or FARM_ZYNQMP_DOUBLE, which the double's farm file refers to as ${...};
- * with `--console-password-env NAME` the double also has its serial console, whose pty path is
- * <PREFIX>_CONSOLE and whose root password is read from $NAME. Exits with the command's exit code. Ctrl-C /
+ * with `--console` the double also has its serial console, whose pty path is <PREFIX>_CONSOLE and
+ * whose root password (fresh for each run) is <PREFIX>_CONSOLE_PASSWORD; with `--helper-line` also a second
+ * UART for a serial-only board's rpmsg helper, whose farm end is <PREFIX>_HELPER_LINE (the
+ * board's end is the preset's device: /dev/ttySTM2 on the DK2, /dev/ttyPS1 on the ZynqMP). Exits with the command's exit code. Ctrl-C /
  * SIGTERM stop the double too; after a SIGKILL the next start sweeps what it left.
  * `--check` lists what the double needs on this machine, `--fix` installs it (npm run setup).
  */
 import { spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { BoardDouble, DOUBLE_BOARDS, type DoubleBoard } from './board-double.js';
 import { doublePrerequisites } from './double-prerequisites.js';
 
@@ -38,13 +41,15 @@ async function main(): Promise<number> {
   const separator = process.argv.indexOf('--');
   const command = separator >= 0 ? process.argv.slice(separator + 1) : [];
   const options = separator >= 0 ? process.argv.slice(2, separator) : process.argv.slice(2);
-  const usage = `usage: run-with-double.js [--board ${Object.keys(DOUBLE_BOARDS).join('|')}] [--console-password-env NAME] -- COMMAND [ARGS...]\n`;
+  const usage = `usage: run-with-double.js [--board ${Object.keys(DOUBLE_BOARDS).join('|')}] [--console] [--helper-line] -- COMMAND [ARGS...]\n`;
   let boardName = 'stm32mp157c-dk2';
-  let passwordEnv: string | undefined;
-  for (let at = 0; at < options.length; at += 2) {
+  let console = false;
+  let helperLine = false;
+  for (let at = 0; at < options.length; at++) {
     const [name, value] = [options[at], options[at + 1]];
-    if (name === '--board' && value !== undefined) boardName = value;
-    else if (name === '--console-password-env' && value !== undefined) passwordEnv = value;
+    if (name === '--board' && value !== undefined) boardName = options[++at] as string;
+    else if (name === '--console') console = true;
+    else if (name === '--helper-line') helperLine = true;
     else {
       process.stderr.write(usage);
       return 2;
@@ -54,16 +59,14 @@ async function main(): Promise<number> {
     process.stderr.write(usage);
     return 2;
   }
-  if (passwordEnv !== undefined && process.env[passwordEnv] === undefined) {
-    process.stderr.write(`run-with-double: --console-password-env names ${passwordEnv}, which is not set\n`);
-    return 2;
-  }
   const board = DOUBLE_BOARDS[boardName as DoubleBoard];
-  const consolePassword = passwordEnv === undefined ? undefined : process.env[passwordEnv];
+  // A fresh root password for the console of this run (handed to the command, never printed).
+  const consolePassword = console ? randomBytes(12).toString('base64url') : undefined;
   const started = Date.now();
   const double = await BoardDouble.start({
     board: boardName as DoubleBoard,
     ...(consolePassword !== undefined ? { consolePassword } : {}),
+    helperLine,
     log: (line) => process.env.FARM_DOUBLE_VERBOSE && process.stderr.write(`${line}\n`),
   });
   process.stderr.write(`board double (${board.title}) up on 127.0.0.1:${double.port}${double.consolePath ? `, console ${double.consolePath}` : ''} in ${Date.now() - started} ms\n`);
@@ -76,7 +79,8 @@ async function main(): Promise<number> {
       [`${board.envPrefix}_PORT`]: String(double.port),
       [`${board.envPrefix}_KEY`]: double.clientKey,
       [`${board.envPrefix}_KNOWN_HOSTS`]: double.knownHosts,
-      ...(double.consolePath ? { [`${board.envPrefix}_CONSOLE`]: double.consolePath } : {}),
+      ...(double.consolePath ? { [`${board.envPrefix}_CONSOLE`]: double.consolePath, [`${board.envPrefix}_CONSOLE_PASSWORD`]: consolePassword } : {}),
+      ...(double.helperLinePath ? { [`${board.envPrefix}_HELPER_LINE`]: double.helperLinePath } : {}),
     },
   });
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
