@@ -14,7 +14,6 @@ import { RUN_PLAN_ENV, writeRunPlan, type RunPlan } from './run-plan.js';
 import type { SuiteDefinition } from './config.js';
 import { writeSuiteEntries } from './suite-entries.js';
 import { reportPaths } from '../reports/paths.js';
-import { finalizeInterruptedReports } from '../reports/finalize.js';
 import { findExecutable } from '../base/process/managed-process.js';
 import type { HistoryStore } from '../reports/history/history-store.js';
 import { openHistoryStore, prepareHistory, type HistoryRunFile } from '../reports/history/run-history.js';
@@ -136,6 +135,9 @@ export async function runPlan(basePlan: RunPlan, historyOptions?: RunHistoryOpti
       ...(suitesNeedTransform(plan.suites) ? {} : { PW_DISABLE_TS_ESM: '1' }),
     },
   });
+  // Needed once the runner has ended; loaded (with the JUnit library) while it runs, not before it starts.
+  const finalize = import('../reports/finalize.js');
+  finalize.catch(() => undefined); // Awaited (and its failure reported) below, unless the runner never started.
   const onOutput = options.onOutput;
   if (onOutput) {
     child.stdout?.on('data', (chunk: Buffer) => onOutput(chunk.toString()));
@@ -194,7 +196,7 @@ export async function runPlan(basePlan: RunPlan, historyOptions?: RunHistoryOpti
   // A runner that ended before its onEnd (second Ctrl-C, grace period over, or a crash of the
   // runner itself) left reports that still say "running", or none: they must say the run did
   // not complete. Reports of a run that ended are left as they are.
-  finalizeInterruptedReports(paths, plan.targets);
+  (await finalize).finalizeInterruptedReports(paths, plan.targets);
   const regressions = history && plan.history ? await finishHistory(history.store, plan.history.runId, paths.history) : 0;
 
   if (signalled) return { exitCode: signalled === 'SIGTERM' ? 143 : 130 };
