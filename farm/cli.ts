@@ -6,12 +6,24 @@
 import { loadKindRegistry } from '../targets/registry.js';
 import { FarmError } from '../base/errors.js';
 import { ConfigFileError } from '../base/errors.js';
-import { loadFarmConfig } from './config.js';
+import { loadFarmConfig, type FarmConfig } from './config.js';
 import { selectRun, UsageError } from './selection.js';
 import { helpText, parseCommandLine } from './cli-args.js';
 // Each command's modules are imported when that command runs: `farm run` has no use for the
 // dashboard's web server, the database client or the container engine's, whose imports alone
 // would cost it hundreds of milliseconds of start-up.
+
+/**
+ * The history `farm history` and `farm serve` read: --history or --farm (not both), else
+ * FARM_HISTORY, else the farm database of FARM_DB, else the farm file's.
+ */
+async function readHistoryLocation(config: FarmConfig, value: (name: string) => string | undefined): Promise<string | null> {
+  const farm = value('farm');
+  if (farm !== undefined && value('history') !== undefined) throw new UsageError('--history and --farm: give one (the farm database holds the history of its runs)');
+  if (farm !== undefined) (await import('./db/connection.js')).checkDatabaseUrl(farm);
+  const { historyLocation } = await import('../reports/history/run-history.js');
+  return historyLocation(value('history'), config, process.env, process.cwd(), { url: farm, farmDbByDefault: true });
+}
 
 /** The command being run, for error lines ("farm run: ..."). */
 let commandName: string | undefined;
@@ -73,26 +85,29 @@ async function main(argv: string[]): Promise<number> {
       return (await import('./commands.js')).upCommand(config, registry, args.positionals[0] as string, value('suite'));
     case 'agent':
       return (await import('./agent/agent-command.js')).agentCommand(config, registry, args);
-    case 'history': {
-      const { historyLocation } = await import('../reports/history/run-history.js');
-      return (await import('./history-command.js')).historyCommand(historyLocation(value('history'), config), args.positionals[0] as string, {
+    case 'history':
+      return (await import('./history-command.js')).historyCommand(await readHistoryLocation(config, value), args.positionals[0] as string, {
         perf: { baselineRuns: config.history.baselineRuns, minRuns: config.history.minRuns, mads: config.history.mads, minBand: config.history.minBand },
         targets: args.lists.target ?? [],
         metric: value('metric'),
         runs: value('runs'),
         json: args.values.json === true,
       });
-    }
     case 'serve': {
-      const { historyLocation } = await import('../reports/history/run-history.js');
+      const history = await readHistoryLocation(config, value);
+      const { isDatabaseUrl } = await import('../reports/history/run-history.js');
       return (await import('./serve/serve-command.js')).serveCommand(config, registry, {
-        history: historyLocation(value('history'), config),
+        history,
+        // The farm database when the history is there: its places, queue and jobs are shown too.
+        farm: history !== null && isDatabaseUrl(history) ? history : undefined,
         listen: value('listen'),
         token: value('token') ?? process.env.FARM_SERVE_TOKEN,
       });
     }
   }
 }
+
+const EXIT_GRACE_MS = 10_000;
 
 main(process.argv.slice(2)).then(
   (code) => {
@@ -113,4 +128,11 @@ main(process.argv.slice(2)).then(
     }
     process.exitCode = 2;
   },
-);
+).finally(() => {
+  // Every command ends what it opened; one that leaves a handle open by mistake (a database
+  // connection, a timer) must still end, not keep a CI job waiting forever.
+  setTimeout(() => {
+    process.stderr.write(`farm: still running ${EXIT_GRACE_MS / 1000} s after the command finished (a handle was left open): exiting\n`);
+    process.exit();
+  }, EXIT_GRACE_MS).unref();
+});

@@ -16,13 +16,16 @@ import { writeSuiteEntries } from './suite-entries.js';
 import { reportPaths } from '../reports/paths.js';
 import { findExecutable } from '../base/process/managed-process.js';
 import type { HistoryStore } from '../reports/history/history-store.js';
-import { openHistoryStore, prepareHistory, type HistoryRunFile } from '../reports/history/run-history.js';
+import { prepareHistory, type HistoryRunFile } from '../reports/history/run-history.js';
+import { openHistoryStore } from './history-store-open.js';
 import type { PerfOptions } from '../reports/history/perf.js';
 
 /** How a run uses the run history (farm history, farm serve). */
 export interface RunHistoryOptions {
-  /** The store (a SQLite file); null: history off. */
+  /** The store (a SQLite file or the farm database's URL); null: history off. */
   readonly location: string | null;
+  /** The farm job this run is (the farm agent runs jobs through here). */
+  readonly farmJob?: number;
   readonly firmwareRev: string | null;
   readonly failOnRegression: boolean;
   readonly perf: PerfOptions;
@@ -58,10 +61,10 @@ async function startHistory(plan: RunPlan, options: RunHistoryOptions | undefine
   if (!options?.location) return undefined;
   let store: HistoryStore | undefined;
   try {
-    store = openHistoryStore(options.location);
+    store = await openHistoryStore(options.location, { who: 'run' });
     const history = await prepareHistory(
       store,
-      { targets: plan.targets.map((target) => target.name), outDir: plan.outDir, firmwareRev: options.firmwareRev, failOnRegression: options.failOnRegression, perf: options.perf },
+      { targets: plan.targets.map((target) => target.name), outDir: plan.outDir, firmwareRev: options.firmwareRev, failOnRegression: options.failOnRegression, perf: options.perf, ...(options.farmJob !== undefined ? { farmJob: options.farmJob } : {}) },
       randomUUID(),
     );
     return { store, plan: { ...plan, history } };

@@ -1,4 +1,5 @@
 import { ConfigError } from '../../base/errors.js';
+import type { FirmwareMachine } from '../../firmware/build.js';
 import { TOOL_ABIS, type ToolAbi } from '../../firmware/tools.js';
 import { parseFlasherParams, type FlasherParams } from '../flasher/flasher-params.js';
 import { integerParam, paramsRecord } from '../params.js';
@@ -12,6 +13,11 @@ import { expandEnvReferences, parseSshParams, type SshParams } from '../ssh/ssh-
 export interface LinuxRemoteprocParams {
   readonly preset: string | undefined;
   readonly ssh: SshParams;
+  /**
+   * Whose reference firmware (firmware/build/<machine>/) runs when farm.yaml names no image for
+   * a suite: the core the board's double emulates (its memory map is QEMU's, not the board's).
+   */
+  readonly referenceMachine: FirmwareMachine;
   /** The remoteproc instance's `name` in sysfs (the MP157's M4 is "m4"). */
   readonly remoteproc: string;
   readonly firmwareDir: string;
@@ -34,6 +40,12 @@ export interface LinuxRemoteprocParams {
   readonly pollMs: number;
   /** A stall probe unanswered this long (through SSH and the helper) means the remote hangs, ms. */
   readonly stallTimeoutMs: number;
+  /**
+   * The kernel can announce a channel of the host's (RPMSG_CREATE_DEV_IOCTL, rpmsg_tty bound to
+   * it, the peer learned from the remote's first message): kernels >= 5.18 with that behaviour.
+   * false on older kernels: the multi-endpoint suite then skips its host-announced test.
+   */
+  readonly hostAnnouncedChannels: boolean;
 }
 
 export interface ConsoleParams {
@@ -71,6 +83,8 @@ export interface BoardPreset {
   readonly helperAbi: ToolAbi;
   readonly firmwareDir: string;
   readonly rpmsgCtrl: string;
+  /** The emulated core of this board's double, whose reference firmware is the default image. */
+  readonly referenceMachine: FirmwareMachine;
 }
 
 export const PRESETS: Readonly<Record<string, BoardPreset>> = {
@@ -80,14 +94,29 @@ export const PRESETS: Readonly<Record<string, BoardPreset>> = {
     helperAbi: 'armhf',
     firmwareDir: '/lib/firmware',
     rpmsgCtrl: '/dev/rpmsg_ctrl0',
+    referenceMachine: 'cortex-m4',
+  },
+  'zynqmp-petalinux': {
+    description: 'AMD/Xilinx Zynq UltraScale+ MPSoC (ZCU102, ...) with PetaLinux: Linux on the Cortex-A53s (aarch64), RPU core 0 (Cortex-R5F) as remoteproc "r5_0"',
+    remoteproc: 'r5_0',
+    helperAbi: 'aarch64',
+    firmwareDir: '/lib/firmware',
+    rpmsgCtrl: '/dev/rpmsg_ctrl0',
+    referenceMachine: 'zynqmp-r5',
   },
 };
 
-const KEYS = ['preset', 'ssh', 'console', 'remoteproc', 'firmwareDir', 'helperAbi', 'helperDir', 'rpmsgCtrl', 'identity', 'power', 'flasher', 'startTimeoutMs', 'bootTimeoutMs', 'pollMs', 'stallTimeoutMs'];
+const KEYS = ['preset', 'ssh', 'console', 'remoteproc', 'firmwareDir', 'helperAbi', 'helperDir', 'rpmsgCtrl', 'identity', 'power', 'flasher', 'startTimeoutMs', 'bootTimeoutMs', 'pollMs', 'stallTimeoutMs', 'hostAnnouncedChannels'];
 
 function absolutePath(record: Record<string, unknown>, key: string, path: string, fallback: string): string {
   const value = record[key] ?? fallback;
   if (typeof value !== 'string' || !/^\/[\w./-]*$/.test(value)) throw new ConfigError(`${path}.${key}`, `must be an absolute path on the board, got ${JSON.stringify(value)}`);
+  return value;
+}
+
+function booleanParam(record: Record<string, unknown>, key: string, path: string, fallback: boolean): boolean {
+  const value = record[key] ?? fallback;
+  if (typeof value !== 'boolean') throw new ConfigError(`${path}.${key}`, `must be true or false, got ${JSON.stringify(value)}`);
   return value;
 }
 
@@ -120,6 +149,7 @@ export function parseLinuxRemoteprocParams(raw: unknown, path: string): LinuxRem
   if (!(TOOL_ABIS as readonly unknown[]).includes(helperAbi)) throw new ConfigError(`${path}.helperAbi`, `must be one of ${TOOL_ABIS.join(', ')}, got ${JSON.stringify(helperAbi)}`);
   return {
     preset: presetName as string | undefined,
+    referenceMachine: preset?.referenceMachine ?? 'cortex-m4',
     ssh: parseSshParams(expandEnvReferences(record.ssh, `${path}.ssh`), `${path}.ssh`),
     remoteproc,
     firmwareDir: absolutePath(record, 'firmwareDir', path, preset?.firmwareDir ?? '/lib/firmware'),
@@ -134,5 +164,6 @@ export function parseLinuxRemoteprocParams(raw: unknown, path: string): LinuxRem
     bootTimeoutMs: integerParam(record, 'bootTimeoutMs', path, { min: 1000, max: 1_800_000 }, 60_000),
     pollMs: integerParam(record, 'pollMs', path, { min: 5, max: 10_000 }, 50),
     stallTimeoutMs: integerParam(record, 'stallTimeoutMs', path, { min: 100, max: 600_000 }, 3000),
+    hostAnnouncedChannels: booleanParam(record, 'hostAnnouncedChannels', path, true),
   };
 }
