@@ -1,7 +1,7 @@
 import { assertMachine } from '../../openamp/elf/check-machine.js';
 import type { ElfImage } from '../../openamp/elf/parse-elf.js';
 import { AtomicsDoorbell, type AtomicsDoorbellPair } from '../../openamp/doorbell/atomics-doorbell.js';
-import type { Doorbell } from '../../openamp/doorbell/doorbell.js';
+import { NOTIFY_ID_UNKNOWN, type Doorbell } from '../../openamp/doorbell/doorbell.js';
 import { InfrastructureError } from '../../base/errors.js';
 import { SabMemory } from '../../openamp/memory/sab-memory.js';
 import { AddressSpace } from '../../openamp/memory/shared-memory.js';
@@ -34,6 +34,8 @@ export interface SimSocOptions {
   onCrash?: (reason: string) => void;
   /** How long stop waits for the core to end by itself before terminating its thread, in ms. */
   stopTimeoutMs?: number;
+  /** The longest the idle core sleeps on its doorbell between looks at its control words, in ms (default 20). */
+  remoteIdleWaitMs?: number;
 }
 
 /**
@@ -126,6 +128,7 @@ export class SimSoc implements RemoteprocOps {
         doorbell: { kind: 'atomics', buffer: this.doorbells.buffer },
         ...(this.options.remoteSpinMicros === undefined ? {} : { spinMicros: this.options.remoteSpinMicros }),
         ...(this.options.replyDelayUs ? { replyDelayUs: this.options.replyDelayUs } : {}),
+        ...(this.options.remoteIdleWaitMs === undefined ? {} : { idleWaitMs: this.options.remoteIdleWaitMs }),
       },
       {
         onConsole: (line) => this.onConsole(line),
@@ -142,7 +145,11 @@ export class SimSoc implements RemoteprocOps {
     const core = this.core;
     if (!core) return;
     this.stopping = true;
-    await core.stop(this.options.stopTimeoutMs);
+    const stopped = core.stop(this.options.stopTimeoutMs);
+    // An idle core sleeps on its doorbell for up to its idle wait (20 ms) between looks at the
+    // stop request: ring it, so that it sees the request now.
+    this.doorbells.host.notify(NOTIFY_ID_UNKNOWN);
+    await stopped;
     if (this.core === core) this.core = undefined;
     // The next start's thread boots now, while the farm tears the test down and starts the next.
     if (!this.closed) this.standby ??= new StandbyRemoteWorker();
