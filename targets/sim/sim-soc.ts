@@ -77,7 +77,6 @@ export class SimSoc implements RemoteprocOps {
       size: size - SIM_CARVEOUT_POOL_OFFSET,
     });
     this.doorbells = AtomicsDoorbell.createPair();
-    this.standby = new StandbyRemoteWorker();
     this.onCrash = options.onCrash;
     this.onConsole = options.onConsole ?? (() => {});
   }
@@ -152,6 +151,14 @@ export class SimSoc implements RemoteprocOps {
     await stopped;
     if (this.core === core) this.core = undefined;
     // The next start's thread boots now, while the farm tears the test down and starts the next.
+    this.prepareCore();
+  }
+
+  /**
+   * Starts the thread the next start runs the core in, unless one waits already (see
+   * StandbyRemoteWorker); stop() does it too. Without it, a start starts its own thread.
+   */
+  prepareCore(): void {
     if (!this.closed) this.standby ??= new StandbyRemoteWorker();
   }
 
