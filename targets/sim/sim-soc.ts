@@ -7,7 +7,7 @@ import { SabMemory } from '../../openamp/memory/sab-memory.js';
 import { AddressSpace } from '../../openamp/memory/shared-memory.js';
 import { CarveoutAllocator } from '../../openamp/remoteproc/carveout-allocator.js';
 import type { Allocation, RemoteprocOps } from '../../openamp/remoteproc/remoteproc-ops.js';
-import { RemoteWorkerHandle, StandbyRemoteWorker, type RemoteWorkerExit } from '../../openamp/remote/remote-worker-handle.js';
+import { RemoteWorkerHandle, type RemoteWorkerExit } from '../../openamp/remote/remote-worker-handle.js';
 import {
   SIM_CARVEOUT_POOL_OFFSET,
   SIM_DDR_BASE,
@@ -52,8 +52,6 @@ export class SimSoc implements RemoteprocOps {
   private readonly doorbells: AtomicsDoorbellPair;
   private readonly allocator: CarveoutAllocator;
   private core: RemoteWorkerHandle | undefined;
-  /** The thread the next start runs the core in, started while the SoC is idle (see StandbyRemoteWorker). */
-  private standby: StandbyRemoteWorker | undefined;
   private stopping = false;
   private closed = false;
   /** Set after construction by whoever builds the Remoteproc over this SoC. */
@@ -96,11 +94,6 @@ export class SimSoc implements RemoteprocOps {
     return this.core?.running ? this.core.threadId : undefined;
   }
 
-  /** The id of the thread waiting to run the next start's core, if any (diagnostics, tests). */
-  get standbyThreadId(): number | undefined {
-    return this.standby?.threadId;
-  }
-
   checkImage(image: ElfImage): void {
     assertMachine(image, SIM_ELF_MACHINE, SIM_ELF_CLASS);
   }
@@ -133,9 +126,7 @@ export class SimSoc implements RemoteprocOps {
         onConsole: (line) => this.onConsole(line),
         onExit: (exit) => this.coreExited(core, exit),
       },
-      this.standby,
     );
-    this.standby = undefined;
     this.core = core;
     await core.online;
   }
@@ -150,16 +141,6 @@ export class SimSoc implements RemoteprocOps {
     this.doorbells.host.notify(NOTIFY_ID_UNKNOWN);
     await stopped;
     if (this.core === core) this.core = undefined;
-    // The next start's thread boots now, while the farm tears the test down and starts the next.
-    this.prepareCore();
-  }
-
-  /**
-   * Starts the thread the next start runs the core in, unless one waits already (see
-   * StandbyRemoteWorker); stop() does it too. Without it, a start starts its own thread.
-   */
-  prepareCore(): void {
-    if (!this.closed) this.standby ??= new StandbyRemoteWorker();
   }
 
   kick(notifyId: number): void {
@@ -169,10 +150,8 @@ export class SimSoc implements RemoteprocOps {
   /** Stops the core and releases the doorbells. Idempotent. */
   async shutdown(): Promise<void> {
     if (this.closed) return;
-    this.closed = true;
     await this.stop();
-    await this.standby?.close();
-    this.standby = undefined;
+    this.closed = true;
     this.doorbells.host.close();
     this.doorbells.remote.close();
   }

@@ -64,7 +64,6 @@ export class SimTarget implements Target {
           detail: `the simulated SoC (${params.memorySize} bytes DDR, Atomics doorbell) and the OpenAMP host`,
           up: async () => {
             if (this.socShutDown) this.buildSoc();
-            this.simSoc.prepareCore();
           },
           down: async () => {
             try {
