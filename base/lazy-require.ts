@@ -1,8 +1,8 @@
 /**
  * A CommonJS package loaded on first use instead of when the module naming it is imported.
- * dockerode, ssh2 and serialport take 100-400 ms each to import; imported statically, every
- * `farm` command and every test worker paid for them through the kind registry, whether the
- * run touched a container, an SSH board or a serial port or not.
+ * dockerode and ssh2 take 200-400 ms each to import; imported statically, every `farm` command
+ * and every test worker paid for them through the kind registry, whether the run touched a
+ * container or an SSH board or not.
  */
 import { createRequire } from 'node:module';
 

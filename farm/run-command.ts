@@ -15,7 +15,6 @@ import { RUN_PLAN_ENV, writeRunPlan, type RunPlan } from './run-plan.js';
 import type { SuiteDefinition } from './config.js';
 import { writeSuiteEntries } from './suite-entries.js';
 import { reportPaths } from '../reports/paths.js';
-import { finalizeInterruptedReports } from '../reports/finalize.js';
 import { findExecutable } from '../base/process/managed-process.js';
 import type { HistoryStore } from '../reports/history/history-store.js';
 import { prepareHistory, type HistoryRunFile } from '../reports/history/run-history.js';
@@ -146,6 +145,9 @@ export async function runPlan(basePlan: RunPlan, historyOptions?: RunHistoryOpti
       PLAYWRIGHT_TRANSFORM_CACHE_DIR: process.env.PLAYWRIGHT_TRANSFORM_CACHE_DIR ?? resolve(plan.outDir, '.playwright-transform-cache'),
     },
   });
+  // Needed once the runner has ended; loaded (with the JUnit library) while it runs, not before it starts.
+  const finalize = import('../reports/finalize.js');
+  finalize.catch(() => undefined); // Awaited (and its failure reported) below, unless the runner never started.
   const onOutput = options.onOutput;
   if (onOutput) {
     child.stdout?.on('data', (chunk: Buffer) => onOutput(chunk.toString()));
@@ -204,7 +206,7 @@ export async function runPlan(basePlan: RunPlan, historyOptions?: RunHistoryOpti
   // A runner that ended before its onEnd (second Ctrl-C, grace period over, or a crash of the
   // runner itself) left reports that still say "running", or none: they must say the run did
   // not complete. Reports of a run that ended are left as they are.
-  finalizeInterruptedReports(paths, plan.targets);
+  (await finalize).finalizeInterruptedReports(paths, plan.targets);
   const regressions = history && plan.history ? await finishHistory(history.store, plan.history.runId, paths.history) : 0;
 
   if (signalled) return { exitCode: signalled === 'SIGTERM' ? 143 : 130 };

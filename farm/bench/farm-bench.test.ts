@@ -37,6 +37,7 @@ test('breakDown splits one worker\'s wall time into parts that add up to it', ()
   const parts = run.runnerStartMs + run.workerStartMs + run.firstSetupMs + run.setupMs + run.bodiesMs + run.teardownMs + run.betweenTestsMs + run.workerTeardownMs + run.reportingMs;
   assert.equal(parts, run.wallMs);
   assert.equal(run.overheadPerTestMs, (1500 - 220) / 2);
+  assert.equal(run.perTestAfterStartupMs, (10 + 20 + 20) / 2, 'set-up after the first test, teardown and gaps, per test');
 });
 
 test('breakDown: with two workers only the time no test runs counts as between tests', () => {
@@ -66,6 +67,8 @@ test('summarizeRuns: min and median wall time, and the 10 s goal', () => {
   assert.equal(summary.wallMedianMs, 9000);
   assert.equal(summary.goalMet, true);
   assert.equal(summarizeRuns([run(12_000), run(10_000)]).goalMet, false);
+  assert.equal(summary.fastRunGoalMet, false);
+  assert.equal(summarizeRuns([run(2000)]).fastRunGoalMet, true);
   assert.equal(median([4, 1, 3, 2]), 2.5);
 });
 

@@ -16,6 +16,7 @@
  * default 5000), --quick (2 rounds of 500).
  */
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -32,6 +33,7 @@ import type { TargetLog } from '../target.js';
 
 export const PAYLOAD_BYTES = 496;
 const IDLE_MS = 1000;
+const REMOTE_START_TIMEOUT_MS = 30_000;
 
 export interface HostFigures {
   host: 'c' | 'ts';
@@ -56,6 +58,13 @@ async function runC(pingHost: string, remote: string, roundTrips: number, warmup
   const socket = join(tmpdir(), `${id}.sock`);
   const child = execa(remote, ['--shm', shm, '--socket', socket], { stdin: 'ignore', reject: false, all: true });
   try {
+    // The remote creates the shm, then binds the socket: the C host opens the shm at once and
+    // fails when it is not there yet (a remote slow to start on a loaded machine).
+    for (const deadline = Date.now() + REMOTE_START_TIMEOUT_MS; !existsSync(socket); ) {
+      if (child.exitCode !== null) throw new InfrastructureError(`the remote ${remote} exited (${child.exitCode}) before it listened on ${socket}`);
+      if (Date.now() > deadline) throw new InfrastructureError(`the remote ${remote} did not listen on ${socket} within ${REMOTE_START_TIMEOUT_MS / 1000} s`);
+      await sleep(5);
+    }
     const result = await execa(
       pingHost,
       ['--shm', shm, '--socket', socket, '--rounds', String(roundTrips), '--warmup', String(warmup), '--size', String(PAYLOAD_BYTES), '--idle-ms', String(IDLE_MS)],

@@ -1,13 +1,13 @@
 import { assertMachine } from '../../openamp/elf/check-machine.js';
 import type { ElfImage } from '../../openamp/elf/parse-elf.js';
 import { AtomicsDoorbell, type AtomicsDoorbellPair } from '../../openamp/doorbell/atomics-doorbell.js';
-import type { Doorbell } from '../../openamp/doorbell/doorbell.js';
+import { NOTIFY_ID_UNKNOWN, type Doorbell } from '../../openamp/doorbell/doorbell.js';
 import { InfrastructureError } from '../../base/errors.js';
 import { SabMemory } from '../../openamp/memory/sab-memory.js';
 import { AddressSpace } from '../../openamp/memory/shared-memory.js';
 import { CarveoutAllocator } from '../../openamp/remoteproc/carveout-allocator.js';
 import type { Allocation, RemoteprocOps } from '../../openamp/remoteproc/remoteproc-ops.js';
-import { RemoteWorkerHandle, StandbyRemoteWorker, type RemoteWorkerExit } from '../../openamp/remote/remote-worker-handle.js';
+import { RemoteWorkerHandle, type RemoteWorkerExit } from '../../openamp/remote/remote-worker-handle.js';
 import {
   SIM_CARVEOUT_POOL_OFFSET,
   SIM_DDR_BASE,
@@ -34,6 +34,8 @@ export interface SimSocOptions {
   onCrash?: (reason: string) => void;
   /** How long stop waits for the core to end by itself before terminating its thread, in ms. */
   stopTimeoutMs?: number;
+  /** The longest the idle core sleeps on its doorbell between looks at its control words, in ms (default 20). */
+  remoteIdleWaitMs?: number;
 }
 
 /**
@@ -50,8 +52,6 @@ export class SimSoc implements RemoteprocOps {
   private readonly doorbells: AtomicsDoorbellPair;
   private readonly allocator: CarveoutAllocator;
   private core: RemoteWorkerHandle | undefined;
-  /** The thread the next start runs the core in, started while the SoC is idle (see StandbyRemoteWorker). */
-  private standby: StandbyRemoteWorker | undefined;
   private stopping = false;
   private closed = false;
   /** Set after construction by whoever builds the Remoteproc over this SoC. */
@@ -75,7 +75,6 @@ export class SimSoc implements RemoteprocOps {
       size: size - SIM_CARVEOUT_POOL_OFFSET,
     });
     this.doorbells = AtomicsDoorbell.createPair();
-    this.standby = new StandbyRemoteWorker();
     this.onCrash = options.onCrash;
     this.onConsole = options.onConsole ?? (() => {});
   }
@@ -93,11 +92,6 @@ export class SimSoc implements RemoteprocOps {
   /** The core's thread id while it runs (diagnostics, tests). */
   get coreThreadId(): number | undefined {
     return this.core?.running ? this.core.threadId : undefined;
-  }
-
-  /** The id of the thread waiting to run the next start's core, if any (diagnostics, tests). */
-  get standbyThreadId(): number | undefined {
-    return this.standby?.threadId;
   }
 
   checkImage(image: ElfImage): void {
@@ -126,14 +120,13 @@ export class SimSoc implements RemoteprocOps {
         doorbell: { kind: 'atomics', buffer: this.doorbells.buffer },
         ...(this.options.remoteSpinMicros === undefined ? {} : { spinMicros: this.options.remoteSpinMicros }),
         ...(this.options.replyDelayUs ? { replyDelayUs: this.options.replyDelayUs } : {}),
+        ...(this.options.remoteIdleWaitMs === undefined ? {} : { idleWaitMs: this.options.remoteIdleWaitMs }),
       },
       {
         onConsole: (line) => this.onConsole(line),
         onExit: (exit) => this.coreExited(core, exit),
       },
-      this.standby,
     );
-    this.standby = undefined;
     this.core = core;
     await core.online;
   }
@@ -142,10 +135,12 @@ export class SimSoc implements RemoteprocOps {
     const core = this.core;
     if (!core) return;
     this.stopping = true;
-    await core.stop(this.options.stopTimeoutMs);
+    const stopped = core.stop(this.options.stopTimeoutMs);
+    // An idle core sleeps on its doorbell for up to its idle wait (20 ms) between looks at the
+    // stop request: ring it, so that it sees the request now.
+    this.doorbells.host.notify(NOTIFY_ID_UNKNOWN);
+    await stopped;
     if (this.core === core) this.core = undefined;
-    // The next start's thread boots now, while the farm tears the test down and starts the next.
-    if (!this.closed) this.standby ??= new StandbyRemoteWorker();
   }
 
   kick(notifyId: number): void {
@@ -155,10 +150,8 @@ export class SimSoc implements RemoteprocOps {
   /** Stops the core and releases the doorbells. Idempotent. */
   async shutdown(): Promise<void> {
     if (this.closed) return;
-    this.closed = true;
     await this.stop();
-    await this.standby?.close();
-    this.standby = undefined;
+    this.closed = true;
     this.doorbells.host.close();
     this.doorbells.remote.close();
   }
