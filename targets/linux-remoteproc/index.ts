@@ -10,6 +10,8 @@ import { resolveSshPaths } from '../ssh/ssh-params.js';
 import { SUITE_NAMES, type Prerequisite } from '../target.js';
 import { parseLinuxRemoteprocParams, type LinuxRemoteprocParams } from './linux-remoteproc-params.js';
 import { LinuxRemoteprocTarget } from './linux-remoteproc-target.js';
+import { LinuxContainerTarget } from './linux-container-target.js';
+import { containerPrerequisites } from '../drivers/container-prerequisites.js';
 
 export { LinuxRemoteprocTarget } from './linux-remoteproc-target.js';
 
@@ -36,6 +38,8 @@ export const linuxRemoteprocKind: TargetKindDefinition<LinuxRemoteprocParams> = 
     const ssh = resolveSshPaths(params.ssh, context.configDir);
     const compiler = TOOL_COMPILERS[params.helperAbi];
     const checks: Prerequisite[] = [tool(`${compiler.binary} (rpmsg helper for ${params.helperAbi})`, compiler.binary, compiler.debianPackage), tool('make', 'make', 'make')];
+    // A board in a container: the engine and the image; its SSH port exists once the container runs.
+    if (params.container) return [...checks, ...(await containerPrerequisites(params.container.image))];
     const problem = await reachable(ssh.host, ssh.port, 3000);
     checks.push({ name: `SSH port ${ssh.host}:${ssh.port} reachable`, ok: problem === undefined, detail: problem ?? 'accepts connections', hint: 'power the board and check its network' });
     if (ssh.hostKey !== undefined) checks.push({ name: 'board host key known', ok: true, detail: 'pinned in farm.yaml (ssh.hostKey)' });
@@ -59,7 +63,8 @@ export const linuxRemoteprocKind: TargetKindDefinition<LinuxRemoteprocParams> = 
     if (params.flasher) checks.push({ name: `flasher ${params.flasher.tool}`, ok: findExecutable(params.flasher.binary) !== undefined, detail: params.flasher.binary, hint: 'install the vendor tool (STM32CubeProgrammer is not in Debian)' });
     return checks;
   },
-  create: (name, params, context) => new LinuxRemoteprocTarget(name, 'linux-remoteproc', params, context),
+  create: (name, params, context) =>
+    params.container ? new LinuxContainerTarget(name, 'linux-remoteproc', { ...params, container: params.container }, context) : new LinuxRemoteprocTarget(name, 'linux-remoteproc', params, context),
 };
 
 export const kinds = [linuxRemoteprocKind];

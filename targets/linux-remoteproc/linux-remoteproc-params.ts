@@ -4,6 +4,7 @@ import { parseFlasherParams, type FlasherParams } from '../flasher/flasher-param
 import { integerParam, paramsRecord } from '../params.js';
 import { parsePowerParams, type PowerParams } from '../power/power-params.js';
 import { expandEnvReferences, parseSshParams, type SshParams } from '../ssh/ssh-params.js';
+import { parseContainerSshParams, parseLinuxContainerParams, type LinuxContainerParams } from './container-params.js';
 
 /**
  * `params:` of a `kind: linux-remoteproc` target: a board whose application cores run Linux and
@@ -34,6 +35,8 @@ export interface LinuxRemoteprocParams {
   readonly pollMs: number;
   /** A stall probe unanswered this long (through SSH and the helper) means the remote hangs, ms. */
   readonly stallTimeoutMs: number;
+  /** The board is a Linux system in a container image (container-params.ts); ssh then connects where the farm publishes it. */
+  readonly container: LinuxContainerParams | undefined;
 }
 
 export interface ConsoleParams {
@@ -83,7 +86,7 @@ export const PRESETS: Readonly<Record<string, BoardPreset>> = {
   },
 };
 
-const KEYS = ['preset', 'ssh', 'console', 'remoteproc', 'firmwareDir', 'helperAbi', 'helperDir', 'rpmsgCtrl', 'identity', 'power', 'flasher', 'startTimeoutMs', 'bootTimeoutMs', 'pollMs', 'stallTimeoutMs'];
+const KEYS = ['preset', 'ssh', 'console', 'remoteproc', 'firmwareDir', 'helperAbi', 'helperDir', 'rpmsgCtrl', 'identity', 'power', 'flasher', 'startTimeoutMs', 'bootTimeoutMs', 'pollMs', 'stallTimeoutMs', 'container'];
 
 function absolutePath(record: Record<string, unknown>, key: string, path: string, fallback: string): string {
   const value = record[key] ?? fallback;
@@ -118,9 +121,11 @@ export function parseLinuxRemoteprocParams(raw: unknown, path: string): LinuxRem
   }
   const helperAbi = record.helperAbi ?? preset?.helperAbi ?? 'armhf';
   if (!(TOOL_ABIS as readonly unknown[]).includes(helperAbi)) throw new ConfigError(`${path}.helperAbi`, `must be one of ${TOOL_ABIS.join(', ')}, got ${JSON.stringify(helperAbi)}`);
+  const ssh = record.container === undefined ? parseSshParams(expandEnvReferences(record.ssh, `${path}.ssh`), `${path}.ssh`) : parseContainerSshParams(record.ssh, `${path}.ssh`);
   return {
     preset: presetName as string | undefined,
-    ssh: parseSshParams(expandEnvReferences(record.ssh, `${path}.ssh`), `${path}.ssh`),
+    ssh,
+    container: record.container === undefined ? undefined : parseLinuxContainerParams(record.container, `${path}.container`, ssh.user),
     remoteproc,
     firmwareDir: absolutePath(record, 'firmwareDir', path, preset?.firmwareDir ?? '/lib/firmware'),
     helperAbi: helperAbi as ToolAbi,

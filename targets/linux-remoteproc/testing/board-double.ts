@@ -26,7 +26,7 @@ import { runFileStem, sweepStaleRunFiles } from '../../../base/process/run-files
 import type { OpenAmpHost } from '../../openamp-host/openamp-host.js';
 import { parseQemuParams } from '../../qemu/qemu-params.js';
 import { QemuTarget } from '../../qemu/qemu-target.js';
-import { killMountNamespace, mountNamespaceOf, startTestSshd, type TestSshd } from '../../ssh/testing/sshd-for-tests.js';
+import { killMountNamespace, mountNamespaceOf, startTestSshd, type TestSshd, type TestSshdOptions } from '../../ssh/testing/sshd-for-tests.js';
 import { BoardKernel, type TtyLink } from './board-kernel.js';
 import { serveKernel } from './kernel-socket.js';
 
@@ -43,6 +43,8 @@ export interface BoardDoubleOptions {
   readonly rprocName?: string;
   /** Also a serial console (a pty: login prompt, password, then a shell in the namespace) with this root password. */
   readonly consolePassword?: string;
+  /** sshd's address, port, host key and extra authorized keys (the double inside a container: containers/ recipe board-double). */
+  readonly sshd?: Pick<TestSshdOptions, 'listenAddress' | 'port' | 'hostKeyFile' | 'extraAuthorizedKeysFiles'>;
 }
 
 /** The console's login program: firmware/../testing/console-login.sh next to this module's source. */
@@ -283,6 +285,7 @@ export class BoardDouble {
       ttyFactory.nsRoot = () => nsRoot;
       server = await serveKernel(kernel, join(dir, 'k.sock'), log);
       sshd = await startTestSshd({
+        ...options.sshd,
         dir: join(dir, 'sshd'),
         ...(options.rootPassword !== undefined ? { rootPassword: options.rootPassword } : {}),
         prelude: PRELUDE,
@@ -293,7 +296,7 @@ export class BoardDouble {
       });
       nsRoot = `/proc/${sshd.process.pid}/root`;
       writeFileSync(join(dir, 'known_hosts'), `[127.0.0.1]:${sshd.port} ${sshd.hostKey}\n`);
-      log(`board double: sshd on 127.0.0.1:${sshd.port}, state in ${dir}`);
+      log(`board double: sshd on ${options.sshd?.listenAddress ?? '127.0.0.1'}:${sshd.port}, state in ${dir}`);
       const console = options.consolePassword === undefined ? undefined : await startConsole(sshd.process.pid, options.consolePassword);
       return new BoardDouble(dir, sshd, kernel, m4, server, log, console?.path, console?.process, cleanups);
     } catch (error) {

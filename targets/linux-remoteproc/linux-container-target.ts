@@ -1,0 +1,125 @@
+import { InfrastructureError } from '../../base/errors.js';
+import { resolveImageReference } from '../../containers/farm-container.js';
+import { ConsoleBuffer } from '../console-buffer.js';
+import type { TargetContext } from '../kind.js';
+import { OrderedStrategy, formatStrategyStep } from '../strategies/ordered-strategy.js';
+import { resolveSshPaths } from '../ssh/ssh-params.js';
+import type { FirmwareImage, Host, SuiteName, Target, TargetCapabilities, TargetLog } from '../target.js';
+import { ContainerBoard } from './container-board.js';
+import type { LinuxContainerParams } from './container-params.js';
+import type { LinuxRemoteprocParams } from './linux-remoteproc-params.js';
+import { LinuxRemoteprocTarget } from './linux-remoteproc-target.js';
+
+export type ContainerBoardState = 'off' | 'container' | 'ready';
+
+/** The container's output: what a board prints on its serial console. */
+const CONSOLE_STREAM = 'console';
+
+/**
+ * A `linux-remoteproc` target whose board is a Linux system in a container image: off ->
+ * container (the image started with its own command, SSH published on 127.0.0.1, host key
+ * known) -> ready (the Linux remoteproc board of this kind, unchanged, over that SSH port:
+ * identity, remoteproc, rpmsg helper). Down: the board's session and helper, then the container.
+ * A container killed from outside ends the SSH session, which the board's host reports as any
+ * board that stops answering.
+ */
+export class LinuxContainerTarget implements Target {
+  readonly capabilities: TargetCapabilities;
+  readonly strategy: OrderedStrategy<ContainerBoardState>;
+  private board: ContainerBoard | undefined;
+  private linux: LinuxRemoteprocTarget | undefined;
+  /** The same kind with the farm.yaml ssh block: firmware and capabilities before the container runs. */
+  private readonly template: LinuxRemoteprocTarget;
+  private log: TargetLog | undefined;
+  private readonly consoleBuffer = new ConsoleBuffer((stream, text) => this.log?.console(stream, text));
+
+  constructor(
+    readonly name: string,
+    readonly kind: string,
+    private readonly params: LinuxRemoteprocParams & { readonly container: LinuxContainerParams },
+    context: TargetContext,
+  ) {
+    this.log = context.log;
+    this.template = new LinuxRemoteprocTarget(name, kind, params, context);
+    this.capabilities = this.template.capabilities;
+    const container = params.container;
+    this.strategy = new OrderedStrategy<ContainerBoardState>({
+      target: name,
+      states: ['off', 'container', 'ready'],
+      ready: 'ready',
+      log: (step) => this.log?.info(formatStrategyStep(step)),
+      steps: {
+        container: {
+          detail: `start a container of ${container.image} (its own command), its SSH port ${container.sshPort} published on 127.0.0.1, host key ${params.ssh.hostKey ? 'pinned in farm.yaml' : `read from its ${container.hostKeyFile}`}`,
+          up: async () => {
+            this.board = await ContainerBoard.start({
+              target: name,
+              params: container,
+              ssh: resolveSshPaths(params.ssh, context.configDir),
+              configDir: context.configDir,
+              bootTimeoutMs: params.bootTimeoutMs,
+              onConsole: (text) => this.consoleBuffer.write(CONSOLE_STREAM, text),
+              log: (line) => this.log?.info(line),
+            });
+          },
+          down: async () => {
+            await this.board?.stop();
+            this.board = undefined;
+          },
+        },
+        ready: {
+          detail: 'the Linux remoteproc board over the published SSH port (its own steps follow)',
+          up: async () => {
+            const board = this.board as ContainerBoard;
+            const linux = new LinuxRemoteprocTarget(name, kind, { ...params, ssh: board.ssh }, { ...context, ...(this.log ? { log: this.log } : {}) });
+            try {
+              await linux.setup(this.log ?? silentLog);
+            } catch (error) {
+              await linux.teardown().catch(() => {});
+              throw error;
+            }
+            this.linux = linux;
+          },
+          down: async () => {
+            await this.linux?.teardown();
+            this.linux = undefined;
+          },
+        },
+      },
+    });
+  }
+
+  get host(): Host {
+    if (!this.linux) throw new InfrastructureError(`${this.name}: the target is not set up`);
+    return this.linux.host;
+  }
+
+  async setup(log: TargetLog): Promise<void> {
+    this.log = log;
+    await this.strategy.transition(this.strategy.ready);
+  }
+
+  firmwareFor(suite: SuiteName): Promise<FirmwareImage> {
+    return this.template.firmwareFor(suite);
+  }
+
+  /** The container's console, then the board's kernel log lines. */
+  takeConsole(): string {
+    return this.consoleBuffer.take() + (this.linux?.takeConsole() ?? '');
+  }
+
+  properties(): Record<string, string> {
+    const container = this.params.container;
+    return {
+      ...(this.linux ?? this.template).properties(),
+      'board.container.image': `${container.image} (${resolveImageReference(container.image).reference})`,
+      ...(this.board ? { 'board.container.id': this.board.container.id.slice(0, 12), 'board.ssh': `${this.board.ssh.user}@127.0.0.1:${this.board.ssh.port} (container port ${container.sshPort})` } : {}),
+    };
+  }
+
+  async teardown(): Promise<void> {
+    await this.strategy.transition('off');
+  }
+}
+
+const silentLog: TargetLog = { info: () => {}, console: () => {} };
