@@ -71,9 +71,17 @@ export class LinuxContainerTarget implements Target {
           detail: 'the Linux remoteproc board over the published SSH port (its own steps follow)',
           up: async () => {
             const board = this.board as ContainerBoard;
-            const linux = new LinuxRemoteprocTarget(name, kind, { ...params, ssh: board.ssh }, { ...context, ...(this.log ? { log: this.log } : {}) });
+            // sshd already greeted on the published port: the board's own connect retries (for a
+            // board still booting) get a short budget, and a container that dies meanwhile ends
+            // the setup at once.
+            const linuxParams = { ...params, ssh: board.ssh, bootTimeoutMs: Math.min(params.bootTimeoutMs, CONNECT_BUDGET_MS) };
+            const linux = new LinuxRemoteprocTarget(name, kind, linuxParams, { ...context, ...(this.log ? { log: this.log } : {}) });
             try {
-              await linux.setup(this.log ?? silentLog);
+              const died = board.container.exited.then((exit) => {
+                throw new InfrastructureError(`${name}: the board's container exited (${exit.signal ?? `code ${exit.code}`}) while the farm was setting the board up`);
+              });
+              died.catch(() => {});
+              await Promise.race([linux.setup(this.log ?? silentLog), died]);
             } catch (error) {
               await linux.teardown().catch(() => {});
               throw error;
@@ -121,5 +129,8 @@ export class LinuxContainerTarget implements Target {
     await this.strategy.transition('off');
   }
 }
+
+/** How long the board's SSH login may keep retrying once the container's sshd has answered, ms. */
+const CONNECT_BUDGET_MS = 15_000;
 
 const silentLog: TargetLog = { info: () => {}, console: () => {} };

@@ -13,6 +13,7 @@
  * nothing is built (FARM_PREBUILT_ONLY=1: the checkout is read-only there) and a missing
  * binary is one line naming the --prepare step.
  */
+import { fileURLToPath } from 'node:url';
 import { ensureFirmwareBuilt, PREBUILT_ONLY_ENV } from '../../../firmware/build.js';
 import { ensureConsoleDouble, ensureFuseBridge, ensureRpmsgHelper } from '../../../firmware/tools.js';
 import { BoardDouble } from './board-double.js';
@@ -25,7 +26,8 @@ export const CONTAINER_DOUBLE_SSHD = {
   extraAuthorizedKeysFiles: ['/root/.ssh/authorized_keys'],
 } as const;
 
-async function prepare(): Promise<void> {
+/** Builds, on the host, what the double runs inside the image (which has no compiler). */
+export async function prepareContainerDouble(): Promise<void> {
   const started = Date.now();
   await ensureFuseBridge();
   await ensureConsoleDouble();
@@ -64,8 +66,10 @@ async function serve(): Promise<void> {
   process.on('SIGINT', () => stop('SIGINT'));
 }
 
-const run = process.argv.includes('--prepare') ? prepare() : serve();
-run.catch((error: unknown) => {
-  process.stderr.write(`board double (container): ${error instanceof Error ? error.message : String(error)}\n`);
-  process.exit(1);
-});
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const run = process.argv.includes('--prepare') ? prepareContainerDouble() : serve();
+  run.catch((error: unknown) => {
+    process.stderr.write(`board double (container): ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exit(1);
+  });
+}
