@@ -4,6 +4,7 @@ import { join, resolve } from 'node:path';
 import { tmpdir } from 'node:os';
 import ssh2 from 'ssh2';
 import { InfrastructureError } from '../../base/errors.js';
+import { onProcessExit } from '../../base/process/exit-cleanup.js';
 import { runFileStem, sweepStaleRunFiles } from '../../base/process/run-files.js';
 import { connectEngine } from '../../containers/engine.js';
 import { FarmContainer } from '../../containers/farm-container.js';
@@ -74,6 +75,7 @@ export class ContainerBoard {
     readonly container: FarmContainer,
     readonly ssh: SshParams,
     private readonly keyFile: string | undefined,
+    private readonly releaseKeyCleanup: () => void,
   ) {}
 
   static async start(options: ContainerBoardOptions): Promise<ContainerBoard> {
@@ -83,10 +85,14 @@ export class ContainerBoard {
     // The engine would create a missing bind source as an empty folder (even /usr/bin/node).
     for (const bind of binds) if (!existsSync(bind.host)) throw new InfrastructureError(`${target}: container.binds: ${bind.host} does not exist on this machine`);
     let keyFile: string | undefined;
+    let releaseKeyCleanup = () => {};
     const files: { path: string; content: Uint8Array; mode: number }[] = [];
     if (options.ssh.privateKey === undefined && options.ssh.passwordEnv === undefined) {
       const pair = ssh2.utils.generateKeyPairSync('ed25519', { comment: `openamp-farm ${target}` });
       keyFile = join(tmpdir(), runFileStem('board-key'));
+      const file = keyFile;
+      // Also when the process ends without a teardown (a worker interrupted mid-setup); after a SIGKILL the next start's sweep.
+      releaseKeyCleanup = onProcessExit(() => rmSync(file, { force: true }));
       writeFileSync(keyFile, pair.private, { mode: 0o600 });
       chmodSync(keyFile, 0o600);
       files.push({ path: params.authorizedKeysFile, content: Buffer.from(`${pair.public}\n`), mode: 0o600 });
@@ -118,10 +124,11 @@ export class ContainerBoard {
       // The engine's proxy accepts connections on the published port before anything listens
       // inside (and drops them): wait for sshd's banner, so the first SSH attempt meets sshd.
       await waitForSshBanner(container, port, deadline, target);
-      return new ContainerBoard(container, { ...options.ssh, host: '127.0.0.1', port, hostKey, ...(keyFile ? { privateKey: keyFile } : {}) }, keyFile);
+      return new ContainerBoard(container, { ...options.ssh, host: '127.0.0.1', port, hostKey, ...(keyFile ? { privateKey: keyFile } : {}) }, keyFile, releaseKeyCleanup);
     } catch (error) {
       await container?.stop({ graceMs: 2000 }).catch(() => {});
       if (keyFile) rmSync(keyFile, { force: true });
+      releaseKeyCleanup();
       const message = error instanceof Error ? error.message : String(error);
       throw error instanceof InfrastructureError && output === '' ? error : new InfrastructureError(`${message}${tail(output)}`, { cause: error });
     }
@@ -162,6 +169,7 @@ export class ContainerBoard {
       await this.container.stop({ graceMs });
     } finally {
       if (this.keyFile) rmSync(this.keyFile, { force: true });
+      this.releaseKeyCleanup();
     }
   }
 }
