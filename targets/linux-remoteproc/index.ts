@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import * as net from 'node:net';
+import { resolve } from 'node:path';
 import { EM_ARM } from '../../openamp/elf/elf-constants.js';
 import { TOOL_COMPILERS } from '../../firmware/tools.js';
 import { findExecutable } from '../../base/process/managed-process.js';
@@ -39,7 +40,14 @@ export const linuxRemoteprocKind: TargetKindDefinition<LinuxRemoteprocParams> = 
     const compiler = TOOL_COMPILERS[params.helperAbi];
     const checks: Prerequisite[] = [tool(`${compiler.binary} (rpmsg helper for ${params.helperAbi})`, compiler.binary, compiler.debianPackage), tool('make', 'make', 'make')];
     // A board in a container: the engine and the image; its SSH port exists once the container runs.
-    if (params.container) return [...checks, ...(await containerPrerequisites(params.container.image))];
+    if (params.container) {
+      const binds = params.container.binds.map((bind): Prerequisite => {
+        const source = resolve(context.configDir, bind.host);
+        const found = existsSync(source);
+        return { name: `container bind ${bind.host} -> ${bind.container}`, ok: found, detail: found ? source : `${source} does not exist`, hint: 'fix container.binds (a relative path is relative to farm.yaml)' };
+      });
+      return [...checks, ...binds, ...(await containerPrerequisites(params.container.image))];
+    }
     const problem = await reachable(ssh.host, ssh.port, 3000);
     checks.push({ name: `SSH port ${ssh.host}:${ssh.port} reachable`, ok: problem === undefined, detail: problem ?? 'accepts connections', hint: 'power the board and check its network' });
     if (ssh.hostKey !== undefined) checks.push({ name: 'board host key known', ok: true, detail: 'pinned in farm.yaml (ssh.hostKey)' });
