@@ -164,7 +164,11 @@ export class FarmContainer {
 
   /** The host port (on 127.0.0.1) the engine published container TCP port `port` on. */
   async hostPort(port: number): Promise<number> {
-    const info = await this.container.inspect();
+    const info = await this.container.inspect().catch((error: unknown) => {
+      // AutoRemove: a container that already exited may be gone.
+      throw new InfrastructureError(`${this.name}: the container exited before its port ${port} could be reached (${(error as Error).message.split('\n')[0]})`, { cause: error });
+    });
+    if (!info.State.Running) throw new InfrastructureError(`${this.name}: the container exited (code ${info.State.ExitCode}) before its port ${port} could be reached`);
     const binding = info.NetworkSettings.Ports?.[`${port}/tcp`]?.[0];
     const hostPort = Number(binding?.HostPort);
     if (!binding || !Number.isInteger(hostPort) || hostPort <= 0) throw new InfrastructureError(`${this.name}: the engine published no host port for port ${port} of the container`);

@@ -27,6 +27,7 @@ import { FIRMWARE_KICK_BYTE } from '../../firmware/uart-kick.js';
 import { createRpmsgHost } from '../../openamp/rpmsg/host.js';
 import { PollingDoorbell } from '../../openamp/doorbell/polling-doorbell.js';
 import { randomBytes } from 'node:crypto';
+import { InfrastructureError } from '../../base/errors.js';
 import { isAlive, startCli, trackRun, workspace, type CliResult } from '../../farm/testing/cli-harness.js';
 import * as net from 'node:net';
 import { prepareContainerDouble } from '../linux-remoteproc/testing/container-double.js';
@@ -282,6 +283,23 @@ test("a user image's own command runs under the farm's watchdog: files written b
   } finally {
     await docker.getImage(image).remove({ force: true }).catch(() => {});
   }
+});
+
+test('a board image whose own command fails at once: one infrastructure error with its output, nothing left', { timeout: 60_000 }, async () => {
+  const { linuxRemoteprocKind } = await import('../linux-remoteproc/index.js');
+  const name = `board-bad-${randomBytes(3).toString('hex')}`;
+  // No binds: the board-double image's command has no Node.js to run and says so.
+  const params = linuxRemoteprocKind.parseParams({ preset: 'stm32mp157c-dk2', helperAbi: 'host', container: 'board-double' }, 'test');
+  const target = linuxRemoteprocKind.create(name, params, { configDir: space.dir, firmware: {}, workDir: space.dir });
+  try {
+    await assert.rejects(
+      within(target.setup({ info: () => {}, console: () => {} }), 45_000, 'the failed setup'),
+      (error: unknown) => error instanceof InfrastructureError && new RegExp(`^${name}: the container exited \\(code 1\\) before .*; its output: board-double image: bind-mount a Node\\.js 20 binary at /opt/farm/node`).test(error.message),
+    );
+  } finally {
+    await within(target.teardown(), 30_000, 'teardown');
+  }
+  await waitFor(async () => (await ofTarget(name)).length === 0, 20_000, 'the failed container to be gone');
 });
 
 /** The checkout (bind-mounted into the board-double image). */
