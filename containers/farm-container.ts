@@ -33,6 +33,8 @@ export interface RunContainerOptions {
   readonly devices?: readonly string[];
   /** Capabilities to add (SYS_ADMIN for mounts inside). */
   readonly capAdd?: readonly string[];
+  /** Security options as `docker run --security-opt` (apparmor=unconfined where AppArmor forbids the mounts). */
+  readonly securityOpt?: readonly string[];
   readonly env?: Readonly<Record<string, string>>;
   /** Size of the container's /dev/shm (the engine's default is 64 MiB). */
   readonly shmSizeBytes?: number;
@@ -129,6 +131,7 @@ export class FarmContainer {
         Binds: (options.binds ?? []).map((bind) => `${bind.host}:${bind.container}${bind.readOnly ? ':ro' : ''}`),
         ...(options.devices ? { Devices: options.devices.map((device) => ({ PathOnHost: device, PathInContainer: device, CgroupPermissions: 'rwm' })) } : {}),
         ...(options.capAdd ? { CapAdd: [...options.capAdd] } : {}),
+        ...(options.securityOpt ? { SecurityOpt: [...options.securityOpt] } : {}),
         ...(options.shmSizeBytes ? { ShmSize: options.shmSizeBytes } : {}),
       },
     });

@@ -109,6 +109,7 @@ export class ContainerBoard {
         binds,
         devices: params.devices,
         capAdd: params.capAdd,
+        securityOpt: params.securityOpt,
         env: params.env,
         shmSizeBytes: params.shmSizeBytes,
         files,

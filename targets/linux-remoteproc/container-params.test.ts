@@ -24,7 +24,7 @@ test('container: binds, devices, capabilities, env, a pinned host key and a user
   const params = parseLinuxRemoteprocParams(
     {
       remoteproc: 'r5_0',
-      container: { image: 'openamp/demo-lite:latest', sshPort: 2222, binds: ['/usr/bin/node:/opt/farm/node:ro', 'build:/work'], devices: ['/dev/fuse'], capAdd: ['SYS_ADMIN'], env: { DEMO: 'echo' }, shmSize: 1048576 },
+      container: { image: 'openamp/demo-lite:latest', sshPort: 2222, binds: ['/usr/bin/node:/opt/farm/node:ro', 'build:/work'], devices: ['/dev/fuse'], capAdd: ['SYS_ADMIN'], securityOpt: ['apparmor=unconfined'], env: { DEMO: 'echo' }, shmSize: 1048576 },
       ssh: { user: 'petalinux', privateKey: 'keys/lab', hostKey },
     },
     PATH,
@@ -35,7 +35,7 @@ test('container: binds, devices, capabilities, env, a pinned host key and a user
     { host: '/usr/bin/node', container: '/opt/farm/node', readOnly: true },
     { host: 'build', container: '/work', readOnly: false },
   ]);
-  assert.deepEqual([container.devices, container.capAdd, container.env, container.sshPort, container.shmSizeBytes], [['/dev/fuse'], ['SYS_ADMIN'], { DEMO: 'echo' }, 2222, 1048576]);
+  assert.deepEqual([container.devices, container.capAdd, container.securityOpt, container.env, container.sshPort, container.shmSizeBytes], [['/dev/fuse'], ['SYS_ADMIN'], ['apparmor=unconfined'], { DEMO: 'echo' }, 2222, 1048576]);
   assert.equal(container.authorizedKeysFile, '/home/petalinux/.ssh/authorized_keys');
   assert.equal(params.ssh.privateKey, 'keys/lab');
   assert.equal(params.ssh.hostKey, hostKey);
@@ -52,6 +52,7 @@ test('container: each bad value is one error naming its field', () => {
     [{ image: 'x', hostKeyFile: 'etc/key.pub' }, undefined, /params\.container\.hostKeyFile: must be an absolute path inside the container/],
     [{ image: 'x', env: { 'A B': 'c' } }, undefined, /params\.container\.env\.A B: must be NAME: string/],
     [{ image: 'x', network: 'host' }, undefined, /params\.container\.network: unknown parameter/],
+    [{ image: 'x', securityOpt: ['apparmor unconfined'] }, undefined, /params\.container\.securityOpt\[0\]: must be a security option/],
     ['x', { host: 'board.lab' }, /params\.ssh\.host: is set by the farm for a container board/],
     ['x', { port: 2222 }, /params\.ssh\.port: is set by the farm/],
     ['x', { knownHosts: '~/.ssh/known_hosts' }, /params\.ssh\.knownHosts: is set by the farm/],

@@ -26,12 +26,14 @@ export interface LinuxContainerParams {
   readonly devices: readonly string[];
   /** Capabilities added (SYS_ADMIN: mounts inside). */
   readonly capAdd: readonly string[];
+  /** As `docker run --security-opt` (apparmor=unconfined on a host whose AppArmor profile forbids mounts). */
+  readonly securityOpt: readonly string[];
   readonly env: Readonly<Record<string, string>>;
   /** The container's /dev/shm size, bytes (the engine's default is 64 MiB). */
   readonly shmSizeBytes: number;
 }
 
-const KEYS = ['image', 'sshPort', 'hostKeyFile', 'authorizedKeysFile', 'binds', 'devices', 'capAdd', 'env', 'shmSize'];
+const KEYS = ['image', 'sshPort', 'hostKeyFile', 'authorizedKeysFile', 'binds', 'devices', 'capAdd', 'securityOpt', 'env', 'shmSize'];
 /** What a container board's ssh: may hold: the farm decides where it connects (127.0.0.1, the published port). */
 const SSH_FIXED_BY_FARM = ['host', 'port', 'knownHosts'];
 
@@ -83,6 +85,7 @@ export function parseLinuxContainerParams(raw: unknown, path: string, sshUser: s
     binds,
     devices: stringList(record.devices, `${path}.devices`, /^\/dev\/[\w./-]+$/, 'a device path (/dev/...)'),
     capAdd: stringList(record.capAdd, `${path}.capAdd`, /^[A-Z_]+$/, 'a capability name (SYS_ADMIN)'),
+    securityOpt: stringList(record.securityOpt, `${path}.securityOpt`, /^[a-z-]+([=:][\w.:/=-]+)?$/, 'a security option (apparmor=unconfined)'),
     env,
     shmSizeBytes: integerParam(record, 'shmSize', path, { min: 1 << 20, max: 16 * 1024 ** 3 }, 256 * 1024 * 1024),
   };
