@@ -1,15 +1,8 @@
 import * as os from 'node:os';
 import type Docker from 'dockerode';
 import { CONTAINER_LABELS } from './labels.js';
+import { processExists } from '../base/process/process-alive.js';
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /**
  * Removes the farm's containers whose owning process (label org.openamp-farm.pid, on this
@@ -21,7 +14,7 @@ export async function sweepStaleContainers(docker: Docker): Promise<string[]> {
   const removed: string[] = [];
   for (const info of containers) {
     const pid = Number(info.Labels[CONTAINER_LABELS.pid]);
-    if (info.Labels[CONTAINER_LABELS.host] !== os.hostname() || !Number.isInteger(pid) || pid <= 0 || alive(pid)) continue;
+    if (info.Labels[CONTAINER_LABELS.host] !== os.hostname() || !Number.isInteger(pid) || pid <= 0 || processExists(pid)) continue;
     try {
       await docker.getContainer(info.Id).remove({ force: true });
       removed.push((info.Names[0] ?? info.Id).replace(/^\//, ''));

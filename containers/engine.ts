@@ -1,5 +1,8 @@
-import Docker from 'dockerode';
+import type Docker from 'dockerode';
 import { InfrastructureError } from '../base/errors.js';
+import { lazyRequire } from '../base/lazy-require.js';
+
+const dockerode = lazyRequire<typeof Docker>('dockerode');
 
 /** The container engine is not installed or not running: one line with the fix. */
 export class ContainerEngineError extends InfrastructureError {}
@@ -18,13 +21,13 @@ export const START_ENGINE_HINT =
 
 /** A dockerode client for the engine (no I/O yet). */
 export function engineClient(env: NodeJS.ProcessEnv = process.env): Docker {
-  return new Docker({ socketPath: engineSocketPath(env) });
+  return new (dockerode())({ socketPath: engineSocketPath(env) });
 }
 
 /** Connects and pings, within `timeoutMs`; throws ContainerEngineError naming the socket and the fix. */
 export async function connectEngine(options: { timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<Docker> {
   const socket = engineSocketPath(options.env);
-  const docker = new Docker({ socketPath: socket, timeout: options.timeoutMs ?? 5000 });
+  const docker = new (dockerode())({ socketPath: socket, timeout: options.timeoutMs ?? 5000 });
   try {
     await docker.ping();
   } catch (error) {
@@ -33,7 +36,7 @@ export async function connectEngine(options: { timeoutMs?: number; env?: NodeJS.
     throw new ContainerEngineError(`container engine at ${socket}: ${why}; ${START_ENGINE_HINT}`, { cause: error });
   }
   // Later calls (a build, a long attach) must not time out: the timeout was for the ping.
-  return new Docker({ socketPath: socket });
+  return new (dockerode())({ socketPath: socket });
 }
 
 /** The engine's version and API version (doctor, reports). */

@@ -18,7 +18,8 @@ interface OptionSpec {
 }
 
 const CONFIG: OptionSpec = { name: 'config', value: 'FILE', help: 'farm file (default: ./farm.yaml, else the built-in farm)' };
-const HISTORY: OptionSpec = { name: 'history', value: 'FILE', help: 'run history (SQLite file; default: $FARM_HISTORY, else farm-history.sqlite next to the farm file; "off" for none)' };
+const HISTORY: OptionSpec = { name: 'history', value: 'FILE', help: 'run history (SQLite file or postgres:// URL; default: $FARM_HISTORY, else farm-history.sqlite next to the farm file; "off" for none)' };
+const HISTORY_FARM: OptionSpec = { name: 'farm', value: 'URL', help: "the run history of the farm database, postgres://USER@HOST:PORT/DB (default: $FARM_DB when neither --history nor $FARM_HISTORY is given)" };
 const FARM: OptionSpec = { name: 'farm', value: 'URL', help: 'the farm database, postgres://USER@HOST:PORT/DB (default: $FARM_DB)' };
 const TARGET_FILTER: OptionSpec = { name: 'target', value: 'NAME', list: true, help: 'only these targets' };
 
@@ -54,12 +55,14 @@ const COMMAND_OPTIONS: Record<CommandName, readonly OptionSpec[]> = {
     { name: 'runs', value: 'N', help: 'how many recent runs to look at (default: runs 20, flaky 200, perf 20)' },
     { name: 'json', help: 'print JSON instead of tables' },
     HISTORY,
+    HISTORY_FARM,
     CONFIG,
   ],
   serve: [
     { name: 'listen', value: 'HOST:PORT', help: 'address to serve on (default: 127.0.0.1:8750; port 0 picks one)' },
     { name: 'token', value: 'TOKEN', help: 'access token, required unless HOST is loopback (default: $FARM_SERVE_TOKEN)' },
     HISTORY,
+    { name: 'farm', value: 'URL', help: "the farm database: its places, leases, queue, running jobs' live consoles and run history (default: $FARM_DB when neither --history nor $FARM_HISTORY is given)" },
     CONFIG,
   ],
   report: [{ name: 'out', value: 'DIR', help: 'where the merged reports go (required)' }],
@@ -87,12 +90,12 @@ const COMMAND_OPTIONS: Record<CommandName, readonly OptionSpec[]> = {
 export const IMAGE_ACTIONS = ['build', 'list', 'prune'] as const;
 
 const SYNOPSIS: Record<CommandName, string> = {
-  run: 'farm run [--target NAME[,NAME...]]... [--suite NAME[,NAME...]]... [--grep REGEX] [--grep-invert REGEX]\n           [--repeat N] [--retries N] [--workers N] [--shard I/N] [--out DIR] [--firmware-rev REV]\n           [--fail-on-regression] [--history FILE] [--no-wait | --lock-wait SECONDS] [--config FILE]\n       farm run --farm URL [--target NAME,...]... [--require kind=K,soc=S,instrument=I]... [--suite ...]\n           [--priority N] [--ttl SECONDS] [--queue-timeout SECONDS] [--repeat N] [--retries N] [--out DIR]',
+  run: 'farm run [--target NAME[,NAME...]]... [--suite NAME[,NAME...]]... [--grep REGEX] [--grep-invert REGEX]\n           [--repeat N] [--retries N] [--workers N] [--shard I/N] [--out DIR] [--firmware-rev REV]\n           [--fail-on-regression] [--history FILE] [--no-wait | --lock-wait SECONDS] [--config FILE]\n       farm run --farm URL [--target NAME,...]... [--require kind=K,soc=S,instrument=I]... [--suite ...]\n           [--priority N] [--ttl SECONDS] [--queue-timeout SECONDS] [--repeat N] [--retries N] [--out DIR]\n           [--firmware-rev REV] [--fail-on-regression]',
   targets: 'farm targets [--kinds] [--config FILE]',
   doctor: 'farm doctor [--fix] [--config FILE]',
   up: 'farm up TARGET [--suite NAME] [--config FILE]',
-  history: 'farm history runs|flaky|perf [--target NAME]... [--metric NAME] [--runs N] [--json] [--history FILE] [--config FILE]',
-  serve: 'farm serve [--listen HOST:PORT] [--token TOKEN] [--history FILE] [--config FILE]',
+  history: 'farm history runs|flaky|perf [--target NAME]... [--metric NAME] [--runs N] [--json] [--history FILE | --farm URL] [--config FILE]',
+  serve: 'farm serve [--listen HOST:PORT] [--token TOKEN] [--history FILE | --farm URL] [--config FILE]',
   report: 'farm report merge DIR... --out DIR',
   images: 'farm images build [RECIPE...] | farm images list | farm images prune',
   db: 'farm db init|status [--farm URL]',

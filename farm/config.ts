@@ -370,10 +370,6 @@ function checkSuiteNames(names: readonly string[] | undefined, path: string, kno
 }
 
 /** Built-in suites and the firmware images given for them: what a kind is told about (TargetContext.firmware). */
-export function builtinFirmware(target: TargetConfig): Partial<Record<SuiteName, string>> {
-  return Object.fromEntries(Object.entries(target.firmware).filter(([suite]) => (SUITE_NAMES as readonly string[]).includes(suite)));
-}
-
 function buildConfig(raw: RawFarm, file: string | null, configDir: string, registry: KindRegistry): FarmConfig {
   const seenSuites = new Map<string, number>();
   const suites = [...BUILTIN_SUITES, ...(raw.suites ?? []).map((suite, index) => userSuite(suite, index, configDir, seenSuites))];

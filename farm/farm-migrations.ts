@@ -6,5 +6,6 @@
  */
 import type { Migration } from './db/migrate.js';
 import { COORDINATOR_MIGRATIONS } from './coordinator/schema.js';
+import { HISTORY_MIGRATIONS } from '../reports/history/postgres-store.js';
 
-export const FARM_MIGRATIONS: readonly Migration[] = [...COORDINATOR_MIGRATIONS];
+export const FARM_MIGRATIONS: readonly Migration[] = [...COORDINATOR_MIGRATIONS, ...HISTORY_MIGRATIONS];

@@ -5,6 +5,7 @@ import type { FarmConfig } from './config.js';
 import { checkDatabaseUrl } from './db/connection.js';
 import { parseRequirement, runOnFarm } from './farm-run.js';
 import { UsageError } from './selection.js';
+import { FIRMWARE_REV_ENV } from '../reports/history/run-history.js';
 
 export function optionalInteger(value: string | true | undefined, option: string, minimum: number): number | undefined {
   if (value === undefined || value === true) return undefined;
@@ -22,6 +23,7 @@ export async function farmRunCommand(config: FarmConfig, args: ParsedArgs): Prom
   for (const local of ['workers', 'shard', 'no-wait', 'lock-wait']) {
     if (args.values[local] !== undefined) throw new UsageError(`--${local}: not with --farm (the farm schedules places itself)`);
   }
+  if (args.values.history !== undefined) throw new UsageError('--history: not with --farm (the agents keep the history of farm jobs in the farm database: farm history --farm URL)');
   const url = checkDatabaseUrl(args.values.farm as string);
   const out = args.values.out;
   return runOnFarm({
@@ -34,6 +36,8 @@ export async function farmRunCommand(config: FarmConfig, args: ParsedArgs): Prom
     queueTimeoutMs: seconds(args.values['queue-timeout'], 'queue-timeout', 120),
     repeat: optionalInteger(args.values.repeat, 'repeat', 1),
     retries: optionalInteger(args.values.retries, 'retries', 0),
+    firmwareRev: typeof args.values['firmware-rev'] === 'string' ? args.values['firmware-rev'] : process.env[FIRMWARE_REV_ENV] || undefined,
+    failOnRegression: args.values['fail-on-regression'] === true,
     maxAttempts: 2,
     outDir: typeof out === 'string' ? resolve(process.cwd(), out) : resolve(config.configDir, config.defaults.out),
   });

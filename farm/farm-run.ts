@@ -50,6 +50,12 @@ export function parseRequirement(items: readonly string[]): Requirement | undefi
   return { ...(kind ? { kind } : {}), ...(soc ? { soc } : {}), instruments };
 }
 
+/**
+ * How long the CI side waits for an unreachable farm database before it gives up with a report of
+ * the jobs as last seen: a gate must end even when the database does not come back.
+ */
+export const DB_OUTAGE_LIMIT_MS = 10 * 60_000;
+
 export interface FarmRunOptions {
   readonly url: string;
   readonly places: readonly string[];
@@ -60,9 +66,14 @@ export interface FarmRunOptions {
   readonly queueTimeoutMs: number;
   readonly repeat: number | undefined;
   readonly retries: number | undefined;
+  /** Kept in the farm database's run history with each job's results. */
+  readonly firmwareRev?: string | undefined;
+  readonly failOnRegression?: boolean;
   readonly maxAttempts: number;
   readonly outDir: string;
   readonly say?: (line: string) => void;
+  /** Default DB_OUTAGE_LIMIT_MS. */
+  readonly dbOutageLimitMs?: number;
 }
 
 const describeRequirement = (requirement: Requirement) =>
@@ -70,7 +81,12 @@ const describeRequirement = (requirement: Requirement) =>
 
 /** The jobs of the run: checked against the places the database knows, so a typo fails now. */
 async function planJobs(pool: Pool, options: FarmRunOptions, notes: string[]): Promise<JobRequest[]> {
-  const jobOptions = { ...(options.repeat !== undefined ? { repeat: options.repeat } : {}), ...(options.retries !== undefined ? { retries: options.retries } : {}) };
+  const jobOptions = {
+    ...(options.repeat !== undefined ? { repeat: options.repeat } : {}),
+    ...(options.retries !== undefined ? { retries: options.retries } : {}),
+    ...(options.firmwareRev ? { firmwareRev: options.firmwareRev } : {}),
+    ...(options.failOnRegression ? { failOnRegression: true } : {}),
+  };
   const places = (await listPlaces(pool)).filter((place) => place.health !== 'Retired');
   // Built-in suites, and the user suites some place's farm file defines.
   const known = [...new Set([...SUITE_NAMES, ...places.flatMap((place) => place.suites)])];
@@ -117,6 +133,7 @@ const label = (job: JobWithReports) =>
 
 export async function runOnFarm(options: FarmRunOptions): Promise<number> {
   const say = options.say ?? ((line: string) => process.stdout.write(`${line}\n`));
+  const dbOutageLimitMs = options.dbOutageLimitMs ?? DB_OUTAGE_LIMIT_MS;
   const pool = openPool(options.url, { applicationName: `farm run ${hostname()}`, max: 3 });
   let listener: Client | undefined;
   let signalled: NodeJS.Signals | undefined;
@@ -161,6 +178,7 @@ export async function runOnFarm(options: FarmRunOptions): Promise<number> {
     let cancelSent = false;
     let cancelDeadline = Infinity;
     let dbDownSince: number | undefined;
+    let gaveUp = false;
     let jobs: JobWithReports[] = [];
     const started = Date.now();
     for (;;) {
@@ -190,7 +208,11 @@ export async function runOnFarm(options: FarmRunOptions): Promise<number> {
       } catch (error) {
         if (dbDownSince === undefined) {
           dbDownSince = Date.now();
-          say(`farm: farm database unreachable (${error instanceof Error ? error.message : String(error)}); waiting for it (jobs go on on their agents)`);
+          say(`farm: farm database unreachable (${error instanceof Error ? error.message : String(error)}); waiting for it up to ${Math.round(dbOutageLimitMs / 1000)} s (jobs go on on their agents)`);
+        } else if (Date.now() - dbDownSince > dbOutageLimitMs) {
+          gaveUp = true;
+          say(`farm: farm database unreachable for ${Math.round((Date.now() - dbDownSince) / 1000)} s: giving up on run #${runId} (its jobs are abandoned once its lease of ${options.ttlMs / 1000} s runs out); the report shows the jobs as last seen`);
+          break;
         }
       }
       for (const job of jobs) {
@@ -213,17 +235,36 @@ export async function runOnFarm(options: FarmRunOptions): Promise<number> {
         };
       });
     }
-    if (jobs.every(isFinal)) await endRun(pool, runId, 'finished').catch(() => undefined);
-    const withReports = await jobsOfRun(pool, runId, true).catch(() => jobs);
+    if (jobs.length && jobs.every(isFinal)) await endRun(pool, runId, 'finished').catch(() => undefined);
+    const withReports = gaveUp ? lastSeen(jobs, jobIds, requests, runId) : await jobsOfRun(pool, runId, true).catch(() => jobs);
     const failedOrUnfinished = writeFarmReports(options.outDir, runId, withReports, Date.now() - started, say);
     if (signalled) return signalled === 'SIGTERM' ? 143 : 130;
-    return failedOrUnfinished ? 1 : 0;
+    return failedOrUnfinished || gaveUp ? 1 : 0;
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     await listener?.end().catch(() => undefined);
     await pool.end().catch(() => undefined);
   }
+}
+
+/**
+ * The jobs of a run the client gave up on, as last seen: those it never saw (the database went
+ * before the first look) stand as queued, and none has a final word, so the report errs.
+ */
+function lastSeen(jobs: readonly JobWithReports[], jobIds: readonly number[], requests: readonly JobRequest[], runId: number): JobWithReports[] {
+  const unknown = 'farm database unreachable: the job\'s end is unknown to this client';
+  return jobIds.map((id, index) => {
+    const seen = jobs.find((job) => job.id === id);
+    if (seen) return isFinal(seen) ? seen : { ...seen, error: unknown };
+    const request = requests[index] as JobRequest;
+    return {
+      id, run_id: runId, priority: 0, suite: request.suite, want_place: request.place ?? null, want_kind: request.kind ?? null, want_soc: request.soc ?? null,
+      want_instruments: [...(request.instruments ?? [])], options: request.options, state: 'queued', attempts: 0, max_attempts: request.maxAttempts,
+      place: null, agent: null, lease_expires_at: null, cancel_requested: false, queued_at: new Date(), started_at: null, finished_at: null,
+      exit_code: null, summary: null, error: unknown, history: [], junit: null, metrics: null, html: null,
+    };
+  });
 }
 
 const xmlEscape = (text: string) => text.replace(/[<>&"']/g, (char) => `&#${char.charCodeAt(0)};`).replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f]/g, '');

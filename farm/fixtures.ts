@@ -15,11 +15,11 @@ import { ATTACHMENT, type TargetMeta } from '../reports/attachments.js';
 import { LiveEventLog, liveEventsFile } from '../reports/live-events.js';
 import { suiteOfEntry } from '../reports/paths.js';
 import { onProcessExit } from '../base/process/exit-cleanup.js';
-import { loadKindRegistry } from '../targets/registry.js';
+import { loadKind } from '../targets/registry.js';
 import type { FirmwareImage, Host, Target, TargetCapabilities, TargetLog } from '../targets/target.js';
-import { builtinFirmware, type SuiteDefinition } from './config.js';
+import type { SuiteDefinition } from './config.js';
 import { readRunPlan } from './run-plan.js';
-import { cannotRun, firmwareForSuite } from './suite-firmware.js';
+import { builtinFirmware, cannotRun, firmwareForSuite } from './suite-firmware.js';
 
 function asClassified(error: unknown, what: string): Error {
   if (error instanceof FarmError) return error;
@@ -124,8 +124,8 @@ export const test = base.extend<TestFixtures, WorkerFixtures>({
     async ({ targetLog }, use, workerInfo) => {
       const name = workerInfo.project.name;
       const planned = plannedTarget(name);
-      const registry = await loadKindRegistry();
-      const kind = registry.get(planned.kind);
+      // Only this target's kind: the others' modules (SSH, serial, containers) stay unloaded.
+      const kind = await loadKind(planned.kind);
       if (!kind) throw new InfrastructureError(`unknown target kind "${planned.kind}" in worker`);
       const workDir = mkdtempSync(join(tmpdir(), `farm-${name}-`));
       // Playwright ends a worker interrupted mid-setup (Ctrl-C) without running this finally.

@@ -1,7 +1,8 @@
 /** `farm history runs|flaky|perf`: the run history as tables (or JSON). */
 import { existsSync } from 'node:fs';
 import { flakyView, perfView, runsView } from '../reports/history/history-views.js';
-import { openHistoryStore } from '../reports/history/run-history.js';
+import { isDatabaseUrl } from '../reports/history/run-history.js';
+import { describeHistoryLocation, openHistoryStore } from './history-store-open.js';
 import { formatValue, type PerfOptions } from '../reports/history/perf.js';
 import { METRICS } from '../reports/history/metrics.js';
 import { formatDuration } from '../reports/summary.js';
@@ -44,11 +45,13 @@ export async function historyCommand(location: string | null, what: string, opti
     throw new UsageError(`farm history: --metric: unknown metric "${options.metric}" (known: ${METRICS.map((metric) => metric.name).join(', ')})`);
   }
   if (!location) throw new UsageError('farm history: the run history is off (--history off / FARM_HISTORY=off)');
-  if (!existsSync(location)) {
+  if (!isDatabaseUrl(location) && !existsSync(location)) {
     out(`no run history at ${location} yet (farm run records one)`);
     return 0;
   }
-  const store = openHistoryStore(location, { readonly: true });
+  const store = await openHistoryStore(location, { readonly: true });
+  // Printed: a database URL without its password.
+  location = describeHistoryLocation(location);
   try {
     const filter = { targets: options.targets, ...(runs !== undefined ? { runs } : {}) };
     if (what === 'runs') {

@@ -11,7 +11,8 @@ import { createRequire } from 'node:module';
 import type { Prerequisite } from '../targets/target.js';
 import type { KindRegistry } from '../targets/registry.js';
 import type { KindMachine } from '../targets/kind.js';
-import { builtinFirmware, type FarmConfig, type TargetConfig } from './config.js';
+import { builtinFirmware } from './suite-firmware.js';
+import { type FarmConfig, type TargetConfig } from './config.js';
 import { postgresPrerequisite } from './db/postgres-install.js';
 
 export interface TargetInventory {

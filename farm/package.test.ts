@@ -18,10 +18,22 @@ const CHECKOUT = fileURLToPath(new URL('../..', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'farm-package-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-function run(command: string, args: readonly string[], cwd: string, timeoutMs: number) {
-  const result = spawnSync(command, args, { cwd, encoding: 'utf8', timeout: timeoutMs, env: { ...process.env, FORCE_COLOR: '0', CI: '1', npm_config_update_notifier: 'false' } });
+function run(command: string, args: readonly string[], cwd: string, timeoutMs: number, env: Record<string, string> = {}) {
+  const result = spawnSync(command, args, { cwd, encoding: 'utf8', timeout: timeoutMs, env: { ...process.env, FORCE_COLOR: '0', CI: '1', npm_config_update_notifier: 'false', ...env } });
   const output = `$ ${command} ${args.join(' ')}\n${result.stdout ?? ''}${result.stderr ?? ''}${result.error ? String(result.error) : ''}`;
   return { status: result.status, stdout: result.stdout ?? '', output };
+}
+
+/** A folder holding better-sqlite3's prebuild for this Node, packed from the checkout's build; the variable that points prebuild-install at it. */
+function localSqlitePrebuild(): Record<string, string> {
+  const packageDir = join(CHECKOUT, 'node_modules', 'better-sqlite3');
+  const { version } = JSON.parse(readFileSync(join(packageDir, 'package.json'), 'utf8')) as { version: string };
+  const prebuilds = join(dir, 'prebuilds');
+  mkdirSync(prebuilds, { recursive: true });
+  const file = join(prebuilds, `better-sqlite3-v${version}-node-v${process.versions.modules}-${process.platform}-${process.arch}.tar.gz`);
+  const tar = run('tar', ['-czf', file, '-C', packageDir, 'build/Release/better_sqlite3.node'], CHECKOUT, 60_000);
+  assert.equal(tar.status, 0, tar.output);
+  return { npm_config_better_sqlite3_local_prebuilds: prebuilds };
 }
 
 test('npm pack -> npm install into an empty project -> a user suite type-checks and passes with npx farm run', { timeout: 1_200_000 }, () => {
@@ -33,9 +45,11 @@ test('npm pack -> npm install into an empty project -> a user suite type-checks 
   const project = join(dir, 'lab');
   mkdirSync(join(project, 'suites'), { recursive: true });
   writeFileSync(join(project, 'package.json'), '{ "name": "lab", "version": "1.0.0", "type": "module", "private": true }\n');
-  // Since better-sqlite3 (run history) is a dependency, the install compiles SQLite from source
-  // (its prebuilt binaries come from GitHub, out of reach here): minutes on a loaded machine.
-  const install = run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', join(dir, tarball)], project, 900_000);
+  // better-sqlite3 (run history) installs a prebuilt binary from GitHub, out of reach here, or
+  // else compiles SQLite from source (5-6 minutes of a core on a loaded machine). An offline lab
+  // gives it a local prebuild; so does this test, made from the checkout's own build for this
+  // Node (prebuild-install's <package>_local_prebuilds, the file name its download would have).
+  const install = run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', join(dir, tarball)], project, 900_000, localSqlitePrebuild());
   assert.equal(install.status, 0, install.output);
   const installed = join(project, 'node_modules', 'openamp-farm');
   // The bin is executable, the public entry has its declarations, no test file came along.
@@ -98,4 +112,8 @@ test('left out by --grep', async () => {
   assert.equal(farm.status, 0, farm.output);
   assert.match(farm.stdout, /^sim\s+hello\s+1\s+0\s+0\s+0/m, farm.output);
   assert.deepEqual(junitAllCases(readFileSync(join(project, 'out', 'junit.xml'), 'utf8')), ['sim|sim.hello|the installed farm runs my suite @smoke|passed']);
+  // The run history (better-sqlite3, from the local prebuild) works in the installed farm.
+  assert.doesNotMatch(farm.output, /history not recorded/);
+  const flaky = run('npx', ['--no-install', 'farm', 'history', 'flaky'], project, 60_000);
+  assert.equal(flaky.status, 0, flaky.output);
 });

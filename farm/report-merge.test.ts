@@ -42,7 +42,8 @@ test('two shards merged are one report: the JUnit cases, metrics and HTML tests 
   assert.equal(merged.code, 1, `a failed test in a shard fails the merge too\n${merged.stdout}${merged.stderr}`);
   const expected = junitAllCases(read('full')).sort();
   assert.ok(expected.length >= 5);
-  assert.deepEqual(junitAllCases(read('merged')).sort(), expected);
+  // The unsharded run's output too: when the two differ, which of them went wrong and why.
+  assert.deepEqual(junitAllCases(read('merged')).sort(), expected, `unsharded run:\n${full.stdout}${full.stderr}`);
   assert.ok(junitAllCases(read('shard-1')).length < expected.length, 'each shard alone has only part of it');
   const file = readJunit(read('merged'));
   assert.deepEqual(file.suites.map((suite) => suite.attributes.name).sort(), ['a', 'b']);

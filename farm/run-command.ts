@@ -11,18 +11,22 @@ import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { RUN_PLAN_ENV, writeRunPlan, type RunPlan } from './run-plan.js';
+import type { SuiteDefinition } from './config.js';
 import { writeSuiteEntries } from './suite-entries.js';
 import { reportPaths } from '../reports/paths.js';
 import { finalizeInterruptedReports } from '../reports/finalize.js';
 import { findExecutable } from '../base/process/managed-process.js';
 import type { HistoryStore } from '../reports/history/history-store.js';
-import { openHistoryStore, prepareHistory, type HistoryRunFile } from '../reports/history/run-history.js';
+import { prepareHistory, type HistoryRunFile } from '../reports/history/run-history.js';
+import { openHistoryStore } from './history-store-open.js';
 import type { PerfOptions } from '../reports/history/perf.js';
 
 /** How a run uses the run history (farm history, farm serve). */
 export interface RunHistoryOptions {
-  /** The store (a SQLite file); null: history off. */
+  /** The store (a SQLite file or the farm database's URL); null: history off. */
   readonly location: string | null;
+  /** The farm job this run is (the farm agent runs jobs through here). */
+  readonly farmJob?: number;
   readonly firmwareRev: string | null;
   readonly failOnRegression: boolean;
   readonly perf: PerfOptions;
@@ -30,6 +34,16 @@ export interface RunHistoryOptions {
 import { FARM_PID_ENV, RUN_ID_ENV } from '../containers/labels.js';
 
 const GRACE_MS = 30_000;
+
+/**
+ * Whether Playwright's module loader must compile the run's spec files: only when one is not
+ * plain JavaScript (a lab's TypeScript suite). Otherwise the runner and its workers go without
+ * it (PW_DISABLE_TS_ESM): the loader's hooks run on a thread of their own and pass every module
+ * of the farm through Babel, which costs each process a few hundred milliseconds of start-up.
+ */
+export function suitesNeedTransform(suites: readonly Pick<SuiteDefinition, 'files'>[]): boolean {
+  return suites.some((suite) => suite.files.some((file) => !/\.[cm]?js$/.test(file)));
+}
 
 export interface RunResult {
   readonly exitCode: number;
@@ -48,10 +62,10 @@ async function startHistory(plan: RunPlan, options: RunHistoryOptions | undefine
   if (!options?.location) return undefined;
   let store: HistoryStore | undefined;
   try {
-    store = openHistoryStore(options.location);
+    store = await openHistoryStore(options.location, { who: 'run' });
     const history = await prepareHistory(
       store,
-      { targets: plan.targets.map((target) => target.name), outDir: plan.outDir, firmwareRev: options.firmwareRev, failOnRegression: options.failOnRegression, perf: options.perf },
+      { targets: plan.targets.map((target) => target.name), outDir: plan.outDir, firmwareRev: options.firmwareRev, failOnRegression: options.failOnRegression, perf: options.perf, ...(options.farmJob !== undefined ? { farmJob: options.farmJob } : {}) },
       randomUUID(),
     );
     return { store, plan: { ...plan, history } };
@@ -116,7 +130,14 @@ export async function runPlan(basePlan: RunPlan, historyOptions?: RunHistoryOpti
     stdio: ['ignore', options.onOutput ? 'pipe' : 'inherit', options.onOutput ? 'pipe' : 'inherit'],
     detached: true,
     // The run id and the CLI's pid label the containers the workers start (containers/labels.ts).
-    env: { ...process.env, [RUN_PLAN_ENV]: paths.plan, [RUN_ID_ENV]: randomUUID(), [FARM_PID_ENV]: String(process.pid), FORCE_COLOR: process.env.FORCE_COLOR ?? '0' },
+    env: {
+      ...process.env,
+      [RUN_PLAN_ENV]: paths.plan,
+      [RUN_ID_ENV]: randomUUID(),
+      [FARM_PID_ENV]: String(process.pid),
+      FORCE_COLOR: process.env.FORCE_COLOR ?? '0',
+      ...(suitesNeedTransform(plan.suites) ? {} : { PW_DISABLE_TS_ESM: '1' }),
+    },
   });
   const onOutput = options.onOutput;
   if (onOutput) {

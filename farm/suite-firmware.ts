@@ -6,8 +6,13 @@
  */
 import { InfrastructureError } from '../base/errors.js';
 import { firmwareImageFromFile } from '../targets/firmware-image.js';
-import type { FirmwareImage, Target, TargetCapabilities } from '../targets/target.js';
-import type { SuiteDefinition } from './config.js';
+import { SUITE_NAMES, type FirmwareImage, type SuiteName, type Target, type TargetCapabilities } from '../targets/target.js';
+import type { SuiteDefinition, TargetConfig } from './config.js';
+
+/** The target's `firmware:` images of built-in suites (what its kind runs instead of its reference firmware). */
+export function builtinFirmware(target: Pick<TargetConfig, 'firmware'>): Partial<Record<SuiteName, string>> {
+  return Object.fromEntries(Object.entries(target.firmware).filter(([suite]) => (SUITE_NAMES as readonly string[]).includes(suite)));
+}
 
 type SuiteRef = Pick<SuiteDefinition, 'name' | 'builtin' | 'firmware'>;
 

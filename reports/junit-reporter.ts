@@ -8,9 +8,9 @@
  * it was not: a test that was running when the run stopped is an <error type="interrupted">, one
  * that never ran is <skipped/> with its reason ("run interrupted: not run") in the testcase
  * property `skip.reason` and in its <system-out> (the library's <skipped/> has no message), and
- * `run.status` says "running" until the run ends. The file is rewritten at onBegin, at every
- * test's start and end, and at onEnd, so a runner killed at any moment leaves an honest file
- * (`farm run` then turns "running" into "interrupted", see finalizeInterruptedReports).
+ * `run.status` says "running" until the run ends. The file is rewritten at onBegin, as tests
+ * start and end (at most once a second, rewriting-reporter.ts), and at onEnd, so a runner
+ * killed at any moment leaves an honest file (`farm run` then turns "running" into "interrupted", see finalizeInterruptedReports).
  *
  * Retried tests: the library has no Surefire rerun elements, so the earlier attempts are
  * testcase properties (`attempts`, `flaky`, `attempt.<n>.failure` = "<class>: <message>") and

@@ -2,7 +2,8 @@
  * metrics.json: per-attempt durations (split into fixture set-up, body and teardown) and outcomes,
  * echo round-trip figures, and once the run ends, when Playwright's run started and how long it
  * took until the reporters' onEnd; rewritten at onBegin (status "running", every planned test
- * in `notRun`), at every test's start and end, and at onEnd. `npm run bench:farm` reads it.
+ * in `notRun`), as tests start and end (at most once a second, rewriting-reporter.ts), and at
+ * onEnd. `npm run bench:farm` reads it.
  */
 import type { FullResult } from '@playwright/test/reporter';
 import { RewritingReporter } from './rewriting-reporter.js';

@@ -357,6 +357,7 @@ test('metrics.json keeps every attempt of a retried test', async () => {
     reporter.onTestEnd(testCase as never, result(0, 'failed') as never);
     reporter.onTestBegin(testCase as never);
     reporter.onTestEnd(testCase as never, result(1, 'passed') as never);
+    reporter.onEnd({ status: 'passed', startTime: new Date(0), duration: 20 } as never);
     const metrics = JSON.parse(readFileSync(file, 'utf8')) as { tests: { attempt: number; outcome: string; failureClass: string | null; flaky: boolean }[] };
     assert.deepEqual(
       metrics.tests.map((test) => [test.attempt, test.outcome, test.failureClass, test.flaky]),

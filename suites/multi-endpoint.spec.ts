@@ -169,6 +169,15 @@ test('a host-announced rpmsg-tty channel is bound by the remote, usable, and rel
   expectAddress(established.src, announcedTty.remoteAddr, 'tty reply source');
   expectTtyReply(established.data, hello, announcedTty.remoteAddr, 'tty reply');
 
+  if (capabilities.kernelClientSample) {
+    // The host's kernel runs rpmsg_client_sample at every boot; once it is done the remote frees
+    // that endpoint's address and may give it to the endpoint it binds to our channel (ST's demo:
+    // "bound" from 0x400). Wait until the sample's channel is gone, so that the address is not
+    // taken for an existing one below.
+    const deadline = Date.now() + 10_000;
+    while (host.channels().some((channel) => channel.name === CLIENT_SAMPLE) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+    check(!host.channels().some((channel) => channel.name === CLIENT_SAMPLE), 'rpmsg-client-sample still listed 10 s into the test: the kernel\'s sample did not finish');
+  }
   const known = new Set(host.channels().map((channel) => channel.remoteAddr));
   const endpoint = await host.openEndpoint({ name: TTY, localAddr: 257, announce: true });
   const bound = await endpoint.receive({ timeoutMs: 5000 });

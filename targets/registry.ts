@@ -1,9 +1,13 @@
 /**
  * The registry of target kinds. A kind is a module exporting a TargetKindDefinition; built-in
- * kinds are listed in BUILTIN_KINDS (one import + one line each). Labs add kinds of their own
- * without forking the farm through the plugin variable FARM_EXTRA_KINDS: a list of module paths
- * (separated by ':'), each exporting `kinds` (an array of definitions) or a default export (one
- * definition or an array).
+ * kinds are listed in BUILTIN_KIND_MODULES (the kind names a module defines, and how to import
+ * it). Labs add kinds of their own without forking the farm through the plugin variable
+ * FARM_EXTRA_KINDS: a list of module paths (separated by ':'), each exporting `kinds` (an array
+ * of definitions) or a default export (one definition or an array).
+ *
+ * The kind modules are imported when asked for, not with this module: a Playwright worker
+ * needs the one kind of its target (`loadKind`), and a kind's modules pull in SSH, serial,
+ * container or process libraries that cost hundreds of milliseconds to import.
  */
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve, delimiter } from 'node:path';
@@ -13,22 +17,35 @@ import { SUITE_NAMES } from './target.js';
 import type { TargetKindDefinition } from './kind.js';
 import { InfrastructureError } from '../base/errors.js';
 
-// ---- built-in kinds: add yours here (one import, one line in BUILTIN_KINDS) ----
-import { simKind } from './sim/index.js';
-import { qemuKinds } from './qemu/index.js';
-import { linuxProcessKind } from './linux-process/index.js';
-import { linuxRemoteprocKind } from './linux-remoteproc/index.js';
-import { micropythonOpenampKind } from './micropython/index.js';
+/** One built-in kind module: the kinds it defines (checked against what it exports) and its import. */
+interface BuiltinKindModule {
+  readonly kinds: readonly string[];
+  readonly load: () => Promise<readonly TargetKindDefinition[]>;
+}
+
+// ---- built-in kinds: add yours here (its kind names and its import) ----
+export const BUILTIN_KIND_MODULES: readonly BuiltinKindModule[] = [
+  { kinds: ['sim'], load: async () => [(await import('./sim/index.js')).simKind as TargetKindDefinition] },
+  {
+    kinds: ['qemu-riscv64-virt', 'qemu-cortex-m4', 'qemu-versal-r5', 'qemu-zynqmp-r5'],
+    load: async () => (await import('./qemu/index.js')).qemuKinds as readonly TargetKindDefinition[],
+  },
+  { kinds: ['linux-process'], load: async () => [(await import('./linux-process/index.js')).linuxProcessKind as TargetKindDefinition] },
+  { kinds: ['linux-remoteproc'], load: async () => [(await import('./linux-remoteproc/index.js')).linuxRemoteprocKind as TargetKindDefinition] },
+  { kinds: ['micropython-openamp'], load: async () => [(await import('./micropython/index.js')).micropythonOpenampKind as TargetKindDefinition] },
+];
+
+/** Imports one built-in kind module; its definitions must be the kinds the table names for it. */
+async function loadBuiltinModule(entry: BuiltinKindModule): Promise<readonly TargetKindDefinition[]> {
+  const definitions = await entry.load();
+  const names = definitions.map((definition) => definition.kind);
+  if (names.join() !== entry.kinds.join()) {
+    throw new InfrastructureError(`built-in kind module defines ${names.join(', ')}, but targets/registry.ts lists ${entry.kinds.join(', ')} for it`);
+  }
+  return definitions;
+}
 
 export const EXTRA_KINDS_ENV = 'FARM_EXTRA_KINDS';
-
-const BUILTIN_KINDS: readonly TargetKindDefinition[] = [
-  simKind,
-  ...(qemuKinds as readonly TargetKindDefinition[]),
-  linuxProcessKind as TargetKindDefinition,
-  linuxRemoteprocKind as TargetKindDefinition,
-  micropythonOpenampKind as TargetKindDefinition,
-];
 
 export class KindRegistry {
   private readonly byName = new Map<string, TargetKindDefinition>();
@@ -131,19 +148,35 @@ async function importExtraKinds(modulePath: string): Promise<TargetKindDefinitio
   return list;
 }
 
+function extraModules(env: NodeJS.ProcessEnv): string[] {
+  return (env[EXTRA_KINDS_ENV] ?? '').split(delimiter).filter((entry) => entry.trim() !== '');
+}
+
 const loaded = new Map<string, Promise<KindRegistry>>();
 
 /** The built-in kinds plus those named by FARM_EXTRA_KINDS (loaded once per process). */
 export function loadKindRegistry(env: NodeJS.ProcessEnv = process.env): Promise<KindRegistry> {
-  const extra = (env[EXTRA_KINDS_ENV] ?? '').split(delimiter).filter((entry) => entry.trim() !== '');
+  const extra = extraModules(env);
   const key = extra.join(delimiter);
   let registry = loaded.get(key);
   if (!registry) {
     registry = (async () => {
+      const builtin = (await Promise.all(BUILTIN_KIND_MODULES.map(loadBuiltinModule))).flat();
       const extraKinds = (await Promise.all(extra.map(importExtraKinds))).flat();
-      return new KindRegistry([...BUILTIN_KINDS, ...extraKinds]);
+      return new KindRegistry([...builtin, ...extraKinds]);
     })();
     loaded.set(key, registry);
   }
   return registry;
+}
+
+/**
+ * One kind, importing only the modules that may define it: its built-in module, if any, and
+ * the FARM_EXTRA_KINDS modules (a kind defined by both is refused, as by loadKindRegistry).
+ * Undefined when none defines it.
+ */
+export async function loadKind(kind: string, env: NodeJS.ProcessEnv = process.env): Promise<TargetKindDefinition | undefined> {
+  const builtin = BUILTIN_KIND_MODULES.find((entry) => entry.kinds.includes(kind));
+  const [builtinKinds, ...extraKinds] = await Promise.all([builtin ? loadBuiltinModule(builtin) : [], ...extraModules(env).map(importExtraKinds)]);
+  return new KindRegistry([...(builtinKinds ?? []), ...extraKinds.flat()]).get(kind);
 }

@@ -116,9 +116,9 @@ export interface TargetCapabilities {
   readonly kernelClientSample?: boolean;
   /**
    * The host can announce a channel of its own (`openEndpoint({ announce: true })`) and use it
-   * as an endpoint with addresses. Default true. False on Linux remoteproc boards: a
-   * host-announced channel is a kernel device (RPMSG_CREATE_DEV_IOCTL + rpmsg_tty), whose
-   * traffic is a tty without addresses.
+   * as an endpoint with addresses. Default true. On Linux remoteproc boards such a channel is
+   * a kernel device (RPMSG_CREATE_DEV_IOCTL + rpmsg_tty) whose peer the kernel learns from the
+   * remote's first message; false where the board's kernel cannot (params.hostAnnouncedChannels).
    */
   readonly hostAnnouncedChannels?: boolean;
 }

@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { processExists } from './process-alive.js';
 
 /**
  * Names for the files one run creates in /dev/shm and /tmp: `farm-<kind>-<pid>-<random>`. The
@@ -12,14 +13,6 @@ export function runFileStem(kind: string): string {
 
 const STEM = /^farm-([a-z0-9-]+?)-(\d+)-[0-9a-f]{8}(\..*)?$/;
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /** Removes files and folders of runs whose process is gone, from `dirs` (default /dev/shm and /tmp). Returns what it removed. */
 export function sweepStaleRunFiles(dirs: readonly string[] = ['/dev/shm', '/tmp']): string[] {
@@ -33,7 +26,7 @@ export function sweepStaleRunFiles(dirs: readonly string[] = ['/dev/shm', '/tmp'
     }
     for (const name of names) {
       const match = STEM.exec(name);
-      if (!match || alive(Number(match[2]))) continue;
+      if (!match || processExists(Number(match[2]))) continue;
       const file = path.join(dir, name);
       try {
         // Folders too: a container's bind-mounted run folder, a killed image build's root filesystem.

@@ -1,7 +1,10 @@
 import * as fs from 'node:fs';
 import * as net from 'node:net';
-import { SerialPort } from 'serialport';
+import type * as serialportModule from 'serialport';
+import { lazyRequire } from '../lazy-require.js';
 import { InfrastructureError, TimeoutError } from '../errors.js';
+
+const serialport = lazyRequire<typeof serialportModule>('serialport');
 
 export interface SerialConsoleOptions {
   /** Device path: /dev/ttyUSB0, /dev/ttyACM0, or a pseudo-terminal such as QEMU's /dev/pts/N. */
@@ -117,7 +120,7 @@ export class SerialConsole {
   }
 
   static async open(options: SerialConsoleOptions): Promise<SerialConsole> {
-    const port = new SerialPort({ path: options.path, baudRate: options.baudRate ?? 115200, autoOpen: false });
+    const port = new (serialport().SerialPort)({ path: options.path, baudRate: options.baudRate ?? 115200, autoOpen: false });
     await new Promise<void>((resolve, reject) =>
       port.open((error) => (error ? reject(new InfrastructureError(`cannot open serial port ${options.path}: ${error.message}`, { cause: error })) : resolve())),
     );

@@ -112,6 +112,11 @@ export class FarmAgent {
     client.on('error', lost);
     client.on('end', lost);
     await client.query(`LISTEN ${JOBS_CHANNEL}`);
+    if (this.stopping) {
+      // stop() came while we connected: it closes only the listener it saw.
+      await client.end().catch(() => undefined);
+      return;
+    }
     this.listener = client;
   }
 
@@ -122,7 +127,15 @@ export class FarmAgent {
   }
 
   /** Runs until stop(). */
-  async run(): Promise<void> {
+  run(): Promise<void> {
+    this.loop ??= this.loopUntilStopped();
+    return this.loop;
+  }
+
+  /** The run loop, once started: stop() waits for its last tick before it closes the connections. */
+  private loop: Promise<void> | undefined;
+
+  private async loopUntilStopped(): Promise<void> {
     while (!this.stopping) {
       try {
         await this.tick();
@@ -236,6 +249,7 @@ export class FarmAgent {
     try {
       report = await executeJob(job, place, this.options.config, outDir, {
         signal: running.abort.signal,
+        historyUrl: this.options.url,
         onOutput: (text) => {
           const lines = (running.partialLine + text).split('\n');
           running.partialLine = lines.pop() ?? '';
@@ -300,6 +314,12 @@ export class FarmAgent {
   private async stopNow(): Promise<void> {
     this.stopping = true;
     this.wakeUp();
+    for (const running of this.running.values()) this.cancel(running, 'the agent is stopping');
+    await Promise.allSettled([...this.tasks]);
+    // A tick still under way (claiming a job, connecting the listener) ends before the pool and
+    // the listener close; a connection it opened after this point would keep the process alive.
+    await this.loop?.catch(() => undefined);
+    // A job it claimed in its last moments is stopped and given back too.
     for (const running of this.running.values()) this.cancel(running, 'the agent is stopping');
     await Promise.allSettled([...this.tasks]);
     await stopAgent(this.pool, this.options.name).catch(() => undefined);

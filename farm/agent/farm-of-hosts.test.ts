@@ -248,15 +248,36 @@ test('faults: an agent killed mid-job, the database gone for seconds, a cancelle
   const sweeper = startAgent('host-e', `targets:\n${FAKE('e-idle')}`, TTL);
   await waitFor(() => /registered with/.test(sweeper.output()), 30_000, 'the next agent to register');
   assert.deepEqual(victimFolders(), [], 'swept by the next agent');
+  // SIGTERM just after registering, while the agent's first tick connects its listener: it
+  // still ends, and on its own (not by the CLI's last-resort exit for a handle left open).
   sweeper.child.kill('SIGTERM');
-  await sweeper.result;
+  const swept = await sweeper.result;
+  assert.equal(swept.code, 0, swept.stdout + swept.stderr);
+  assert.doesNotMatch(swept.stderr, /handle was left open/);
 
   // An agent stopped with SIGTERM leaves cleanly and is shown offline.
   const survivorPid = survivor.child.pid;
   survivor.child.kill('SIGTERM');
   const stopped = await survivor.result;
   assert.equal(stopped.code, 0, stopped.stdout + stopped.stderr);
+  assert.doesNotMatch(stopped.stderr, /handle was left open/);
   assert.deepEqual(readdirSync(tmpdir()).filter((entry) => entry.startsWith(`farm-agent-${survivorPid}-`)), [], 'a stopped agent removes its work folder');
   const after = await runCli(['places', '--farm', cluster.url], space.dir);
   assert.match(after.stdout, new RegExp(`^${survivorPlace}\\s+${survivor === c ? 'host-c' : 'host-d'} \\(offline\\)`, 'm'));
+});
+
+test('an agent stopped at any moment of its start (SIGTERM right after it registers) ends on its own, within seconds', async () => {
+  // Every few ms of the agent's first tick (heartbeat, sweep, connecting its listener): a stop
+  // while the listener connected once left that connection open and the agent running forever.
+  for (const delayMs of Array.from({ length: 20 }, (_, i) => i * 4)) {
+    const agent = startAgent(`host-stop-${delayMs}`, `targets:\n${FAKE(`stop-${delayMs}`)}`, 4);
+    await waitFor(() => /registered with/.test(agent.output()), 30_000, `agent host-stop-${delayMs} to register`);
+    await new Promise((resolve) => setTimeout(resolve, delayMs));
+    const stoppedAt = Date.now();
+    agent.child.kill('SIGTERM');
+    const result = await agent.result;
+    assert.equal(result.code, 0, `SIGTERM ${delayMs} ms after registering: ${result.stdout}${result.stderr}`);
+    assert.doesNotMatch(result.stderr, /handle was left open/, `SIGTERM ${delayMs} ms after registering`);
+    assert.ok(Date.now() - stoppedAt < 30_000, `SIGTERM ${delayMs} ms after registering: ended ${Date.now() - stoppedAt} ms later`);
+  }
 });

@@ -14,7 +14,7 @@ import { readJunit } from '../../reports/junit-reader.js';
 import { reportPaths } from '../../reports/paths.js';
 import type { FarmConfig, TargetConfig } from '../config.js';
 import type { RunPlan } from '../run-plan.js';
-import { runPlan } from '../run-command.js';
+import { runPlan, type RunHistoryOptions } from '../run-command.js';
 import { selectRun } from '../selection.js';
 import type { Job, JobReport } from '../coordinator/coordinator.js';
 
@@ -24,6 +24,19 @@ const MAX_HTML_BYTES = 32 * 1024 * 1024;
 export interface JobExecutionOptions {
   readonly signal: AbortSignal;
   readonly onOutput: (text: string) => void;
+  /** The farm database: the job's results go into its run history (null: none kept). */
+  readonly historyUrl: string | null;
+}
+
+/** How the job's run keeps its history: in the farm database, as the job it is. */
+export function jobHistory(job: Job, config: FarmConfig, historyUrl: string | null): RunHistoryOptions {
+  return {
+    location: historyUrl,
+    firmwareRev: job.options.firmwareRev ?? null,
+    failOnRegression: job.options.failOnRegression === true || config.history.failOnRegression,
+    perf: { baselineRuns: config.history.baselineRuns, minRuns: config.history.minRuns, mads: config.history.mads, minBand: config.history.minBand },
+    farmJob: job.id,
+  };
 }
 
 /** The plan of a local run of the job: the same selection `farm run --target PLACE --suite SUITE` makes. */
@@ -58,7 +71,7 @@ export function classify(junitXml: string | undefined, exitCode: number, cancell
 
 export async function executeJob(job: Job, target: TargetConfig, config: FarmConfig, outDir: string, options: JobExecutionOptions): Promise<JobReport> {
   const plan = jobPlan(job, target, config, outDir);
-  const result = await runPlan(plan, undefined, { signal: options.signal, onOutput: options.onOutput, handleSignals: false });
+  const result = await runPlan(plan, jobHistory(job, config, options.historyUrl), { signal: options.signal, onOutput: options.onOutput, handleSignals: false });
   const paths = reportPaths(outDir);
   const junit = existsSync(paths.junit) ? readFileSync(paths.junit, 'utf8') : undefined;
   let metrics: unknown = null;

@@ -32,6 +32,10 @@ const ms = (parameter: number) => `($${parameter}::integer * interval '1 millise
 export interface JobOptions {
   readonly repeat?: number;
   readonly retries?: number;
+  /** Git revision of the firmware under test, kept in the run history (`farm run --farm --firmware-rev`). */
+  readonly firmwareRev?: string;
+  /** A performance regression against the farm's history fails the job. */
+  readonly failOnRegression?: boolean;
 }
 
 export interface Job {

@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runFileStem } from '../../base/process/run-files.js';
 import { postgresBinDir } from './postgres-install.js';
+import { processExists } from '../../base/process/process-alive.js';
 
 export interface PgCluster {
   readonly url: string;
@@ -22,6 +23,10 @@ export interface PgCluster {
   start(): Promise<void>;
   remove(): Promise<void>;
 }
+
+// Bounds of the server's start and fast shutdown: a test never waits for postgres forever.
+const START_TIMEOUT_MS = 60_000;
+const STOP_TIMEOUT_MS = 20_000;
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -34,20 +39,12 @@ function freePort(): Promise<number> {
   });
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /** Stops and removes clusters left by test processes that are gone. */
 function sweepStaleClusters(): void {
   for (const name of readdirSync(tmpdir())) {
     const match = /^farm-pgtest-(\d+)-[0-9a-f]{8}$/.exec(name);
-    if (!match || alive(Number(match[1]))) continue;
+    if (!match || processExists(Number(match[1]))) continue;
     const dir = join(tmpdir(), name);
     try {
       const postmaster = Number(readFileSync(join(dir, 'data', 'postmaster.pid'), 'utf8').split('\n')[0]);
@@ -80,40 +77,62 @@ export async function createPgCluster(): Promise<PgCluster> {
   });
   let port = await freePort();
   let server: ChildProcess | undefined;
+  let started = false;
+
+  /** One attempt to run postgres on `port`: the server once it accepts connections, or its log. */
+  const launch = async (): Promise<{ child: ChildProcess } | { log: string }> => {
+    const child = spawn(
+      join(bin, 'postgres'),
+      ['-D', data, '-p', String(port), '-k', dir, '-c', 'listen_addresses=127.0.0.1', '-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off', '-c', 'max_connections=200'],
+      { stdio: ['ignore', 'ignore', 'pipe'], cwd: dir, ...(ids ?? {}) },
+    );
+    let log = '';
+    child.stderr?.on('data', (chunk: Buffer) => (log += chunk.toString()));
+    const ready = await new Promise<boolean>((resolve) => {
+      const deadline = Date.now() + START_TIMEOUT_MS;
+      const timer = setInterval(() => {
+        if (/ready to accept connections/.test(log)) {
+          clearInterval(timer);
+          resolve(true);
+        } else if (Date.now() > deadline) {
+          clearInterval(timer);
+          log += `\n(not ready after ${START_TIMEOUT_MS / 1000} s: killed)`;
+          child.kill('SIGKILL');
+          resolve(false);
+        }
+      }, 50);
+      child.once('exit', () => {
+        clearInterval(timer);
+        resolve(false);
+      });
+    });
+    if (!ready) return { log };
+    child.stderr?.removeAllListeners('data');
+    child.stderr?.resume();
+    return { child };
+  };
 
   const start = async (): Promise<void> => {
     for (let attempt = 0; ; attempt++) {
-      const child = spawn(
-        join(bin, 'postgres'),
-        ['-D', data, '-p', String(port), '-k', dir, '-c', 'listen_addresses=127.0.0.1', '-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off', '-c', 'max_connections=200'],
-        { stdio: ['ignore', 'ignore', 'pipe'], cwd: dir, ...(ids ?? {}) },
-      );
-      let log = '';
-      child.stderr?.on('data', (chunk: Buffer) => (log += chunk.toString()));
-      const ready = await new Promise<boolean>((resolve) => {
-        const timer = setInterval(() => {
-          if (/ready to accept connections/.test(log)) {
-            clearInterval(timer);
-            resolve(true);
-          }
-        }, 50);
-        child.once('exit', () => {
-          clearInterval(timer);
-          resolve(false);
-        });
-      });
-      if (ready) {
-        child.stderr?.removeAllListeners('data');
-        child.stderr?.resume();
-        server = child;
+      const result = await launch();
+      if ('child' in result) {
+        server = result.child;
+        started = true;
         return;
       }
-      // Another process took the port between freePort() and the bind: take another.
-      if (attempt < 3 && /Address already in use|could not create any TCP\/IP sockets/.test(log)) {
+      const portTaken = /Address already in use|could not create any TCP\/IP sockets/.test(result.log);
+      if (portTaken && !started && attempt < 3) {
+        // Another process took the port between freePort() and the bind: take another.
         port = await freePort();
         continue;
       }
-      throw new Error(`postgres did not start:\n${log}`);
+      if (portTaken && started && attempt < 20) {
+        // A restart keeps its port: its clients know only that URL. Whoever holds it for the
+        // moment (a connection in TIME_WAIT, a test's passing socket) lets it go soon.
+        await new Promise((resolve) => setTimeout(resolve, 500));
+        continue;
+      }
+      throw new Error(`postgres did not start on port ${port}:\n${result.log}`);
     }
   };
 
@@ -123,7 +142,9 @@ export async function createPgCluster(): Promise<PgCluster> {
     if (!running || running.exitCode !== null) return;
     const exited = new Promise<void>((resolve) => running.once('exit', () => resolve()));
     running.kill('SIGINT'); // fast shutdown: aborts sessions, so clients see the database go
+    const timer = setTimeout(() => running.kill('SIGKILL'), STOP_TIMEOUT_MS);
     await exited;
+    clearTimeout(timer);
   };
 
   await start();

@@ -1,7 +1,7 @@
 /** `farm serve`: the web dashboard over the run history and the farm file's targets, until Ctrl-C. */
 import { isIP } from 'node:net';
 import type { KindRegistry } from '../../targets/registry.js';
-import { openHistoryStore } from '../../reports/history/run-history.js';
+import { openHistoryStore } from '../history-store-open.js';
 import { registerSecret } from '../../reports/redact.js';
 import type { FarmConfig } from '../config.js';
 import { inspectFarm } from '../inventory.js';
@@ -13,6 +13,8 @@ export const SERVE_TOKEN_ENV = 'FARM_SERVE_TOKEN';
 
 export interface ServeOptions {
   readonly history: string | null;
+  /** The farm database (the history is there too): places, leases, queue, running jobs. */
+  readonly farm?: string | undefined;
   readonly listen: string | undefined;
   readonly token: string | undefined;
 }
@@ -40,7 +42,7 @@ export async function serveCommand(config: FarmConfig, registry: KindRegistry, o
   if (token && token.length < 16) throw new UsageError('farm serve: --token: use at least 16 characters');
   registerSecret(token);
   if (!options.history) throw new UsageError('farm serve: the run history is off (--history off / FARM_HISTORY=off); the dashboard shows it');
-  const store = openHistoryStore(options.history);
+  const store = await openHistoryStore(options.history, { who: 'serve' });
   let cached: { at: number; boards: Promise<readonly BoardInfo[]> } | undefined;
   const boards = () => {
     if (!cached || Date.now() - cached.at > 60_000) {

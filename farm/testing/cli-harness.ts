@@ -4,6 +4,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { processRunning } from '../../base/process/process-alive.js';
 import { EXTRA_KINDS_ENV } from '../../targets/registry.js';
 import { INCOMPLETE_TYPE, INTERRUPTED_TYPE, NOT_RUN_MESSAGE, SKIP_REASON_PROPERTY } from '../../reports/junit-reporter.js';
 import { readJunit } from '../../reports/junit-reader.js';
@@ -35,9 +36,23 @@ export interface CliResult {
   readonly signal: NodeJS.Signals | null;
   readonly stdout: string;
   readonly stderr: string;
+  /** The CLI outlived its deadline and was killed with everything under it (see startCli). */
+  readonly timedOut: boolean;
 }
 
-export function startCli(args: readonly string[], cwd: string): { child: ChildProcess; result: Promise<CliResult>; output: () => string } {
+/**
+ * How long a CLI started by a test may run before the harness kills it. A test must never wait
+ * forever on a process (CI has a hard limit for the whole run): past this, the CLI and every
+ * process under it get SIGKILL and the result says so in `timedOut` and in stderr, so the test's
+ * assertion on the exit code fails with the CLI's output instead of hanging.
+ */
+export const CLI_DEADLINE_MS = 300_000;
+
+export function startCli(
+  args: readonly string[],
+  cwd: string,
+  deadlineMs = CLI_DEADLINE_MS,
+): { child: ChildProcess; result: Promise<CliResult>; output: () => string } {
   const child = spawn(process.execPath, [CLI, ...args], {
     cwd,
     env: { ...process.env, [EXTRA_KINDS_ENV]: FAKE_KIND_MODULE, FORCE_COLOR: '0', CI: '1' },
@@ -45,16 +60,35 @@ export function startCli(args: readonly string[], cwd: string): { child: ChildPr
   });
   let stdout = '';
   let stderr = '';
+  let timedOut = false;
   child.stdout?.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
   child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const watchdog = setTimeout(() => {
+    timedOut = true;
+    const pid = child.pid;
+    if (pid === undefined) return;
+    stderr += `\n[test harness] farm ${args.join(' ')}: still running after ${deadlineMs / 1000} s: killed with every process under it\n`;
+    for (const victim of [...descendants(pid), pid]) {
+      try {
+        process.kill(victim, 'SIGKILL');
+      } catch {
+        // Already gone.
+      }
+    }
+  }, deadlineMs);
+  // The deadline never keeps the test process alive by itself.
+  watchdog.unref();
   const result = new Promise<CliResult>((resolve) =>
-    child.once('close', (code, signal) => resolve({ code, signal, stdout, stderr })),
+    child.once('close', (code, signal) => {
+      clearTimeout(watchdog);
+      resolve({ code, signal, stdout, stderr, timedOut });
+    }),
   );
   return { child, result, output: () => stdout };
 }
 
-export function runCli(args: readonly string[], cwd: string): Promise<CliResult> {
-  return startCli(args, cwd).result;
+export function runCli(args: readonly string[], cwd: string, deadlineMs = CLI_DEADLINE_MS): Promise<CliResult> {
+  return startCli(args, cwd, deadlineMs).result;
 }
 
 /** Every live descendant of `pid` (Linux /proc). */
@@ -84,15 +118,8 @@ export function descendants(pid: number): number[] {
   return found;
 }
 
-export function isAlive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // A zombie has exited; only its parent's wait is missing.
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return false;
-  }
-}
+/** The process exists and is not a zombie. */
+export const isAlive = processRunning;
 
 /**
  * Files in /dev/shm and /tmp named for one of `pids` (`farm-<kind>-<pid>-<random>`, see

@@ -6,7 +6,12 @@
  * program's stdin/stdout. It exits when the program does (the slave then reads EOF) or on
  * SIGTERM; the program is killed with it.
  *
- *   console-double /bin/sh login.sh
+ *   console-double [--hold-until-raw] /bin/sh login.sh
+ *
+ * --hold-until-raw: the program's output waits until the terminal is in raw mode (no ICANON, no
+ * ECHO), as the board double's /dev/ttyRPMSGn: a message the remote sends before the farm has
+ * opened the tty and made it raw (the "bound" on a tty the host just created) is kept for the
+ * reader, not echoed back to the remote by a cooked line discipline.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -17,6 +22,8 @@
 #include <stdlib.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
+#include <string.h>
+#include <termios.h>
 #include <unistd.h>
 
 static int write_all(int fd, const char *buf, ssize_t len)
@@ -33,10 +40,22 @@ static int write_all(int fd, const char *buf, ssize_t len)
 	return 0;
 }
 
+static int is_raw(int master)
+{
+	struct termios t;
+	return tcgetattr(master, &t) == 0 && !(t.c_lflag & (ICANON | ECHO));
+}
+
 int main(int argc, char **argv)
 {
+	int hold_until_raw = 0;
+	if (argc >= 2 && strcmp(argv[1], "--hold-until-raw") == 0) {
+		hold_until_raw = 1;
+		argv++;
+		argc--;
+	}
 	if (argc < 2) {
-		fprintf(stderr, "usage: %s PROGRAM [ARGS...]\n", argv[0]);
+		fprintf(stderr, "usage: %s [--hold-until-raw] PROGRAM [ARGS...]\n", argv[0]);
 		return 2;
 	}
 	int master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
@@ -66,7 +85,10 @@ int main(int argc, char **argv)
 	struct pollfd fds[2] = { { master, POLLIN, 0 }, { from_child[0], POLLIN, 0 } };
 	char buf[4096];
 	for (;;) {
-		if (poll(fds, 2, -1) < 0) {
+		/* Holding: the program's output stays in its pipe; look at the terminal's mode again soon. */
+		int hold = hold_until_raw && !is_raw(master);
+		fds[1].events = hold ? 0 : POLLIN;
+		if (poll(fds, 2, hold ? 10 : -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			break;
@@ -79,7 +101,7 @@ int main(int argc, char **argv)
 			if (n > 0 && write_all(to_child[1], buf, n) < 0)
 				break;
 		}
-		if (fds[1].revents & (POLLIN | POLLHUP)) {
+		if (!hold && (fds[1].revents & (POLLIN | POLLHUP))) {
 			ssize_t n = read(from_child[0], buf, sizeof(buf));
 			if (n <= 0)
 				break; /* the program ended */

@@ -14,6 +14,7 @@
  *   SEND      payload the message: one write() = one RPMsg message
  *   CLOSE     RPMSG_DESTROY_EPT_IOCTL (endpoints) and close
  *   CREATE_DEV / RELEASE_DEV  payload struct rpmsg_endpoint_info: the ioctls of kernels >= 5.18
+ * The first frame is OK on handle 0, payload "pid=<pid> ctrl=<device>": the helper is ready.
  * Events (helper -> farm): MESSAGE (one read() of the device) and GONE (the device ended: the
  * endpoint was destroyed or the remote went away; payload the reason). EOF on stdin = the farm
  * went away: every endpoint is destroyed and the helper exits.
@@ -341,8 +342,11 @@ int main(int argc, char **argv)
 		fprintf(stderr, "rpmsg-helper: %s: %s\n", ctrl_path, strerror(errno));
 		return 1;
 	}
-	/* Ready: the farm waits for this before its first request. */
-	emit(OP_OK, 0, ctrl_path, strlen(ctrl_path));
+	/* Ready: the farm waits for this before its first request. Our pid, so that the farm (and
+	 * its tests) can name this very process on the board, never "every helper". */
+	char ready[128];
+	int ready_len = snprintf(ready, sizeof(ready), "pid=%ld ctrl=%s", (long)getpid(), ctrl_path);
+	emit(OP_OK, 0, ready, ready_len > 0 ? (size_t)ready_len : 0);
 	for (;;) {
 		uint8_t header[8];
 		static uint8_t payload[MAX_PAYLOAD];

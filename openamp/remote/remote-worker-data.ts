@@ -47,6 +47,12 @@ export interface RemoteWorkerData {
   driverOkTimeoutMs?: number;
 }
 
+/**
+ * The workerData of a standby thread (StandbyRemoteWorker): it loads its modules and waits for
+ * its RemoteWorkerData as the first message from its parent.
+ */
+export const REMOTE_WORKER_STANDBY = 'standby';
+
 /** Messages the worker posts to whoever started it. */
 export type RemoteWorkerEvent =
   /** One line of the core's console (its UART). */

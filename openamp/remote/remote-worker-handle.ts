@@ -2,7 +2,7 @@ import { Worker } from 'node:worker_threads';
 import { InfrastructureError } from '../../base/errors.js';
 import { RemoteControl, REMOTE_CONTROL_BYTES } from './remote-control.js';
 import type { RemoteCoreOutcome } from './remote-core.js';
-import { isRemoteWorkerEvent, type RemoteWorkerData } from './remote-worker-data.js';
+import { isRemoteWorkerEvent, REMOTE_WORKER_STANDBY, type RemoteWorkerData } from './remote-worker-data.js';
 
 /** How a remote worker ended. */
 export type RemoteWorkerExit =
@@ -20,6 +20,48 @@ export interface RemoteWorkerHooks {
 }
 
 const DEFAULT_STOP_TIMEOUT_MS = 2000;
+const REMOTE_WORKER_URL = new URL('./remote-worker.js', import.meta.url);
+
+/**
+ * A remote worker thread started ahead of its core: Node's thread start-up and the remote
+ * stack's imports (tens of milliseconds, most of a sim test's remote start) are paid while
+ * nothing waits for them, and the thread then waits, doing nothing, for the data of the core it
+ * is to run (RemoteWorkerHandle posts it). Each standby thread runs one core at most, so every
+ * start still gets a thread of its own, as before. It does not keep the process alive.
+ */
+export class StandbyRemoteWorker {
+  private worker: Worker | undefined;
+
+  constructor() {
+    const worker = new Worker(REMOTE_WORKER_URL, { workerData: REMOTE_WORKER_STANDBY, stdout: false, stderr: false });
+    worker.unref();
+    // A thread that died while waiting (it should not) is not handed out; start() makes a new one.
+    worker.once('exit', () => {
+      if (this.worker === worker) this.worker = undefined;
+    });
+    worker.on('error', () => {});
+    this.worker = worker;
+  }
+
+  /** The waiting thread's id (diagnostics, tests); undefined when it is gone or was taken. */
+  get threadId(): number | undefined {
+    return this.worker?.threadId;
+  }
+
+  /** The waiting thread, once (undefined when it is gone or was taken). */
+  take(): Worker | undefined {
+    const worker = this.worker;
+    this.worker = undefined;
+    worker?.removeAllListeners();
+    return worker;
+  }
+
+  /** Ends the thread unless it was taken. */
+  async close(): Promise<void> {
+    const worker = this.take();
+    if (worker) await worker.terminate();
+  }
+}
 
 /**
  * A remote core in a worker thread (openamp/remote/remote-worker.ts), seen from the thread that
@@ -34,17 +76,30 @@ export class RemoteWorkerHandle {
   private readonly worker: Worker;
   private exit: RemoteWorkerExit | undefined;
 
-  constructor(data: Omit<RemoteWorkerData, 'control'>, hooks: RemoteWorkerHooks = {}) {
+  /**
+   * Starts the core: in `standby`'s thread when one is given and still alive (its start-up
+   * already paid), else in a new thread.
+   */
+  constructor(data: Omit<RemoteWorkerData, 'control'>, hooks: RemoteWorkerHooks = {}, standby?: StandbyRemoteWorker) {
     const controlBuffer = new SharedArrayBuffer(REMOTE_CONTROL_BYTES);
     this.control = new RemoteControl(controlBuffer);
     const full: RemoteWorkerData = { ...data, control: controlBuffer };
-    // Resolved next to this module, so it works from any build directory.
-    this.worker = new Worker(new URL('./remote-worker.js', import.meta.url), { workerData: full, stdout: false, stderr: false });
-    this.online = new Promise<void>((resolve, reject) => {
-      this.worker.once('online', resolve);
-      this.worker.once('exit', (code) => reject(new InfrastructureError(`remote worker exited (code ${code}) before it ran`)));
-    });
-    this.online.catch(() => {});
+    const ready = standby?.take();
+    if (ready) {
+      this.worker = ready;
+      // A running core keeps the process alive, as a thread started for it would.
+      this.worker.ref();
+      this.worker.postMessage(full);
+      this.online = Promise.resolve();
+    } else {
+      // Resolved next to this module, so it works from any build directory.
+      this.worker = new Worker(REMOTE_WORKER_URL, { workerData: full, stdout: false, stderr: false });
+      this.online = new Promise<void>((resolve, reject) => {
+        this.worker.once('online', resolve);
+        this.worker.once('exit', (code) => reject(new InfrastructureError(`remote worker exited (code ${code}) before it ran`)));
+      });
+      this.online.catch(() => {});
+    }
     let outcome: RemoteCoreOutcome | undefined;
     let fault: Error | undefined;
     this.worker.on('message', (message: unknown) => {

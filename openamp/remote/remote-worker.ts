@@ -20,7 +20,7 @@ import { readBootRecord, type BootRecord } from './boot-record.js';
 import { REMOTE_PROGRAMS } from './programs/index.js';
 import { RemoteControl } from './remote-control.js';
 import { RemoteCore } from './remote-core.js';
-import type { RemoteDoorbellSpec, RemoteMemorySpec, RemoteWorkerData, RemoteWorkerEvent } from './remote-worker-data.js';
+import { REMOTE_WORKER_STANDBY, type RemoteDoorbellSpec, type RemoteMemorySpec, type RemoteWorkerData, type RemoteWorkerEvent } from './remote-worker-data.js';
 import { TraceWriter } from './trace-writer.js';
 
 function post(event: RemoteWorkerEvent): void {
@@ -96,4 +96,12 @@ async function main(data: RemoteWorkerData): Promise<void> {
   }
 }
 
-await main(workerData as RemoteWorkerData);
+/** This thread's core: from workerData, or for a standby thread, the first message of its parent. */
+function coreData(): Promise<RemoteWorkerData> {
+  if (workerData !== REMOTE_WORKER_STANDBY) return Promise.resolve(workerData as RemoteWorkerData);
+  const port = parentPort;
+  if (!port) throw new FirmwareError('a standby remote worker needs a parent port');
+  return new Promise((resolve) => port.once('message', (data: RemoteWorkerData) => resolve(data)));
+}
+
+await main(await coreData());

@@ -1,9 +1,10 @@
 /**
  * The farm's run history: every run, every test attempt's result and every performance figure,
  * kept across runs so that flaky tests and performance regressions can be told from one-off
- * failures. Stores implement HistoryStore (an embedded SQLite file by default,
- * reports/history/sqlite-store.ts); the interface is asynchronous so that a networked database
- * (the farm's PostgreSQL) can hold the same rows.
+ * failures. Stores implement HistoryStore: an embedded SQLite file by default
+ * (reports/history/sqlite-store.ts), or the farm's PostgreSQL database (postgres-store.ts), one
+ * implementation over two SQL back ends (sql-store.ts); the interface is asynchronous for the
+ * networked one.
  */
 
 export type RunState = 'running' | 'passed' | 'failed' | 'interrupted' | 'timedout';
@@ -27,6 +28,8 @@ export interface RunRow {
   readonly targets: readonly string[];
   /** Tests with a performance regression in this run. */
   readonly regressions: number;
+  /** The farm job this run was (a `farm run --farm` job run by an agent), else null. */
+  readonly farmJob?: number | null;
 }
 
 export type ResultOutcome = 'passed' | 'failed' | 'error' | 'skipped';

@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SqliteHistoryStore } from './sqlite-store.js';
-import type { ResultRow, RunRow } from './history-store.js';
+import { checkStoreContract, result, run } from './store-contract.test-helper.js';
 import { findFlakyTests, flakinessByTarget } from './flaky.js';
 import { baselineOf, describeVerdict, judge, DEFAULT_PERF_OPTIONS } from './perf.js';
 import { historyLocation, prepareHistory, resultRow, verdictsFor, type HistoryPlan } from './run-history.js';
@@ -18,64 +18,11 @@ function tempDir(): { dir: string; [Symbol.dispose](): void } {
   return { dir, [Symbol.dispose]: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
-function run(id: string, startedAt: string, targets = ['sim']): RunRow {
-  return { id, startedAt, durationMs: null, status: 'running', farmVersion: '0.1.0', firmwareRev: null, hostname: 'h', outDir: '/tmp/x', pid: 1, targets, regressions: 0 };
-}
-
-function result(overrides: Partial<ResultRow>): ResultRow {
-  return {
-    runId: 'r',
-    target: 'sim',
-    kind: 'sim',
-    suite: 'echo',
-    title: 'echoes',
-    repeat: 0,
-    attempt: 0,
-    outcome: 'passed',
-    failureClass: null,
-    message: null,
-    durationMs: 100,
-    firmwareSha256: 'aa',
-    firmwareLabel: 'echo.elf',
-    startedAt: '2026-01-01T00:00:00.000Z',
-    ...overrides,
-  };
-}
-
 test('SQLite store: a run begins as running, finishes with its results and figures, and queries filter by target, run and metric', async () => {
   using tmp = tempDir();
   const store = new SqliteHistoryStore(join(tmp.dir, 'sub', 'h.sqlite'));
   try {
-    for (let index = 0; index < 4; index++) {
-      const id = `run${index}`;
-      const startedAt = `2026-01-0${index + 1}T00:00:00.000Z`;
-      await store.beginRun(run(id, startedAt, index === 3 ? ['qemu'] : ['sim']));
-      const target = index === 3 ? 'qemu' : 'sim';
-      await store.finishRun(
-        id,
-        { status: 'passed', durationMs: 1000 + index, regressions: index === 2 ? 1 : 0 },
-        [result({ runId: id, target, startedAt })],
-        [{ runId: id, target, metric: 'echo.p50Us', value: 10 + index, firmwareSha256: 'aa', startedAt }],
-      );
-    }
-    await store.beginRun(run('live', '2026-01-09T00:00:00.000Z'));
-    const runs = await store.runs();
-    assert.deepEqual(runs.map((row) => row.id), ['live', 'run3', 'run2', 'run1', 'run0']);
-    assert.equal(runs[0]?.status, 'running');
-    assert.equal(runs[2]?.regressions, 1);
-    assert.equal(runs[2]?.durationMs, 1002);
-    assert.deepEqual((await store.runs({ target: 'qemu' })).map((row) => row.id), ['run3']);
-    assert.deepEqual((await store.runs({ status: 'running' })).map((row) => row.id), ['live']);
-    assert.equal((await store.results({ runId: 'run1' })).length, 1);
-    assert.deepEqual((await store.results({ target: 'sim' })).map((row) => row.runId), ['run0', 'run1', 'run2']);
-    // The latest 2 finished runs (a running one has no results yet).
-    assert.deepEqual((await store.results({ runs: 2 })).map((row) => row.runId), ['run2', 'run3']);
-    assert.deepEqual((await store.metrics({ target: 'sim', metric: 'echo.p50Us', runs: 2 })).map((row) => row.value), [11, 12]);
-    assert.deepEqual((await store.metrics({ target: 'sim', before: '2026-01-02T12:00:00.000Z' })).map((row) => row.value), [10, 11]);
-    // Finishing again replaces the rows instead of doubling them.
-    await store.finishRun('run1', { status: 'failed', durationMs: 5, regressions: 0 }, [result({ runId: 'run1', outcome: 'failed' })], []);
-    assert.deepEqual((await store.results({ runId: 'run1' })).map((row) => row.outcome), ['failed']);
-    assert.equal((await store.run('run1'))?.status, 'failed');
+    await checkStoreContract(store);
   } finally {
     await store.close();
   }
@@ -232,7 +179,7 @@ test('a run prepared from history knows the flaky tests and baselines; JUnit mar
   }
 });
 
-test('history location: --history, then FARM_HISTORY, then farm.yaml, then farm-history.sqlite next to farm.yaml; "off" turns it off', () => {
+test('history location: --history, then --farm, then FARM_HISTORY, then FARM_DB (farm history / serve), then farm.yaml, then farm-history.sqlite next to farm.yaml; "off" turns it off', () => {
   const config = { configDir: '/lab', history: { file: undefined } };
   assert.equal(historyLocation(undefined, config, {}, '/cwd'), '/lab/farm-history.sqlite');
   assert.equal(historyLocation(undefined, { configDir: '/lab', history: { file: '/data/h.sqlite' } }, {}, '/cwd'), '/data/h.sqlite');
@@ -240,6 +187,15 @@ test('history location: --history, then FARM_HISTORY, then farm.yaml, then farm-
   assert.equal(historyLocation('x.db', config, { FARM_HISTORY: 'h.db' }, '/cwd'), '/cwd/x.db');
   assert.equal(historyLocation('off', config, {}, '/cwd'), null);
   assert.equal(historyLocation(undefined, { configDir: '/lab', history: { file: 'off' } }, {}, '/cwd'), null);
+  // The farm database: a URL is kept as it is; --farm after --history; FARM_DB only where the
+  // command reads the farm database by default (farm history, farm serve), after FARM_HISTORY.
+  const db = 'postgres://farm@db.lab:5432/farm';
+  assert.equal(historyLocation(db, config, {}, '/cwd'), db);
+  assert.equal(historyLocation(undefined, config, { FARM_HISTORY: db }, '/cwd'), db);
+  assert.equal(historyLocation(undefined, config, { FARM_HISTORY: 'h.db' }, '/cwd', { url: db }), db);
+  assert.equal(historyLocation(undefined, config, { FARM_DB: db }, '/cwd'), '/lab/farm-history.sqlite');
+  assert.equal(historyLocation(undefined, config, { FARM_DB: db }, '/cwd', { farmDbByDefault: true }), db);
+  assert.equal(historyLocation(undefined, config, { FARM_DB: db, FARM_HISTORY: 'h.db' }, '/cwd', { farmDbByDefault: true }), '/cwd/h.db');
 });
 
 test('a result row keeps the firmware and the failure, with secrets masked; an interrupted attempt is no row', () => {

@@ -9,12 +9,10 @@
 import { hostname } from 'node:os';
 import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
-import { InfrastructureError } from '../../base/errors.js';
 import { findFlakyTests, testKey } from './flaky.js';
 import type { HistoryStore, MetricRow, ResultRow, RunRow, RunState } from './history-store.js';
 import { measurementsOf, median, METRICS } from './metrics.js';
 import { baselineOf, judge, type Baseline, type PerfOptions, type PerfVerdict } from './perf.js';
-import { SqliteHistoryStore } from './sqlite-store.js';
 import type { TestRecord } from '../test-record.js';
 import { redactSecrets } from '../redact.js';
 
@@ -47,30 +45,30 @@ export interface HistoryRunFile {
   readonly verdicts: readonly PerfVerdict[];
 }
 
+/** A history location that is a database (the farm database), not a file. */
+export const isDatabaseUrl = (location: string): boolean => /^postgres(ql)?:\/\//.test(location);
+
+/** FARM_DB: the farm database (farm/db/connection.ts says the same name). */
+const FARM_DB_ENV = 'FARM_DB';
+
 /**
- * Where the history is: `--history` (a file, or "off"), else FARM_HISTORY, else farm.yaml's
- * history.file, else farm-history.sqlite next to farm.yaml (the working directory for the
- * built-in farm).
+ * Where the history is: `--history` (a file, a postgres:// URL, or "off"), else the farm
+ * database of `--farm`, else FARM_HISTORY, else (for the commands that read the farm database by
+ * default: `farm history`, `farm serve`) FARM_DB, else farm.yaml's history.file, else
+ * farm-history.sqlite next to farm.yaml (the working directory for the built-in farm).
  */
 export function historyLocation(
   option: string | undefined,
   config: { readonly configDir: string; readonly history: { readonly file: string | undefined } },
   env: NodeJS.ProcessEnv = process.env,
   cwd = process.cwd(),
+  farm: { readonly url?: string | undefined; readonly farmDbByDefault?: boolean } = {},
 ): string | null {
-  const given = option ?? (env[HISTORY_ENV] || undefined);
+  const given = option ?? farm.url ?? (env[HISTORY_ENV] || undefined) ?? (farm.farmDbByDefault ? env[FARM_DB_ENV] || undefined : undefined);
   if (given === 'off') return null;
-  if (given !== undefined && given !== '') return resolve(cwd, given);
+  if (given !== undefined && given !== '') return isDatabaseUrl(given) ? given : resolve(cwd, given);
   if (config.history.file === 'off') return null;
   return config.history.file ?? join(config.configDir, DEFAULT_HISTORY_FILE);
-}
-
-/** Opens the store at `location` (a SQLite file). */
-export function openHistoryStore(location: string, options: { readonly readonly?: boolean } = {}): HistoryStore {
-  if (/^postgres(ql)?:\/\//.test(location)) {
-    throw new InfrastructureError(`run history ${location.replace(/\/\/[^@/]*@/, '//***@')}: the PostgreSQL history store is not built yet; use a SQLite file`);
-  }
-  return new SqliteHistoryStore(location, options);
 }
 
 const require = createRequire(import.meta.url);
@@ -96,7 +94,7 @@ export function perRunValues(rows: readonly MetricRow[]): { runId: string; start
 /** Reads what the run's reporters need from the store, and records the run as started. */
 export async function prepareHistory(
   store: HistoryStore,
-  run: { readonly targets: readonly string[]; readonly outDir: string; readonly firmwareRev: string | null; readonly failOnRegression: boolean; readonly perf: PerfOptions },
+  run: { readonly targets: readonly string[]; readonly outDir: string; readonly firmwareRev: string | null; readonly failOnRegression: boolean; readonly perf: PerfOptions; readonly farmJob?: number },
   runId: string,
   startedAt = new Date().toISOString(),
 ): Promise<HistoryPlan> {
@@ -122,6 +120,7 @@ export async function prepareHistory(
     pid: process.pid,
     targets: run.targets,
     regressions: 0,
+    farmJob: run.farmJob ?? null,
   };
   await store.beginRun(row);
   return { location: store.location, runId, startedAt, firmwareRev: run.firmwareRev, failOnRegression: run.failOnRegression, perf: run.perf, knownFlaky: [...known], baselines };

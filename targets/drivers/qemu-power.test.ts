@@ -7,15 +7,8 @@ import { ensureFirmwareBuilt, firmwareBuildDir } from '../../firmware/build.js';
 import { FIRMWARE_KICK_BYTE } from '../../firmware/uart-kick.js';
 import { QEMU_MACHINES } from '../../qemu/machines.js';
 import { QemuPowerDriver } from './qemu-power.js';
+import { processExists } from '../../base/process/process-alive.js';
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 test('QemuPowerDriver: on launches one paused QEMU (again: the same one), cycle replaces it and removes the old one and its files, off leaves nothing and current() then fails; failures of a QEMU it replaced are not reported', { timeout: 60_000 }, async () => {
   await ensureFirmwareBuilt('riscv64-virt', { programs: [], bootStub: true });
@@ -39,7 +32,7 @@ test('QemuPowerDriver: on launches one paused QEMU (again: the same one), cycle 
     await power.cycle();
     const second = power.current();
     assert.notEqual(second, first);
-    assert.equal(alive(firstPid), false, 'the old QEMU is gone');
+    assert.equal(processExists(firstPid), false, 'the old QEMU is gone');
     for (const file of firstFiles) assert.equal(existsSync(file), false, `${file} removed`);
     assert.deepEqual(failures, [], 'quitting the old QEMU is no failure');
 
@@ -48,7 +41,7 @@ test('QemuPowerDriver: on launches one paused QEMU (again: the same one), cycle 
     await power.off();
     assert.equal(await power.state(), 'off');
     assert.equal(power.instance, undefined);
-    assert.equal(alive(secondPid), false);
+    assert.equal(processExists(secondPid), false);
     for (const file of secondFiles) assert.equal(existsSync(file), false, `${file} removed`);
     assert.deepEqual(failures, []);
   } finally {

@@ -16,6 +16,7 @@ import type { TargetLog } from '../target.js';
 import { linuxProcessKind } from './index.js';
 import { LINUX_PROCESS_PARAM_DEFAULTS, PLACEHOLDERS, type LinuxProcessParams } from './linux-process-params.js';
 import type { LinuxProcessTarget } from './linux-process-target.js';
+import { processRunning } from '../../base/process/process-alive.js';
 
 const scratch = mkdtempSync(join(tmpdir(), 'farm-hostile-test-'));
 after(() => rmSync(scratch, { recursive: true, force: true }));
@@ -202,29 +203,16 @@ test('hostile setsid-child: a child that left the remote process group and sessi
       await endpoint.send(new Uint8Array([7]), { dest: channel.remoteAddr });
       assert.deepEqual([...(await endpoint.receive({ timeoutMs: 5000 })).data], [7]);
       escaped = Number(readFileSync(pidFile, 'utf8').trim());
-      assert.ok(escaped > 0 && isAlive(escaped), 'the escaped child runs while the remote does');
+      assert.ok(escaped > 0 && processRunning(escaped), 'the escaped child runs while the remote does');
       const remotePid = target.ops.running!.pid;
       assert.notEqual(processGroup(escaped), processGroup(remotePid), 'it really left the process group');
     },
     '--pid-file',
     pidFile,
   );
-  assert.equal(isAlive(escaped), false, `escaped child ${escaped} outlived the teardown`);
+  assert.equal(processRunning(escaped), false, `escaped child ${escaped} outlived the teardown`);
 });
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  // A zombie is dead for our purpose: it runs nothing.
-  try {
-    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
-  } catch {
-    return false;
-  }
-}
 
 function processGroup(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');

@@ -2,13 +2,12 @@ import { chmodSync, existsSync, rmSync, writeFileSync } from 'node:fs';
 import * as net from 'node:net';
 import { join, resolve } from 'node:path';
 import { tmpdir } from 'node:os';
-import ssh2 from 'ssh2';
 import { InfrastructureError } from '../../base/errors.js';
 import { onProcessExit } from '../../base/process/exit-cleanup.js';
 import { runFileStem, sweepStaleRunFiles } from '../../base/process/run-files.js';
 import { connectEngine } from '../../containers/engine.js';
 import { FarmContainer } from '../../containers/farm-container.js';
-import { publicKeyBlob } from '../ssh/host-key.js';
+import { publicKeyBlob, ssh2 } from '../ssh/host-key.js';
 import type { SshParams } from '../ssh/ssh-params.js';
 import type { LinuxContainerParams } from './container-params.js';
 
@@ -88,7 +87,7 @@ export class ContainerBoard {
     let releaseKeyCleanup = () => {};
     const files: { path: string; content: Uint8Array; mode: number }[] = [];
     if (options.ssh.privateKey === undefined && options.ssh.passwordEnv === undefined) {
-      const pair = ssh2.utils.generateKeyPairSync('ed25519', { comment: `openamp-farm ${target}` });
+      const pair = ssh2().utils.generateKeyPairSync('ed25519', { comment: `openamp-farm ${target}` });
       keyFile = join(tmpdir(), runFileStem('board-key'));
       const file = keyFile;
       // Also when the process ends without a teardown (a worker interrupted mid-setup); after a SIGKILL the next start's sweep.

@@ -31,7 +31,7 @@ function reachable(host: string, port: number, timeoutMs: number): Promise<strin
 
 export const linuxRemoteprocKind: TargetKindDefinition<LinuxRemoteprocParams> = {
   kind: 'linux-remoteproc',
-  description: 'A board running Linux on its application cores (remoteproc + rpmsg_char over SSH), e.g. preset stm32mp157c-dk2',
+  description: 'A board running Linux on its application cores (remoteproc + rpmsg_char over SSH), presets stm32mp157c-dk2, zynqmp-petalinux',
   suites: SUITE_NAMES,
   parseParams: parseLinuxRemoteprocParams,
   machine: { elfMachine: EM_ARM, elfClass: 32 },

@@ -51,20 +51,51 @@ const MAX_UNREAD_BYTES = 16 * 1024 * 1024;
 /** The remote was stopped (or restarted) while an endpoint of the earlier boot was used. */
 export class StaleEndpointError extends ProtocolError {}
 
+/**
+ * A channel the host announced (RPMSG_CREATE_DEV_IOCTL): the kernel's device for it, whose peer
+ * the kernel learns from the remote's first message on it (its `dst` in sysfs), and which is
+ * released (RPMSG_RELEASE_DEV_IOCTL: NS DESTROY to the remote) when the endpoint closes.
+ */
+export interface AnnouncedDevice {
+  /** /sys/bus/rpmsg/devices/<device>. */
+  readonly sysfs: string;
+  /** The peer's address as the kernel knows it now (RPMSG_ADDR_ANY while it knows none). */
+  readPeer(): Promise<number>;
+  release(): Promise<void>;
+}
+
 class LinuxHostEndpoint implements HostEndpoint {
-  private readonly queue: Message[] = [];
+  /** Received, not yet read; `src` is filled in once an announced channel's peer is known. */
+  private readonly queue: { src: number; dst: number; data: Uint8Array }[] = [];
   private readonly waiters = new Set<() => void>();
   private goneReason: string | undefined;
   private goneError: (() => Error) | undefined;
+  private peer: number;
 
   constructor(
     readonly name: string,
     readonly localAddr: number,
-    readonly remoteAddr: number,
+    remoteAddr: number,
     private readonly helper: RpmsgHelperClient,
     private readonly handle: number,
     private readonly target: string,
-  ) {}
+    private readonly announced?: AnnouncedDevice,
+  ) {
+    this.peer = remoteAddr;
+  }
+
+  get remoteAddr(): number {
+    return this.peer;
+  }
+
+  /** An announced channel's peer, once the kernel has learned it (RPMSG_ADDR_ANY until then). */
+  private async learnPeer(): Promise<number> {
+    if (this.peer === RPMSG_ADDR_ANY && this.announced) {
+      this.peer = await this.announced.readPeer();
+      if (this.peer !== RPMSG_ADDR_ANY) for (const message of this.queue) if (message.src === RPMSG_ADDR_ANY) message.src = this.peer;
+    }
+    return this.peer;
+  }
 
   private queuedBytes = 0;
 
@@ -76,7 +107,9 @@ class LinuxHostEndpoint implements HostEndpoint {
       return;
     }
     this.queuedBytes += data.length;
-    this.queue.push({ src: this.remoteAddr, dst: this.localAddr, data });
+    // Through a tty the kernel says nothing of a message's source: it is the device's peer
+    // (learned from sysfs at receive() for an announced channel).
+    this.queue.push({ src: this.peer, dst: this.localAddr, data });
     for (const wake of [...this.waiters]) wake();
   }
 
@@ -94,8 +127,12 @@ class LinuxHostEndpoint implements HostEndpoint {
 
   async send(data: Uint8Array, options: { dest?: number; timeoutMs?: number } = {}): Promise<void> {
     if (this.goneReason) throw this.failure();
-    if (options.dest !== undefined && options.dest !== this.remoteAddr) {
-      throw new ProtocolError(`${this.target}: rpmsg_char sends only to the endpoint's own peer (${hex(this.remoteAddr)}), not to ${hex(options.dest)}`);
+    const peer = await this.learnPeer();
+    if (this.announced && peer === RPMSG_ADDR_ANY) {
+      throw new ProtocolError(`${this.target}: "${this.name}" (${hex(this.localAddr)}): the kernel knows no peer for ${this.announced.sysfs} yet (dst is -1 until the remote's first message on it)`);
+    }
+    if (options.dest !== undefined && options.dest !== peer) {
+      throw new ProtocolError(`${this.target}: rpmsg_char sends only to the endpoint's own peer (${hex(peer)}), not to ${hex(options.dest)}`);
     }
     await this.helper.request(HELPER_OP.SEND, this.handle, data, `send ${data.length} bytes on "${this.name}"`, options.timeoutMs ?? 15_000);
   }
@@ -107,6 +144,7 @@ class LinuxHostEndpoint implements HostEndpoint {
       const message = this.queue.shift();
       if (message) {
         this.queuedBytes -= message.data.length;
+        if (message.src === RPMSG_ADDR_ANY && this.announced) message.src = await this.learnPeer().catch(() => RPMSG_ADDR_ANY);
         return message;
       }
       if (this.goneReason) throw this.failure();
@@ -128,6 +166,7 @@ class LinuxHostEndpoint implements HostEndpoint {
     if (this.goneReason) return;
     this.gone('closed');
     if (!this.helper.ended) await this.helper.request(HELPER_OP.CLOSE, this.handle, new Uint8Array(0), `close "${this.name}"`, 5000);
+    if (this.announced && !this.helper.ended) await this.announced.release();
   }
 }
 
@@ -429,20 +468,11 @@ export class LinuxRemoteprocHost implements Host {
     const announced = options.remoteAddr === undefined ? [...this.registry.values()].find((c) => c.name === options.name) : undefined;
     const dst = options.remoteAddr ?? announced?.remoteAddr ?? RPMSG_ADDR_ANY;
     const src = options.localAddr ?? RPMSG_ADDR_ANY;
-    if (options.announce) {
-      // A host-announced channel is a local rpmsg device (RPMSG_CREATE_DEV_IOCTL, kernels >= 5.18),
-      // served by the kernel driver bound to it (rpmsg-tty, rpmsg_char), not an endpoint of ours.
-      const handle = helper.allocateHandle({ onMessage: () => {}, onGone: () => {} });
-      try {
-        await helper.request(HELPER_OP.CREATE_DEV, handle, endpointInfo(options.name, src, RPMSG_ADDR_ANY), `RPMSG_CREATE_DEV_IOCTL "${options.name}" ${hex(src)}`, 5000);
-      } finally {
-        helper.releaseHandle(handle);
-      }
-      throw new ProtocolError(`${target}: "${options.name}" was announced by the kernel; its traffic belongs to the kernel driver bound to it, not to an rpmsg_char endpoint`);
-    }
+    if (options.announce) return this.openAnnounced(helper, options.name, options.localAddr);
     // An rpmsg-tty channel is the kernel's rpmsg_tty device: /dev/ttyRPMSG<n>, numbered in the
     // order the channels came (the driver takes the lowest free number), used in raw mode.
     const tty = announced && announced.name === 'rpmsg-tty' && options.localAddr === undefined ? await this.ttyOf(announced) : undefined;
+    if (tty) return this.openTtyEndpoint(helper, options.name, src, dst, tty);
     let endpoint: LinuxHostEndpoint | undefined;
     const handle = helper.allocateHandle({
       onMessage: (data) => endpoint?.deliver(data),
@@ -452,11 +482,7 @@ export class LinuxRemoteprocHost implements Host {
     });
     endpoint = new LinuxHostEndpoint(options.name, src, dst, helper, handle, target);
     try {
-      if (tty) {
-        await helper.request(HELPER_OP.OPEN_TTY, handle, Buffer.from(tty), `open ${tty} (raw)`, 5000);
-        this.options.log(`${target}: "${options.name}" (${hex(dst)}) through ${tty} in raw mode`);
-      }
-      else await helper.request(HELPER_OP.OPEN_EPT, handle, endpointInfo(options.name, src, dst), `RPMSG_CREATE_EPT_IOCTL "${options.name}" ${hex(src)} -> ${hex(dst)}`, 5000);
+      await helper.request(HELPER_OP.OPEN_EPT, handle, endpointInfo(options.name, src, dst), `RPMSG_CREATE_EPT_IOCTL "${options.name}" ${hex(src)} -> ${hex(dst)}`, 5000);
     } catch (error) {
       helper.releaseHandle(handle);
       throw error;
@@ -465,14 +491,87 @@ export class LinuxRemoteprocHost implements Host {
     return endpoint;
   }
 
-  /** The /dev/ttyRPMSG<n> of an rpmsg-tty channel, when the board has it. */
+  /**
+   * A channel the host announces: RPMSG_CREATE_DEV_IOCTL makes the kernel register a local rpmsg
+   * device <name>.<src>.-1, bind the driver of that name and send the NS CREATE to the remote. The
+   * farm talks through the device the driver made: rpmsg_tty's /dev/ttyRPMSGn (raw), found in
+   * sysfs under the device. Its peer is what the kernel learns from the remote's first message.
+   */
+  private async openAnnounced(helper: RpmsgHelperClient, name: string, localAddr: number | undefined): Promise<HostEndpoint> {
+    const { target } = this.options;
+    if (localAddr === undefined || localAddr === RPMSG_ADDR_ANY) {
+      throw new ProtocolError(`${target}: announcing "${name}" needs a local address: the kernel announces only devices with a fixed source address`);
+    }
+    const info = endpointInfo(name, localAddr, RPMSG_ADDR_ANY);
+    await this.helperIoctl(helper, HELPER_OP.CREATE_DEV, info, `RPMSG_CREATE_DEV_IOCTL "${name}" ${hex(localAddr)}`);
+    const release = () => this.helperIoctl(helper, HELPER_OP.RELEASE_DEV, info, `RPMSG_RELEASE_DEV_IOCTL "${name}" ${hex(localAddr)}`);
+    let opened: HostEndpoint | undefined;
+    try {
+      const device = `/sys/bus/rpmsg/devices/virtio0.${name}.${localAddr}.-1`;
+      const tty = await this.ttyUnder(device);
+      if (!tty) {
+        throw new ProtocolError(`${target}: the kernel bound no tty to the announced "${name}" (${device} has no tty/ttyRPMSG*): the farm talks to host-announced channels through rpmsg_tty only`);
+      }
+      const readPeer = async () => {
+        const text = (await this.options.shell.run(`cat ${device}/dst`, { timeoutMs: 5000 })).stdout.trim();
+        const value = /^0x[0-9a-f]{1,8}$|^-1$/i.test(text) ? Number(text) : Number.NaN;
+        if (Number.isNaN(value)) throw new ProtocolError(`${target}: ${device}/dst reads ${JSON.stringify(text.slice(0, 40))}, not an address`);
+        return value === -1 ? RPMSG_ADDR_ANY : value >>> 0;
+      };
+      opened = await this.openTtyEndpoint(helper, name, localAddr, RPMSG_ADDR_ANY, tty, { sysfs: device, readPeer, release });
+      return opened;
+    } finally {
+      if (!opened) await release().catch(() => {});
+    }
+  }
+
+  private async helperIoctl(helper: RpmsgHelperClient, op: number, info: Buffer, what: string): Promise<void> {
+    const handle = helper.allocateHandle({ onMessage: () => {}, onGone: () => {} });
+    try {
+      await helper.request(op, handle, info, what, 5000);
+    } finally {
+      helper.releaseHandle(handle);
+    }
+  }
+
+  private async openTtyEndpoint(helper: RpmsgHelperClient, name: string, src: number, dst: number, tty: string, announced?: AnnouncedDevice): Promise<LinuxHostEndpoint> {
+    let endpoint: LinuxHostEndpoint | undefined;
+    const handle = helper.allocateHandle({
+      onMessage: (data) => endpoint?.deliver(data),
+      onGone: (reason) => {
+        if (endpoint) void this.endpointGone(endpoint, helper, reason);
+      },
+    });
+    endpoint = new LinuxHostEndpoint(name, src, dst, helper, handle, this.options.target, announced);
+    try {
+      await helper.request(HELPER_OP.OPEN_TTY, handle, Buffer.from(tty), `open ${tty} (raw)`, 5000);
+    } catch (error) {
+      helper.releaseHandle(handle);
+      throw error;
+    }
+    this.options.log(`${this.options.target}: "${name}" (${hex(src)} -> ${dst === RPMSG_ADDR_ANY ? 'its peer' : hex(dst)}) through ${tty} in raw mode`);
+    this.endpoints.add(endpoint);
+    return endpoint;
+  }
+
+  /**
+   * The /dev/ttyRPMSG<n> rpmsg_tty registered for an rpmsg device: the tty's class device is in
+   * sysfs under the rpmsg device (<device>/tty/ttyRPMSGn). The driver's probe and udev may take a
+   * moment: up to a second.
+   */
+  private async ttyUnder(device: string): Promise<string | undefined> {
+    const found = await this.options.shell.run(
+      `i=0; while [ $i -lt 20 ]; do for t in ${device}/tty/ttyRPMSG*; do [ -e "$t" ] && [ -c "/dev/\${t##*/}" ] && { echo "/dev/\${t##*/}"; exit 0; }; done; sleep 0.05; i=$((i+1)); done; exit 1`,
+      { timeoutMs: 5000 },
+    );
+    const path = found.stdout.trim();
+    return found.exitCode === 0 && /^\/dev\/ttyRPMSG\d+$/.test(path) ? path : undefined;
+  }
+
+  /** The /dev/ttyRPMSG<n> of an rpmsg-tty channel the remote announced, when the board has one. */
   private async ttyOf(channel: Channel): Promise<string | undefined> {
-    const index = [...this.registry.values()].filter((candidate) => candidate.name === 'rpmsg-tty').indexOf(channel);
-    if (index < 0) return undefined;
-    const path = `/dev/ttyRPMSG${index}`;
-    // The device node follows the channel (driver probe, udev): give it a second to appear.
-    const found = await this.options.shell.run(`i=0; while [ ! -c ${path} ] && [ $i -lt 20 ]; do sleep 0.05; i=$((i+1)); done; [ -c ${path} ]`);
-    return found.exitCode === 0 ? path : undefined;
+    const device = [...this.registry.entries()].find(([, candidate]) => candidate === channel)?.[0];
+    return device === undefined ? undefined : this.ttyUnder(`/sys/bus/rpmsg/devices/${device}`);
   }
 
   /**
@@ -578,6 +677,11 @@ export class LinuxRemoteprocHost implements Host {
     const out = await this.options.shell.run(`cat ${this.debugfs}/trace0 2>/dev/null`, { timeoutMs: 5000 });
     const nul = out.stdout.indexOf('\0');
     return nul >= 0 ? out.stdout.slice(0, nul) : out.stdout;
+  }
+
+  /** The running rpmsg helper's process id on the board (to name exactly it, e.g. in a test that kills it). */
+  get helperPid(): number | undefined {
+    return this.helper && !this.helper.ended ? this.helper.pid : undefined;
   }
 
   /** Ends polling and the helper (teardown). */

@@ -19,9 +19,22 @@ test('the stm32mp157c-dk2 preset fills in the M4 instance, the armhf helper and 
   assert.equal(custom.helperAbi, 'aarch64');
 });
 
+test('the zynqmp-petalinux preset: RPU core 0 as "r5_0", the aarch64 helper, the R5F reference firmware; host-announced channels on unless turned off', () => {
+  const params = parseLinuxRemoteprocParams({ preset: 'zynqmp-petalinux', ssh }, 'p');
+  assert.equal(params.remoteproc, 'r5_0');
+  assert.equal(params.helperAbi, 'aarch64');
+  assert.equal(params.firmwareDir, '/lib/firmware');
+  assert.equal(params.rpmsgCtrl, '/dev/rpmsg_ctrl0');
+  assert.equal(params.referenceMachine, 'zynqmp-r5');
+  assert.equal(params.hostAnnouncedChannels, true);
+  assert.equal(parseLinuxRemoteprocParams({ preset: 'stm32mp157c-dk2', ssh }, 'p').referenceMachine, 'cortex-m4');
+  assert.equal(parseLinuxRemoteprocParams({ preset: 'zynqmp-petalinux', ssh, hostAnnouncedChannels: false }, 'p').hostAnnouncedChannels, false);
+});
+
 test('mistakes are ConfigErrors naming the field', () => {
   const cases: [unknown, string, RegExp][] = [
-    [{ preset: 'stm32mp135', ssh }, 'p.preset', /unknown preset "stm32mp135" \(known: stm32mp157c-dk2\)/],
+    [{ preset: 'stm32mp135', ssh }, 'p.preset', /unknown preset "stm32mp135" \(known: stm32mp157c-dk2, zynqmp-petalinux\)/],
+    [{ preset: 'stm32mp157c-dk2', ssh, hostAnnouncedChannels: 'no' }, 'p.hostAnnouncedChannels', /true or false/],
     [{ ssh }, 'p.remoteproc', /remoteproc instance's name/],
     [{ preset: 'stm32mp157c-dk2' }, 'p.ssh', /is required/],
     [{ preset: 'stm32mp157c-dk2', ssh, helperAbi: 'mips' }, 'p.helperAbi', /one of host, armhf, aarch64/],

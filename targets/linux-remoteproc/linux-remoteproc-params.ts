@@ -1,4 +1,5 @@
 import { ConfigError } from '../../base/errors.js';
+import type { FirmwareMachine } from '../../firmware/build.js';
 import { TOOL_ABIS, type ToolAbi } from '../../firmware/tools.js';
 import { parseFlasherParams, type FlasherParams } from '../flasher/flasher-params.js';
 import { integerParam, paramsRecord } from '../params.js';
@@ -13,6 +14,11 @@ import { parseContainerSshParams, parseLinuxContainerParams, type LinuxContainer
 export interface LinuxRemoteprocParams {
   readonly preset: string | undefined;
   readonly ssh: SshParams;
+  /**
+   * Whose reference firmware (firmware/build/<machine>/) runs when farm.yaml names no image for
+   * a suite: the core the board's double emulates (its memory map is QEMU's, not the board's).
+   */
+  readonly referenceMachine: FirmwareMachine;
   /** The remoteproc instance's `name` in sysfs (the MP157's M4 is "m4"). */
   readonly remoteproc: string;
   readonly firmwareDir: string;
@@ -37,6 +43,12 @@ export interface LinuxRemoteprocParams {
   readonly stallTimeoutMs: number;
   /** The board is a Linux system in a container image (container-params.ts); ssh then connects where the farm publishes it. */
   readonly container: LinuxContainerParams | undefined;
+  /**
+   * The kernel can announce a channel of the host's (RPMSG_CREATE_DEV_IOCTL, rpmsg_tty bound to
+   * it, the peer learned from the remote's first message): kernels >= 5.18 with that behaviour.
+   * false on older kernels: the multi-endpoint suite then skips its host-announced test.
+   */
+  readonly hostAnnouncedChannels: boolean;
 }
 
 export interface ConsoleParams {
@@ -74,6 +86,8 @@ export interface BoardPreset {
   readonly helperAbi: ToolAbi;
   readonly firmwareDir: string;
   readonly rpmsgCtrl: string;
+  /** The emulated core of this board's double, whose reference firmware is the default image. */
+  readonly referenceMachine: FirmwareMachine;
 }
 
 export const PRESETS: Readonly<Record<string, BoardPreset>> = {
@@ -83,14 +97,29 @@ export const PRESETS: Readonly<Record<string, BoardPreset>> = {
     helperAbi: 'armhf',
     firmwareDir: '/lib/firmware',
     rpmsgCtrl: '/dev/rpmsg_ctrl0',
+    referenceMachine: 'cortex-m4',
+  },
+  'zynqmp-petalinux': {
+    description: 'AMD/Xilinx Zynq UltraScale+ MPSoC (ZCU102, ...) with PetaLinux: Linux on the Cortex-A53s (aarch64), RPU core 0 (Cortex-R5F) as remoteproc "r5_0"',
+    remoteproc: 'r5_0',
+    helperAbi: 'aarch64',
+    firmwareDir: '/lib/firmware',
+    rpmsgCtrl: '/dev/rpmsg_ctrl0',
+    referenceMachine: 'zynqmp-r5',
   },
 };
 
-const KEYS = ['preset', 'ssh', 'console', 'remoteproc', 'firmwareDir', 'helperAbi', 'helperDir', 'rpmsgCtrl', 'identity', 'power', 'flasher', 'startTimeoutMs', 'bootTimeoutMs', 'pollMs', 'stallTimeoutMs', 'container'];
+const KEYS = ['preset', 'ssh', 'console', 'remoteproc', 'firmwareDir', 'helperAbi', 'helperDir', 'rpmsgCtrl', 'identity', 'power', 'flasher', 'startTimeoutMs', 'bootTimeoutMs', 'pollMs', 'stallTimeoutMs', 'hostAnnouncedChannels', 'container'];
 
 function absolutePath(record: Record<string, unknown>, key: string, path: string, fallback: string): string {
   const value = record[key] ?? fallback;
   if (typeof value !== 'string' || !/^\/[\w./-]*$/.test(value)) throw new ConfigError(`${path}.${key}`, `must be an absolute path on the board, got ${JSON.stringify(value)}`);
+  return value;
+}
+
+function booleanParam(record: Record<string, unknown>, key: string, path: string, fallback: boolean): boolean {
+  const value = record[key] ?? fallback;
+  if (typeof value !== 'boolean') throw new ConfigError(`${path}.${key}`, `must be true or false, got ${JSON.stringify(value)}`);
   return value;
 }
 
@@ -124,6 +153,7 @@ export function parseLinuxRemoteprocParams(raw: unknown, path: string): LinuxRem
   const ssh = record.container === undefined ? parseSshParams(expandEnvReferences(record.ssh, `${path}.ssh`), `${path}.ssh`) : parseContainerSshParams(record.ssh, `${path}.ssh`);
   return {
     preset: presetName as string | undefined,
+    referenceMachine: preset?.referenceMachine ?? 'cortex-m4',
     ssh,
     container: record.container === undefined ? undefined : parseLinuxContainerParams(record.container, `${path}.container`, ssh.user),
     remoteproc,
@@ -139,5 +169,6 @@ export function parseLinuxRemoteprocParams(raw: unknown, path: string): LinuxRem
     bootTimeoutMs: integerParam(record, 'bootTimeoutMs', path, { min: 1000, max: 1_800_000 }, 60_000),
     pollMs: integerParam(record, 'pollMs', path, { min: 5, max: 10_000 }, 50),
     stallTimeoutMs: integerParam(record, 'stallTimeoutMs', path, { min: 100, max: 600_000 }, 3000),
+    hostAnnouncedChannels: booleanParam(record, 'hostAnnouncedChannels', path, true),
   };
 }

@@ -1,14 +1,12 @@
-import { ensureFirmwareBuilt, firmwarePath } from '../../firmware/build.js';
 import { InfrastructureError } from '../../base/errors.js';
 import { ConsoleBuffer } from '../console-buffer.js';
-import { firmwareImageFromFile } from '../firmware-image.js';
 import { ToolFlasher } from '../flasher/flasher-drivers.js';
 import { createPower } from '../power/power-drivers.js';
 import type { FlasherProtocol, PowerProtocol } from '../protocols.js';
 import { OrderedStrategy, formatStrategyStep } from '../strategies/ordered-strategy.js';
 import { SerialConsole } from '../../base/serial/serial-console.js';
 import { SerialShell } from '../serial-shell.js';
-import { PROGRAM_FOR_SUITE } from '../reference-firmware.js';
+import { suiteFirmware } from '../reference-firmware.js';
 import type { TargetContext } from '../kind.js';
 import { SshShell, shellQuote } from '../ssh/ssh-shell.js';
 import { resolveSshPaths, type SshParams } from '../ssh/ssh-params.js';
@@ -180,7 +178,7 @@ export async function checkIdentity(target: string, shell: SshShell, expected: L
 }
 
 export class LinuxRemoteprocTarget implements Target {
-  readonly capabilities: TargetCapabilities = { suites: SUITE_NAMES, restartable: true, faults: ['crash', 'hang'], kernelClientSample: true, hostAnnouncedChannels: false };
+  readonly capabilities: TargetCapabilities;
   readonly board: LinuxBoard;
   readonly flasher: FlasherProtocol | undefined;
   private log: TargetLog | undefined;
@@ -192,6 +190,7 @@ export class LinuxRemoteprocTarget implements Target {
     private readonly params: LinuxRemoteprocParams,
     private readonly context: TargetContext,
   ) {
+    this.capabilities = { suites: SUITE_NAMES, restartable: true, faults: ['crash', 'hang'], kernelClientSample: true, hostAnnouncedChannels: params.hostAnnouncedChannels };
     const power: PowerProtocol | undefined = params.power ? createPower(name, params.power) : undefined;
     this.flasher = params.flasher ? new ToolFlasher(name, params.flasher) : undefined;
     this.log = context.log;
@@ -220,12 +219,10 @@ export class LinuxRemoteprocTarget implements Target {
     await this.strategy.transition(this.strategy.ready);
   }
 
-  async firmwareFor(suite: SuiteName): Promise<FirmwareImage> {
-    const configured = this.context.firmware[suite];
-    // Without farm.yaml images: the project's Cortex-M4 reference firmware (what the board double runs).
-    const path = configured ?? firmwarePath('cortex-m4', PROGRAM_FOR_SUITE[suite]);
-    if (!configured) await ensureFirmwareBuilt('cortex-m4', { programs: [PROGRAM_FOR_SUITE[suite]] });
-    return firmwareImageFromFile(this.name, suite, path);
+  firmwareFor(suite: SuiteName): Promise<FirmwareImage> {
+    // Without farm.yaml images: the project's reference firmware for the core the board's double
+    // emulates (the MP157's M4, the ZynqMP's R5F), which is what the double runs.
+    return suiteFirmware(this.name, suite, this.context.firmware[suite], this.params.referenceMachine);
   }
 
   takeConsole(): string {

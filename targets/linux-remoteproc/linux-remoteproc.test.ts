@@ -221,7 +221,11 @@ test('the helper killed on the board: pending receives fail naming the target; t
     const pending = endpoint.receive({ timeoutMs: 10_000 });
     pending.catch(() => {}); // asserted below, after the kill
     const started = Date.now();
-    await t.board.shell?.runCheck("pkill -9 -f '[f]arm-rpmsg-helper-'");
+    // This target's own helper, by the pid it reported: never every helper on the machine (other
+    // doubles, other engineers' runs share this pid namespace).
+    const pid = host.helperPid;
+    assert.ok(pid !== undefined, 'the helper reported its pid');
+    await t.board.shell?.runCheck(`kill -9 ${pid}`);
     await assert.rejects(pending, (error: unknown) => error instanceof InfrastructureError && isNamed(error) && /rpmsg helper/.test(error.message));
     assert.ok(Date.now() - started < 5000);
     await assert.rejects(endpoint.send(new Uint8Array(17)), (error: unknown) => error instanceof Error && isNamed(error));
@@ -288,6 +292,40 @@ test('an rpmsg-tty channel goes through /dev/ttyRPMSG0 in raw mode: control byte
     const prefix = `TTY 0x${channel.remoteAddr.toString(16).padStart(4, '0')}: `;
     assert.deepEqual(Buffer.from(reply.data), Buffer.concat([Buffer.from(prefix), message]));
     await endpoint.close();
+    await host.stop();
+  });
+});
+
+test('a host-announced rpmsg-tty (RPMSG_CREATE_DEV_IOCTL): the remote binds it ("bound" from a new address, learned by the kernel), replies through its tty, and RPMSG_RELEASE_DEV_IOCTL sends the NS DESTROY', async () => {
+  logLines.length = 0;
+  await withTarget(async (t, host) => {
+    await host.start(await t.firmwareFor('multi-endpoint'));
+    const announced = await host.waitForChannel('rpmsg-tty', { timeoutMs: 10_000 });
+    // ST's demo: the remote learns the first tty's host end from a first message on it.
+    const first = await host.openEndpoint({ name: 'rpmsg-tty' });
+    await first.send(Buffer.from('hello'));
+    await first.receive({ timeoutMs: 5000 });
+    const endpoint = await host.openEndpoint({ name: 'rpmsg-tty', localAddr: 257, announce: true });
+    assert.ok(logLines.some((line) => /"rpmsg-tty" \(0x0*101 -> its peer\) through \/dev\/ttyRPMSG1 in raw mode/.test(line)), logLines.join('\n'));
+    const bound = await endpoint.receive({ timeoutMs: 5000 });
+    assert.equal(Buffer.from(bound.data).toString('latin1').replace(/\0$/, ''), 'bound');
+    assert.equal(bound.dst, 257);
+    assert.notEqual(bound.src, announced.remoteAddr);
+    assert.notEqual(bound.src, 0xffffffff, 'the peer was learned from sysfs');
+    const dst = await t.board.shell?.runCheck('cat /sys/bus/rpmsg/devices/virtio0.rpmsg-tty.257.-1/dst');
+    assert.equal(Number(dst?.trim()), bound.src, 'sysfs dst is the address "bound" came from');
+    await endpoint.send(Buffer.from('dynamic'), { dest: bound.src });
+    const reply = await endpoint.receive({ timeoutMs: 5000 });
+    assert.equal(Buffer.from(reply.data).toString('latin1'), `TTY 0x${bound.src.toString(16).padStart(4, '0')}: dynamic`);
+    // The same device twice: EEXIST from the kernel, a ProtocolError naming the target.
+    await assert.rejects(host.openEndpoint({ name: 'rpmsg-tty', localAddr: 257, announce: true }), (error: unknown) => error instanceof ProtocolError && isNamed(error) && /RPMSG_CREATE_DEV_IOCTL.*File exists/.test(error.message));
+    await endpoint.close();
+    assert.equal((await t.board.shell?.run('ls -d /sys/bus/rpmsg/devices/virtio0.rpmsg-tty.257.-1'))?.exitCode, 2, 'the device is released');
+    assert.match(double.kernel.kernelLog(), /destroying channel rpmsg-tty addr 0x101/);
+    await assert.rejects(endpoint.send(Buffer.from('after close'), { dest: bound.src }), (error: unknown) => error instanceof ProtocolError && isNamed(error));
+    // Without a fixed local address the kernel announces nothing: refused before any ioctl.
+    await assert.rejects(host.openEndpoint({ name: 'rpmsg-tty', announce: true }), (error: unknown) => error instanceof ProtocolError && /needs a local address/.test(error.message));
+    await first.close();
     await host.stop();
   });
 });

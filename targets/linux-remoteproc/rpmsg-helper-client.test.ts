@@ -6,7 +6,7 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { InfrastructureError } from '../../base/errors.js';
@@ -74,6 +74,9 @@ test('a tty opened by the helper is raw: all 256 byte values round-trip unchange
 test('an endpoint ioctl the device refuses is a HelperRequestError naming the target; a missing control device ends the helper at start', async () => {
   const helper = await ensureRpmsgHelper('host');
   const client = await RpmsgHelperClient.start(await shell.openStream(`${helper} /dev/null`), 'board1', 5000);
+  // The ready frame names the helper's own process (the test sshd runs on this machine: same pids).
+  assert.ok(client.pid !== undefined && client.pid > 1, `helper pid ${client.pid}`);
+  assert.ok(readFileSync(`/proc/${client.pid}/cmdline`, 'latin1').startsWith(helper), 'the pid is the helper\'s');
   const handle = client.allocateHandle({ onMessage: () => {}, onGone: () => {} });
   await assert.rejects(
     client.request(HELPER_OP.OPEN_EPT, handle, endpointInfo('rpmsg-openamp-demo-channel', 0xffffffff, 0x400), 'RPMSG_CREATE_EPT_IOCTL', 5000),

@@ -43,6 +43,7 @@ export class RpmsgHelperClient {
   private endedReason: string | undefined;
   private stderr = '';
   private readyWaiter: Pending | undefined;
+  private helperPid: number | undefined;
 
   private constructor(
     private readonly channel: ClientChannel,
@@ -61,11 +62,18 @@ export class RpmsgHelperClient {
   /** Runs `command` (the helper and its control device) on `open`'s channel and waits for its ready frame. */
   static async start(channel: ClientChannel, target: string, timeoutMs: number): Promise<RpmsgHelperClient> {
     const client = new RpmsgHelperClient(channel, target);
-    await new Promise<Buffer>((resolve, reject) => {
+    const ready = await new Promise<Buffer>((resolve, reject) => {
       const timer = setTimeout(() => reject(new InfrastructureError(`${target}: the rpmsg helper did not start within ${timeoutMs} ms${client.stderr ? `: ${client.stderr.trim()}` : ''}`)), timeoutMs);
       client.readyWaiter = { handle: 0, what: 'start', resolve, reject, timer };
     });
+    const pid = /^pid=(\d{1,10}) /.exec(ready.toString('latin1'));
+    client.helperPid = pid ? Number(pid[1]) : undefined;
     return client;
+  }
+
+  /** The helper's process id on the board (from its ready frame). */
+  get pid(): number | undefined {
+    return this.helperPid;
   }
 
   get ended(): string | undefined {

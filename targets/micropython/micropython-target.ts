@@ -8,14 +8,12 @@
  */
 import { isAbsolute, resolve } from 'node:path';
 import { InfrastructureError } from '../../base/errors.js';
-import { ensureFirmwareBuilt, firmwarePath } from '../../firmware/build.js';
 import { ConsoleBuffer } from '../console-buffer.js';
-import { firmwareImageFromFile } from '../firmware-image.js';
 import { ToolFlasher } from '../flasher/flasher-drivers.js';
 import type { TargetContext } from '../kind.js';
 import { createPower } from '../power/power-drivers.js';
 import type { FlasherProtocol, PowerProtocol } from '../protocols.js';
-import { PROGRAM_FOR_SUITE } from '../reference-firmware.js';
+import { suiteFirmware } from '../reference-firmware.js';
 import { OrderedStrategy, formatStrategyStep } from '../strategies/ordered-strategy.js';
 import { type FirmwareImage, type Host, type SuiteName, type Target, type TargetCapabilities, type TargetLog } from '../target.js';
 import { BoardConnection } from './board-connection.js';
@@ -127,11 +125,8 @@ export class MicroPythonTarget implements Target {
     await this.connection.close();
   }
 
-  async firmwareFor(suite: SuiteName): Promise<FirmwareImage> {
-    const configured = this.context.firmware[suite];
-    const path = configured ?? firmwarePath('cortex-m4', PROGRAM_FOR_SUITE[suite]);
-    if (!configured) await ensureFirmwareBuilt('cortex-m4', { programs: [PROGRAM_FOR_SUITE[suite]] });
-    return firmwareImageFromFile(this.name, suite, path);
+  firmwareFor(suite: SuiteName): Promise<FirmwareImage> {
+    return suiteFirmware(this.name, suite, this.context.firmware[suite], 'cortex-m4');
   }
 
   takeConsole(): string {

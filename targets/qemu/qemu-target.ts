@@ -2,18 +2,17 @@ import { InfrastructureError } from '../../base/errors.js';
 import { AdaptivePollingDoorbell } from '../../openamp/doorbell/adaptive-polling-doorbell.js';
 import type { Doorbell } from '../../openamp/doorbell/doorbell.js';
 import { ForwardedKickDoorbell } from '../../openamp/doorbell/forwarded-kick-doorbell.js';
-import { ensureFirmwareBuilt, firmwareBuildDir, firmwarePath } from '../../firmware/build.js';
+import { ensureFirmwareBuilt, firmwareBuildDir } from '../../firmware/build.js';
 import { FIRMWARE_KICK_BYTE } from '../../firmware/uart-kick.js';
 import type { QemuMachineProfile } from '../../qemu/machines.js';
 import type { QemuInstance } from '../../qemu/qemu-instance.js';
 import { resolveImageReference } from '../../containers/farm-container.js';
 import { ConsoleBuffer } from '../console-buffer.js';
 import { QemuPowerDriver } from '../drivers/qemu-power.js';
-import { firmwareImageFromFile } from '../firmware-image.js';
 import type { TargetContext } from '../kind.js';
 import { CrashRecordReader, RemoteWatch } from '../openamp-host/crash-record.js';
 import { OpenAmpHost } from '../openamp-host/openamp-host.js';
-import { PROGRAM_FOR_SUITE, referenceProgramsNeeded } from '../reference-firmware.js';
+import { referenceProgramsNeeded, suiteFirmware } from '../reference-firmware.js';
 import type { QemuMachineResource } from '../resources/qemu-machine.js';
 import { OrderedStrategy, formatStrategyStep } from '../strategies/ordered-strategy.js';
 import { SUITE_NAMES, type FirmwareImage, type Host, type SuiteName, type Target, type TargetCapabilities, type TargetLog } from '../target.js';
@@ -129,11 +128,8 @@ export class QemuTarget implements Target {
     await this.strategy.transition('off');
   }
 
-  async firmwareFor(suite: SuiteName): Promise<FirmwareImage> {
-    const configured = this.context.firmware[suite];
-    const path = configured ?? firmwarePath(this.profile.name, PROGRAM_FOR_SUITE[suite]);
-    if (!configured) await ensureFirmwareBuilt(this.profile.name, { programs: [PROGRAM_FOR_SUITE[suite]] });
-    return firmwareImageFromFile(this.name, suite, path);
+  firmwareFor(suite: SuiteName): Promise<FirmwareImage> {
+    return suiteFirmware(this.name, suite, this.context.firmware[suite], this.profile.name);
   }
 
   takeConsole(): string {

@@ -7,7 +7,7 @@ import { SabMemory } from '../../openamp/memory/sab-memory.js';
 import { AddressSpace } from '../../openamp/memory/shared-memory.js';
 import { CarveoutAllocator } from '../../openamp/remoteproc/carveout-allocator.js';
 import type { Allocation, RemoteprocOps } from '../../openamp/remoteproc/remoteproc-ops.js';
-import { RemoteWorkerHandle, type RemoteWorkerExit } from '../../openamp/remote/remote-worker-handle.js';
+import { RemoteWorkerHandle, StandbyRemoteWorker, type RemoteWorkerExit } from '../../openamp/remote/remote-worker-handle.js';
 import {
   SIM_CARVEOUT_POOL_OFFSET,
   SIM_DDR_BASE,
@@ -50,6 +50,8 @@ export class SimSoc implements RemoteprocOps {
   private readonly doorbells: AtomicsDoorbellPair;
   private readonly allocator: CarveoutAllocator;
   private core: RemoteWorkerHandle | undefined;
+  /** The thread the next start runs the core in, started while the SoC is idle (see StandbyRemoteWorker). */
+  private standby: StandbyRemoteWorker | undefined;
   private stopping = false;
   private closed = false;
   /** Set after construction by whoever builds the Remoteproc over this SoC. */
@@ -73,6 +75,7 @@ export class SimSoc implements RemoteprocOps {
       size: size - SIM_CARVEOUT_POOL_OFFSET,
     });
     this.doorbells = AtomicsDoorbell.createPair();
+    this.standby = new StandbyRemoteWorker();
     this.onCrash = options.onCrash;
     this.onConsole = options.onConsole ?? (() => {});
   }
@@ -90,6 +93,11 @@ export class SimSoc implements RemoteprocOps {
   /** The core's thread id while it runs (diagnostics, tests). */
   get coreThreadId(): number | undefined {
     return this.core?.running ? this.core.threadId : undefined;
+  }
+
+  /** The id of the thread waiting to run the next start's core, if any (diagnostics, tests). */
+  get standbyThreadId(): number | undefined {
+    return this.standby?.threadId;
   }
 
   checkImage(image: ElfImage): void {
@@ -123,7 +131,9 @@ export class SimSoc implements RemoteprocOps {
         onConsole: (line) => this.onConsole(line),
         onExit: (exit) => this.coreExited(core, exit),
       },
+      this.standby,
     );
+    this.standby = undefined;
     this.core = core;
     await core.online;
   }
@@ -134,6 +144,8 @@ export class SimSoc implements RemoteprocOps {
     this.stopping = true;
     await core.stop(this.options.stopTimeoutMs);
     if (this.core === core) this.core = undefined;
+    // The next start's thread boots now, while the farm tears the test down and starts the next.
+    if (!this.closed) this.standby ??= new StandbyRemoteWorker();
   }
 
   kick(notifyId: number): void {
@@ -143,8 +155,10 @@ export class SimSoc implements RemoteprocOps {
   /** Stops the core and releases the doorbells. Idempotent. */
   async shutdown(): Promise<void> {
     if (this.closed) return;
-    await this.stop();
     this.closed = true;
+    await this.stop();
+    await this.standby?.close();
+    this.standby = undefined;
     this.doorbells.host.close();
     this.doorbells.remote.close();
   }

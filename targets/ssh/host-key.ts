@@ -1,7 +1,10 @@
 import { createHash, createHmac } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import ssh2 from 'ssh2';
+import type ssh2Module from 'ssh2';
+import { lazyRequire } from '../../base/lazy-require.js';
 import { InfrastructureError } from '../../base/errors.js';
+
+export const ssh2 = lazyRequire<typeof ssh2Module>('ssh2');
 
 /** OpenSSH's fingerprint of a public key blob: "SHA256:<base64 without padding>". */
 export function fingerprint(blob: Uint8Array): string {
@@ -10,7 +13,7 @@ export function fingerprint(blob: Uint8Array): string {
 
 /** The wire blob of a public key given as "ssh-ed25519 AAAA..." (an authorized_keys / known_hosts key); throws on anything else. */
 export function publicKeyBlob(line: string, what: string): Buffer {
-  const parsed = ssh2.utils.parseKey(line.trim());
+  const parsed = ssh2().utils.parseKey(line.trim());
   if (parsed instanceof Error || Array.isArray(parsed)) {
     throw new InfrastructureError(`${what}: not an SSH public key ("<type> <base64>"): ${parsed instanceof Error ? parsed.message : 'several keys'}`);
   }

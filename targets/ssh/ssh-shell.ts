@@ -1,10 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
-import ssh2 from 'ssh2';
-import type { ClientChannel, SFTPWrapper } from 'ssh2';
+import type { Client, ClientChannel, SFTPWrapper } from 'ssh2';
 import { InfrastructureError, TimeoutError } from '../../base/errors.js';
 import type { CommandResult, ShellProtocol } from '../protocols.js';
-import { fingerprint, knownHostKeys, knownHostsName, publicKeyBlob } from './host-key.js';
+import { fingerprint, knownHostKeys, knownHostsName, publicKeyBlob, ssh2 } from './host-key.js';
 import type { SshParams } from './ssh-params.js';
 
 /** Most output one command may produce before it is cut off (the place is untrusted). */
@@ -128,7 +127,7 @@ export class SshShell implements ShellProtocol {
   readonly session = `S${randomBytes(6).toString('hex')}`;
 
   private constructor(
-    private readonly client: ssh2.Client,
+    private readonly client: Client,
     readonly target: string,
     private readonly params: SshParams,
   ) {
@@ -169,7 +168,7 @@ export class SshShell implements ShellProtocol {
         throw new InfrastructureError(`${target}: cannot read SSH private key ${params.privateKey}: ${(error as Error).message}`);
       }
     }
-    const client = new ssh2.Client();
+    const client = new (ssh2().Client)();
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         client.end();

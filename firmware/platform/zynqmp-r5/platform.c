@@ -16,8 +16,6 @@
 #define UART_CR_TX_EN (1u << 4)
 #define UART_MR_8N1 0x20u /* 8 data bits, no parity, 1 stop bit, normal channel mode */
 #define UART_SR_TXFULL (1u << 4)
-#define RAM_BASE 0x0u
-#define RAM_SIZE (256u << 20)
 
 void plat_init(void) {
   UART0_MR = UART_MR_8N1;
@@ -28,27 +26,6 @@ void plat_init(void) {
 void plat_putc(char c) {
   for (int i = 0; i < 100000 && (UART0_SR & UART_SR_TXFULL); i++) {}
   UART0_FIFO = (uint8_t)c;
-}
-
-void *plat_phys(uint64_t pa, uint32_t len) { return fw_ram_window(pa, len, RAM_BASE, RAM_SIZE); }
-
-int plat_wait(int busy) {
-  (void)busy;
-  return 0;
-}
-
-void plat_fault(void) {
-  __asm__ volatile("udf #0");
-  for (;;) {}
-}
-
-void plat_hang(void) {
-  __asm__ volatile("cpsid if");
-  for (;;) __asm__ volatile("wfi");
-}
-
-void r5_fault(uint32_t exception, uint32_t pc, uint32_t addr) {
-  fw_crash_record(1, exception, pc, addr);
 }
 
 int main(void) {

@@ -1,13 +1,14 @@
 /**
- * The STM32MP157 board double: presents to the farm exactly what a real board presents, at the
- * same boundary, built from real parts:
+ * The Linux board double (an STM32MP157C-DK2 by default, or a ZynqMP running PetaLinux: see
+ * DOUBLE_BOARDS): presents to the farm exactly what a real board presents, at the same
+ * boundary, built from real parts:
  *   - a real OpenSSH server on 127.0.0.1 (own host key, an authorized key, a root password) in a
  *     private mount namespace (`unshare -m`);
  *   - inside it, the FUSE bridge mounted at the kernel's paths (/sys/class/remoteproc,
  *     /sys/kernel/debug/remoteproc, /sys/bus/rpmsg, /dev/rpmsg_ctrl0, /dev/rpmsgN, /dev/kmsg),
  *     /lib/firmware a plain directory, /etc/machine-id the board's identity, /var/tmp its own;
- *   - behind the files, BoardKernel: the project's OpenAMP host driving an emulated Cortex-M4
- *     (QEMU, the qemu-cortex-m4 machinery) that runs whatever image the farm wrote to
+ *   - behind the files, BoardKernel: the project's OpenAMP host driving an emulated remote core
+ *     (QEMU: the qemu-cortex-m4 or qemu-zynqmp-r5 machinery) that runs whatever image the farm wrote to
  *     /lib/firmware when `start` is written to `state`.
  * Everything it starts is released on stop(); processes of a double whose controller was killed
  * (its run-file stem names a dead pid) are swept by the next start.
@@ -31,6 +32,18 @@ import { BoardKernel, type TtyLink } from './board-kernel.js';
 import { serveKernel } from './kernel-socket.js';
 
 export const DOUBLE_STEM_KIND = 'mp157-double';
+
+/**
+ * The boards the double can be, by the linux-remoteproc preset it stands for: the core QEMU
+ * emulates behind remoteproc (the project's machinery for that kind), the instance's name, and
+ * what the console and run-with-double call it. Everything else (sshd, the FUSE paths, the
+ * kernel's drivers) is the same Linux.
+ */
+export const DOUBLE_BOARDS = {
+  'stm32mp157c-dk2': { title: 'STM32MP157C-DK2', hostname: 'mp157-double', qemuKind: 'qemu-cortex-m4', machine: 'cortex-m4', rprocName: 'm4', envPrefix: 'FARM_MP157_DOUBLE' },
+  'zynqmp-petalinux': { title: 'ZynqMP (PetaLinux)', hostname: 'zynqmp-double', qemuKind: 'qemu-zynqmp-r5', machine: 'zynqmp-r5', rprocName: 'r5_0', envPrefix: 'FARM_ZYNQMP_DOUBLE' },
+} as const;
+export type DoubleBoard = keyof typeof DOUBLE_BOARDS;
 /** The machine id the double reports (its /etc/machine-id): farm files name it in `identity`. */
 export const DOUBLE_MACHINE_ID = '5f3c0b1e2d4a4c6f8e9a0b1c2d3e4f50';
 
@@ -39,7 +52,9 @@ export interface BoardDoubleOptions {
   readonly log?: (line: string) => void;
   /** Root's password on the double (password-auth tests). */
   readonly rootPassword?: string;
-  /** The remoteproc instance name (m4 on the MP157). */
+  /** Which board (linux-remoteproc preset) the double plays; default stm32mp157c-dk2. */
+  readonly board?: DoubleBoard;
+  /** The remoteproc instance name (default: the board's, m4 on the MP157, r5_0 on the ZynqMP). */
   readonly rprocName?: string;
   /** Also a serial console (a pty: login prompt, password, then a shell in the namespace) with this root password. */
   readonly consolePassword?: string;
@@ -126,7 +141,7 @@ const PRELUDE = [
 ].join('\n');
 
 /** console-double with the login script, its shell entering the double's mount namespace. */
-async function startConsole(namespacePid: number, password: string): Promise<{ path: string; process: ManagedProcess }> {
+async function startConsole(namespacePid: number, password: string, board: (typeof DOUBLE_BOARDS)[DoubleBoard]): Promise<{ path: string; process: ManagedProcess }> {
   const binary = await ensureConsoleDouble();
   let output = '';
   let announce: (path: string) => void = () => {};
@@ -135,7 +150,7 @@ async function startConsole(namespacePid: number, password: string): Promise<{ p
     name: 'board double console',
     file: binary,
     args: ['nsenter', `--mount=/proc/${namespacePid}/ns/mnt`, '--', 'sh', consoleLoginScript()],
-    env: { CONSOLE_PASSWORD: password },
+    env: { CONSOLE_PASSWORD: password, CONSOLE_HOSTNAME: board.hostname, CONSOLE_TITLE: `${board.title} board double` },
     onOutput: (_stream, text) => {
       output += text;
       const line = /^(\/dev\/pts\/\d+)\n/.exec(output);
@@ -156,7 +171,8 @@ const TTY_RELAY = "const s=require('net').connect(process.argv[1]);process.stdin
 /**
  * /dev/ttyRPMSG<n> of the double: a real pty (console-double) whose far side is relayed to the
  * BoardKernel's rpmsg_tty endpoint, symlinked into the namespace's /dev. A real terminal, so the
- * farm's helper sets raw mode on it as on a board.
+ * farm's helper sets raw mode on it as on a board. What the remote sends before the tty is raw
+ * waits (console-double --hold-until-raw): a cooked pty would echo it back to the remote.
  */
 class TtyFactory {
   nsRoot: () => string = () => '';
@@ -167,10 +183,13 @@ class TtyFactory {
   async create(index: number, link: TtyLink): Promise<() => Promise<void>> {
     const socketPath = join(this.dir, `tty${index}-${Date.now()}.sock`);
     let connection: net.Socket | undefined;
-    link.output = (data) => connection?.write(data);
+    // What the remote sends before the relay has connected (a "bound" at once) waits for it.
+    const early: Uint8Array[] = [];
+    link.output = (data) => (connection ? connection.write(data) : early.push(data));
     const server = await new Promise<net.Server>((resolve, reject) => {
       const listening = createServer((socket) => {
         connection = socket;
+        for (const data of early.splice(0)) socket.write(data);
         socket.on('data', (chunk: Buffer) => link.onInput(new Uint8Array(chunk)));
         socket.on('error', () => {});
       });
@@ -178,7 +197,7 @@ class TtyFactory {
       listening.listen(socketPath, () => resolve(listening));
     });
     let output = '';
-    const relay = ManagedProcess.spawn({ name: `ttyRPMSG${index}`, file: await ensureConsoleDouble(), args: [process.execPath, '-e', TTY_RELAY, socketPath], onOutput: (_s, text) => (output += text) });
+    const relay = ManagedProcess.spawn({ name: `ttyRPMSG${index}`, file: await ensureConsoleDouble(), args: ['--hold-until-raw', process.execPath, '-e', TTY_RELAY, socketPath], onOutput: (_s, text) => (output += text) });
     const deadline = Date.now() + 5000;
     let pty: string | undefined;
     while (!pty && Date.now() < deadline) {
@@ -216,7 +235,8 @@ export class BoardDouble {
     readonly dir: string,
     readonly sshd: TestSshd,
     readonly kernel: BoardKernel,
-    readonly m4: QemuTarget,
+    /** The emulated remote core (QEMU). */
+    readonly core: QemuTarget,
     private readonly server: net.Server,
     private readonly log: (line: string) => void,
     /** The console's pty (the "UART" to open with serialport), when asked for. */
@@ -252,15 +272,16 @@ export class BoardDouble {
     const bridge = await ensureFuseBridge();
     const dir = join(tmpdir(), runFileStem(DOUBLE_STEM_KIND));
     mkdirSync(join(dir, 'firmware'), { recursive: true });
-    mkdirSync(join(dir, 'm4'), { recursive: true });
+    mkdirSync(join(dir, 'core'), { recursive: true });
     writeFileSync(join(dir, 'machine-id'), `${DOUBLE_MACHINE_ID}\n`);
-    const m4 = new QemuTarget('mp157-double-m4', 'qemu-cortex-m4', QEMU_MACHINES['cortex-m4'], parseQemuParams(undefined, 'double'), { configDir: dir, firmware: {}, workDir: join(dir, 'm4') });
+    const board = DOUBLE_BOARDS[options.board ?? 'stm32mp157c-dk2'];
+    const core = new QemuTarget(`${board.hostname}-core`, board.qemuKind, QEMU_MACHINES[board.machine], parseQemuParams(undefined, 'double'), { configDir: dir, firmware: {}, workDir: join(dir, 'core') });
     let server: net.Server | undefined;
     let sshd: TestSshd | undefined;
     const cleanups: (() => Promise<void>)[] = [];
     try {
-      await m4.setup({ info: (line) => log(`board double: ${line}`), console: () => {} });
-      const host = m4.host as OpenAmpHost;
+      await core.setup({ info: (line) => log(`board double: ${line}`), console: () => {} });
+      const host = core.host as OpenAmpHost;
       let nsRoot = '';
       const ttyFactory = new TtyFactory(dir);
       cleanups.push(() => ttyFactory.closeAll());
@@ -268,7 +289,7 @@ export class BoardDouble {
         ttyDevice: (index, link) => ttyFactory.create(index, link),
         host,
         firmwareDir: join(dir, 'firmware'),
-        rprocName: options.rprocName ?? 'm4',
+        rprocName: options.rprocName ?? board.rprocName,
         devNode: async (name, present) => {
           const node = `${nsRoot}/dev/${name}`;
           if (present) symlinkSync(join(dir, 'fuse', 'dev', name), node);
@@ -297,12 +318,12 @@ export class BoardDouble {
       nsRoot = `/proc/${sshd.process.pid}/root`;
       writeFileSync(join(dir, 'known_hosts'), `[127.0.0.1]:${sshd.port} ${sshd.hostKey}\n`);
       log(`board double: sshd on ${options.sshd?.listenAddress ?? '127.0.0.1'}:${sshd.port}, state in ${dir}`);
-      const console = options.consolePassword === undefined ? undefined : await startConsole(sshd.process.pid, options.consolePassword);
-      return new BoardDouble(dir, sshd, kernel, m4, server, log, console?.path, console?.process, cleanups);
+      const console = options.consolePassword === undefined ? undefined : await startConsole(sshd.process.pid, options.consolePassword, board);
+      return new BoardDouble(dir, sshd, kernel, core, server, log, console?.path, console?.process, cleanups);
     } catch (error) {
       await sshd?.stop().catch(() => {});
       server?.close();
-      await m4.teardown().catch(() => {});
+      await core.teardown().catch(() => {});
       rmSync(dir, { recursive: true, force: true });
       throw error instanceof InfrastructureError ? error : new InfrastructureError(`board double did not start: ${String(error)}`, { cause: error });
     }
@@ -314,7 +335,7 @@ export class BoardDouble {
     await this.console?.stop();
     await this.sshd.stop();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
-    await this.m4.teardown();
+    await this.core.teardown();
     rmSync(this.dir, { recursive: true, force: true });
     this.log('board double: stopped');
   }

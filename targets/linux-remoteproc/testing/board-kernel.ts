@@ -8,7 +8,7 @@
  * Tree under the FUSE mount (bound to the kernel's paths by the double):
  *   remoteproc-class/remoteproc0/{name,firmware,state}   -> /sys/class/remoteproc
  *   remoteproc-debug/remoteproc0/{trace0,recovery,crash} -> /sys/kernel/debug/remoteproc
- *   rpmsg-bus/devices/<virtio0.name.src.dst>/{name,src,dst} -> /sys/bus/rpmsg
+ *   rpmsg-bus/devices/<virtio0.name.src.dst>/{name,src,dst}[/tty/ttyRPMSGn] -> /sys/bus/rpmsg
  *   dev/{rpmsg_ctrl0,rpmsgN,kmsg}                         -> /dev (symlinks)
  */
 import { readFile } from 'node:fs/promises';
@@ -97,6 +97,20 @@ interface OpenFile {
 
 const text = (value: string) => new Uint8Array(Buffer.from(value));
 
+/**
+ * A local rpmsg device made by RPMSG_CREATE_DEV_IOCTL (drivers/rpmsg/rpmsg_ctrl.c): an
+ * endpoint at `src`, announced to the remote (NS CREATE) when `src` is a fixed address, with the
+ * driver of its name bound to it (rpmsg-tty: a /dev/ttyRPMSGn). Its peer is unknown (-1) until
+ * the remote's first message on it: the kernel then takes that message's source as `dst`.
+ */
+interface LocalDevice {
+  readonly key: string;
+  readonly name: string;
+  readonly src: number;
+  dst: number;
+  readonly endpoint: HostEndpoint;
+}
+
 /** Lab failures the double can be told to show (tests). */
 export interface BoardFaults {
   /** `start` is accepted but the core never leaves offline (a remoteproc driver stuck on a mailbox). */
@@ -115,6 +129,8 @@ export class BoardKernel {
   private nextFh = 1;
   /** Channels announced by the remote, as the rpmsg bus lists them. */
   private readonly channels = new Map<string, { name: string; src: number; dst: number }>();
+  /** Devices the host made with RPMSG_CREATE_DEV_IOCTL (also listed in `channels`, under the same key). */
+  private readonly localDevices = new Map<string, LocalDevice>();
   private booting: Promise<void> | undefined;
   private lastCrash: string | undefined;
   private unsubscribe: (() => void) | undefined;
@@ -141,6 +157,7 @@ export class BoardKernel {
     this.log(`remoteproc remoteproc0: crash detected in ${this.options.rprocName}: type fatal error (${reason})`);
     this.dropEndpoints('the remote crashed');
     for (const device of [...this.ttys.keys()]) void this.removeTty(device);
+    for (const device of [...this.localDevices.values()]) void this.removeLocalDevice(device, false);
     if (this.recovery === 'enabled') {
       this.log('remoteproc remoteproc0: handling crash #1 in ' + this.options.rprocName);
       void this.restartAfterCrash();
@@ -179,7 +196,14 @@ export class BoardKernel {
       case '/dev':
         return ['rpmsg_ctrl0', 'kmsg', ...[...this.endpoints.keys()].map((index) => `rpmsg${index}`)];
     }
-    if (this.channelOf(path) && path.split('/').length === 4) return ['name', 'src', 'dst'];
+    const parts = path.split('/');
+    if (this.channelOf(path)) {
+      const tty = this.ttys.get(parts[3] as string);
+      // The tty's class device sits under its rpmsg device, as tty_port_register_device() puts it.
+      if (parts.length === 4) return ['name', 'src', 'dst', ...(tty ? ['tty'] : [])];
+      if (tty && parts.length === 5 && parts[4] === 'tty') return [`ttyRPMSG${tty.index}`];
+      if (tty && parts.length === 6 && parts[4] === 'tty' && parts[5] === `ttyRPMSG${tty.index}`) return ['dev'];
+    }
     throw new Errno(ERRNO.ENOENT, path);
   }
 
@@ -251,7 +275,14 @@ export class BoardKernel {
         await this.createCharEndpoint(info);
         return new Uint8Array(0);
       }
-      if (cmd === RPMSG_CREATE_DEV_IOCTL || cmd === RPMSG_RELEASE_DEV_IOCTL) throw new Errno(ERRNO.ENOTTY, 'RPMSG_CREATE_DEV_IOCTL / RELEASE_DEV are not emulated by this double');
+      if (cmd === RPMSG_CREATE_DEV_IOCTL) {
+        await this.createLocalDevice(info);
+        return new Uint8Array(0);
+      }
+      if (cmd === RPMSG_RELEASE_DEV_IOCTL) {
+        await this.releaseLocalDevice(info);
+        return new Uint8Array(0);
+      }
       throw new Errno(ERRNO.ENOTTY, `ioctl ${hex(cmd)} on rpmsg_ctrl0`);
     }
     const endpoint = this.endpointOf(path);
@@ -330,6 +361,8 @@ export class BoardKernel {
   private async shutdown(): Promise<void> {
     this.dropEndpoints('the remote processor stopped');
     for (const device of [...this.ttys.keys()]) await this.removeTty(device);
+    // The virtio device goes, and every rpmsg device on it, the host's own included.
+    for (const device of [...this.localDevices.values()]) await this.removeLocalDevice(device, false);
     for (const [key, channel] of this.channels) {
       this.log(`virtio_rpmsg_bus virtio0: destroying channel ${channel.name} addr ${hex(channel.dst, 1)}`);
       this.channels.delete(key);
@@ -379,35 +412,139 @@ export class BoardKernel {
 
   private readonly ttys = new Map<string, { index: number; endpoint: HostEndpoint; remove: () => Promise<void>; closed: boolean }>();
 
-  /** drivers/tty/rpmsg_tty.c: one /dev/ttyRPMSG<n> per rpmsg-tty channel (n: lowest free), its endpoint talking to the channel. */
+  /** drivers/tty/rpmsg_tty.c bound to a channel the remote announced: its endpoint talks to the channel's address. */
   private async rpmsgTty(device: string, remoteAddr: number): Promise<void> {
+    if (!this.options.ttyDevice) return;
+    let endpoint: HostEndpoint;
+    try {
+      endpoint = await this.options.host.openEndpoint({ name: 'rpmsg-tty', remoteAddr });
+    } catch (error) {
+      this.log(`rpmsg_tty ${device}: ${(error as Error).message}`);
+      return;
+    }
+    await this.bindTty(device, endpoint, () => remoteAddr);
+  }
+
+  /**
+   * Registers one /dev/ttyRPMSG<n> (n: the lowest free) on `endpoint` and returns; its messages
+   * go to the terminal until the device goes. What the terminal's user writes is sent to
+   * `peer()` (a write while the peer is unknown fails, as rpmsg_send to RPMSG_ADDR_ANY does);
+   * `onMessage` sees each message before the terminal does.
+   */
+  private async bindTty(device: string, endpoint: HostEndpoint, peer: () => number, onMessage: (message: Message) => void = () => {}): Promise<void> {
     if (!this.options.ttyDevice) return;
     const used = new Set([...this.ttys.values()].map((tty) => tty.index));
     let index = 0;
     while (used.has(index)) index++;
+    const link: TtyLink = {
+      onInput: (data) => {
+        const dest = peer();
+        if (dest === RPMSG_ADDR_ANY) {
+          this.log(`rpmsg_tty ${device}: rpmsg_send failed: -22 (no remote address yet)`);
+          return;
+        }
+        // One write of the terminal's user = one message (up to the payload size).
+        for (let at = 0; at < data.length; at += 496) void endpoint.send(data.subarray(at, at + 496), { dest }).catch(() => {});
+      },
+    };
+    const entry = { index, endpoint, remove: async () => {}, closed: false };
+    this.ttys.set(device, entry);
     try {
-      const endpoint = await this.options.host.openEndpoint({ name: 'rpmsg-tty', remoteAddr });
-      const link: TtyLink = {
-        onInput: (data) => {
-          // One write of the terminal's user = one message (up to the payload size).
-          for (let at = 0; at < data.length; at += 496) void endpoint.send(data.subarray(at, at + 496)).catch(() => {});
-        },
-      };
-      const entry = { index, endpoint, remove: async () => {}, closed: false };
-      this.ttys.set(device, entry);
       entry.remove = await this.options.ttyDevice(index, link);
-      this.log(`rpmsg_tty ${device}: TTY device ttyRPMSG${index} registered`);
+    } catch (error) {
+      this.ttys.delete(device);
+      this.log(`rpmsg_tty ${device}: ${(error as Error).message}`);
+      return;
+    }
+    this.log(`rpmsg_tty ${device}: TTY device ttyRPMSG${index} registered`);
+    void (async () => {
       while (!entry.closed) {
         try {
           const message = await endpoint.receive({ timeoutMs: 1000 });
+          onMessage(message);
           link.output?.(message.data);
         } catch (error) {
           if (!(error as Error).name.startsWith('TimeoutError')) break;
         }
       }
-    } catch (error) {
-      this.log(`rpmsg_tty ${device}: ${(error as Error).message}`);
+    })();
+  }
+
+  // ---- rpmsg_ctrl: local devices (RPMSG_CREATE_DEV_IOCTL / RPMSG_RELEASE_DEV_IOCTL) ----
+
+  /**
+   * rpmsg_ctrl's RPMSG_CREATE_DEV_IOCTL: rpmsg_create_channel() registers a device named
+   * virtio0.<name>.<src>.<dst>; the driver matching the name probes it; then, the source being
+   * a fixed address, virtio_rpmsg_announce_create() sends the NS CREATE to the remote.
+   */
+  private async createLocalDevice(info: { name: string; src: number; dst: number }): Promise<void> {
+    if (this.state !== 'running') throw new Errno(ERRNO.ENODEV, 'no virtio rpmsg device: the remote processor is not running');
+    const key = `virtio0.${info.name}.${addressText(info.src)}.${addressText(info.dst)}`;
+    if (this.channels.has(key)) {
+      this.log(`virtio_rpmsg_bus virtio0: channel ${info.name}:${hex(info.src, 1)}:${hex(info.dst, 1)} already exist`);
+      throw new Errno(ERRNO.EEXIST, `channel ${key} exists`);
     }
+    let endpoint: HostEndpoint;
+    try {
+      endpoint = await this.options.host.openEndpoint({
+        name: info.name,
+        ...(info.src === RPMSG_ADDR_ANY ? {} : { localAddr: info.src, announce: true }),
+        ...(info.dst === RPMSG_ADDR_ANY ? {} : { remoteAddr: info.dst }),
+      });
+    } catch (error) {
+      this.log(`virtio_rpmsg_bus virtio0: failed to create channel ${info.name}: ${(error as Error).message}`);
+      throw new Errno(ERRNO.EBUSY, (error as Error).message);
+    }
+    const device: LocalDevice = { key, name: info.name, src: info.src, dst: info.dst, endpoint };
+    this.localDevices.set(key, device);
+    this.channels.set(key, device);
+    this.log(`virtio_rpmsg_bus virtio0: creating channel ${info.name} addr ${hex(endpoint.localAddr, 1)}`);
+    const learnPeer = (message: Message) => {
+      if (device.dst !== RPMSG_ADDR_ANY) return;
+      device.dst = message.src;
+      this.log(`virtio_rpmsg_bus virtio0: ${key}: remote address ${hex(message.src, 1)} taken from its first message`);
+    };
+    if (info.name === 'rpmsg-tty' && this.options.ttyDevice) {
+      // The driver's probe registers the tty before the ioctl returns, as on a board.
+      await this.bindTty(key, endpoint, () => device.dst, learnPeer);
+    } else {
+      // No driver of ours for this name: the device exists (and was announced), unused.
+      void this.drain(device);
+    }
+  }
+
+  /** A device no driver took: its messages only teach it the peer. */
+  private async drain(device: LocalDevice): Promise<void> {
+    while (this.localDevices.get(device.key) === device) {
+      try {
+        const message = await device.endpoint.receive({ timeoutMs: 1000 });
+        if (device.dst === RPMSG_ADDR_ANY) device.dst = message.src;
+      } catch (error) {
+        if (!(error as Error).name.startsWith('TimeoutError')) return;
+      }
+    }
+  }
+
+  /**
+   * rpmsg_ctrl's RPMSG_RELEASE_DEV_IOCTL: the device matching name, src and dst (-1 matches any)
+   * is unregistered; its driver goes, and the NS DESTROY is sent. None matching: EINVAL.
+   */
+  private async releaseLocalDevice(info: { name: string; src: number; dst: number }): Promise<void> {
+    const device = [...this.localDevices.values()].find(
+      (candidate) => candidate.name === info.name && (info.src === RPMSG_ADDR_ANY || info.src === candidate.src) && (info.dst === RPMSG_ADDR_ANY || info.dst === candidate.dst),
+    );
+    if (!device) throw new Errno(ERRNO.EINVAL, `no rpmsg device ${info.name} ${hex(info.src, 1)} -> ${hex(info.dst, 1)}`);
+    await this.removeLocalDevice(device, true);
+  }
+
+  private async removeLocalDevice(device: LocalDevice, announce: boolean): Promise<void> {
+    if (this.localDevices.get(device.key) !== device) return;
+    this.localDevices.delete(device.key);
+    this.channels.delete(device.key);
+    await this.removeTty(device.key);
+    // Closing an announced endpoint sends the NS DESTROY (when the remote still runs).
+    if (announce) await device.endpoint.close().catch(() => {});
+    this.log(`virtio_rpmsg_bus virtio0: destroying channel ${device.name} addr ${hex(device.endpoint.localAddr, 1)}`);
   }
 
   private async removeTty(device: string): Promise<void> {
@@ -546,8 +683,9 @@ export class BoardKernel {
     if (channel) {
       const field = path.split('/')[4];
       if (field === 'name') return `${channel.name}\n`;
-      if (field === 'src') return `${channel.src === RPMSG_ADDR_ANY ? -1 : channel.src}\n`;
-      if (field === 'dst') return `${channel.dst}\n`;
+      // rpmsg_show_attr(src, src, "0x%x\n"): -1 (RPMSG_ADDR_ANY) reads 0xffffffff.
+      if (field === 'src') return `0x${channel.src.toString(16)}\n`;
+      if (field === 'dst') return `0x${channel.dst.toString(16)}\n`;
     }
     throw new Errno(ERRNO.EINVAL, `${path} cannot be read`);
   }
@@ -586,6 +724,11 @@ export class BoardKernel {
   private writable(path: string): boolean {
     return /\/(firmware|state|recovery|crash)$/.test(path) || path.startsWith('/dev/');
   }
+}
+
+/** An address as the kernel prints it in a device name (%d of the u32: RPMSG_ADDR_ANY is -1). */
+function addressText(addr: number): string {
+  return addr === RPMSG_ADDR_ANY ? '-1' : String(addr);
 }
 
 /** struct rpmsg_endpoint_info { char name[32]; __u32 src; __u32 dst; } */

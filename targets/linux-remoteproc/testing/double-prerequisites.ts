@@ -28,6 +28,11 @@ export function doublePrerequisites(): Prerequisite[] {
       detail: '/usr/aarch64-linux-gnu/include/stdio.h',
       debianPackages: ['libc6-dev-arm64-cross', 'gcc-aarch64-linux-gnu'],
     },
+    // The emulated remote cores and their reference firmware (also the main farm's prerequisites).
+    tool('qemu-system-arm (the MP157 double\'s Cortex-M4)', 'qemu-system-arm', 'qemu-system-arm'),
+    tool('qemu-system-aarch64 (the ZynqMP double\'s Cortex-R5F)', 'qemu-system-aarch64', 'qemu-system-arm'),
+    tool('arm-none-eabi-gcc (reference firmware of the doubles)', 'arm-none-eabi-gcc', 'gcc-arm-none-eabi'),
+    tool('aarch64-linux-gnu-gcc (the ZynqMP double\'s A53 boot stub)', 'aarch64-linux-gnu-gcc', 'gcc-aarch64-linux-gnu'),
     tool('unshare (private mount namespace)', 'unshare', 'util-linux'),
     tool('setpriv', 'setpriv', 'util-linux'),
     tool('make', 'make', 'make'),

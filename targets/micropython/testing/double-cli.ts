@@ -18,6 +18,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { spawn } from 'node:child_process';
 import { BoardDouble, type BoardDoubleOptions } from './board-double.js';
+import { processExists } from '../../../base/process/process-alive.js';
 
 function usage(message: string): never {
   process.stderr.write(`double-cli: ${message}\nusage: double-cli --dir DIR [--auto-boot] [--flash IMAGE] [--silent-remote] [--reset-ms N] [--serial NAME] [--no-m4] [-- COMMAND ARGS...]\n`);
@@ -54,21 +55,13 @@ function parse(argv: readonly string[]): { options: BoardDoubleOptions; command:
   return { options: { ...options, dir }, command };
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 async function main(): Promise<void> {
   const { options, command } = parse(process.argv.slice(2));
   fs.mkdirSync(options.dir, { recursive: true });
   const pidFile = path.join(options.dir, 'double.pid');
   const other = Number(fs.existsSync(pidFile) ? fs.readFileSync(pidFile, 'utf8') : NaN);
-  if (Number.isInteger(other) && other !== process.pid && alive(other)) {
+  if (Number.isInteger(other) && other !== process.pid && processExists(other)) {
     process.stderr.write(`double-cli: a board double (pid ${other}) already runs in ${options.dir}\n`);
     process.exit(2);
   }
