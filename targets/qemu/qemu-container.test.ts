@@ -346,7 +346,7 @@ test('a Linux board in a container image (board-double) killed from outside: an 
         const [info] = (await ofTarget(name)).filter((container) => container.State === 'running');
         const logs = info ? await docker.getContainer(info.Id).logs({ stdout: true, stderr: true }).catch(() => Buffer.alloc(0)) : Buffer.alloc(0);
         id = info?.Id;
-        return logs.toString('latin1').includes('board double (container): up') || run.child.exitCode !== null;
+        return /board double \(container\): .* up, sshd on/.test(logs.toString('latin1')) || run.child.exitCode !== null;
       },
       120_000,
       'the board double to be up in its container',
