@@ -26,6 +26,8 @@ export interface RunContainerOptions {
   readonly target: string;
   /** What to run: [executable, ...args], as in the image's filesystem. Absent: the image's own ENTRYPOINT + CMD. */
   readonly command?: readonly string[];
+  /** Without `command`: replaces the image's CMD, its ENTRYPOINT kept (as `docker run IMAGE ARGS...`). */
+  readonly imageCmd?: readonly string[];
   readonly binds?: readonly BindMount[];
   /** TCP ports inside the container to publish on 127.0.0.1, each on a port the engine picks (hostPort()). Without: no network. */
   readonly publish?: readonly number[];
@@ -104,7 +106,7 @@ export class FarmContainer {
       );
     }
     const containerName = `farm-${options.target.replace(/[^a-zA-Z0-9_.-]/g, '_')}-${process.pid}-${randomBytes(4).toString('hex')}`;
-    const command = options.command ?? (await imageCommand(docker, reference, options.name));
+    const command = options.command ?? (await imageCommand(docker, reference, options.name, options.imageCmd));
     const user = options.user ?? (options.command ? `${process.getuid?.() ?? 0}:${process.getgid?.() ?? 0}` : '');
     const publish = options.publish ?? [];
     const container = await docker.createContainer({
@@ -235,11 +237,11 @@ export class FarmContainer {
   }
 }
 
-/** The image's own ENTRYPOINT + CMD (a user's image, e.g. a vendor's Linux system). */
-async function imageCommand(docker: Docker, reference: string, name: string): Promise<string[]> {
+/** The image's own ENTRYPOINT + CMD, or + `cmd` in place of its CMD (a user's image, e.g. a vendor's Linux system). */
+async function imageCommand(docker: Docker, reference: string, name: string, cmd: readonly string[] | undefined): Promise<string[]> {
   const config = (await docker.getImage(reference).inspect()).Config as { Entrypoint?: string[] | string | null; Cmd?: string[] | string | null };
   const part = (value: string[] | string | null | undefined) => (value == null ? [] : typeof value === 'string' ? ['/bin/sh', '-c', value] : value);
-  const command = [...part(config.Entrypoint), ...part(config.Cmd)];
+  const command = [...part(config.Entrypoint), ...(cmd ?? part(config.Cmd))];
   if (command.length === 0) throw new InfrastructureError(`${name}: image ${reference} has neither ENTRYPOINT nor CMD: nothing to run (give the image a command)`);
   return command;
 }

@@ -102,6 +102,7 @@ export class ContainerBoard {
       container = await FarmContainer.run({
         docker: await connectEngine(),
         image: params.image,
+        ...(params.command ? { imageCmd: params.command } : {}),
         name: target,
         target,
         publish: [params.sshPort],

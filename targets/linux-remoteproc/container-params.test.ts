@@ -8,6 +8,7 @@ test('container: defaults (SSH port 22, host key read from the image\'s ed25519 
   const params = parseLinuxRemoteprocParams({ preset: 'stm32mp157c-dk2', container: 'board-double' }, PATH);
   assert.ok(params.container);
   assert.equal(params.container.image, 'board-double');
+  assert.equal(params.container.command, undefined, "the image's own command");
   assert.equal(params.container.sshPort, 22);
   assert.equal(params.container.hostKeyFile, '/etc/ssh/ssh_host_ed25519_key.pub');
   assert.equal(params.container.authorizedKeysFile, '/root/.ssh/authorized_keys');
@@ -24,7 +25,7 @@ test('container: binds, devices, capabilities, env, a pinned host key and a user
   const params = parseLinuxRemoteprocParams(
     {
       remoteproc: 'r5_0',
-      container: { image: 'openamp/demo-lite:latest', sshPort: 2222, binds: ['/usr/bin/node:/opt/farm/node:ro', 'build:/work'], devices: ['/dev/fuse'], capAdd: ['SYS_ADMIN'], securityOpt: ['apparmor=unconfined'], env: { DEMO: 'echo' }, shmSize: 1048576 },
+      container: { image: 'openamp/demo-lite:latest', command: ['qemu-zcu102', 'demo1'], sshPort: 2222, binds: ['/usr/bin/node:/opt/farm/node:ro', 'build:/work'], devices: ['/dev/fuse'], capAdd: ['SYS_ADMIN'], securityOpt: ['apparmor=unconfined'], env: { DEMO: 'echo' }, shmSize: 1048576 },
       ssh: { user: 'petalinux', privateKey: 'keys/lab', hostKey },
     },
     PATH,
@@ -37,6 +38,7 @@ test('container: binds, devices, capabilities, env, a pinned host key and a user
   ]);
   assert.deepEqual([container.devices, container.capAdd, container.securityOpt, container.env, container.sshPort, container.shmSizeBytes], [['/dev/fuse'], ['SYS_ADMIN'], ['apparmor=unconfined'], { DEMO: 'echo' }, 2222, 1048576]);
   assert.equal(container.authorizedKeysFile, '/home/petalinux/.ssh/authorized_keys');
+  assert.deepEqual(container.command, ['qemu-zcu102', 'demo1']);
   assert.equal(params.ssh.privateKey, 'keys/lab');
   assert.equal(params.ssh.hostKey, hostKey);
   assert.equal(params.ssh.user, 'petalinux');
@@ -52,6 +54,8 @@ test('container: each bad value is one error naming its field', () => {
     [{ image: 'x', hostKeyFile: 'etc/key.pub' }, undefined, /params\.container\.hostKeyFile: must be an absolute path inside the container/],
     [{ image: 'x', env: { 'A B': 'c' } }, undefined, /params\.container\.env\.A B: must be NAME: string/],
     [{ image: 'x', network: 'host' }, undefined, /params\.container\.network: unknown parameter/],
+    [{ image: 'x', command: [] }, undefined, /params\.container\.command: must be \[executable, args\.\.\.\]/],
+    [{ image: 'x', command: 'run.sh' }, undefined, /params\.container\.command: must be a list of a non-empty string/],
     [{ image: 'x', securityOpt: ['apparmor unconfined'] }, undefined, /params\.container\.securityOpt\[0\]: must be a security option/],
     ['x', { host: 'board.lab' }, /params\.ssh\.host: is set by the farm for a container board/],
     ['x', { port: 2222 }, /params\.ssh\.port: is set by the farm/],

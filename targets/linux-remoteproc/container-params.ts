@@ -11,6 +11,8 @@ import { expandEnvReferences, parseSshParams, type SshParams } from '../ssh/ssh-
 export interface LinuxContainerParams {
   /** A recipe name (farm images list) or an image on the local engine. */
   readonly image: string;
+  /** Replaces the image's CMD (its ENTRYPOINT kept), as `docker run IMAGE COMMAND...`; default: the image's own. */
+  readonly command: readonly string[] | undefined;
   /** The port sshd listens on inside the container; the engine publishes it on 127.0.0.1 on a port it picks. */
   readonly sshPort: number;
   /** The public host key file inside the container, read at each start unless ssh.hostKey pins the key. */
@@ -33,7 +35,7 @@ export interface LinuxContainerParams {
   readonly shmSizeBytes: number;
 }
 
-const KEYS = ['image', 'sshPort', 'hostKeyFile', 'authorizedKeysFile', 'binds', 'devices', 'capAdd', 'securityOpt', 'env', 'shmSize'];
+const KEYS = ['image', 'command', 'sshPort', 'hostKeyFile', 'authorizedKeysFile', 'binds', 'devices', 'capAdd', 'securityOpt', 'env', 'shmSize'];
 /** What a container board's ssh: may hold: the farm decides where it connects (127.0.0.1, the published port). */
 const SSH_FIXED_BY_FARM = ['host', 'port', 'knownHosts'];
 
@@ -76,9 +78,15 @@ export function parseLinuxContainerParams(raw: unknown, path: string, sshUser: s
       env[key] = value;
     }
   }
+  let command: string[] | undefined;
+  if (record.command !== undefined) {
+    command = stringList(record.command, `${path}.command`, /^.+$/s, 'a non-empty string');
+    if (command.length === 0) throw new ConfigError(`${path}.command`, 'must be [executable, args...] (leave it out for the image\'s own command)');
+  }
   const home = sshUser === 'root' ? '/root' : `/home/${sshUser}`;
   return {
     image,
+    command,
     sshPort: integerParam(record, 'sshPort', path, { min: 1, max: 65535 }, 22),
     hostKeyFile: absoluteInContainer(record, 'hostKeyFile', path, '/etc/ssh/ssh_host_ed25519_key.pub'),
     authorizedKeysFile: absoluteInContainer(record, 'authorizedKeysFile', path, `${home}/.ssh/authorized_keys`),

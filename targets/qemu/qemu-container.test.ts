@@ -278,6 +278,15 @@ test("a user image's own command runs under the farm's watchdog: files written b
       await container.stop({ graceMs: 2000 });
     }
     assert.deepEqual(await ours(), [], 'the container is gone');
+    // docker run IMAGE ARGS: the CMD replaced (this image has no ENTRYPOINT to keep).
+    let replaced = '';
+    const other = await FarmContainer.run({ docker, image, name: 'own-command', target: 'own-command', imageCmd: ['/bin/sh', '-c', 'echo replaced CMD; exec sleep 100'], onOutput: (_stream, text) => (replaced += text) });
+    try {
+      await waitFor(async () => replaced.includes('replaced CMD') || !other.running, 20_000, `the replaced command (${replaced})`);
+      assert.equal((await docker.getContainer(other.id).inspect()).Config.Cmd?.join(' '), '/bin/sh -c echo replaced CMD; exec sleep 100');
+    } finally {
+      await other.stop({ graceMs: 2000 });
+    }
     await assert.rejects(FarmContainer.run({ docker, image: 'base', name: 'bare', target: 'bare' }), /bare: image openamp-farm\/base:[0-9a-f]+ has neither ENTRYPOINT nor CMD/);
     assert.deepEqual(await ours(), [], 'nothing created for an image without a command');
   } finally {
