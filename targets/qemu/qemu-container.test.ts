@@ -311,6 +311,33 @@ test('a board image whose own command fails at once: one infrastructure error wi
   await waitFor(async () => (await ofTarget(name)).length === 0, 20_000, 'the failed container to be gone');
 });
 
+test('a board container whose sshd presents another key than the one pinned in farm.yaml is refused (host key mismatch naming the target), nothing left', { timeout: 90_000 }, async () => {
+  await prepareContainerDouble();
+  const { linuxRemoteprocKind } = await import('../linux-remoteproc/index.js');
+  const name = `board-pinned-${randomBytes(3).toString('hex')}`;
+  // A valid key, but not the one the container's first boot makes.
+  const pinned = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOWmPmzwfHoixmilQwutlEus2ax358TaJTtJSoF9ey9C';
+  const params = linuxRemoteprocKind.parseParams(
+    {
+      preset: 'stm32mp157c-dk2',
+      helperAbi: 'host',
+      container: { image: 'board-double', binds: [`${process.execPath}:/opt/farm/node:ro`, `${CHECKOUT}:/opt/farm/checkout:ro`], devices: ['/dev/fuse'], capAdd: ['SYS_ADMIN'] },
+      ssh: { hostKey: pinned },
+    },
+    'test',
+  );
+  const target = linuxRemoteprocKind.create(name, params, { configDir: space.dir, firmware: {}, workDir: space.dir });
+  try {
+    await assert.rejects(
+      within(target.setup({ info: () => {}, console: () => {} }), 60_000, 'the refused setup'),
+      (error: unknown) => error instanceof InfrastructureError && new RegExp(`^${name}: host key mismatch for 127\\.0\\.0\\.1:\\d+: the board presented SHA256:\\S+, farm\\.yaml \\(ssh\\.hostKey\\) has SHA256:`).test(error.message),
+    );
+  } finally {
+    await within(target.teardown(), 30_000, 'teardown');
+  }
+  await waitFor(async () => (await ofTarget(name)).length === 0, 20_000, 'the container to be gone');
+});
+
 /** The checkout (bind-mounted into the board-double image). */
 const CHECKOUT = fileURLToPath(new URL('../../../', import.meta.url));
 
