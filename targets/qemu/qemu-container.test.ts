@@ -31,7 +31,7 @@ import { InfrastructureError } from '../../base/errors.js';
 import { isAlive, startCli, trackRun, workspace, type CliResult } from '../../farm/testing/cli-harness.js';
 import * as net from 'node:net';
 import { prepareContainerDouble } from '../linux-remoteproc/testing/container-double.js';
-import { DOUBLE_MACHINE_ID } from '../linux-remoteproc/testing/board-double.js';
+import { DOUBLE_MACHINE_ID, sweepStaleDoubles } from '../linux-remoteproc/testing/board-double.js';
 
 let engine: EngineLease;
 let docker: Docker;
@@ -338,6 +338,19 @@ test('a board container whose sshd presents another key than the one pinned in f
   await waitFor(async () => (await ofTarget(name)).length === 0, 20_000, 'the container to be gone');
 });
 
+/** FUSE bridges of board doubles running in containers (another PID namespace than ours). */
+function containerFuseBridges(): number[] {
+  const ours = fs.readlinkSync('/proc/self/ns/pid');
+  return fs.readdirSync('/proc').filter((entry) => /^\d+$/.test(entry)).flatMap((entry) => {
+    try {
+      const cmdline = fs.readFileSync(`/proc/${entry}/cmdline`, 'utf8');
+      return cmdline.startsWith('/opt/farm/checkout/') && cmdline.includes('fuse-bridge') && fs.readlinkSync(`/proc/${entry}/ns/pid`) !== ours ? [Number(entry)] : [];
+    } catch {
+      return [];
+    }
+  });
+}
+
 /** The checkout (bind-mounted into the board-double image). */
 const CHECKOUT = fileURLToPath(new URL('../../../', import.meta.url));
 
@@ -389,6 +402,13 @@ test('a Linux board in a container image (board-double) killed from outside: an 
     );
     assert.equal(run.child.exitCode, null, `the run is still going: ${run.output()}`);
     assert.ok(id);
+    // The host's sweep of dead doubles leaves the one in the container alone (its pids are the
+    // container's: "farm-mp157-double-7-..." names no process of ours).
+    const inContainer = () => containerFuseBridges().length;
+    assert.ok(inContainer() > 0, 'the double in the container runs its FUSE bridge');
+    sweepStaleDoubles();
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    assert.ok(inContainer() > 0, "the host's sweep left the container's double alone");
     await docker.getContainer(id).kill({ signal: 'SIGKILL' });
     result = await within(run.result, 150_000, 'farm run after the board container was killed');
   } finally {

@@ -13,7 +13,7 @@
  * Everything it starts is released on stop(); processes of a double whose controller was killed
  * (its run-file stem names a dead pid) are swept by the next start.
  */
-import { mkdirSync, readFileSync, readdirSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, readlinkSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import type * as net from 'node:net';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -69,6 +69,15 @@ function consoleLoginScript(): string {
   return join(here.replace(/\/dist\//, '/'), 'console-login.sh');
 }
 
+/** The PID namespace of process `pid` ("pid:[4026531836]"), undefined once it is gone. */
+function pidNamespaceOf(pid: string): string | undefined {
+  try {
+    return readlinkSync(`/proc/${pid}/ns/pid`);
+  } catch {
+    return undefined;
+  }
+}
+
 function pidAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
@@ -84,6 +93,7 @@ function pidAlive(pid: number): boolean {
  */
 export function sweepStaleDoubles(log: (line: string) => void = () => {}): void {
   const stem = new RegExp(`/farm-${DOUBLE_STEM_KIND}-(\\d+)-[0-9a-f]{8}/`);
+  const ourPids = pidNamespaceOf('self');
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     let cmdline: string;
@@ -93,6 +103,9 @@ export function sweepStaleDoubles(log: (line: string) => void = () => {}): void 
       continue;
     }
     if (!cmdline.includes('fuse-bridge')) continue;
+    // A double in a container (the board-double image) names a pid of the container's own PID
+    // namespace, which means nothing here: only doubles of our namespace are ours to judge.
+    if (pidNamespaceOf(entry) !== ourPids) continue;
     const match = stem.exec(cmdline);
     if (!match || pidAlive(Number(match[1]))) continue;
     const namespace = mountNamespaceOf(Number(entry));
