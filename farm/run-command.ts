@@ -9,6 +9,7 @@ import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { RUN_PLAN_ENV, writeRunPlan, type RunPlan } from './run-plan.js';
 import type { SuiteDefinition } from './config.js';
@@ -137,6 +138,12 @@ export async function runPlan(basePlan: RunPlan, historyOptions?: RunHistoryOpti
       [FARM_PID_ENV]: String(process.pid),
       FORCE_COLOR: process.env.FORCE_COLOR ?? '0',
       ...(suitesNeedTransform(plan.suites) ? {} : { PW_DISABLE_TS_ESM: '1' }),
+      // Playwright's compile cache is shared by every run on the machine unless told otherwise,
+      // and its writes race: a run that rewrote a file's cache entry (a source map deleted, then
+      // written again) while another run's worker mapped a test's location gave that worker other
+      // test ids than its runner's ("Test not found in the worker process" for a whole file, seen
+      // under CI load). Each out dir (one run at a time) keeps its own.
+      PLAYWRIGHT_TRANSFORM_CACHE_DIR: process.env.PLAYWRIGHT_TRANSFORM_CACHE_DIR ?? resolve(plan.outDir, '.playwright-transform-cache'),
     },
   });
   const onOutput = options.onOutput;
