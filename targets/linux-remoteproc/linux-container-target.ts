@@ -52,7 +52,7 @@ export class LinuxContainerTarget implements Target {
         container: {
           detail: `start a container of ${container.image} (its own command), its SSH port ${container.sshPort} published on 127.0.0.1, host key ${params.ssh.hostKey ? 'pinned in farm.yaml' : `read from its ${container.hostKeyFile}`}`,
           up: async () => {
-            this.board = await ContainerBoard.start({
+            const board = await ContainerBoard.start({
               target: name,
               params: container,
               ssh: resolveSshPaths(params.ssh, context.configDir),
@@ -61,10 +61,17 @@ export class LinuxContainerTarget implements Target {
               onConsole: (text) => this.consoleBuffer.write(CONSOLE_STREAM, text),
               log: (line) => this.log?.info(line),
             });
+            this.board = board;
+            // Killed from outside (docker kill, an engine restart): say so in the target's log,
+            // next to the SSH error the running test gets.
+            void board.container.exited.then((exit) => {
+              if (this.board === board) this.log?.info(`${name}: the board's container exited (${exit.signal ?? `code ${exit.code}`}) while in use`);
+            });
           },
           down: async () => {
-            await this.board?.stop();
+            const board = this.board;
             this.board = undefined;
+            await board?.stop();
           },
         },
         ready: {
