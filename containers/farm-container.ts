@@ -8,6 +8,7 @@ import { sweepStaleContainers } from './container-sweep.js';
 import { imageExists, MissingImageError } from './images.js';
 import { containerLabels } from './labels.js';
 import { findRecipe, recipeTag } from './recipes.js';
+import { firstFileOfTar, tarOneFile } from './tar.js';
 
 export interface BindMount {
   readonly host: string;
@@ -23,12 +24,27 @@ export interface RunContainerOptions {
   readonly name: string;
   /** The farm target it serves (a label). */
   readonly target: string;
-  /** What to run: [executable, ...args], as in the image's filesystem. */
-  readonly command: readonly string[];
+  /** What to run: [executable, ...args], as in the image's filesystem. Absent: the image's own ENTRYPOINT + CMD. */
+  readonly command?: readonly string[];
+  /** Without `command`: replaces the image's CMD, its ENTRYPOINT kept (as `docker run IMAGE ARGS...`). */
+  readonly imageCmd?: readonly string[];
   readonly binds?: readonly BindMount[];
+  /** TCP ports inside the container to publish on 127.0.0.1, each on a port the engine picks (hostPort()). Without: no network. */
+  readonly publish?: readonly number[];
+  /** Host devices to pass in (/dev/fuse). */
+  readonly devices?: readonly string[];
+  /** Capabilities to add (SYS_ADMIN for mounts inside). */
+  readonly capAdd?: readonly string[];
+  /** Security options as `docker run --security-opt` (apparmor=unconfined where AppArmor forbids the mounts). */
+  readonly securityOpt?: readonly string[];
+  readonly env?: Readonly<Record<string, string>>;
+  /** Size of the container's /dev/shm (the engine's default is 64 MiB). */
+  readonly shmSizeBytes?: number;
+  /** Files written into the container before it starts (an authorized_keys), owned by root. */
+  readonly files?: readonly { readonly path: string; readonly content: Uint8Array; readonly mode: number }[];
   /** Its stdout / stderr as text (through the attach stream: for consoles and logs, not for byte-timed traffic). */
   readonly onOutput?: (stream: 'stdout' | 'stderr', text: string) => void;
-  /** Default: this process's uid:gid, so what it creates in bind mounts is ours to remove. */
+  /** Default: this process's uid:gid, so what it creates in bind mounts is ours to remove; with the image's own command, the image's user. '' is the image's user. */
   readonly user?: string;
 }
 
@@ -90,14 +106,19 @@ export class FarmContainer {
       );
     }
     const containerName = `farm-${options.target.replace(/[^a-zA-Z0-9_.-]/g, '_')}-${process.pid}-${randomBytes(4).toString('hex')}`;
-    const user = options.user ?? `${process.getuid?.() ?? 0}:${process.getgid?.() ?? 0}`;
+    const command = options.command ?? (await imageCommand(docker, reference, options.name, options.imageCmd));
+    const user = options.user ?? (options.command ? `${process.getuid?.() ?? 0}:${process.getgid?.() ?? 0}` : '');
+    const publish = options.publish ?? [];
     const container = await docker.createContainer({
       name: containerName,
       Image: reference,
+      // The image's own command runs under the watchdog too (it needs /bin/sh and cat).
       Entrypoint: ['/bin/sh', '-c', WATCHDOG, 'farm-watchdog'],
-      Cmd: [...options.command],
+      Cmd: [...command],
       User: user,
       Labels: containerLabels(options.target),
+      ...(options.env ? { Env: Object.entries(options.env).map(([key, value]) => `${key}=${value}`) } : {}),
+      ...(publish.length > 0 ? { ExposedPorts: Object.fromEntries(publish.map((port) => [`${port}/tcp`, {}])) } : {}),
       Tty: false,
       OpenStdin: true,
       StdinOnce: true,
@@ -106,8 +127,14 @@ export class FarmContainer {
       AttachStderr: true,
       HostConfig: {
         AutoRemove: true,
-        NetworkMode: 'none',
+        // Published ports need the engine's bridge; on 127.0.0.1 only, a port the engine picks.
+        NetworkMode: publish.length > 0 ? 'bridge' : 'none',
+        ...(publish.length > 0 ? { PortBindings: Object.fromEntries(publish.map((port) => [`${port}/tcp`, [{ HostIp: '127.0.0.1', HostPort: '' }]])) } : {}),
         Binds: (options.binds ?? []).map((bind) => `${bind.host}:${bind.container}${bind.readOnly ? ':ro' : ''}`),
+        ...(options.devices ? { Devices: options.devices.map((device) => ({ PathOnHost: device, PathInContainer: device, CgroupPermissions: 'rwm' })) } : {}),
+        ...(options.capAdd ? { CapAdd: [...options.capAdd] } : {}),
+        ...(options.securityOpt ? { SecurityOpt: [...options.securityOpt] } : {}),
+        ...(options.shmSizeBytes ? { ShmSize: options.shmSizeBytes } : {}),
       },
     });
     let attach: NodeJS.ReadWriteStream | undefined;
@@ -121,6 +148,9 @@ export class FarmContainer {
         readable.on('data', (text: string) => options.onOutput?.(stream, text));
       }
       attach.on('error', () => {}); // the connection ends with the container
+      for (const file of options.files ?? []) {
+        await container.putArchive(tarOneFile(file.path.replace(/^\/+/, ''), file.content, file.mode), { path: '/' });
+      }
       // Asked before start: with AutoRemove the container may be gone by the time we would ask.
       const waited = container.wait({ condition: 'removed' }) as Promise<{ StatusCode?: number }>;
       const exited = waited.then(
@@ -135,6 +165,39 @@ export class FarmContainer {
       await container.remove({ force: true }).catch(() => {});
       throw error instanceof InfrastructureError ? error : new InfrastructureError(`${options.name}: could not start a container of ${reference}: ${(error as Error).message}`, { cause: error });
     }
+  }
+
+  /** The host port (on 127.0.0.1) the engine published container TCP port `port` on. */
+  async hostPort(port: number): Promise<number> {
+    const info = await this.container.inspect().catch((error: unknown) => {
+      // AutoRemove: a container that already exited may be gone.
+      throw new InfrastructureError(`${this.name}: the container exited before its port ${port} could be reached (${(error as Error).message.split('\n')[0]})`, { cause: error });
+    });
+    if (!info.State.Running) throw new InfrastructureError(`${this.name}: the container exited (code ${info.State.ExitCode}) before its port ${port} could be reached`);
+    const binding = info.NetworkSettings.Ports?.[`${port}/tcp`]?.[0];
+    const hostPort = Number(binding?.HostPort);
+    if (!binding || !Number.isInteger(hostPort) || hostPort <= 0) throw new InfrastructureError(`${this.name}: the engine published no host port for port ${port} of the container`);
+    return hostPort;
+  }
+
+  /** A file of the container (up to `maxBytes`), undefined while it does not exist. */
+  async readFile(path: string, maxBytes = 64 * 1024): Promise<Buffer | undefined> {
+    let stream: NodeJS.ReadableStream;
+    try {
+      stream = (await this.container.getArchive({ path })) as NodeJS.ReadableStream;
+    } catch (error) {
+      if ((error as { statusCode?: number }).statusCode === 404) return undefined;
+      throw new InfrastructureError(`${this.name}: cannot read ${path} from the container: ${(error as Error).message}`, { cause: error });
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const chunk of stream as AsyncIterable<Buffer>) {
+      size += chunk.length;
+      // The archive of one small file: a header, the data, padding and two end blocks.
+      if (size > maxBytes + 16 * 1024) throw new InfrastructureError(`${this.name}: ${path} in the container is larger than ${maxBytes} bytes`);
+      chunks.push(chunk);
+    }
+    return firstFileOfTar(Buffer.concat(chunks), maxBytes).content;
   }
 
   get running(): boolean {
@@ -172,6 +235,15 @@ export class FarmContainer {
     this.attach.end();
     return this.exitInfo ?? { code: undefined, signal: 'SIGKILL' };
   }
+}
+
+/** The image's own ENTRYPOINT + CMD, or + `cmd` in place of its CMD (a user's image, e.g. a vendor's Linux system). */
+async function imageCommand(docker: Docker, reference: string, name: string, cmd: readonly string[] | undefined): Promise<string[]> {
+  const config = (await docker.getImage(reference).inspect()).Config as { Entrypoint?: string[] | string | null; Cmd?: string[] | string | null };
+  const part = (value: string[] | string | null | undefined) => (value == null ? [] : typeof value === 'string' ? ['/bin/sh', '-c', value] : value);
+  const command = [...part(config.Entrypoint), ...(cmd ?? part(config.Cmd))];
+  if (command.length === 0) throw new InfrastructureError(`${name}: image ${reference} has neither ENTRYPOINT nor CMD: nothing to run (give the image a command)`);
+  return command;
 }
 
 /** A container's exit status as a process exit: 128 + n is signal n (sh's convention). */

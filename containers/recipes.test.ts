@@ -20,10 +20,23 @@ test('recipe chains start at the debootstrap base; the Dockerfile builds FROM th
   assert.ok(dockerfile.startsWith(`FROM ${recipeTag('base')}\n`), dockerfile);
   assert.match(dockerfile, /LABEL org\.openamp-farm\.recipe=qemu/);
   assert.match(dockerfile, /apt-get install -y --no-install-recommends qemu-system-misc qemu-system-arm/);
-  assert.throws(() => recipeChain('nope'), /unknown image recipe "nope" \(known: base, qemu\)/);
+  assert.throws(() => recipeChain('nope'), /unknown image recipe "nope" \(known: base, qemu, board-double\)/);
   const cyclic: ImageRecipe[] = [
     { name: 'a', description: '', from: 'b', steps: [] },
     { name: 'b', description: '', from: 'a', steps: [] },
   ];
   assert.throws(() => recipeChain('a', cyclic), /cycle/);
+});
+
+test('the board-double recipe builds on qemu, keeps its own command, and bakes in no SSH host key (each start makes one, which the farm reads)', () => {
+  assert.deepEqual(recipeChain('board-double').map((recipe) => recipe.name), ['base', 'qemu', 'board-double']);
+  const recipe = IMAGE_RECIPES.find((candidate) => candidate.name === 'board-double');
+  assert.ok(recipe && 'from' in recipe);
+  const dockerfile = recipeDockerfile(recipe);
+  assert.ok(dockerfile.startsWith(`FROM ${recipeTag('qemu')}\n`), dockerfile);
+  assert.match(dockerfile, /openssh-server fuse3/);
+  assert.match(dockerfile, /rm -f \/etc\/ssh\/ssh_host_\*/, 'no host key baked into the image');
+  assert.match(dockerfile, /\nCMD \["\/usr\/local\/sbin\/farm-board-double"\]\n/);
+  assert.match(dockerfile, /ssh-keygen -A/);
+  assert.match(dockerfile, /exec \/opt\/farm\/node \$entry/);
 });

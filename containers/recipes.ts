@@ -28,6 +28,22 @@ export const IMAGE_REPOSITORY_PREFIX = 'openamp-farm/';
 /** Label on images built from a Dockerfile recipe (the imported base carries none: import sets no labels). */
 export const RECIPE_LABEL = 'org.openamp-farm.recipe';
 
+/**
+ * The board-double image's command: the board's "first boot" makes fresh SSH host keys (the farm
+ * reads the public one out of the container), then the double runs from the bind-mounted
+ * checkout with the bind-mounted host Node.js: Debian 12's nodejs is 18, the farm needs 20.
+ * (Lines in single quotes in a printf: none may hold a single quote.)
+ */
+const BOARD_DOUBLE_ENTRY = [
+  '#!/bin/sh',
+  'entry=/opt/farm/checkout/dist/targets/linux-remoteproc/testing/container-double.js',
+  '[ -x /opt/farm/node ] || { echo "board-double image: bind-mount a Node.js 20 binary at /opt/farm/node (Debian 12 has 18)" >&2; exit 1; }',
+  '[ -f $entry ] || { echo "board-double image: bind-mount a built openamp-farm checkout at /opt/farm/checkout (no $entry)" >&2; exit 1; }',
+  'rm -f /etc/ssh/ssh_host_*',
+  'ssh-keygen -A >/dev/null',
+  'exec /opt/farm/node $entry',
+];
+
 export const IMAGE_RECIPES: readonly ImageRecipe[] = [
   {
     name: 'base',
@@ -40,6 +56,17 @@ export const IMAGE_RECIPES: readonly ImageRecipe[] = [
     from: 'base',
     steps: [
       'RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends qemu-system-misc qemu-system-arm && rm -rf /var/lib/apt/lists/*',
+    ],
+  },
+  {
+    name: 'board-double',
+    description: "a Linux board in a container: the STM32MP157 board double (sshd, FUSE, QEMU's M4) run from the checkout and the host's Node.js, bind-mounted",
+    from: 'qemu',
+    steps: [
+      'RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends openssh-server fuse3 openssl libstdc++6 && rm -rf /var/lib/apt/lists/* && mkdir -p -m 700 /root/.ssh && mkdir -p /lib/firmware && touch /etc/machine-id && rm -f /etc/ssh/ssh_host_*',
+      `RUN printf '%s\\n' ${BOARD_DOUBLE_ENTRY.map((line) => `'${line}'`).join(' ')} > /usr/local/sbin/farm-board-double && chmod 755 /usr/local/sbin/farm-board-double`,
+      'EXPOSE 22',
+      'CMD ["/usr/local/sbin/farm-board-double"]',
     ],
   },
 ];

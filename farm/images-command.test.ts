@@ -14,5 +14,5 @@ test('farm images: an action is required and checked; only build takes recipe na
 });
 
 test('farm images build: an unknown recipe is a usage error before the engine is asked', async () => {
-  await assert.rejects(imagesCommand('build', ['qemu', 'nope']), (error: unknown) => error instanceof UsageError && /unknown recipe "nope" \(recipes: base, qemu\)/.test(error.message));
+  await assert.rejects(imagesCommand('build', ['qemu', 'nope']), (error: unknown) => error instanceof UsageError && /unknown recipe "nope" \(recipes: base, qemu, board-double\)/.test(error.message));
 });

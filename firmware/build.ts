@@ -156,7 +156,22 @@ export function ensureFirmwareBuilt(machine: FirmwareMachine, request: FirmwareB
   return pending;
 }
 
+/**
+ * FARM_PREBUILT_ONLY=1: use what firmware/build already holds and never run make (a read-only
+ * checkout with no compilers, e.g. bind-mounted into a container: the board double's image).
+ */
+export const PREBUILT_ONLY_ENV = 'FARM_PREBUILT_ONLY';
+
+/** In prebuilt-only mode: `files` (absolute) must all exist; throws naming the missing ones and how to build them. */
+export function requirePrebuilt(files: readonly string[], how: string): boolean {
+  if (process.env[PREBUILT_ONLY_ENV] !== '1') return false;
+  const missing = files.filter((file) => !isFile(file));
+  if (missing.length > 0) throw new FirmwareBuildError(`${missing.join(', ')} not built, and ${PREBUILT_ONLY_ENV}=1 forbids building here: build it where the tools are (${how})`);
+  return true;
+}
+
 async function build(machine: FirmwareMachine, request: FirmwareBuildRequest, goals: readonly string[]): Promise<string> {
+  if (requirePrebuilt(goals.map((goal) => path.join(firmwareSourceDir(), goal)), `make -C firmware MACHINES=${machine}`)) return firmwareBuildDir(machine);
   const missing = missingFirmwareTools(machine, request);
   if (missing.length > 0) throw new MissingToolError(missing[0]!.binary, missing[0]!.debianPackage);
   const dir = firmwareSourceDir();

@@ -1,7 +1,7 @@
 import * as path from 'node:path';
 import { execa } from 'execa';
 import { MissingToolError, findExecutable } from '../base/process/managed-process.js';
-import { FirmwareBuildError, firmwareSourceDir } from './build.js';
+import { FirmwareBuildError, firmwareSourceDir, requirePrebuilt } from './build.js';
 
 /** ABIs the rpmsg helper is built for: the board's userland (armhf: STM32MP1's A7; aarch64: ZynqMP, i.MX8), or this machine. */
 export type ToolAbi = 'host' | 'armhf' | 'aarch64';
@@ -24,6 +24,7 @@ function toolPath(abi: ToolAbi, tool: string): string {
 const building = new Map<string, Promise<string>>();
 
 async function make(goal: string, abi: ToolAbi, file: string): Promise<string> {
+  if (requirePrebuilt([file], `make -C firmware/tools ABIS=${abi} ${goal}`)) return file;
   const compiler = TOOL_COMPILERS[abi];
   if (!findExecutable(compiler.binary)) throw new MissingToolError(compiler.binary, compiler.debianPackage);
   const result = await execa('make', ['-C', toolsDir(), `ABIS=${abi}`, goal], { reject: false, all: true, stdin: 'ignore' });

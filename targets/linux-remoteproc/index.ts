@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import * as net from 'node:net';
+import { resolve } from 'node:path';
 import { EM_ARM } from '../../openamp/elf/elf-constants.js';
 import { TOOL_COMPILERS } from '../../firmware/tools.js';
 import { findExecutable } from '../../base/process/managed-process.js';
@@ -10,6 +11,8 @@ import { resolveSshPaths, type SshParams } from '../ssh/ssh-params.js';
 import { SUITE_NAMES, type Prerequisite } from '../target.js';
 import { parseLinuxRemoteprocParams, type LinuxRemoteprocParams } from './linux-remoteproc-params.js';
 import { LinuxRemoteprocTarget } from './linux-remoteproc-target.js';
+import { LinuxContainerTarget } from './linux-container-target.js';
+import { containerPrerequisites } from '../drivers/container-prerequisites.js';
 
 export { LinuxRemoteprocTarget } from './linux-remoteproc-target.js';
 
@@ -54,6 +57,15 @@ export const linuxRemoteprocKind: TargetKindDefinition<LinuxRemoteprocParams> = 
   async prerequisites(params, context): Promise<Prerequisite[]> {
     const compiler = TOOL_COMPILERS[params.helperAbi];
     const checks: Prerequisite[] = [tool(`${compiler.binary} (rpmsg helper for ${params.helperAbi})`, compiler.binary, compiler.debianPackage), tool('make', 'make', 'make')];
+    // A board in a container: the engine and the image; its SSH port exists once the container runs.
+    if (params.container) {
+      const binds = params.container.binds.map((bind): Prerequisite => {
+        const source = resolve(context.configDir, bind.host);
+        const found = existsSync(source);
+        return { name: `container bind ${bind.host} -> ${bind.container}`, ok: found, detail: found ? source : `${source} does not exist`, hint: 'fix container.binds (a relative path is relative to farm.yaml)' };
+      });
+      return [...checks, ...binds, ...(await containerPrerequisites(params.container.image))];
+    }
     if (params.ssh) checks.push(...(await sshPrerequisites(resolveSshPaths(params.ssh, context.configDir))));
     if (params.helperLine) {
       const found = existsSync(params.helperLine.path);
@@ -68,7 +80,8 @@ export const linuxRemoteprocKind: TargetKindDefinition<LinuxRemoteprocParams> = 
     if (params.flasher) checks.push({ name: `flasher ${params.flasher.tool}`, ok: findExecutable(params.flasher.binary) !== undefined, detail: params.flasher.binary, hint: 'install the vendor tool (STM32CubeProgrammer is not in Debian)' });
     return checks;
   },
-  create: (name, params, context) => new LinuxRemoteprocTarget(name, 'linux-remoteproc', params, context),
+  create: (name, params, context) =>
+    params.container && params.ssh ? new LinuxContainerTarget(name, 'linux-remoteproc', { ...params, container: params.container, ssh: params.ssh }, context) : new LinuxRemoteprocTarget(name, 'linux-remoteproc', params, context),
 };
 
 export const kinds = [linuxRemoteprocKind];

@@ -5,6 +5,7 @@ import { parseFlasherParams, type FlasherParams } from '../flasher/flasher-param
 import { integerParam, paramsRecord } from '../params.js';
 import { parsePowerParams, type PowerParams } from '../power/power-params.js';
 import { expandEnvReferences, parseSshParams, type SshParams } from '../ssh/ssh-params.js';
+import { parseContainerSshParams, parseLinuxContainerParams, type LinuxContainerParams } from './container-params.js';
 
 /**
  * `params:` of a `kind: linux-remoteproc` target: a board whose application cores run Linux and
@@ -43,6 +44,8 @@ export interface LinuxRemoteprocParams {
   readonly pollMs: number;
   /** A stall probe unanswered this long (through SSH and the helper) means the remote hangs, ms. */
   readonly stallTimeoutMs: number;
+  /** The board is a Linux system in a container image (container-params.ts); ssh then connects where the farm publishes it. */
+  readonly container: LinuxContainerParams | undefined;
   /**
    * The kernel can announce a channel of the host's (RPMSG_CREATE_DEV_IOCTL, rpmsg_tty bound to
    * it, the peer learned from the remote's first message): kernels >= 5.18 with that behaviour.
@@ -134,7 +137,7 @@ export const PRESETS: Readonly<Record<string, BoardPreset>> = {
   },
 };
 
-const KEYS = ['preset', 'ssh', 'console', 'helperLine', 'remoteproc', 'firmwareDir', 'helperAbi', 'helperDir', 'rpmsgCtrl', 'identity', 'power', 'flasher', 'startTimeoutMs', 'bootTimeoutMs', 'pollMs', 'stallTimeoutMs', 'hostAnnouncedChannels'];
+const KEYS = ['preset', 'ssh', 'console', 'helperLine', 'remoteproc', 'firmwareDir', 'helperAbi', 'helperDir', 'rpmsgCtrl', 'identity', 'power', 'flasher', 'startTimeoutMs', 'bootTimeoutMs', 'pollMs', 'stallTimeoutMs', 'hostAnnouncedChannels', 'container'];
 
 function absolutePath(record: Record<string, unknown>, key: string, path: string, fallback: string): string {
   const value = record[key] ?? fallback;
@@ -177,14 +180,19 @@ export function parseLinuxRemoteprocParams(raw: unknown, path: string): LinuxRem
   if (!(TOOL_ABIS as readonly unknown[]).includes(helperAbi)) throw new ConfigError(`${path}.helperAbi`, `must be one of ${TOOL_ABIS.join(', ')}, got ${JSON.stringify(helperAbi)}`);
   const console = consoleParam(expandEnvReferences(record.console, `${path}.console`), `${path}.console`);
   const helperLine = helperLineParam(expandEnvReferences(record.helperLine, `${path}.helperLine`), `${path}.helperLine`);
-  if (record.ssh === undefined && (!console || !helperLine)) {
+  if (record.ssh === undefined && record.container === undefined && (!console || !helperLine)) {
     throw new ConfigError(`${path}.ssh`, 'is required unless the board is serial-only: then console (the shell) and helperLine (the rpmsg helper\'s own UART) are');
   }
   if (record.ssh !== undefined && helperLine) throw new ConfigError(`${path}.helperLine`, 'is for serial-only boards: with ssh the helper talks over its SSH channel');
+  if (record.container !== undefined && helperLine) throw new ConfigError(`${path}.helperLine`, 'is for serial-only boards: a board in a container is reached over its published SSH port');
+  const ssh = record.container !== undefined
+    ? parseContainerSshParams(record.ssh, `${path}.ssh`)
+    : record.ssh === undefined ? undefined : parseSshParams(expandEnvReferences(record.ssh, `${path}.ssh`), `${path}.ssh`);
   return {
     preset: presetName as string | undefined,
     referenceMachine: preset?.referenceMachine ?? 'cortex-m4',
-    ssh: record.ssh === undefined ? undefined : parseSshParams(expandEnvReferences(record.ssh, `${path}.ssh`), `${path}.ssh`),
+    ssh,
+    container: record.container === undefined || ssh === undefined ? undefined : parseLinuxContainerParams(record.container, `${path}.container`, ssh.user),
     helperLine,
     remoteproc,
     firmwareDir: absolutePath(record, 'firmwareDir', path, preset?.firmwareDir ?? '/lib/firmware'),

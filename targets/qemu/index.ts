@@ -4,7 +4,7 @@ import { toolPrerequisite as tool } from '../tool-prerequisite.js';
 import type { TargetKindDefinition } from '../kind.js';
 import { SUITE_NAMES, type Prerequisite } from '../target.js';
 import { parseQemuParams, type QemuParams } from './qemu-params.js';
-import { containerPrerequisites } from './container-prerequisites.js';
+import { containerPrerequisites } from '../drivers/container-prerequisites.js';
 import { QemuTarget } from './qemu-target.js';
 import { referenceProgramsNeeded } from '../reference-firmware.js';
 

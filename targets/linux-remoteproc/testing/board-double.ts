@@ -13,7 +13,7 @@
  * Everything it starts is released on stop(); processes of a double whose controller was killed
  * (its run-file stem names a dead pid) are swept by the next start.
  */
-import { mkdirSync, readFileSync, readdirSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, readlinkSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import type * as net from 'node:net';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -27,7 +27,7 @@ import { runFileStem, sweepStaleRunFiles } from '../../../base/process/run-files
 import type { OpenAmpHost } from '../../openamp-host/openamp-host.js';
 import { parseQemuParams } from '../../qemu/qemu-params.js';
 import { QemuTarget } from '../../qemu/qemu-target.js';
-import { killMountNamespace, mountNamespaceOf, startTestSshd, type TestSshd } from '../../ssh/testing/sshd-for-tests.js';
+import { killMountNamespace, mountNamespaceOf, startTestSshd, type TestSshd, type TestSshdOptions } from '../../ssh/testing/sshd-for-tests.js';
 import { BoardKernel, type TtyLink } from './board-kernel.js';
 import { serveKernel } from './kernel-socket.js';
 
@@ -68,6 +68,8 @@ export interface BoardDoubleOptions {
   readonly helperLine?: boolean;
   /** Tests: a directory put first on the console shell's PATH (commands of the board to stand in for). */
   readonly consoleBinDir?: string;
+  /** sshd's address, port, host key and extra authorized keys (the double inside a container: containers/ recipe board-double). */
+  readonly sshd?: Pick<TestSshdOptions, 'listenAddress' | 'port' | 'hostKeyFile' | 'extraAuthorizedKeysFiles'>;
 }
 
 /** The console's login program: firmware/../testing/console-login.sh next to this module's source. */
@@ -75,6 +77,15 @@ function consoleLoginScript(): string {
   // dist/targets/linux-remoteproc/testing/board-double.js -> <repo>/targets/linux-remoteproc/testing/console-login.sh
   const here = fileURLToPath(new URL('.', import.meta.url));
   return join(here.replace(/\/dist\//, '/'), 'console-login.sh');
+}
+
+/** The PID namespace of process `pid` ("pid:[4026531836]"), undefined once it is gone. */
+function pidNamespaceOf(pid: string): string | undefined {
+  try {
+    return readlinkSync(`/proc/${pid}/ns/pid`);
+  } catch {
+    return undefined;
+  }
 }
 
 function pidAlive(pid: number): boolean {
@@ -92,6 +103,7 @@ function pidAlive(pid: number): boolean {
  */
 export function sweepStaleDoubles(log: (line: string) => void = () => {}): void {
   const stem = new RegExp(`/farm-${DOUBLE_STEM_KIND}-(\\d+)-[0-9a-f]{8}/`);
+  const ourPids = pidNamespaceOf('self');
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     let cmdline: string;
@@ -101,6 +113,9 @@ export function sweepStaleDoubles(log: (line: string) => void = () => {}): void 
       continue;
     }
     if (!cmdline.includes('fuse-bridge')) continue;
+    // A double in a container (the board-double image) names a pid of the container's own PID
+    // namespace, which means nothing here: only doubles of our namespace are ours to judge.
+    if (pidNamespaceOf(entry) !== ourPids) continue;
     const match = stem.exec(cmdline);
     if (!match || pidAlive(Number(match[1]))) continue;
     const namespace = mountNamespaceOf(Number(entry));
@@ -337,6 +352,7 @@ export class BoardDouble {
       ttyFactory.nsRoot = () => nsRoot;
       server = await serveKernel(kernel, join(dir, 'k.sock'), log);
       sshd = await startTestSshd({
+        ...options.sshd,
         dir: join(dir, 'sshd'),
         ...(options.rootPassword !== undefined ? { rootPassword: options.rootPassword } : {}),
         prelude: PRELUDE,
@@ -347,7 +363,7 @@ export class BoardDouble {
       });
       nsRoot = `/proc/${sshd.process.pid}/root`;
       writeFileSync(join(dir, 'known_hosts'), `[127.0.0.1]:${sshd.port} ${sshd.hostKey}\n`);
-      log(`board double: sshd on 127.0.0.1:${sshd.port}, state in ${dir}`);
+      log(`board double: sshd on ${options.sshd?.listenAddress ?? '127.0.0.1'}:${sshd.port}, state in ${dir}`);
       const console = options.consolePassword === undefined ? undefined : await startConsole(sshd.process.pid, options.consolePassword, board, options.consoleBinDir);
       const helperLine = options.helperLine ? await startHelperLine(nsRoot, board.helperLineDevice) : undefined;
       if (helperLine) {

@@ -24,6 +24,14 @@ export interface TestSshdOptions {
   /** Every line sshd logs (-e: to stderr). */
   readonly onLog?: (line: string) => void;
   readonly startTimeoutMs?: number;
+  /** Where to listen (default 127.0.0.1; a board double inside a container listens on 0.0.0.0 behind a published port). */
+  readonly listenAddress?: string;
+  /** A fixed port (default: a free one, retried when taken). */
+  readonly port?: number;
+  /** Use this existing private host key (its .pub beside it) instead of generating one. */
+  readonly hostKeyFile?: string;
+  /** More authorized_keys files (e.g. /root/.ssh/authorized_keys, where a farm writes its key into a container). */
+  readonly extraAuthorizedKeysFiles?: readonly string[];
 }
 
 export interface TestSshd {
@@ -89,7 +97,9 @@ async function freePort(): Promise<number> {
 export async function startTestSshd(options: TestSshdOptions): Promise<TestSshd> {
   const { dir } = options;
   mkdirSync(dir, { recursive: true });
-  const hostKey = keygen(join(dir, 'ssh_host_ed25519_key'));
+  const hostKeyFile = options.hostKeyFile ?? join(dir, 'ssh_host_ed25519_key');
+  const hostKey = options.hostKeyFile ? readFileSync(`${hostKeyFile}.pub`, 'utf8').trim().split(/\s+/).slice(0, 2).join(' ') : keygen(hostKeyFile);
+  const listenAddress = options.listenAddress ?? '127.0.0.1';
   const clientKey = join(dir, 'client_key');
   writeFileSync(join(dir, 'authorized_keys'), `${keygen(clientKey)}\n`);
   chmodSync(join(dir, 'authorized_keys'), 0o600);
@@ -101,14 +111,14 @@ export async function startTestSshd(options: TestSshdOptions): Promise<TestSshd>
   writeFileSync(join(dir, 'shadow'), shadow, { mode: 0o600 });
   let lastError = '';
   for (let attempt = 0; attempt < 3; attempt++) {
-    const port = await freePort();
+    const port = options.port ?? (await freePort());
     writeFileSync(
       join(dir, 'sshd_config'),
       [
         `Port ${port}`,
-        'ListenAddress 127.0.0.1',
-        `HostKey ${join(dir, 'ssh_host_ed25519_key')}`,
-        `AuthorizedKeysFile ${join(dir, 'authorized_keys')}`,
+        `ListenAddress ${listenAddress}`,
+        `HostKey ${hostKeyFile}`,
+        `AuthorizedKeysFile ${[join(dir, 'authorized_keys'), ...(options.extraAuthorizedKeysFiles ?? [])].join(' ')}`,
         'PermitRootLogin yes',
         `PasswordAuthentication ${options.rootPassword !== undefined ? 'yes' : 'no'}`,
         'KbdInteractiveAuthentication no',
@@ -143,7 +153,7 @@ export async function startTestSshd(options: TestSshdOptions): Promise<TestSshd>
       onOutput: (_stream, text) => {
         log += text;
         for (const line of text.split('\n')) if (line.trim()) options.onLog?.(line);
-        if (log.includes(`Server listening on 127.0.0.1 port ${port}`)) ready();
+        if (log.includes(`Server listening on ${listenAddress} port ${port}`)) ready();
       },
     });
     const timeoutMs = options.startTimeoutMs ?? 20_000;
@@ -164,7 +174,7 @@ export async function startTestSshd(options: TestSshdOptions): Promise<TestSshd>
     }
     await sshd.stop();
     lastError = `${outcome === 'timeout' ? `not listening within ${timeoutMs} ms` : 'exited'}: ${log.trim().slice(-1500)}`;
-    if (!/Address already in use|Cannot bind/.test(log)) break;
+    if (options.port !== undefined || !/Address already in use|Cannot bind/.test(log)) break;
   }
   throw new InfrastructureError(`test sshd did not start: ${lastError}`);
 }
