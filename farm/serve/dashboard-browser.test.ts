@@ -55,6 +55,17 @@ async function farmCli(args: readonly string[], cwd: string): Promise<CliResult>
   return within(cli.result, 240_000, `farm ${args.join(' ')}`, () => cli.child.kill('SIGKILL'));
 }
 
+/** A page of `browser` with its script errors and failed requests collected (a test asserts none). */
+async function openPage(browser: Browser): Promise<{ page: Page; pageErrors: string[] }> {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  const pageErrors: string[] = [];
+  page.on('pageerror', (error) => pageErrors.push(error.message));
+  page.on('console', (message) => {
+    if (message.type() === 'error') pageErrors.push(message.text());
+  });
+  return { page, pageErrors };
+}
+
 async function shot(page: Page, name: string): Promise<void> {
   mkdirSync(SCREENSHOTS, { recursive: true });
   await page.screenshot({ path: join(SCREENSHOTS, name), fullPage: true });
@@ -70,12 +81,7 @@ test('dashboard in Chromium: a live console while a sim run runs, a flaky test a
     const base = await until('farm serve to listen', async () => /dashboard at (http:\/\/127\.0\.0\.1:\d+)\//.exec(server.output())?.[1], 30_000);
     const api = async (path: string) => (await fetch(base + path)).json() as Promise<unknown>;
     browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
-    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-    const pageErrors: string[] = [];
-    page.on('pageerror', (error) => pageErrors.push(error.message));
-    page.on('console', (message) => {
-      if (message.type() === 'error') pageErrors.push(message.text());
-    });
+    const { page, pageErrors } = await openPage(browser);
 
     // Flaky: the fake's echo passes, then fails on the same firmware.
     const pass = await farmCli(['run', '--target', 'fake', '--out', 'out-fake'], ws.dir);
@@ -168,12 +174,7 @@ test('dashboard in Chromium on the farm database: a place with its lease, the qu
     await until('farm serve to name the farm database', async () => /farm serve: farm database postgres:\/\/farm@127\.0\.0\.1:\d+\/postgres \(places, queue, jobs and run history\)/.test(server.output()), 30_000);
 
     browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
-    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-    const pageErrors: string[] = [];
-    page.on('pageerror', (error) => pageErrors.push(error.message));
-    page.on('console', (message) => {
-      if (message.type() === 'error') pageErrors.push(message.text());
-    });
+    const { page, pageErrors } = await openPage(browser);
 
     // Two jobs on one place: echo runs (it holds the lease), matrix-multiply waits in the queue.
     const farmRun = start(['run', '--farm', cluster.url, '--target', 'fk', '--suite', 'echo,matrix-multiply', '--out', 'out-farm']);

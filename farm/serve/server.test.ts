@@ -89,6 +89,26 @@ test('serve: boards with health and lease, runs, run details, flaky tests and pe
   });
 });
 
+interface LiveMessage {
+  readonly type: string;
+  readonly text?: string;
+  readonly status?: string;
+}
+
+/** A client of a live websocket (a run's or a job's console): every message kept, `ended` at the 'end' one. */
+function followLive(url: string): { socket: WebSocket; messages: LiveMessage[]; ended: Promise<void> } {
+  const socket = new WebSocket(url);
+  const messages: LiveMessage[] = [];
+  const ended = new Promise<void>((resolve) => {
+    socket.on('message', (data: WebSocket.RawData) => {
+      const message = JSON.parse(data.toString()) as LiveMessage;
+      messages.push(message);
+      if (message.type === 'end') resolve();
+    });
+  });
+  return { socket, messages, ended };
+}
+
 test('serve: a running run\'s console is streamed live over a websocket, tagged as farm up tags it, until the run ends', async () => {
   await withServer(undefined, async (app, store, dir) => {
     await store.beginRun({ id: 'live', startedAt: new Date().toISOString(), durationMs: null, status: 'running', farmVersion: '0.1.0', firmwareRev: null, hostname: hostname(), outDir: dir, pid: process.pid, targets: ['sim'], regressions: 0 });
@@ -96,22 +116,14 @@ test('serve: a running run\'s console is streamed live over a websocket, tagged 
     log.append('sim', 'farm', 'setting up sim (sim)');
     log.append('sim', 'uart0', 'boot');
     const address = await app.listen({ host: '127.0.0.1', port: 0 });
-    const socket = new WebSocket(`${address.replace(/^http/, 'ws')}/api/runs/live/live`);
-    const messages: { type: string; text?: string; status?: string }[] = [];
-    const ended = new Promise<void>((resolve) => {
-      socket.on('message', (data: WebSocket.RawData) => {
-        const message = JSON.parse(data.toString()) as { type: string; text?: string };
-        messages.push(message);
-        if (message.type === 'end') resolve();
-      });
-    });
+    const { socket, messages, ended } = followLive(`${address.replace(/^http/, 'ws')}/api/runs/live/live`);
     // The first events arrive, then more while the run goes on.
-    while (!messages.some((message) => message.text?.includes('boot'))) await new Promise((resolve) => setTimeout(resolve, 10));
+    await waitFor(() => messages.some((message) => message.text?.includes('boot')), 10_000, 'the first events');
     log.append('sim', 'uart0', 'ing done\nsecond line token: abcdefgh\n');
     log.append('sim', 'test', 'end echo › echoes: passed (300ms)');
-    while (!messages.some((message) => message.text?.includes('passed'))) await new Promise((resolve) => setTimeout(resolve, 10));
+    await waitFor(() => messages.some((message) => message.text?.includes('passed')), 10_000, 'events written later');
     await store.finishRun('live', { status: 'passed', durationMs: 1, regressions: 0 }, [], []);
-    await ended;
+    await within(ended, 10_000, 'the end of the run');
     socket.terminate();
     const text = messages.filter((message) => message.type === 'console').map((message) => message.text).join('');
     assert.equal(text, '[sim] setting up sim (sim)\n[sim uart0] booting done\n[sim uart0] second line token: ***\n[sim] == end echo › echoes: passed (300ms)\n');
@@ -217,15 +229,7 @@ test('serve --farm: places are the boards with their lease, the queue is the far
     assert.deepEqual(((await app.inject({ url: '/api/jobs/7' })).json() as { runs: { id: string }[] }).runs.map((run) => run.id), ['jobrun']);
 
     const address = await app.listen({ host: '127.0.0.1', port: 0 });
-    const socket = new WebSocket(`${address.replace(/^http/, 'ws')}/api/jobs/7/live`);
-    const messages: { type: string; text?: string; status?: string }[] = [];
-    const ended = new Promise<void>((resolve) => {
-      socket.on('message', (data: WebSocket.RawData) => {
-        const message = JSON.parse(data.toString()) as { type: string; text?: string };
-        messages.push(message);
-        if (message.type === 'end') resolve();
-      });
-    });
+    const { socket, messages, ended } = followLive(`${address.replace(/^http/, 'ws')}/api/jobs/7/live`);
     await waitFor(() => messages.some((message) => message.text?.includes('booted')), 10_000, 'the first lines');
     log.push({ id: 3, at: new Date(), source: 'console', text: '[fk] == end echo › echoes: passed' });
     await waitFor(() => messages.some((message) => message.text?.includes('passed')), 10_000, 'a line written later');
