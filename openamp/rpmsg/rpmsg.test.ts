@@ -462,3 +462,27 @@ test('one notify route: both roles kick only through transport.notify (virtio no
   remote.close();
   machine.close();
 });
+
+test('spin after send: past its first µs the spin gives the core away (spinYield); after 8 empty spins in a row the next sends do not spin', async () => {
+  // The loopback doorbell answers from the event loop, never during the host's spin: every spin
+  // here runs its whole budget and comes back empty.
+  let yields = 0;
+  const pair = createRpmsgPair({ num: 8, listen: true, hostSpinAfterSendUs: 2000, hostSpinYield: () => yields++ });
+  const { host, remote } = pair;
+  const remoteEp = remote.createEndpoint({ name: DEMO, announce: true, onMessage: echo });
+  const hostEp = host.createEndpoint({ name: DEMO });
+  await until(() => hostEp.dest === remoteEp.addr, 'the announcement');
+  const yieldsAfter: number[] = [];
+  for (let i = 0; i < 10; i++) {
+    await hostEp.send(Uint8Array.of(i));
+    yieldsAfter.push(yields);
+    // Every echo still arrives (from the doorbell), in order.
+    assert.deepEqual((await hostEp.receive(5000)).data, Uint8Array.of(i));
+  }
+  assert.ok(yieldsAfter[0]! > 0, 'a 2 ms spin that found nothing yielded');
+  for (let i = 1; i < 8; i++) assert.ok(yieldsAfter[i]! > yieldsAfter[i - 1]!, `spin ${i + 1} (of the first 8) yielded too: ${yieldsAfter.join(', ')}`);
+  assert.equal(yieldsAfter[9], yieldsAfter[7], `sends 9 and 10 rest (no spin) after 8 empty spins: ${yieldsAfter.join(', ')}`);
+  assert.deepEqual(pair.hostErrors, []);
+  assert.deepEqual(pair.remoteErrors, []);
+  pair.close();
+});

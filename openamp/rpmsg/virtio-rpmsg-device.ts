@@ -48,6 +48,13 @@ export interface RpmsgVirtioOptions extends RpmsgDeviceOptions {
    * spinning stops by itself while the spins keep coming back empty (see SendSpin).
    */
   spinAfterSendUs?: number;
+  /**
+   * Called while that spin goes on past SPIN_YIELD_AFTER_MS (every few polls): gives the core to
+   * whatever waits for it, e.g. yieldCpu (sched_yield) when the remote is a process the kick
+   * woke on this very core, which would otherwise wait until the spin gives up (linux-process:
+   * ~8 % of echoes took spin + ~35 µs before, ~0.15 % after).
+   */
+  spinYield?: () => void;
 }
 
 /**
@@ -59,6 +66,8 @@ const SPIN_MISSES_BEFORE_REST = 8;
 const SPIN_REST_SENDS = 64;
 /** performance.now() is read once per this many polls while spinning. */
 const SPIN_POLLS_PER_CLOCK_READ = 16;
+/** A spin yields (spinYield) once it has gone on this long: an answer due sooner never pays for it. */
+const SPIN_YIELD_AFTER_MS = 0.005;
 
 /** Counters for tests and benchmarks. */
 export interface RpmsgStats {
@@ -129,6 +138,7 @@ export abstract class VirtioRpmsgDevice implements RpmsgDevice, EndpointOwner {
   private slab = new Uint8Array(SLAB_BYTES);
   private slabUsed = 0;
   private readonly spinAfterSendMs: number;
+  private readonly spinYield: (() => void) | undefined;
   private spinQueued = false;
   private spinMisses = 0;
   private spinRest = 0;
@@ -149,6 +159,7 @@ export abstract class VirtioRpmsgDevice implements RpmsgDevice, EndpointOwner {
     const spinUs = options.spinAfterSendUs ?? 0;
     if (!Number.isFinite(spinUs) || spinUs < 0 || spinUs > 1_000_000) throw new RpmsgConfigError(`spinAfterSendUs ${spinUs} must be between 0 and 1000000`);
     this.spinAfterSendMs = spinUs / 1000;
+    this.spinYield = options.spinYield;
   }
 
   /** True once the rings are in use (the remote saw DRIVER_OK). */
@@ -280,13 +291,19 @@ export abstract class VirtioRpmsgDevice implements RpmsgDevice, EndpointOwner {
     queueMicrotask(() => {
       this.spinQueued = false;
       if (this.closed) return;
-      const deadline = performance.now() + this.spinAfterSendMs;
+      const start = performance.now();
+      const deadline = start + this.spinAfterSendMs;
+      const yieldFrom = this.spinYield ? start + SPIN_YIELD_AFTER_MS : Infinity;
       for (let polls = 1; ; polls++) {
         if (this.poll() > 0) {
           this.spinMisses = 0;
           return;
         }
-        if (polls % SPIN_POLLS_PER_CLOCK_READ === 0 && performance.now() >= deadline) break;
+        if (polls % SPIN_POLLS_PER_CLOCK_READ === 0) {
+          const now = performance.now();
+          if (now >= yieldFrom) this.spinYield!();
+          if (now >= deadline) break;
+        }
       }
       if (++this.spinMisses >= SPIN_MISSES_BEFORE_REST) {
         this.spinMisses = 0;
