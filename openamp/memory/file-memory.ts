@@ -173,6 +173,8 @@ function mappedFile(): NonNullable<typeof addon> {
     } catch (error) {
       throw new InfrastructureError(`cannot load the shared-memory addon ${file} (run \`npm run build\`): ${(error as Error).message}`, { cause: error });
     }
+    // A build of the addon from before yieldCpu existed (tsc run, the addon not rebuilt).
+    if (typeof loaded.yieldCpu !== 'function') throw new InfrastructureError(`the shared-memory addon ${file} is out of date (no yieldCpu): run \`npm run build\``);
     addon = { map: loaded.map, unmap: loaded.unmap, yieldCpu: loaded.yieldCpu, faultCount: loaded.faults() };
   }
   return addon;
