@@ -463,7 +463,7 @@ test('one notify route: both roles kick only through transport.notify (virtio no
   machine.close();
 });
 
-test('spin after send: past its first µs the spin gives the core away (spinYield); after 8 empty spins in a row the next sends do not spin', async () => {
+test('spin after send: past its first µs the spin gives the core away (spinYield); after 8 empty spins in a row the next 64 sends do not spin, and each empty spin after a rest doubles the rest', async () => {
   // The loopback doorbell answers from the event loop, never during the host's spin: every spin
   // here runs its whole budget and comes back empty.
   let yields = 0;
@@ -472,16 +472,16 @@ test('spin after send: past its first µs the spin gives the core away (spinYiel
   const remoteEp = remote.createEndpoint({ name: DEMO, announce: true, onMessage: echo });
   const hostEp = host.createEndpoint({ name: DEMO });
   await until(() => hostEp.dest === remoteEp.addr, 'the announcement');
-  const yieldsAfter: number[] = [];
-  for (let i = 0; i < 10; i++) {
-    await hostEp.send(Uint8Array.of(i));
-    yieldsAfter.push(yields);
+  const spun: number[] = [];
+  for (let i = 1; i <= 220; i++) {
+    const before = yields;
+    await hostEp.send(Uint8Array.of(i & 0xff));
+    if (yields > before) spun.push(i);
     // Every echo still arrives (from the doorbell), in order.
-    assert.deepEqual((await hostEp.receive(5000)).data, Uint8Array.of(i));
+    assert.deepEqual((await hostEp.receive(5000)).data, Uint8Array.of(i & 0xff));
   }
-  assert.ok(yieldsAfter[0]! > 0, 'a 2 ms spin that found nothing yielded');
-  for (let i = 1; i < 8; i++) assert.ok(yieldsAfter[i]! > yieldsAfter[i - 1]!, `spin ${i + 1} (of the first 8) yielded too: ${yieldsAfter.join(', ')}`);
-  assert.equal(yieldsAfter[9], yieldsAfter[7], `sends 9 and 10 rest (no spin) after 8 empty spins: ${yieldsAfter.join(', ')}`);
+  // Sends 1-8 spin (and yield: 2 ms found nothing), 9-72 rest, 73 spins, 74-201 rest (128), 202 spins.
+  assert.deepEqual(spun, [1, 2, 3, 4, 5, 6, 7, 8, 73, 202]);
   assert.deepEqual(pair.hostErrors, []);
   assert.deepEqual(pair.remoteErrors, []);
   pair.close();
