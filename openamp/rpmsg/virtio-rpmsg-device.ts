@@ -52,7 +52,7 @@ export interface RpmsgVirtioOptions extends RpmsgDeviceOptions {
    * Called while that spin goes on past SPIN_YIELD_AFTER_MS (every few polls): gives the core to
    * whatever waits for it, e.g. yieldCpu (sched_yield) when the remote is a process the kick
    * woke on this very core, which would otherwise wait until the spin gives up (linux-process:
-   * ~8 % of echoes took spin + ~35 µs before, ~0.15 % after).
+   * 6-9 % of echoes took the spin + 15-40 µs without it, 0.06-0.26 % with it; BENCHMARKS.md).
    */
   spinYield?: () => void;
 }
