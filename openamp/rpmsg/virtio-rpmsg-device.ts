@@ -60,9 +60,11 @@ export interface RpmsgVirtioOptions extends RpmsgDeviceOptions {
 /**
  * The bounded spin after a send, adaptive: after SPIN_MISSES_BEFORE_REST spins in a row found
  * nothing (a remote slower than the budget, or traffic one way: nothing comes back), the next
- * SPIN_REST_SENDS sends do not spin. A spin that finds nothing right after a rest doubles the
- * next rest, up to SPIN_REST_SENDS_MAX, and a spin that finds something ends the rests: one-way
- * floods spun 8 sends in 72 (host -> remote on linux-process at half speed), now ~1 in 1,000.
+ * SPIN_REST_SENDS sends do not spin. When nothing at all was received during a rest (one-way
+ * traffic), a spin that finds nothing right after it doubles the next rest, up to
+ * SPIN_REST_SENDS_MAX: one-way floods spun 8 sends in 72 (host -> remote on linux-process at
+ * half speed), now ~1 in 1,000. A slow remote (answers came, just not within the spin) keeps
+ * the short rests, and a spin that finds something ends them.
  */
 const SPIN_MISSES_BEFORE_REST = 8;
 const SPIN_REST_SENDS = 64;
@@ -147,6 +149,8 @@ export abstract class VirtioRpmsgDevice implements RpmsgDevice, EndpointOwner {
   private spinRest = 0;
   /** The length of the last rest (0: none since the last spin that found something). */
   private lastSpinRest = 0;
+  /** stats.received when the last rest began. */
+  private receivedAtRest = 0;
   private readonly txHeader = new Uint8Array(RPMSG_HEADER_SIZE);
   private readonly txHeaderView = new DataView(this.txHeader.buffer);
 
@@ -311,10 +315,13 @@ export abstract class VirtioRpmsgDevice implements RpmsgDevice, EndpointOwner {
           if (now >= deadline) break;
         }
       }
-      if (++this.spinMisses >= (this.lastSpinRest > 0 ? 1 : SPIN_MISSES_BEFORE_REST)) {
+      const oneWay = this.lastSpinRest > 0 && this.stats.received === this.receivedAtRest;
+      if (!oneWay) this.lastSpinRest = 0;
+      if (++this.spinMisses >= (oneWay ? 1 : SPIN_MISSES_BEFORE_REST)) {
         this.spinMisses = 0;
-        this.lastSpinRest = this.lastSpinRest > 0 ? Math.min(2 * this.lastSpinRest, SPIN_REST_SENDS_MAX) : SPIN_REST_SENDS;
+        this.lastSpinRest = oneWay ? Math.min(2 * this.lastSpinRest, SPIN_REST_SENDS_MAX) : SPIN_REST_SENDS;
         this.spinRest = this.lastSpinRest;
+        this.receivedAtRest = this.stats.received;
       }
     });
   }
