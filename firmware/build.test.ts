@@ -111,7 +111,6 @@ test('only what is asked for is built, with only the tools it needs: nothing nee
   // The Versal stub alone builds without the R5 compiler, and builds no program.
   const stub = path.join(firmwareBuildDir('versal-r5'), 'apu-stub.elf');
   fs.rmSync(firmwareBuildDir('versal-r5'), { recursive: true, force: true });
-  // mkdir and mv: coreutils the Makefile uses (an image is linked under a temporary name, then renamed).
   await withRestrictedPath(['aarch64-linux-gnu-gcc', 'make', 'mkdir', 'mv'], async () => {
     await ensureFirmwareBuilt('versal-r5', { programs: [], bootStub: true });
   });
