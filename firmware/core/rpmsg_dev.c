@@ -86,6 +86,21 @@ static void kick_if_wanted(struct vq *q) {
   if (!(q->avail[0] & VRING_AVAIL_F_NO_INTERRUPT)) plat_kick();
 }
 
+/*
+ * Whether the host should kick us when it posts buffers on this ring (used.flags NO_NOTIFY is
+ * our hint, as virtqueue_disable_cb / enable_cb set it). Vring 0's buffers are only waited for
+ * when the host has none posted, so, as open-amp's remote does ("suppress tx-complete
+ * interrupts"), the host is asked not to kick for each buffer it gives back, except while a
+ * send waits for one: a kick per received message costs the host a syscall and wakes us for
+ * nothing.
+ */
+static void vq_want_kicks(struct vq *q, int want) {
+  uint16_t flags = want ? 0 : VRING_USED_F_NO_NOTIFY;
+  if (q->used_hdr[0] == flags) return;
+  q->used_hdr[0] = flags;
+  __sync_synchronize();
+}
+
 static int send_raw(uint32_t src, uint32_t dst, const void *data, uint32_t len) {
   if (!ready) return -1;
   if (len > RPMSG_MAX_PAYLOAD) len = RPMSG_MAX_PAYLOAD; /* open-amp truncates silently */
@@ -95,10 +110,14 @@ static int send_raw(uint32_t src, uint32_t dst, const void *data, uint32_t len) 
     uint32_t blen;
     int got = vq_get(&vq_tx, &head, &buf, &blen);
     if (got == 0) {
+      /* Starved: ask for the host's kick, then look again (it may have posted before it saw). */
+      vq_want_kicks(&vq_tx, 1);
+      if (vq_tx.avail[1] != vq_tx.last_avail) continue;
       fw_heartbeat();
       if (plat_wait(0) < 0) return -1;
       continue;
     }
+    vq_want_kicks(&vq_tx, 0);
     if (got == -1) continue;
     if (got == -2 || blen < RPMSG_HDR_SIZE + len) {
       if (got != -2) bad("host RX buffer too small", blen);
@@ -282,6 +301,8 @@ void fw_run(const char *machine) {
         failed = 1; /* wait for the host to reset the device */
       } else {
         ready = 1;
+        vq_want_kicks(&vq_tx, 0);
+        vq_want_kicks(&vq_rx, 1);
         fw_log("fw: DRIVER_OK (status 0x%x), starting %s\n", status, fw_app.name);
         for (int i = 0; i < MAX_EPTS; i++) epts[i].in_use = 0;
         fw_app.start();

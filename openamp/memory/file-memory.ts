@@ -148,9 +148,20 @@ interface MappedFileAddon {
   map(fd: number, size: number): ArrayBuffer;
   unmap(buffer: ArrayBuffer): void;
   faults(): Int32Array;
+  yieldCpu(): void;
 }
 
-let addon: { map: MappedFileAddon['map']; unmap: MappedFileAddon['unmap']; faultCount: Int32Array } | undefined;
+let addon: { map: MappedFileAddon['map']; unmap: MappedFileAddon['unmap']; yieldCpu: MappedFileAddon['yieldCpu']; faultCount: Int32Array } | undefined;
+
+/**
+ * sched_yield(2), from the same addon: for a host that spins on the rings of a mapped file
+ * (RpmsgVirtioOptions.spinYield). The kernel often wakes the remote process on the core of the
+ * host that kicked it; while the host spins there, the remote waits for the core instead of
+ * answering, until the spin gives up. Yielding lets it run at once.
+ */
+export function yieldCpu(): void {
+  mappedFile().yieldCpu();
+}
 
 /** The addon, loaded once (its fault counter is one buffer for the whole process). */
 function mappedFile(): NonNullable<typeof addon> {
@@ -162,7 +173,9 @@ function mappedFile(): NonNullable<typeof addon> {
     } catch (error) {
       throw new InfrastructureError(`cannot load the shared-memory addon ${file} (run \`npm run build\`): ${(error as Error).message}`, { cause: error });
     }
-    addon = { map: loaded.map, unmap: loaded.unmap, faultCount: loaded.faults() };
+    // A build of the addon from before yieldCpu existed (tsc run, the addon not rebuilt).
+    if (typeof loaded.yieldCpu !== 'function') throw new InfrastructureError(`the shared-memory addon ${file} is out of date (no yieldCpu): run \`npm run build\``);
+    addon = { map: loaded.map, unmap: loaded.unmap, yieldCpu: loaded.yieldCpu, faultCount: loaded.faults() };
   }
   return addon;
 }

@@ -51,11 +51,23 @@ export interface RemoteWorkerData {
 export type RemoteWorkerEvent =
   /** One line of the core's console (its UART). */
   | { type: 'console'; line: string }
-  /** The core's loop ended without a fault. */
+  /** The core's loop ended without a fault; its memory and doorbell are closed. */
   | { type: 'outcome'; outcome: RemoteCoreOutcome };
 
 export function isRemoteWorkerEvent(value: unknown): value is RemoteWorkerEvent {
   if (!value || typeof value !== 'object') return false;
   const type = (value as { type?: unknown }).type;
   return type === 'console' || type === 'outcome';
+}
+
+/**
+ * What the parent posts to a worker whose core ended without a fault: boot another core in the
+ * same thread ('boot'), or end the thread ('exit').
+ */
+export type RemoteWorkerCommand = { type: 'boot'; data: RemoteWorkerData } | { type: 'exit' };
+
+export function isRemoteWorkerCommand(value: unknown): value is RemoteWorkerCommand {
+  if (!value || typeof value !== 'object') return false;
+  const record = value as { type?: unknown; data?: unknown };
+  return record.type === 'exit' || (record.type === 'boot' && typeof record.data === 'object' && record.data !== null);
 }

@@ -2,7 +2,10 @@
  * Entry point of a remote core running in a worker thread: builds the core's view of memory,
  * finds and re-validates its resource table, runs the program, and reports console lines and
  * the outcome to the parent. A fault is an uncaught error: the thread dies, as a core that
- * takes an exception stops, and the parent sees the worker's 'error' event.
+ * takes an exception stops, and the parent sees the worker's 'error' event. A core that ended
+ * without a fault (its memory and doorbell closed, nothing of it left) leaves the thread
+ * waiting for the parent's next command: boot another core here, or exit. Starting a thread
+ * (an isolate, these imports) costs ~15-20 ms, once per remoteproc start without this.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { AtomicsDoorbell } from '../doorbell/atomics-doorbell.js';
@@ -19,8 +22,8 @@ import { createRpmsgRemote } from '../rpmsg/remote.js';
 import { readBootRecord, type BootRecord } from './boot-record.js';
 import { REMOTE_PROGRAMS } from './programs/index.js';
 import { RemoteControl } from './remote-control.js';
-import { RemoteCore } from './remote-core.js';
-import type { RemoteDoorbellSpec, RemoteMemorySpec, RemoteWorkerData, RemoteWorkerEvent } from './remote-worker-data.js';
+import { RemoteCore, type RemoteCoreOutcome } from './remote-core.js';
+import { isRemoteWorkerCommand, type RemoteDoorbellSpec, type RemoteMemorySpec, type RemoteWorkerData, type RemoteWorkerEvent } from './remote-worker-data.js';
 import { TraceWriter } from './trace-writer.js';
 
 function post(event: RemoteWorkerEvent): void {
@@ -42,7 +45,7 @@ async function openDoorbell(spec: RemoteDoorbellSpec): Promise<Doorbell> {
   }
 }
 
-async function main(data: RemoteWorkerData): Promise<void> {
+async function runCore(data: RemoteWorkerData): Promise<RemoteCoreOutcome> {
   const control = new RemoteControl(data.control);
   const memory = openMemory(data.memory);
   let doorbell: Doorbell | undefined;
@@ -85,8 +88,7 @@ async function main(data: RemoteWorkerData): Promise<void> {
       ...(data.replyDelayUs === undefined ? {} : { replyDelayUs: data.replyDelayUs }),
       ...(data.driverOkTimeoutMs === undefined ? {} : { driverOkTimeoutMs: data.driverOkTimeoutMs }),
     });
-    const outcome = await core.run();
-    post({ type: 'outcome', outcome });
+    return await core.run();
   } catch (error) {
     control.setState('faulted');
     throw error;
@@ -96,4 +98,16 @@ async function main(data: RemoteWorkerData): Promise<void> {
   }
 }
 
-await main(workerData as RemoteWorkerData);
+/** The parent's next command: the data of the next core to boot, or undefined to end the thread. */
+function nextBoot(): Promise<RemoteWorkerData | undefined> {
+  const port = parentPort;
+  if (!port) return Promise.resolve(undefined);
+  return new Promise((resolve) => {
+    port.once('message', (message: unknown) => resolve(isRemoteWorkerCommand(message) && message.type === 'boot' ? message.data : undefined));
+  });
+}
+
+// Bounded by the parent: each round waits for its command, and anything but 'boot' ends it.
+for (let data: RemoteWorkerData | undefined = workerData as RemoteWorkerData; data; data = await nextBoot()) {
+  post({ type: 'outcome', outcome: await runCore(data) });
+}

@@ -462,3 +462,44 @@ test('one notify route: both roles kick only through transport.notify (virtio no
   remote.close();
   machine.close();
 });
+
+test('spin after send: past its first µs the spin gives the core away (spinYield); after 8 empty spins in a row the next 64 sends do not spin; a remote that answers later keeps those rests short, one-way traffic doubles them', async () => {
+  // The loopback doorbell answers from the event loop, never during the host's spin: every spin
+  // here runs its whole budget and comes back empty.
+  let yields = 0;
+  const pair = createRpmsgPair({ num: 8, listen: true, hostSpinAfterSendUs: 2000, hostSpinYield: () => yields++ });
+  const { host, remote } = pair;
+  let sunk = 0;
+  const echoEp = remote.createEndpoint({ name: DEMO, announce: true, onMessage: echo });
+  const sinkEp = remote.createEndpoint({ name: 'sink', announce: true, onMessage: () => sunk++ });
+  const hostEcho = host.createEndpoint({ name: DEMO });
+  const hostSink = host.createEndpoint({ name: 'sink' });
+  await until(() => hostEcho.dest === echoEp.addr && hostSink.dest === sinkEp.addr, 'the announcements');
+
+  // Echo: answers come, later than the spin. Sends 1-8 spin (and yield: 2 ms found nothing),
+  // 9-72 rest, 73-80 spin, 81-144 rest, 145-152 spin.
+  const spun: number[] = [];
+  for (let i = 1; i <= 160; i++) {
+    const before = yields;
+    await hostEcho.send(Uint8Array.of(i & 0xff));
+    if (yields > before) spun.push(i);
+    // Every echo still arrives (from the doorbell), in order.
+    assert.deepEqual((await hostEcho.receive(5000)).data, Uint8Array.of(i & 0xff));
+  }
+  const range = (from: number, to: number): number[] => Array.from({ length: to - from + 1 }, (_, k) => from + k);
+  assert.deepEqual(spun, [...range(1, 8), ...range(73, 80), ...range(145, 152)]);
+
+  // One way: nothing comes back. The rest begun at 153 runs to 216 (echoes came during it), so
+  // 217-224 spin, 225-288 rest (64) with nothing received, 289 spins, 290-417 rest (128), 418 spins.
+  const oneWay: number[] = [];
+  for (let i = 161; i <= 420; i++) {
+    const before = yields;
+    await hostSink.send(Uint8Array.of(i & 0xff));
+    if (yields > before) oneWay.push(i);
+    if (i % 8 === 0) await until(() => sunk === i - 160, `the remote took message ${i}`);
+  }
+  assert.deepEqual(oneWay, [...range(217, 224), 289, 418]);
+  assert.deepEqual(pair.hostErrors, []);
+  assert.deepEqual(pair.remoteErrors, []);
+  pair.close();
+});

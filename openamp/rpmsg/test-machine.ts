@@ -177,6 +177,9 @@ export interface RpmsgPairOptions extends TestMachineOptions {
   remoteBufferSize?: number;
   /** The host's cap on announced channels (RpmsgDeviceOptions.maxChannels). */
   hostMaxChannels?: number;
+  /** The host's spin after each send and what it calls while spinning (RpmsgVirtioOptions). */
+  hostSpinAfterSendUs?: number;
+  hostSpinYield?: () => void;
 }
 
 export interface RpmsgPair {
@@ -212,6 +215,8 @@ export function createRpmsgPair(options: RpmsgPairOptions = {}): RpmsgPair {
     listen,
     onProtocolError: (error) => hostErrors.push(error),
     ...(options.hostMaxChannels === undefined ? {} : { maxChannels: options.hostMaxChannels }),
+    spinAfterSendUs: options.hostSpinAfterSendUs ?? 0,
+    spinYield: options.hostSpinYield,
   });
   return {
     machine,

@@ -10,7 +10,8 @@
  * Both send 496-byte payloads and check every echo. Each prints p50, p99, round trips/s, CPU
  * seconds per 1,000 round trips and its CPU use while idle (connected, nothing to do). The last
  * line is one JSON object: {"benchmark":"host-side-by-side","p50Ratio":TS/C,"rateRatio":TS/C,...}
- * with the medians over the rounds.
+ * with the medians over the rounds. An unmeasured round of each host comes first (V8 compiles the
+ * TS host's hot path during its first few thousand round trips).
  *
  * Options: --rounds N (interleaved rounds, default 5), --round-trips N (per host and round,
  * default 5000), --quick (2 rounds of 500).
@@ -175,6 +176,14 @@ export async function runSideBySide(options: SideBySideOptions): Promise<SideByS
   const warmup = Math.max(50, Math.round(options.roundTrips / 10));
   const c: HostFigures[] = [];
   const ts: HostFigures[] = [];
+  // One unmeasured round of each first: the TS host's code is compiled by V8 as it runs, on the
+  // other core (where the remote wants to run) and over the first few thousand round trips, so
+  // without it the first measured TS rounds timed the compiler (CPU per round trip 2x).
+  for (const who of ['c', 'ts'] as const) {
+    const roundTrips = 4 * options.roundTrips;
+    const figures = who === 'c' ? await runC(pingHost, remote, roundTrips, warmup) : await runTs(roundTrips, warmup);
+    options.print(`warm-up round, not counted: ${describe(figures)}`);
+  }
   for (let round = 1; round <= options.rounds; round++) {
     // Alternate who goes first, so neither always runs on a machine the other just warmed.
     const order = round % 2 === 1 ? (['c', 'ts'] as const) : (['ts', 'c'] as const);

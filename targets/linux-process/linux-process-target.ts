@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { basename, isAbsolute, resolve } from 'node:path';
 import { InfrastructureError, RemoteCrashedError } from '../../base/errors.js';
 import { LINUX_GENERIC } from '../../openamp/machines/linux-generic.js';
+import { yieldCpu } from '../../openamp/memory/file-memory.js';
 import { ensureFirmwareBuilt, firmwarePath } from '../../firmware/build.js';
 import { ensureHostTool, hostToolPath } from '../../firmware/tools.js';
 import { CrashRecordReader, describeCrash } from '../openamp-host/crash-record.js';
@@ -104,6 +105,8 @@ export class LinuxProcessTarget implements Target {
       // here) is the better verdict, and may take a moment on a loaded machine.
       peerGoneGraceMs: 600,
       spinAfterSendUs: params.hostSpinMicros,
+      // The remote is a process the kick often wakes on the host's own core.
+      spinYield: yieldCpu,
       launch: (firmware) => this.launch(firmware),
       faultInjector: (kind) => this.injectFault(kind),
       log: (line) => this.log?.info(line),

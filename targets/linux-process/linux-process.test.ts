@@ -13,6 +13,8 @@ import { LINUX_PROCESS_PARAM_DEFAULTS, substitutePlaceholders, type LinuxProcess
 import { LinuxProcessTarget } from './linux-process-target.js';
 import { RemoteDidNotStartError } from './linux-process-ops.js';
 import { ensureFirmwareBuilt, firmwarePath } from '../../firmware/build.js';
+import { FileMemory } from '../../openamp/memory/file-memory.js';
+import { VRING_USED_F_NO_NOTIFY, vringLayout } from '../../openamp/virtio/vring-layout.js';
 
 const scratch = mkdtempSync(join(tmpdir(), 'farm-lp-test-'));
 after(() => rmSync(scratch, { recursive: true, force: true }));
@@ -91,6 +93,17 @@ test('reference echo: start, echo, stop; a restart is a fresh process with fresh
       [0x8000, 256, 0x1000, 2],
     ]);
     assert.equal(target.host.remoteproc.resourceTable!.da, 0);
+    // As open-amp's remote, the reference firmware asks for no kick per buffer the host gives
+    // back on vring 0 (it is not waiting for one), and for kicks on vring 1 (it sleeps between
+    // messages).
+    const shm = FileMemory.open(files.find((file) => file.startsWith('/dev/shm/'))!);
+    try {
+      const usedFlags = (da: number): number => shm.loadU16(da + vringLayout(256, 0x1000).usedFlags);
+      assert.equal(usedFlags(0x4000), VRING_USED_F_NO_NOTIFY, 'vring 0 used.flags: no refill kicks');
+      assert.equal(usedFlags(0x8000), 0, 'vring 1 used.flags: kicks wanted');
+    } finally {
+      shm.close();
+    }
 
     await target.host.stop();
     assert.equal(target.host.state, 'offline');

@@ -64,6 +64,8 @@ export interface OpenAmpHostOptions {
   listen?: boolean;
   /** Spin on the rings for up to this many µs after each send (RpmsgVirtioOptions.spinAfterSendUs; default 0). */
   spinAfterSendUs?: number;
+  /** Gives the core away during that spin (RpmsgVirtioOptions.spinYield; default none). */
+  spinYield?: () => void;
   /** Used instead of sending the fault word on a channel. */
   faultInjector?: FaultInjector;
   /** How long a stall probe waits for its reply before the remote counts as stalled (default 1000 ms). */
@@ -168,6 +170,7 @@ export class OpenAmpHost implements Host {
         bufferPool: this.bufferPool(vdev, bufferSize),
         listen: this.options.listen ?? true,
         spinAfterSendUs: this.options.spinAfterSendUs ?? 0,
+        spinYield: this.options.spinYield,
         onProtocolError: (error) => this.protocolViolation(error),
       });
       const session = new BootSession(++this.sessions, device, { firmware: firmware.path ?? firmware.label, readTrace: () => this.remoteproc.readTrace(0) });

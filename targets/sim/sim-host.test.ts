@@ -252,7 +252,9 @@ test('restart: stale endpoints fail, the new boot has fresh channels and endpoin
     await assert.rejects(first.send(encoder.encode('stale')), RemoteStoppedError);
 
     await r.host.start(await r.image('echo'));
-    assert.notEqual(r.soc.coreThreadId, firstThread, 'a new core thread');
+    // A fresh core (the stale endpoint stays dead, new channels below) in the same thread: a
+    // core that stopped cleanly leaves its thread for the next start.
+    assert.equal(r.soc.coreThreadId, firstThread, 'the stopped core\'s thread, reused');
     await r.host.waitForChannel(DEMO_CHANNEL);
     await assert.rejects(first.receive({ timeoutMs: 50 }), RemoteStoppedError, 'the old endpoint stays dead');
     const second = await r.host.openEndpoint({ name: DEMO_CHANNEL });
@@ -269,10 +271,12 @@ test('start after a crash restarts from clean', async () => {
   const r = await booted('echo');
   try {
     await r.host.waitForChannel(DEMO_CHANNEL);
+    const crashedThread = r.soc.coreThreadId;
     await r.host.injectFault('crash');
     await r.host.waitForCrash();
     await r.host.start(await r.image('echo'));
     assert.equal(r.host.state, 'running');
+    assert.notEqual(r.soc.coreThreadId, crashedThread, 'a faulted core\'s thread is never reused');
     await r.host.waitForChannel(DEMO_CHANNEL);
     const endpoint = await r.host.openEndpoint({ name: DEMO_CHANNEL });
     await endpoint.send(encoder.encode('alive'));

@@ -15,7 +15,11 @@ export interface SimParams {
   readonly remoteSpinMicros: number;
   /** How long the host spins on its rings after each send before it waits on the doorbell, in µs (20 by default). */
   readonly hostSpinMicros: number;
-  /** How long a stall probe waits before a silent remote counts as hung, in ms (1000 by default). */
+  /**
+   * How long a stall probe waits before a silent remote counts as hung, in ms (250 by default:
+   * the sim's core answers in microseconds, and probes run only while a test waits for a crash
+   * or stall, so a short one can never fail a healthy remote; it was 1 s of every default run).
+   */
   readonly stallTimeoutMs: number;
   /**
    * How long the remote core waits before each reply, in µs (0 by default): a deliberately slow
@@ -30,7 +34,7 @@ export const SIM_PARAM_DEFAULTS: SimParams = {
   bufferSize: SIM_DEFAULT_BUFFER_SIZE,
   remoteSpinMicros: 50,
   hostSpinMicros: 20,
-  stallTimeoutMs: 1000,
+  stallTimeoutMs: 250,
   replyDelayUs: 0,
 };
 

@@ -7,7 +7,7 @@ import { SabMemory } from '../../openamp/memory/sab-memory.js';
 import { AddressSpace } from '../../openamp/memory/shared-memory.js';
 import { CarveoutAllocator } from '../../openamp/remoteproc/carveout-allocator.js';
 import type { Allocation, RemoteprocOps } from '../../openamp/remoteproc/remoteproc-ops.js';
-import { RemoteWorkerHandle, type RemoteWorkerExit } from '../../openamp/remote/remote-worker-handle.js';
+import { RemoteWorkerHandle, endIdleThread, type IdleRemoteThread, type RemoteWorkerExit } from '../../openamp/remote/remote-worker-handle.js';
 import {
   SIM_CARVEOUT_POOL_OFFSET,
   SIM_DDR_BASE,
@@ -52,6 +52,8 @@ export class SimSoc implements RemoteprocOps {
   private readonly doorbells: AtomicsDoorbellPair;
   private readonly allocator: CarveoutAllocator;
   private core: RemoteWorkerHandle | undefined;
+  /** The thread of the last core, when it ended without a fault: the next start boots in it. */
+  private idleThread: IdleRemoteThread | undefined;
   private stopping = false;
   private closed = false;
   /** Set after construction by whoever builds the Remoteproc over this SoC. */
@@ -110,6 +112,9 @@ export class SimSoc implements RemoteprocOps {
     if (this.closed) throw new InfrastructureError(`${this.name}: the SoC was shut down`);
     if (this.core?.running) throw new InfrastructureError(`${this.name}: the remote core is already running`);
     this.stopping = false;
+    // A core that halted by itself (its program returned) left its thread idle too.
+    const thread = this.idleThread ?? this.core?.takeThread();
+    this.idleThread = undefined;
     const region = this.memory.regions[0]!;
     const core = new RemoteWorkerHandle(
       {
@@ -126,6 +131,9 @@ export class SimSoc implements RemoteprocOps {
         onConsole: (line) => this.onConsole(line),
         onExit: (exit) => this.coreExited(core, exit),
       },
+      // Each start is a fresh core (new control words, memory view, doorbell, program state);
+      // only the thread, whose start-up was most of a start's cost, is kept.
+      { keepThread: true, ...(thread ? { thread } : {}) },
     );
     this.core = core;
     await core.online;
@@ -140,7 +148,10 @@ export class SimSoc implements RemoteprocOps {
     // stop request: ring it, so that it sees the request now.
     this.doorbells.host.notify(NOTIFY_ID_UNKNOWN);
     await stopped;
-    if (this.core === core) this.core = undefined;
+    if (this.core === core) {
+      this.core = undefined;
+      this.idleThread = core.takeThread();
+    }
   }
 
   kick(notifyId: number): void {
@@ -152,6 +163,9 @@ export class SimSoc implements RemoteprocOps {
     if (this.closed) return;
     await this.stop();
     this.closed = true;
+    const thread = this.idleThread ?? this.core?.takeThread();
+    this.idleThread = undefined;
+    if (thread) await endIdleThread(thread);
     this.doorbells.host.close();
     this.doorbells.remote.close();
   }

@@ -54,7 +54,7 @@ test('sim params: defaults, validation with the field path', () => {
     bufferSize: 512,
     remoteSpinMicros: 50,
     hostSpinMicros: 20,
-    stallTimeoutMs: 1000,
+    stallTimeoutMs: 250,
     replyDelayUs: 0,
   });
   assert.equal(simKind.parseParams({ vringNum: 64 }, 'p').vringNum, 64);

@@ -6,6 +6,8 @@
  *   map(fd, size)  -> ArrayBuffer over [0, size) of the file (MAP_SHARED, read/write)
  *   unmap(buffer)  -> detaches the ArrayBuffer (every view then has length 0), then munmap
  *   faults()       -> Int32Array(1): bus errors absorbed so far, in any mapping
+ *   yieldCpu()     -> sched_yield(): a host spinning on rings in such a mapping lets a peer
+ *                     that waits for this core run now (see RpmsgVirtioOptions.spinYield)
  *
  * The other side owns the file and may shrink it (a hostile remote, a QEMU that died): a load
  * or store past the new end raises SIGBUS, which would kill the farm. The handler below maps a
@@ -16,6 +18,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -163,13 +166,21 @@ static napi_value faults(napi_env env, napi_callback_info info) {
   return array;
 }
 
+static napi_value yield_cpu(napi_env env, napi_callback_info info) {
+  (void)env;
+  (void)info;
+  sched_yield();
+  return NULL;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor properties[] = {
     { "map", NULL, map_file, NULL, NULL, NULL, napi_default, NULL },
     { "unmap", NULL, unmap_file, NULL, NULL, NULL, napi_default, NULL },
     { "faults", NULL, faults, NULL, NULL, NULL, napi_default, NULL },
+    { "yieldCpu", NULL, yield_cpu, NULL, NULL, NULL, napi_default, NULL },
   };
-  if (napi_define_properties(env, exports, 3, properties) != napi_ok) return NULL;
+  if (napi_define_properties(env, exports, sizeof properties / sizeof properties[0], properties) != napi_ok) return NULL;
   return exports;
 }
 
