@@ -210,7 +210,7 @@ static void destroy_channel(void) {
 
 static void print_verdict(const char *prefix, long errors) {
   printf("%s**************************************\n", prefix);
-  printf("%s Test Results: Error count = %ld\n", prefix, errors);
+  printf("%sTest Results: Error count = %ld\n", prefix, errors);
   printf("%s**************************************\n", prefix);
 }
 

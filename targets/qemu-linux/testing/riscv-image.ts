@@ -26,8 +26,10 @@
  *
  * builds (or finds) the image, then runs COMMAND with FARM_RISCV_LINUX_KERNEL, _INITRD,
  * _HOST_KEY and _CLIENT_KEY set (farm.riscv-linux.yaml refers to them as ${...}).
+ * `--check` lists what building and booting it needs on this machine, `--fix` installs it as
+ * root (npm run setup).
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chmodSync, existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
@@ -39,6 +41,8 @@ import { runFileStem, sweepStaleRunFiles } from '../../../base/process/run-files
 import { onProcessExit } from '../../../base/process/exit-cleanup.js';
 import { firmwareSourceDir } from '../../../firmware/build.js';
 import { ssh2 } from '../../ssh/host-key.js';
+import type { Prerequisite } from '../../target.js';
+import { toolPrerequisite } from '../../tool-prerequisite.js';
 import { DebianPackageIndex, type DebianSource } from './debian-packages.js';
 import { dropbearEd25519HostKey } from './dropbear-key.js';
 import { newcArchive, type CpioEntry } from './newc-cpio.js';
@@ -139,6 +143,28 @@ interface ImageManifest {
   readonly recipe: string;
   readonly kernelVersion: string;
   readonly packages: readonly { readonly name: string; readonly version: string; readonly sha256: string }[];
+}
+
+/** What building the image and booting it need here (Debian packages). */
+export function imagePrerequisites(): Prerequisite[] {
+  const keyring = existsSync(DEBIAN_SOURCE.keyring);
+  return [
+    toolPrerequisite('riscv64 Linux cross compiler (the remote and the demo host)', 'riscv64-linux-gnu-gcc', 'gcc-riscv64-linux-gnu'),
+    toolPrerequisite('make', 'make', 'make'),
+    toolPrerequisite('xz (Packages.xz, kernel modules)', 'xz', 'xz-utils'),
+    toolPrerequisite('gpgv (the mirror\'s InRelease signature)', 'gpgv', 'gpgv'),
+    { name: 'Debian archive keyring', ok: keyring, detail: keyring ? DEBIAN_SOURCE.keyring : `${DEBIAN_SOURCE.keyring} missing`, debianPackages: ['debian-archive-keyring'] },
+    toolPrerequisite('dpkg-deb (unpacking the packages)', 'dpkg-deb', 'dpkg'),
+    toolPrerequisite('tar', 'tar', 'tar'),
+    toolPrerequisite('QEMU for riscv64 (with its OpenSBI)', 'qemu-system-riscv64', 'qemu-system-misc'),
+  ];
+}
+
+function assertPrerequisites(): void {
+  const missing = imagePrerequisites().filter((item) => !item.ok);
+  if (missing.length === 0) return;
+  const packages = [...new Set(missing.flatMap((item) => item.debianPackages ?? []))];
+  throw new InfrastructureError(`the riscv64 Linux test image needs ${missing.map((item) => item.name).join(', ')}: apt-get install ${packages.join(' ')} (or: node dist/targets/qemu-linux/testing/riscv-image.js --fix)`);
 }
 
 function imagesDir(): string {
@@ -291,6 +317,7 @@ function imageAt(dir: string): RiscvLinuxImage {
 
 /** The image for the current recipe: the cached one, or built now (a minute or so: the kernel package is ~110 MB). */
 export async function ensureRiscvLinuxImage(log: (line: string) => void = () => {}): Promise<RiscvLinuxImage> {
+  assertPrerequisites();
   const tools = await buildGuestTools(log);
   const recipe = recipeHash(tools);
   const dir = join(imagesDir(), 'riscv64-linux', recipe);
@@ -321,12 +348,30 @@ export function imageEnvironment(image: RiscvLinuxImage): Record<string, string>
   return { [IMAGE_ENV.kernel]: image.kernel, [IMAGE_ENV.initrd]: image.initrd, [IMAGE_ENV.hostKey]: image.hostKey, [IMAGE_ENV.clientKey]: image.clientKey };
 }
 
+/** --check: list the prerequisites; --fix: apt-get the missing packages (root). */
+function checkPrerequisites(fix: boolean): number {
+  let items = imagePrerequisites();
+  const missing = () => [...new Set(items.filter((item) => !item.ok).flatMap((item) => item.debianPackages ?? []))];
+  if (fix && missing().length > 0) {
+    if (process.getuid?.() !== 0) {
+      process.stderr.write(`riscv64 image: not root; run: sudo apt-get install -y ${missing().join(' ')}\n`);
+      return 1;
+    }
+    const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+    if (spawnSync('apt-get', ['update'], { stdio: 'inherit', env }).status !== 0 || spawnSync('apt-get', ['install', '-y', '--no-install-recommends', ...missing()], { stdio: 'inherit', env }).status !== 0) return 1;
+    items = imagePrerequisites();
+  }
+  for (const item of items) process.stdout.write(`  ${item.ok ? 'ok  ' : 'MISSING'} ${item.name}: ${item.detail}\n`);
+  return items.every((item) => item.ok) ? 0 : 1;
+}
+
 async function main(): Promise<number> {
+  if (process.argv.includes('--check') || process.argv.includes('--fix')) return checkPrerequisites(process.argv.includes('--fix'));
   const separator = process.argv.indexOf('--');
   const options = separator >= 0 ? process.argv.slice(2, separator) : process.argv.slice(2);
   const command = separator >= 0 ? process.argv.slice(separator + 1) : [];
   if (options.some((option) => option !== '--print-env') || (command.length === 0 && !options.includes('--print-env'))) {
-    process.stderr.write('usage: riscv-image.js [--print-env] [-- COMMAND ARGS...]\n');
+    process.stderr.write('usage: riscv-image.js [--print-env] [-- COMMAND ARGS...] | --check | --fix\n');
     return 2;
   }
   const started = Date.now();
