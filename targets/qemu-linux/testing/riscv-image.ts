@@ -336,6 +336,10 @@ export async function ensureRiscvLinuxImage(log: (line: string) => void = () => 
       // Another process finished the same recipe first: theirs is as good.
       if (!existsSync(join(dir, 'manifest.json'))) throw error;
     }
+    // Images of earlier recipes are stale (the recipe is in the tree): keep one image around.
+    for (const name of readdirSync(join(imagesDir(), 'riscv64-linux'))) {
+      if (/^[0-9a-f]{16}$/.test(name) && name !== recipe) rmSync(join(imagesDir(), 'riscv64-linux', name), { recursive: true, force: true });
+    }
   } finally {
     rmSync(temporary, { recursive: true, force: true });
     release();
