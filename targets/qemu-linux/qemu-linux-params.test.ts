@@ -38,7 +38,7 @@ test('qemu-linux params: defaults, paths relative to farm.yaml, ${ENV} in paths 
   assert.equal(params.ssh.host, '127.0.0.1');
   assert.equal(params.guestSshPort, 22);
   assert.equal(params.append, 'console=ttyS0');
-  assert.deepEqual(params.qemu, { binary: 'qemu-system-riscv64', machine: 'virt', cpus: 2, memoryMiB: 512, bios: 'default', netDevice: 'virtio-net-pci', extraArgs: [] });
+  assert.deepEqual(params.qemu, { binary: 'qemu-system-riscv64', machine: 'virt', cpus: 2, memoryMiB: 512, bios: 'default', netDevice: 'virtio-net-pci', blockDevice: 'virtio-blk-device', extraArgs: [] });
   assert.deepEqual(params.remoteConsole, { device: 'virtconsole', prompt: 'msh />' });
   assert.deepEqual(params.commands.map((command) => [command.name, command.on, command.run, command.timeoutMs, command.exitCode]), [
     ['load', 'ssh', 'load_fw-shared rtos 1', 60_000, 0],
@@ -54,6 +54,7 @@ test('qemu-linux params: each mistake is one ConfigError naming its field', () =
     [{ ...minimal(), initrd: undefined }, 'p.initrd', /or rootfs is required/],
     [{ ...minimal(), qemu: { bios: 'default' } }, 'p.qemu.machine', /is required/],
     [{ ...minimal(), qemu: { machine: 'virt', extraArgs: '-s' } }, 'p.qemu.extraArgs', /list/],
+    [{ ...minimal(), qemu: { machine: 'virt', blockDevice: 'virtio blk' } }, 'p.qemu.blockDevice', /device model/],
     [{ ...minimal(), ssh: { user: 'root', privateKey: 'k' } }, 'p.ssh.hostKey', /is required/],
     [{ ...minimal(), ssh: { user: 'root', privateKey: 'k', hostKey: 'ssh-ed25519 !!!' } }, 'p.ssh.hostKey', /host key/],
     [{ ...minimal(), ssh: { user: 'root', hostKey: HOST_KEY } }, 'p.ssh', /privateKey/],
@@ -86,7 +87,7 @@ test('qemu-linux: QEMU command line forwards SSH from 127.0.0.1 only, never writ
   const args = qemuLinuxArgs(parseQemuLinuxParams(minimal({ remoteConsole: { prompt: 'msh />' }, rootfs: '/img/rootfs.ext2', initrd: undefined, qemu: { machine: 'virt', extraArgs: ['-s'] } }), 'p', '/farm'), files, 40022);
   const joined = args.join(' ');
   assert.match(joined, /-netdev user,id=farm-net,hostfwd=tcp:127\.0\.0\.1:40022-:22 -device virtio-net-pci,netdev=farm-net,romfile= /);
-  assert.match(joined, /-drive file=\/img\/rootfs\.ext2,format=raw,if=none,id=farm-rootfs,snapshot=on -device virtio-blk-pci,drive=farm-rootfs/);
+  assert.match(joined, /-drive file=\/img\/rootfs\.ext2,format=raw,if=none,id=farm-rootfs,snapshot=on -device virtio-blk-device,drive=farm-rootfs/);
   assert.match(joined, /-chardev socket,id=farm-remote-console,path=\/tmp\/x\.console2,server=on,wait=off -device virtio-serial-pci -device virtconsole,chardev=farm-remote-console/);
   assert.match(joined, /-serial chardev:farm-uart0 -qmp unix:\/tmp\/x\.qmp,server=on,wait=off/);
   assert.ok(!args.includes('-initrd') && !args.includes('-bios'));

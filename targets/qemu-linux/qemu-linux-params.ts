@@ -39,6 +39,8 @@ export interface QemuParams {
   readonly bios: string | undefined;
   /** The network device (virtio-net-pci; virtio-net-device on machines without PCI). */
   readonly netDevice: string;
+  /** The rootfs disk's device (virtio-blk-device as buildroot's boot line has it, or virtio-blk-pci). */
+  readonly blockDevice: string;
   /** Appended as given (a vendor QEMU's own devices). */
   readonly extraArgs: readonly string[];
 }
@@ -70,7 +72,7 @@ export interface BoardCommand {
 }
 
 const KEYS = ['qemu', 'kernel', 'initrd', 'rootfs', 'append', 'ssh', 'remoteConsole', 'bootTimeoutMs', 'commands'];
-const QEMU_KEYS = ['binary', 'machine', 'cpus', 'memoryMiB', 'bios', 'netDevice', 'extraArgs'];
+const QEMU_KEYS = ['binary', 'machine', 'cpus', 'memoryMiB', 'bios', 'netDevice', 'blockDevice', 'extraArgs'];
 const SSH_KEYS = ['guestPort', 'user', 'privateKey', 'passwordEnv', 'hostKey', 'connectTimeoutMs', 'commandTimeoutMs', 'keepaliveMs'];
 const COMMAND_KEYS = ['name', 'on', 'run', 'timeoutMs', 'exitCode', 'expect'];
 
@@ -97,6 +99,8 @@ function qemuParams(raw: unknown, path: string, configDir: string | undefined): 
   if (!Array.isArray(extra) || !extra.every((arg) => typeof arg === 'string')) throw new ConfigError(`${path}.extraArgs`, `must be a list of QEMU arguments, got ${JSON.stringify(extra)}`);
   const netDevice = stringParam(record, 'netDevice', path, 'a QEMU network device model') ?? 'virtio-net-pci';
   if (!/^[\w-]+$/.test(netDevice)) throw new ConfigError(`${path}.netDevice`, `must be a device model name (virtio-net-pci, virtio-net-device), got ${JSON.stringify(netDevice)}`);
+  const blockDevice = stringParam(record, 'blockDevice', path, 'a QEMU block device model') ?? 'virtio-blk-device';
+  if (!/^[\w-]+$/.test(blockDevice)) throw new ConfigError(`${path}.blockDevice`, `must be a device model name (virtio-blk-device, virtio-blk-pci), got ${JSON.stringify(blockDevice)}`);
   return {
     binary: stringParam(record, 'binary', path, 'a QEMU executable') ?? 'qemu-system-riscv64',
     machine,
@@ -104,6 +108,7 @@ function qemuParams(raw: unknown, path: string, configDir: string | undefined): 
     memoryMiB: integerParam(record, 'memoryMiB', path, { min: 16, max: 65536 }, 512),
     bios: bios === undefined || bios === 'default' || bios === 'none' || isAbsolute(bios) || configDir === undefined ? bios : resolve(configDir, bios),
     netDevice,
+    blockDevice,
     extraArgs: extra as string[],
   };
 }

@@ -36,7 +36,7 @@ export function qemuLinuxArgs(params: QemuLinuxParams, files: { qmp: string; uar
   if (params.rootfs !== undefined) {
     // snapshot=on: the guest's writes go to a temporary overlay, never into the user's image.
     const format = /\.qcow2$/.test(params.rootfs) ? 'qcow2' : 'raw';
-    args.push('-drive', `file=${params.rootfs},format=${format},if=none,id=${ROOTFS_ID},snapshot=on`, '-device', `${pci ? 'virtio-blk-pci' : 'virtio-blk-device'},drive=${ROOTFS_ID}`);
+    args.push('-drive', `file=${params.rootfs},format=${format},if=none,id=${ROOTFS_ID},snapshot=on`, '-device', `${qemu.blockDevice},drive=${ROOTFS_ID}`);
   }
   args.push('-append', params.append);
   args.push(
