@@ -6,15 +6,25 @@
  */
 import type { RunPlan } from './run-plan.js';
 
-export function plannedBoardCommandNames(plan: Pick<RunPlan, 'targets'>): string[] {
-  const names: string[] = [];
+function plannedCommands(plan: Pick<RunPlan, 'targets'>): { name: string; timeoutMs: number | undefined }[] {
+  const commands: { name: string; timeoutMs: number | undefined }[] = [];
   for (const target of plan.targets) {
     const params = target.params as { commands?: unknown } | null | undefined;
     if (!params || typeof params !== 'object' || !Array.isArray(params.commands)) continue;
     for (const command of params.commands as unknown[]) {
-      const name = (command as { name?: unknown } | null)?.name;
-      if (typeof name === 'string' && !names.includes(name)) names.push(name);
+      const { name, timeoutMs } = (command ?? {}) as { name?: unknown; timeoutMs?: unknown };
+      if (typeof name === 'string') commands.push({ name, timeoutMs: typeof timeoutMs === 'number' ? timeoutMs : undefined });
     }
   }
-  return names;
+  return commands;
+}
+
+export function plannedBoardCommandNames(plan: Pick<RunPlan, 'targets'>): string[] {
+  return [...new Set(plannedCommands(plan).map((command) => command.name))];
+}
+
+/** The longest timeout farm.yaml gives command `name` on any target (ms), if any: the test's own timeout must outlast it. */
+export function plannedBoardCommandTimeout(plan: Pick<RunPlan, 'targets'>, name: string): number | undefined {
+  const timeouts = plannedCommands(plan).filter((command) => command.name === name && command.timeoutMs !== undefined).map((command) => command.timeoutMs as number);
+  return timeouts.length ? Math.max(...timeouts) : undefined;
 }

@@ -9,7 +9,7 @@
  * <farm>/dist/suites/board-commands.spec.js, firmware: echo }]`; farm.riscv-linux.yaml).
  */
 import { expect, test } from '../farm/fixtures.js';
-import { plannedBoardCommandNames } from '../farm/board-commands.js';
+import { plannedBoardCommandNames, plannedBoardCommandTimeout } from '../farm/board-commands.js';
 import { readRunPlan } from '../farm/run-plan.js';
 import { ATTACHMENT } from '../reports/attachments.js';
 
@@ -23,6 +23,9 @@ for (const name of plannedBoardCommandNames(plan)) {
     const run = target.boardCommand?.bind(target);
     test.skip(run === undefined || !own.includes(name), `target ${target.name} (${target.kind}) has no board command ${JSON.stringify(name)}`);
     if (!run) return;
+    // The command's own deadline decides; the test's must not cut it short.
+    const commandTimeout = plannedBoardCommandTimeout(plan, name);
+    if (commandTimeout !== undefined && testInfo.timeout > 0) test.setTimeout(Math.max(testInfo.timeout, commandTimeout + 30_000));
     try {
       const report = await run(name);
       await testInfo.attach('board-command-output', { body: report.output, contentType: 'text/plain' });
