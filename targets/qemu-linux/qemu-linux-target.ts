@@ -1,3 +1,4 @@
+import * as net from 'node:net';
 import { isAbsolute, resolve } from 'node:path';
 import { InfrastructureError, TimeoutError } from '../../base/errors.js';
 import { ConsoleBuffer } from '../console-buffer.js';
@@ -14,6 +15,8 @@ export type QemuLinuxState = 'off' | 'qemu' | 'ready';
 
 /** Progress while Linux boots: a line this often (a TCG boot takes tens of seconds). */
 const PROGRESS_EVERY_MS = 10_000;
+/** One probe for sshd's banner on the forwarded port, ms. */
+const BANNER_PROBE_MS = 1000;
 /** Most output of one command kept for its report. */
 const MAX_REPORT_OUTPUT = 200_000;
 
@@ -30,6 +33,26 @@ export function resolveQemuLinuxPaths(params: QemuLinuxParams, configDir: string
     rootfs: at(params.rootfs),
     ssh: { ...params.ssh, ...(privateKey ? { privateKey } : {}) },
   };
+}
+
+/** True when something on 127.0.0.1:`port` greets like sshd ("SSH-...") within `timeoutMs`. */
+function sshBanner(port: number, timeoutMs: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host: '127.0.0.1', port });
+    let seen = '';
+    const done = (ok: boolean): void => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(ok);
+    };
+    const timer = setTimeout(() => done(false), timeoutMs);
+    socket.on('data', (chunk: Buffer) => {
+      seen += chunk.toString('latin1');
+      if (seen.length >= 4) done(seen.startsWith('SSH-'));
+    });
+    socket.on('error', () => done(false));
+    socket.on('close', () => done(false));
+  });
 }
 
 function lastLine(text: string): string {
@@ -139,18 +162,26 @@ export class QemuLinuxTarget implements Target {
       if (left <= 0) {
         throw new TimeoutError(`${this.name}: no SSH session on 127.0.0.1:${system.sshPort} within ${bootTimeoutMs} ms of boot (${lastProblem}); last console line: ${JSON.stringify(lastLine(system.uart.text()))}`);
       }
-      try {
-        return await SshShell.connect(this.name, { ...ssh, host: '127.0.0.1', port: system.sshPort, connectTimeoutMs: Math.max(1000, Math.min(ssh.connectTimeoutMs, left)) }, { log: (line) => this.log?.info(line) });
-      } catch (error) {
-        // A wrong host key or refused credentials do not get better by waiting.
-        if (error instanceof HostKeyMismatchError || error instanceof SshAuthenticationError) throw error;
-        lastProblem = (error as Error).message;
+      // QEMU's user network accepts on the forwarded port before the guest listens, and holds
+      // such a connection without a word: look for sshd's banner with short probes first, then
+      // log in with the full connect timeout (a loaded TCG guest's key exchange takes seconds).
+      const banner = await sshBanner(system.sshPort, Math.min(BANNER_PROBE_MS, left));
+      if (banner) {
+        try {
+          return await SshShell.connect(this.name, { ...ssh, host: '127.0.0.1', port: system.sshPort, connectTimeoutMs: Math.max(1000, Math.min(ssh.connectTimeoutMs, left)) }, { log: (line) => this.log?.info(line) });
+        } catch (error) {
+          // A wrong host key or refused credentials do not get better by waiting.
+          if (error instanceof HostKeyMismatchError || error instanceof SshAuthenticationError) throw error;
+          lastProblem = (error as Error).message;
+        }
+      } else {
+        lastProblem = 'no SSH banner yet';
       }
       if (Date.now() >= nextProgress) {
         this.log?.info(`${this.name}: Linux booting (${Math.round((Date.now() - started) / 1000)} s): ${lastLine(system.uart.text()) || 'no console output yet'}`);
         nextProgress += PROGRESS_EVERY_MS;
       }
-      await new Promise((resolve) => setTimeout(resolve, 500));
+      await new Promise((resolve) => setTimeout(resolve, 200));
     }
   }
 
