@@ -171,3 +171,30 @@ test('qemu-linux: SIGKILL of farm run: QEMU dies with it, the next start sweeps 
     await run.result;
   }
 });
+
+test('qemu-linux: farm up boots the system, says where its SSH is, and Ctrl-C takes it down without a trace', { timeout: 180_000 }, async () => {
+  const name = `rvup-${randomBytes(3).toString('hex')}`;
+  const config = space.write(`${name}.yaml`, JSON.stringify({ targets: [{ name, kind: 'qemu-linux', params: rawParams() }] }));
+  const run = startCli(['up', name, '--config', config], space.dir);
+  const pid = run.child.pid as number;
+  const seen = new Set<number>();
+  try {
+    await waitFor(
+      () => {
+        for (const child of descendants(pid)) seen.add(child);
+        return run.output().includes('Ctrl-C to stop');
+      },
+      150_000,
+      `farm up to bring the system up: ${run.output()}`,
+    );
+    assert.match(run.output(), /up \(.*linux\.ssh root@127\.0\.0\.1:\d+ \(guest port 22\).*\); no remote of the farm's to start \(the guest has no remoteproc/);
+    assert.match(run.output(), /\[rvup-\w+ uart0\] farm-image: dropbear listening on port 22/);
+    run.child.kill('SIGINT');
+    const result = await run.result;
+    assert.equal(result.code, 0, result.stdout + result.stderr);
+    await waitFor(() => [...seen].every((child) => !isAlive(child)), 10_000, 'every process of farm up to end');
+    assert.deepEqual(runFiles([...seen, pid]), []);
+  } finally {
+    run.child.kill('SIGKILL');
+  }
+});
