@@ -1,6 +1,7 @@
 import * as net from 'node:net';
 import { isAbsolute, resolve } from 'node:path';
 import { InfrastructureError, TimeoutError } from '../../base/errors.js';
+import { escapeRemoteText, quoteRemote } from '../../base/remote-text.js';
 import { ConsoleBuffer } from '../console-buffer.js';
 import { firmwareImageFromFile } from '../firmware-image.js';
 import type { TargetContext } from '../kind.js';
@@ -156,11 +157,11 @@ export class QemuLinuxTarget implements Target {
     let lastProblem = '';
     for (;;) {
       if (exited !== undefined) {
-        throw new InfrastructureError(`${this.name}: QEMU exited (${exited}) before Linux answered SSH; last console line: ${JSON.stringify(lastLine(system.uart.text()))}`);
+        throw new InfrastructureError(`${this.name}: QEMU exited (${exited}) before Linux answered SSH; last console line: ${quoteRemote(lastLine(system.uart.text()))}`);
       }
       const left = deadline - Date.now();
       if (left <= 0) {
-        throw new TimeoutError(`${this.name}: no SSH session on 127.0.0.1:${system.sshPort} within ${bootTimeoutMs} ms of boot (${lastProblem}); last console line: ${JSON.stringify(lastLine(system.uart.text()))}`);
+        throw new TimeoutError(`${this.name}: no SSH session on 127.0.0.1:${system.sshPort} within ${bootTimeoutMs} ms of boot (${lastProblem}); last console line: ${quoteRemote(lastLine(system.uart.text()))}`);
       }
       // QEMU's user network accepts on the forwarded port before the guest listens, and holds
       // such a connection without a word: look for sshd's banner with short probes first, then
@@ -178,7 +179,7 @@ export class QemuLinuxTarget implements Target {
         lastProblem = 'no SSH banner yet';
       }
       if (Date.now() >= nextProgress) {
-        this.log?.info(`${this.name}: Linux booting (${Math.round((Date.now() - started) / 1000)} s): ${lastLine(system.uart.text()) || 'no console output yet'}`);
+        this.log?.info(`${this.name}: Linux booting (${Math.round((Date.now() - started) / 1000)} s): ${escapeRemoteText(lastLine(system.uart.text())) || 'no console output yet'}`);
         nextProgress += PROGRESS_EVERY_MS;
       }
       await new Promise((resolve) => setTimeout(resolve, 200));
@@ -236,7 +237,7 @@ export class QemuLinuxTarget implements Target {
     }
     const verdicts = checkVerdicts(output, command.expect);
     for (const verdict of verdicts) if (!verdict.ok) failures.push(verdict.detail);
-    const report: BoardCommandReport = { name: command.name, on: command.on, command: command.run, output: output.slice(-MAX_REPORT_OUTPUT), exitCode, durationMs: Date.now() - started, verdicts, failures };
+    const report: BoardCommandReport = { name: command.name, on: command.on, command: command.run, output: escapeRemoteText(output.slice(-MAX_REPORT_OUTPUT)), exitCode, durationMs: Date.now() - started, verdicts, failures };
     this.log?.info(`${this.name}: ${command.name}: ${failures.length ? `FAILED: ${failures.join('; ')}` : `passed (${verdicts.map((verdict) => verdict.detail).join('; ') || `exit ${exitCode}`})`}`);
     return report;
   }
@@ -273,7 +274,7 @@ export class QemuLinuxTarget implements Target {
       };
       const timer = setTimeout(() => {
         const waitedFor = command.expect.length ? command.expect.map((verdict) => `/${verdict.pattern}/`).join(', ') : `the prompt ${JSON.stringify(prompt)}`;
-        finish(new TimeoutError(`${this.name}: ${command.name}: the remote console did not print ${waitedFor} within ${command.timeoutMs} ms; it printed: ${JSON.stringify(output.slice(-500))}`));
+        finish(new TimeoutError(`${this.name}: ${command.name}: the remote console did not print ${waitedFor} within ${command.timeoutMs} ms; it printed: ${quoteRemote(output.slice(-500))}`));
       }, command.timeoutMs);
       const unsubscribe = console.onData((text) => {
         output += text;

@@ -1,3 +1,4 @@
+import { escapeRemoteText, quoteRemote } from '../../base/remote-text.js';
 import type { Verdict } from './qemu-linux-params.js';
 
 /** What one expected line came to in a command's output. */
@@ -27,6 +28,7 @@ export function allVerdictLinesSeen(output: string, expect: readonly Verdict[]):
 /**
  * Each verdict against the output: its pattern must match a line, and with `equals` the first
  * group of every matching line must be that value ("Test Results: Error count = (\d+)", "0").
+ * The output is the remote's: details quote it escaped (base/remote-text.ts).
  */
 export function checkVerdicts(output: string, expect: readonly Verdict[]): VerdictResult[] {
   return expect.map((verdict) => {
@@ -34,8 +36,8 @@ export function checkVerdicts(output: string, expect: readonly Verdict[]): Verdi
     if (matches.length === 0) return { pattern: verdict.pattern, ok: false, detail: `no line matches /${verdict.pattern}/` };
     if (verdict.equals !== undefined) {
       const wrong = matches.find((match) => match.groups[0] !== verdict.equals);
-      if (wrong) return { pattern: verdict.pattern, ok: false, detail: `${JSON.stringify(wrong.line)}: got ${JSON.stringify(wrong.groups[0])}, expected ${JSON.stringify(verdict.equals)}` };
+      if (wrong) return { pattern: verdict.pattern, ok: false, detail: `${quoteRemote(wrong.line)}: got ${quoteRemote(wrong.groups[0] ?? '')}, expected ${JSON.stringify(verdict.equals)}` };
     }
-    return { pattern: verdict.pattern, ok: true, detail: matches.map((match) => match.line.trim()).join(' | ') };
+    return { pattern: verdict.pattern, ok: true, detail: escapeRemoteText(matches.map((match) => match.line.trim()).join(' | ')) };
   });
 }
