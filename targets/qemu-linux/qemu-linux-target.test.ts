@@ -27,9 +27,10 @@ before(async () => {
   image = await ensureRiscvLinuxImage();
 });
 
-function rawParams(extra: { hostKey?: string; commands?: unknown[] } = {}): Record<string, unknown> {
+function rawParams(extra: { hostKey?: string; commands?: unknown[]; rootfs?: string } = {}): Record<string, unknown> {
   return {
-    qemu: { binary: 'qemu-system-riscv64', machine: 'virt', cpus: 2, memoryMiB: 512, bios: 'default' },
+    qemu: { binary: 'qemu-system-riscv64', machine: 'virt', cpus: 2, memoryMiB: 512, bios: 'default', blockDevice: 'virtio-blk-pci' },
+    ...(extra.rootfs ? { rootfs: extra.rootfs } : {}),
     kernel: image.kernel,
     initrd: image.initrd,
     append: 'console=ttyS0 panic=-1',
@@ -64,8 +65,11 @@ test('qemu-linux: boots the image, runs commands over SSH and on the remote cons
     { name: 'remote os', run: 'load_fw-shared rtos 1', expect: ['successfully started the processor'] },
     { name: 'msh', on: 'remote-console', run: 'echo sum=$((40+2))', expect: ['^sum=42'] },
     { name: 'never', on: 'remote-console', run: 'true', timeoutMs: 1500, expect: ['this never comes'] },
+    // The rootfs disk: there, with the file's bytes, and written only in QEMU's snapshot.
+    { name: 'disk', run: 'insmod /lib/modules/$(uname -r)/virtio_blk.ko; sleep 1; head -c 15 /dev/vda; echo; echo overwritten > /dev/vda; sync', expect: ['^farm-rootfs-ok$'] },
   ];
-  const params = parseQemuLinuxParams(rawParams({ commands }), 'targets[0].params');
+  const disk = space.write('rootfs.img', 'farm-rootfs-ok\n'.padEnd(64 * 1024, '\0'));
+  const params = parseQemuLinuxParams(rawParams({ commands, rootfs: disk }), 'targets[0].params');
   const log = captureLog();
   const target = new QemuLinuxTarget('rv-test', 'qemu-linux', params, { configDir: space.dir, firmware: {}, workDir: space.dir });
   try {
@@ -86,6 +90,7 @@ test('qemu-linux: boots the image, runs commands over SSH and on the remote cons
     assert.deepEqual(msh.failures, []);
     assert.match(msh.output, /sum=42/);
     await assert.rejects(target.boardCommand('never'), /did not print \/this never comes\/ within 1500 ms/);
+    assert.deepEqual((await target.boardCommand('disk')).failures, []);
     assert.match(target.takeConsole(), /farm-image: dropbear listening/);
     assert.equal(ourQemus().length, 1);
   } finally {
@@ -93,6 +98,7 @@ test('qemu-linux: boots the image, runs commands over SSH and on the remote cons
   }
   assert.deepEqual(ourQemus(), [], 'QEMU is gone');
   assert.deepEqual(runFiles([process.pid], `farm-qemu-linux-${process.pid}-`), [], 'no run file left');
+  assert.equal(readFileSync(disk, 'utf8').slice(0, 15), 'farm-rootfs-ok\n', 'the user\'s rootfs image is never written');
 });
 
 test('qemu-linux: a guest presenting another host key than the pinned one is refused at once, and nothing is left', { timeout: 120_000 }, async () => {

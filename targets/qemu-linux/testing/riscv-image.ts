@@ -56,8 +56,11 @@ export const DEBIAN_SOURCE: DebianSource = {
 
 /** Userland packages unpacked into the initramfs: busybox, dropbear and what dropbear links. */
 export const USERLAND_PACKAGES = ['busybox-static', 'dropbear-bin', 'libc6', 'libgcc-s1', 'libcrypt1', 'libtomcrypt1', 'libtommath1', 'libgmp10', 'zlib1g'] as const;
-/** Kernel modules copied out of the kernel package (uncompressed): virtio_net and its dependencies, in load order, and uio for the `insmod` step. */
-export const KERNEL_MODULES = ['failover', 'net_failover', 'virtio_net', 'uio'] as const;
+/**
+ * Kernel modules copied out of the kernel package (uncompressed): virtio_net and its
+ * dependencies, in load order; uio for the `insmod` step; virtio_blk for a `rootfs:` disk.
+ */
+export const KERNEL_MODULES = ['failover', 'net_failover', 'virtio_net', 'uio', 'virtio_blk'] as const;
 /** Guest-side names shared by the scripts (the demo's shm and doorbell socket). */
 const DEMO_SHM = 'openamp-demo.shm';
 const DEMO_SOCKET = '/run/openamp-demo.sock';
