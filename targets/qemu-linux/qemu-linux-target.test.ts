@@ -92,7 +92,12 @@ test('qemu-linux: boots the image, runs commands over SSH and on the remote cons
     await assert.rejects(target.boardCommand('never'), /did not print \/this never comes\/ within 1500 ms/);
     assert.deepEqual((await target.boardCommand('disk')).failures, []);
     assert.match(target.takeConsole(), /farm-image: dropbear listening/);
-    assert.equal(ourQemus().length, 1);
+    const qemus = ourQemus();
+    assert.equal(qemus.length, 1);
+    // QEMU killed from outside: the next command fails at once with the lost connection, and the log says why.
+    process.kill(qemus[0] as number, 'SIGKILL');
+    await waitFor(() => log.lines.some((line) => /QEMU exited while in use \(SIGKILL\)/.test(line)), 10_000, 'the target to notice QEMU\'s end');
+    await assert.rejects(target.boardCommand('arch'), /SSH connection to 127\.0\.0\.1:\d+ (closed|failed)|channel closed/);
   } finally {
     await target.teardown();
   }
