@@ -119,7 +119,8 @@ export class QemuLinuxTarget implements Target {
           up: async () => {
             this.shell = await this.connectWhenBooted(this.system as QemuLinuxSystem);
             const listing = await this.shell.run('ls /sys/class/remoteproc 2>/dev/null', { timeoutMs: 10_000 });
-            this.remoteprocs = listing.stdout.split(/\s+/).filter(Boolean);
+            // Names from the guest: only what sysfs names look like (remoteproc0) is kept.
+            this.remoteprocs = listing.stdout.split(/\s+/).filter((entry) => /^[\w.-]{1,64}$/.test(entry));
             this.log?.info(`${name}: remoteproc in the guest: ${this.remoteprocs.length ? this.remoteprocs.join(', ') : 'none'}`);
           },
           down: async () => {
