@@ -111,13 +111,13 @@ test('only what is asked for is built, with only the tools it needs: nothing nee
   // The Versal stub alone builds without the R5 compiler, and builds no program.
   const stub = path.join(firmwareBuildDir('versal-r5'), 'apu-stub.elf');
   fs.rmSync(firmwareBuildDir('versal-r5'), { recursive: true, force: true });
-  await withRestrictedPath(['aarch64-linux-gnu-gcc', 'make', 'mkdir'], async () => {
+  await withRestrictedPath(['aarch64-linux-gnu-gcc', 'make', 'mkdir', 'mv'], async () => {
     await ensureFirmwareBuilt('versal-r5', { programs: [], bootStub: true });
   });
   assert.ok(fs.existsSync(stub), 'apu-stub.elf built');
   assert.deepEqual(fs.readdirSync(firmwareBuildDir('versal-r5')), ['apu-stub.elf'], 'no program built');
   // One program: that one only.
-  await withRestrictedPath(['arm-none-eabi-gcc', 'make', 'mkdir'], async () => {
+  await withRestrictedPath(['arm-none-eabi-gcc', 'make', 'mkdir', 'mv'], async () => {
     await ensureFirmwareBuilt('versal-r5', { programs: ['matrix-multiply'] });
     await assert.rejects(ensureFirmwareBuilt('versal-r5', { programs: ['echo'], bootStub: true }), /aarch64-linux-gnu-gcc is not installed/);
   });
