@@ -147,6 +147,13 @@ export async function upCommand(config: FarmConfig, registry: KindRegistry, name
   process.on('SIGTERM', onSignal);
   try {
     await target.strategy.transition(target.strategy.ready);
+    if (target.capabilities.suites.length === 0) {
+      // A system whose tests are its own commands (qemu-linux): up is the system itself, to log in to.
+      const properties = Object.entries(target.properties()).map(([key, value]) => `${key} ${value}`).join(', ');
+      say(`[${name}] up (${properties}); no remote of the farm's to start (${target.capabilities.notApplicableBecause ?? 'the target runs no suite'}); Ctrl-C to stop`);
+      await stopped;
+      return 0;
+    }
     const firmware = await firmwareForSuite(target, suite, planned.firmware);
     target.host.onNameService((event) => say(`[${name}] NS ${event.kind} ${quoteRemote(event.name)} at 0x${event.addr.toString(16)}`));
     await target.host.start(firmware);

@@ -27,7 +27,8 @@ export async function firmwareForSuite(target: Target, suite: SuiteRef, images: 
 /** Why the target cannot run the suite, or undefined when it can. */
 export function cannotRun(target: Pick<Target, 'name' | 'kind'> & { capabilities: TargetCapabilities }, suite: SuiteRef, images: Readonly<Record<string, string>>): string | undefined {
   const runs = (name: string) => (target.capabilities.suites as readonly string[]).includes(name);
-  if (suite.builtin) return runs(suite.name) ? undefined : `target ${target.name} (${target.kind}) cannot run suite ${suite.name}`;
+  const because = target.capabilities.notApplicableBecause ? ` (not applicable: ${target.capabilities.notApplicableBecause})` : '';
+  if (suite.builtin) return runs(suite.name) ? undefined : `target ${target.name} (${target.kind}) cannot run suite ${suite.name}${because}`;
   if (images[suite.name] !== undefined) return undefined;
   if (suite.firmware && runs(suite.firmware)) return undefined;
   return `target ${target.name} (${target.kind}) has no firmware for suite ${suite.name}`;

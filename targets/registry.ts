@@ -32,6 +32,7 @@ export const BUILTIN_KIND_MODULES: readonly BuiltinKindModule[] = [
   },
   { kinds: ['linux-process'], load: async () => [(await import('./linux-process/index.js')).linuxProcessKind as TargetKindDefinition] },
   { kinds: ['linux-remoteproc'], load: async () => [(await import('./linux-remoteproc/index.js')).linuxRemoteprocKind as TargetKindDefinition] },
+  { kinds: ['qemu-linux'], load: async () => [(await import('./qemu-linux/index.js')).qemuLinuxKind as TargetKindDefinition] },
   { kinds: ['micropython-openamp'], load: async () => [(await import('./micropython/index.js')).micropythonOpenampKind as TargetKindDefinition] },
 ];
 

@@ -121,6 +121,27 @@ export interface TargetCapabilities {
    * remote's first message; false where the board's kernel cannot (params.hostAnnouncedChannels).
    */
   readonly hostAnnouncedChannels?: boolean;
+  /**
+   * Why the suites outside `suites` do not apply to this target, said where they are skipped
+   * (a Linux image without remoteproc: "no /sys/class/remoteproc in the guest").
+   */
+  readonly notApplicableBecause?: string;
+}
+
+/** One of a board's own commands (farm.yaml `commands:`) run as a test, with its verdict lines. */
+export interface BoardCommandReport {
+  readonly name: string;
+  /** Where it ran: the Linux shell over SSH, or the remote side's shell on its console. */
+  readonly on: 'ssh' | 'remote-console';
+  readonly command: string | undefined;
+  /** What it printed (stdout then stderr over SSH; the console's text since it was typed). */
+  readonly output: string;
+  readonly exitCode: number | undefined;
+  readonly durationMs: number;
+  /** Each expected line: found (and equal to the expected value) or not. */
+  readonly verdicts: readonly { readonly pattern: string; readonly ok: boolean; readonly detail: string }[];
+  /** Everything that makes it fail (exit status, a missing or wrong verdict line); empty when it passed. */
+  readonly failures: readonly string[];
 }
 
 /** One line of `farm doctor`: a prerequisite, whether it holds, and how to fix it. */
@@ -171,4 +192,9 @@ export interface Target {
   properties(): Record<string, string>;
   /** = strategy.transition(<first state>): releases processes, containers, files, ports. Idempotent. */
   teardown(): Promise<void>;
+  /**
+   * Kinds that run the board's own tools (farm.yaml `commands:`): runs the one named, bounded by
+   * its timeout, and reports its verdicts (suites/board-commands.spec.ts makes each a test).
+   */
+  boardCommand?(name: string): Promise<BoardCommandReport>;
 }

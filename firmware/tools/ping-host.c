@@ -12,6 +12,14 @@
  *
  * --size: every payload that long (17..496); --schedule ping: open-amp's rpmsg-ping schedule,
  * a 16-byte header (number, size) plus 1..480 data bytes, cycling. Prints one JSON line.
+ *
+ *   ping-host --demo echo|matrix --shm NAME --socket PATH [--rounds N] [--timeout-ms MS]
+ *
+ * --demo: the board's own demo host instead of the benchmark, as open-amp's rpmsg-ping and
+ * matrix_multiply hosts print it (the image of `farm run --config farm.riscv-linux.yaml` runs
+ * it inside riscv64 Linux): each echo / product checked, a mismatch counted instead of fatal,
+ * then the verdict line "Test Results: Error count = N", then the channel destroyed (NS DESTROY),
+ * which ends the reference remote. Exit status 0 when the count is 0.
  * Values read from shared memory are checked before use; every wait has a deadline.
  */
 #define _GNU_SOURCE
@@ -189,13 +197,118 @@ static int cmp_double(const void *a, const void *b) {
   return x < y ? -1 : x > y;
 }
 
+/* The host's end of the demo channel is gone: NS DESTROY of our endpoint, which ends the remote. */
+static void destroy_channel(void) {
+  uint8_t ns[40] = {0};
+  memcpy(ns, DEMO_CHANNEL, sizeof DEMO_CHANNEL);
+  for (int i = 0; i < 4; i++) ns[32 + i] = (uint8_t)(HOST_ADDR >> (8 * i));
+  ns[36] = 1; /* RPMSG_NS_DESTROY */
+  double deadline = now_us() + 1e6;
+  while (send_msg(NS_ADDR, ns, sizeof ns) < 0 && now_us() < deadline) {
+  }
+}
+
+static void print_verdict(const char *prefix, long errors) {
+  printf("%s**************************************\n", prefix);
+  printf("%sTest Results: Error count = %ld\n", prefix, errors);
+  printf("%s**************************************\n", prefix);
+}
+
+/* Waits for the next message to us (not to the name service); fatal after the deadline. */
+static void receive_reply(uint8_t *msg, uint32_t *len, const char *what, long n, long timeout_ms) {
+  uint32_t src, dst;
+  double deadline = now_us() + (double)timeout_ms * 1e3;
+  do {
+    if (receive_msg(msg, len, &src, &dst, deadline) < 0) fail("%s %ld: no reply within %ld ms", what, n, timeout_ms);
+  } while (dst == NS_ADDR);
+}
+
+static void send_or_fail(uint32_t remote, const uint8_t *data, uint32_t len, long timeout_ms) {
+  double deadline = now_us() + (double)timeout_ms * 1e3;
+  while (send_msg(remote, data, len) < 0) {
+    if (now_us() > deadline) fail("vring 1: no free buffer within %ld ms", timeout_ms);
+  }
+}
+
+/* open-amp's rpmsg-ping: payloads of 1..480 data bytes after a {number, size} header, each echo compared. */
+static long demo_echo(uint32_t remote, long rounds, long timeout_ms) {
+  uint8_t payload[BUF_SIZE], msg[BUF_SIZE];
+  uint32_t len;
+  long errors = 0;
+  for (long i = 0; i < rounds; i++) {
+    uint32_t data_len = (uint32_t)(i % (MAX_PAYLOAD - HDR_SIZE)) + 1;
+    uint64_t number = (uint64_t)i, data_size = data_len;
+    memcpy(payload, &number, 8);
+    memcpy(payload + 8, &data_size, 8);
+    memset(payload + HDR_SIZE, 0xA5, data_len);
+    uint32_t total = HDR_SIZE + data_len;
+    printf("sending payload number %ld of size %u\n", i, total);
+    send_or_fail(remote, payload, total, timeout_ms);
+    receive_reply(msg, &len, "echo", i, timeout_ms);
+    printf("received payload number %ld of size %u\n", i, len);
+    if (len != total || memcmp(msg, payload, total) != 0) {
+      printf("data error at payload number %ld (%u bytes back, %u sent)\n", i, len, total);
+      errors++;
+    }
+  }
+  return errors;
+}
+
+#define MATRIX_N 6
+struct matrix { uint32_t size; uint32_t e[MATRIX_N][MATRIX_N]; };
+
+static void print_matrix(const char *title, const struct matrix *m) {
+  printf("CLIENT> %s\n\n", title);
+  for (int i = 0; i < MATRIX_N; i++) {
+    for (int j = 0; j < MATRIX_N; j++) printf(" %u", m->e[i][j]);
+    printf("\n");
+  }
+}
+
+/* open-amp's matrix_multiply: two random 6x6 matrices out, their product back, every element compared. */
+static long demo_matrix(uint32_t remote, long rounds, long timeout_ms) {
+  uint8_t msg[BUF_SIZE];
+  uint32_t len;
+  long errors = 0;
+  srand((unsigned)time(NULL));
+  for (long r = 0; r < rounds; r++) {
+    struct matrix m[2], want;
+    for (int k = 0; k < 2; k++) {
+      m[k].size = MATRIX_N;
+      for (int i = 0; i < MATRIX_N; i++)
+        for (int j = 0; j < MATRIX_N; j++) m[k].e[i][j] = (uint32_t)(rand() & 0x7F) % 10;
+    }
+    memset(&want, 0, sizeof want);
+    want.size = MATRIX_N;
+    for (int i = 0; i < MATRIX_N; i++)
+      for (int j = 0; j < MATRIX_N; j++)
+        for (int k = 0; k < MATRIX_N; k++) want.e[i][j] += m[0].e[i][k] * m[1].e[k][j];
+    if (r == 0) {
+      print_matrix("Input matrix 1", &m[0]);
+      print_matrix("Input matrix 2", &m[1]);
+    }
+    send_or_fail(remote, (const uint8_t *)m, sizeof m, timeout_ms);
+    if (r == 0) printf("CLIENT> Matrix multiply: sent : %u\n", (unsigned)sizeof m);
+    receive_reply(msg, &len, "matrix", r, timeout_ms);
+    if (len != sizeof want || memcmp(msg, &want, sizeof want) != 0) {
+      printf("CLIENT> round %ld: the product differs (%u bytes back, want %u)\n", r, len, (unsigned)sizeof want);
+      errors++;
+    } else if (r == 0) {
+      print_matrix("Printing results", &want);
+    }
+  }
+  return errors;
+}
+
 int main(int argc, char **argv) {
   const char *shm_name = NULL, *sock_path = NULL;
   long rounds = 2000, warmup = 200, size = 496, idle_ms = 0, timeout_ms = 5000;
   int ping_schedule = 0;
+  const char *demo = NULL;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
     if (!strcmp(a, "--schedule") && v && !strcmp(v, "ping")) ping_schedule = 1, i++;
+    else if (!strcmp(a, "--demo") && v && (!strcmp(v, "echo") || !strcmp(v, "matrix"))) demo = v, i++;
     else if (!strcmp(a, "--shm") && v) shm_name = v, i++;
     else if (!strcmp(a, "--socket") && v) sock_path = v, i++;
     else if (!strcmp(a, "--rounds") && v) rounds = atol(v), i++;
@@ -205,7 +318,7 @@ int main(int argc, char **argv) {
     else if (!strcmp(a, "--timeout-ms") && v) timeout_ms = atol(v), i++;
     else fail("unknown argument %s", a);
   }
-  if (!shm_name || !sock_path) fail("usage: ping-host --shm NAME --socket PATH [--rounds N] [--warmup N] [--size 17..496 | --schedule ping] [--idle-ms MS] [--timeout-ms MS]");
+  if (!shm_name || !sock_path) fail("usage: ping-host [--demo echo|matrix] --shm NAME --socket PATH [--rounds N] [--warmup N] [--size 17..496 | --schedule ping] [--idle-ms MS] [--timeout-ms MS]");
   if (rounds < 1 || warmup < 0 || size < (long)HDR_SIZE + 1 || size > (long)MAX_PAYLOAD || timeout_ms < 1) fail("--rounds, --warmup, --size or --timeout-ms out of range");
 
   int fd = shm_open(shm_name, O_RDWR, 0);
@@ -262,6 +375,17 @@ int main(int argc, char **argv) {
   while (!remote) {
     if (receive_msg(msg, &len, &src, &dst, deadline) < 0) fail("no announcement of %s within %ld ms", DEMO_CHANNEL, timeout_ms);
     if (dst == NS_ADDR && len == 40 && !strncmp((char *)msg, DEMO_CHANNEL, 32) && le32(msg + 36) == 0) remote = le32(msg + 32);
+  }
+
+  if (demo) {
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    int matrix = !strcmp(demo, "matrix");
+    printf("%s%s: remote endpoint 0x%x on %s\n", matrix ? "CLIENT> " : "", matrix ? "matrix multiply" : "echo test", remote, DEMO_CHANNEL);
+    long errors = matrix ? demo_matrix(remote, rounds, timeout_ms) : demo_echo(remote, rounds, timeout_ms);
+    print_verdict(matrix ? "CLIENT> " : "", errors);
+    destroy_channel();
+    printf("%sQuitting application .. %s end\n", matrix ? "CLIENT> " : "", matrix ? "Matrix multiplication" : "Echo test");
+    return errors == 0 ? 0 : 1;
   }
 
   double idle_cpu_percent = -1;

@@ -169,6 +169,10 @@ export class SshShell implements ShellProtocol {
       }
     }
     const client = new (ssh2().Client)();
+    // An attempt given up (its deadline passed, client.end()) may still emit errors, e.g.
+    // "Connection lost before handshake" from a port that accepted and then closed: with the
+    // attempt's own listener gone, an unheard 'error' would end the process.
+    client.on('error', () => {});
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         client.end();
