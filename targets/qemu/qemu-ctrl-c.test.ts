@@ -45,6 +45,9 @@ async function interruptRun(ready: (state: { qemus: number; ramFiles: number; ju
   const pid = run.child.pid as number;
   const seen = new Set<number>();
   const qemus = new Set<number>();
+  // Every run file seen while the run went on: between two tests the target relaunches QEMU with
+  // a new RAM file, so the moment the SIGINT goes out may fall where none exists.
+  const filesDuring = new Set<string>();
   const finished = (): number => (existsSync(junit) ? junitCases(readFileSync(junit, 'utf8')).length : 0);
   const deadline = Date.now() + 60_000;
   for (;;) {
@@ -52,7 +55,9 @@ async function interruptRun(ready: (state: { qemus: number; ramFiles: number; ju
       seen.add(child);
       if (command(child)?.startsWith('qemu-system')) qemus.add(child);
     }
-    const ramFiles = runFiles([...seen], `farm-${name}-`).filter((file) => file.startsWith('/dev/shm/')).length;
+    const files = runFiles([...seen], `farm-${name}-`);
+    for (const file of files) filesDuring.add(file);
+    const ramFiles = files.filter((file) => file.startsWith('/dev/shm/')).length;
     if (ready({ qemus: qemus.size, ramFiles, junitCases: finished() })) break;
     if (Date.now() > deadline || run.child.exitCode !== null) {
       run.child.kill('SIGKILL');
@@ -62,8 +67,7 @@ async function interruptRun(ready: (state: { qemus: number; ramFiles: number; ju
     await new Promise((resolve) => setTimeout(resolve, 5));
   }
   assert.ok(qemus.size >= 1, `a qemu-system process runs under the farm (saw ${[...seen].map((p) => `${p}:${command(p)}`).join(', ')})`);
-  const filesDuring = runFiles([...seen], `farm-${name}-`);
-  assert.ok(filesDuring.some((file) => file.startsWith('/dev/shm/')), `the run has its RAM file in /dev/shm: ${filesDuring.join(', ')}`);
+  assert.ok([...filesDuring].some((file) => file.startsWith('/dev/shm/')), `the run had its RAM file in /dev/shm: ${[...filesDuring].join(', ')}`);
 
   run.child.kill('SIGINT');
   const result = await run.result;
