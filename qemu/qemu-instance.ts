@@ -50,6 +50,29 @@ export interface QemuLaunchOptions {
   readonly container?: QemuContainerRunner;
 }
 
+/**
+ * Connects to the monitor of a QEMU just spawned, retrying until `timeoutMs`. QEMU exiting first
+ * fails it at once with the exit and QEMU's `stderr`, and aborts `startFailed`, which ends the
+ * connect retries; the caller aborts it too when a later start step fails, so that a late connect
+ * keeps no socket.
+ */
+export async function connectStartingQemu(
+  name: string,
+  child: { readonly exited: Promise<ProcessExit> },
+  qmpPath: string,
+  timeoutMs: number,
+  stderr: () => string,
+  startFailed: AbortController,
+): Promise<QmpClient> {
+  const exitedEarly = child.exited.then((exit) => {
+    const error = new InfrastructureError(`${name}: QEMU exited while starting (${describeExit(exit)}): ${stderr().trim() || 'no output'}`);
+    startFailed.abort(error);
+    throw error;
+  });
+  exitedEarly.catch(() => {});
+  return Promise.race([QmpClient.connect(qmpPath, { timeoutMs, signal: startFailed.signal }), exitedEarly]);
+}
+
 /** The QEMU process, on the host (ManagedProcess) or as a container. */
 export interface QemuProcess {
   /** Host pid (of the container's first process for a container). */
@@ -216,13 +239,7 @@ export class QemuInstance {
     // or they would go on until the deadline and keep the socket of a late connect.
     const startFailed = new AbortController();
     try {
-      const exitedEarly = child.exited.then((exit) => {
-        const error = new InfrastructureError(`${name}: QEMU exited while starting (${describeExit(exit)}): ${stderr.trim() || 'no output'}`);
-        startFailed.abort(error);
-        throw error;
-      });
-      exitedEarly.catch(() => {});
-      qmp = await Promise.race([QmpClient.connect(qmpPath, { timeoutMs: deadline, signal: startFailed.signal }), exitedEarly]);
+      qmp = await connectStartingQemu(name, child, qmpPath, deadline, () => stderr, startFailed);
       // Kick bytes are stripped whether or not anyone listens: they are not console text.
       const kick = options.kick ? { byte: options.kick.byte, onKick: options.kick.onKick ?? ((): void => {}) } : undefined;
       const consoleOptions = { name: `${name} uart0`, onText: options.onConsole, kick };

@@ -2,10 +2,11 @@ import { rmSync } from 'node:fs';
 import * as net from 'node:net';
 import { InfrastructureError } from '../../base/errors.js';
 import { onProcessExit } from '../../base/process/exit-cleanup.js';
-import { ManagedProcess, describeExit, type ProcessExit } from '../../base/process/managed-process.js';
+import { ManagedProcess, type ProcessExit } from '../../base/process/managed-process.js';
 import { runFileStem, sweepStaleRunFiles } from '../../base/process/run-files.js';
 import { SerialConsole } from '../../base/serial/serial-console.js';
-import { QmpClient } from '../../qemu/qmp.js';
+import { connectStartingQemu } from '../../qemu/qemu-instance.js';
+import type { QmpClient } from '../../qemu/qmp.js';
 import type { QemuLinuxParams } from './qemu-linux-params.js';
 
 const UART_ID = 'farm-uart0';
@@ -142,13 +143,7 @@ export class QemuLinuxSystem {
     let uart: SerialConsole | undefined;
     let remoteConsole: SerialConsole | undefined;
     try {
-      const exitedEarly = child.exited.then((exit) => {
-        const error = new InfrastructureError(`${name}: QEMU exited while starting (${describeExit(exit)}): ${stderr.trim() || 'no output'}`);
-        startFailed.abort(error);
-        throw error;
-      });
-      exitedEarly.catch(() => {});
-      qmp = await Promise.race([QmpClient.connect(files.qmp, { timeoutMs, signal: startFailed.signal }), exitedEarly]);
+      qmp = await connectStartingQemu(name, child, files.qmp, timeoutMs, () => stderr, startFailed);
       // The chardevs exist once the monitor greets: connect before the guest runs, so no line is lost.
       uart = await SerialConsole.connect({ path: files.uart, name: `${name} uart0`, onText: (text) => options.onConsole('uart0', text) });
       if (params.remoteConsole) {
