@@ -14,30 +14,16 @@
  * SIGTERM stop the double too; after a SIGKILL the next start sweeps what it left.
  * `--check` lists what the double needs on this machine, `--fix` installs it (npm run setup).
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { BoardDouble, DOUBLE_BOARDS, type DoubleBoard } from './board-double.js';
+import { checkPrerequisitesCli } from '../../prerequisites-cli.js';
 import { doublePrerequisites } from './double-prerequisites.js';
 
-/** --check: list the double's prerequisites; --fix: apt-get the missing packages (root). */
-function checkPrerequisites(fix: boolean): number {
-  let items = doublePrerequisites();
-  const missing = () => [...new Set(items.filter((item) => !item.ok).flatMap((item) => item.debianPackages ?? []))];
-  if (fix && missing().length > 0) {
-    if (process.getuid?.() !== 0) {
-      process.stderr.write(`board double: not root; run: sudo apt-get install -y ${missing().join(' ')}\n`);
-      return 1;
-    }
-    const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive', RUNLEVEL: '1' }; // RUNLEVEL: do not start the system sshd
-    if (spawnSync('apt-get', ['update'], { stdio: 'inherit', env }).status !== 0 || spawnSync('apt-get', ['install', '-y', '--no-install-recommends', ...missing()], { stdio: 'inherit', env }).status !== 0) return 1;
-    items = doublePrerequisites();
-  }
-  for (const item of items) process.stdout.write(`  ${item.ok ? 'ok  ' : 'MISSING'} ${item.name}: ${item.detail}${item.ok || !item.hint ? '' : ` (${item.hint})`}\n`);
-  return items.every((item) => item.ok) ? 0 : 1;
-}
 
 async function main(): Promise<number> {
-  if (process.argv.includes('--check') || process.argv.includes('--fix')) return checkPrerequisites(process.argv.includes('--fix'));
+  // RUNLEVEL=1: installing openssh-server must not start the system's sshd.
+  if (process.argv.includes('--check') || process.argv.includes('--fix')) return checkPrerequisitesCli('board double', doublePrerequisites, process.argv.includes('--fix'), { RUNLEVEL: '1' });
   const separator = process.argv.indexOf('--');
   const command = separator >= 0 ? process.argv.slice(separator + 1) : [];
   const options = separator >= 0 ? process.argv.slice(2, separator) : process.argv.slice(2);

@@ -29,7 +29,7 @@
  * `--check` lists what building and booting it needs on this machine, `--fix` installs it as
  * root (npm run setup).
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chmodSync, existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
@@ -41,6 +41,7 @@ import { runFileStem, sweepStaleRunFiles } from '../../../base/process/run-files
 import { onProcessExit } from '../../../base/process/exit-cleanup.js';
 import { firmwareSourceDir } from '../../../firmware/build.js';
 import { ssh2 } from '../../ssh/host-key.js';
+import { checkPrerequisitesCli } from '../../prerequisites-cli.js';
 import type { Prerequisite } from '../../target.js';
 import { toolPrerequisite } from '../../tool-prerequisite.js';
 import { DebianPackageIndex, type DebianSource } from './debian-packages.js';
@@ -355,25 +356,9 @@ export function imageEnvironment(image: RiscvLinuxImage): Record<string, string>
   return { [IMAGE_ENV.kernel]: image.kernel, [IMAGE_ENV.initrd]: image.initrd, [IMAGE_ENV.hostKey]: image.hostKey, [IMAGE_ENV.clientKey]: image.clientKey };
 }
 
-/** --check: list the prerequisites; --fix: apt-get the missing packages (root). */
-function checkPrerequisites(fix: boolean): number {
-  let items = imagePrerequisites();
-  const missing = () => [...new Set(items.filter((item) => !item.ok).flatMap((item) => item.debianPackages ?? []))];
-  if (fix && missing().length > 0) {
-    if (process.getuid?.() !== 0) {
-      process.stderr.write(`riscv64 image: not root; run: sudo apt-get install -y ${missing().join(' ')}\n`);
-      return 1;
-    }
-    const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-    if (spawnSync('apt-get', ['update'], { stdio: 'inherit', env }).status !== 0 || spawnSync('apt-get', ['install', '-y', '--no-install-recommends', ...missing()], { stdio: 'inherit', env }).status !== 0) return 1;
-    items = imagePrerequisites();
-  }
-  for (const item of items) process.stdout.write(`  ${item.ok ? 'ok  ' : 'MISSING'} ${item.name}: ${item.detail}\n`);
-  return items.every((item) => item.ok) ? 0 : 1;
-}
 
 async function main(): Promise<number> {
-  if (process.argv.includes('--check') || process.argv.includes('--fix')) return checkPrerequisites(process.argv.includes('--fix'));
+  if (process.argv.includes('--check') || process.argv.includes('--fix')) return checkPrerequisitesCli('riscv64 image', imagePrerequisites, process.argv.includes('--fix'));
   const separator = process.argv.indexOf('--');
   const options = separator >= 0 ? process.argv.slice(2, separator) : process.argv.slice(2);
   const command = separator >= 0 ? process.argv.slice(separator + 1) : [];
