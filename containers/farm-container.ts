@@ -169,9 +169,12 @@ export class FarmContainer {
 
   /** The host port (on 127.0.0.1) the engine published container TCP port `port` on. */
   async hostPort(port: number): Promise<number> {
-    const info = await this.container.inspect().catch((error: unknown) => {
-      // AutoRemove: a container that already exited may be gone.
-      throw new InfrastructureError(`${this.name}: the container exited before its port ${port} could be reached (${(error as Error).message.split('\n')[0]})`, { cause: error });
+    const info = await this.container.inspect().catch(async (error: unknown) => {
+      // AutoRemove: a container that already exited may be gone. Its removal ends the engine's
+      // wait (`exited`) at about the same time: name the exit when it comes within a moment.
+      const exit = await this.exitWithin(2000);
+      const how = exit ? `exited (${exit.signal ?? `code ${exit.code}`})` : 'exited';
+      throw new InfrastructureError(`${this.name}: the container ${how} before its port ${port} could be reached (${(error as Error).message.split('\n')[0]})`, { cause: error });
     });
     if (!info.State.Running) throw new InfrastructureError(`${this.name}: the container exited (code ${info.State.ExitCode}) before its port ${port} could be reached`);
     const binding = info.NetworkSettings.Ports?.[`${port}/tcp`]?.[0];
@@ -198,6 +201,17 @@ export class FarmContainer {
       chunks.push(chunk);
     }
     return firstFileOfTar(Buffer.concat(chunks), maxBytes).content;
+  }
+
+  /** How the container ended, once it has, waiting at most `ms` for it; undefined while it runs. */
+  private async exitWithin(ms: number): Promise<ProcessExit | undefined> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), ms)));
+    try {
+      return await Promise.race([this.exited, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   get running(): boolean {
