@@ -51,7 +51,7 @@ test('farm history: flaky tests after a pass and a fail on the same firmware, pe
     assert.equal(echoCase(third.junit).properties.get('history.flaky'), 'true');
     assert.doesNotMatch(third.stdout, /REGRESSION/);
 
-    const slowed = await run('{ delayMs: 5 }', '--fail-on-regression');
+    const slowed = await run('{ delayMs: 20 }', '--fail-on-regression');
     assert.equal(slowed.code, 1, slowed.stdout);
     assert.match(slowed.stdout, /ok {3}\[1\/1\] fake {2}echo › .* passed, PERF REGRESSION/);
     assert.match(slowed.stdout, /regression: echo\.p50Us \d+ µs above the band/);

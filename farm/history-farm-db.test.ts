@@ -128,7 +128,7 @@ test('farm run --farm records its jobs in the farm database: farm history flaky 
   assert.equal(third.testCase('echo').properties.get('history.flaky'), undefined);
 
   // A slowed remote: a regression against the two passing runs, failing the run when asked.
-  await startAgent('{ delayMs: 5 }');
+  await startAgent('{ delayMs: 20 }');
   const slowed = await farmRun('out-4', 'echo', '--fail-on-regression');
   assert.equal(slowed.code, 1, slowed.stdout + slowed.stderr);
   assert.equal(slowed.testCase('echo').properties.get('perf.status'), 'regression');
