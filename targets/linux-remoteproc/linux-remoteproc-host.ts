@@ -48,6 +48,13 @@ const STATES: readonly RemoteState[] = ['offline', 'running', 'crashed', 'attach
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 /** Most bytes an endpoint keeps received but unread (the board is untrusted). */
 const MAX_UNREAD_BYTES = 16 * 1024 * 1024;
+/**
+ * How long one request to the rpmsg helper may take. The helper answers in order, so a request's
+ * time includes the ones queued before it (a send that waits for vring buffers): 5 s was seen
+ * running out for a close behind sends on a loaded 2-core machine. A helper that misses it is
+ * wedged and ended.
+ */
+const HELPER_REQUEST_TIMEOUT_MS = 15_000;
 
 /** The remote was stopped (or restarted) while an endpoint of the earlier boot was used. */
 export class StaleEndpointError extends ProtocolError {}
@@ -135,7 +142,7 @@ class LinuxHostEndpoint implements HostEndpoint {
     if (options.dest !== undefined && options.dest !== peer) {
       throw new ProtocolError(`${this.target}: rpmsg_char sends only to the endpoint's own peer (${hex(peer)}), not to ${hex(options.dest)}`);
     }
-    await this.helper.request(HELPER_OP.SEND, this.handle, data, `send ${data.length} bytes on "${this.name}"`, options.timeoutMs ?? 15_000);
+    await this.helper.request(HELPER_OP.SEND, this.handle, data, `send ${data.length} bytes on "${this.name}"`, options.timeoutMs ?? HELPER_REQUEST_TIMEOUT_MS);
   }
 
   async receive(options: { timeoutMs?: number } = {}): Promise<Message> {
@@ -166,7 +173,7 @@ class LinuxHostEndpoint implements HostEndpoint {
   async close(): Promise<void> {
     if (this.goneReason) return;
     this.gone('closed');
-    if (!this.helper.ended) await this.helper.request(HELPER_OP.CLOSE, this.handle, new Uint8Array(0), `close "${this.name}"`, 5000);
+    if (!this.helper.ended) await this.helper.request(HELPER_OP.CLOSE, this.handle, new Uint8Array(0), `close "${this.name}"`, HELPER_REQUEST_TIMEOUT_MS);
     if (this.announced && !this.helper.ended) await this.announced.release();
   }
 }
@@ -490,7 +497,7 @@ export class LinuxRemoteprocHost implements Host {
     });
     endpoint = new LinuxHostEndpoint(options.name, src, dst, helper, handle, target);
     try {
-      await helper.request(HELPER_OP.OPEN_EPT, handle, endpointInfo(options.name, src, dst), `RPMSG_CREATE_EPT_IOCTL "${options.name}" ${hex(src)} -> ${hex(dst)}`, 5000);
+      await helper.request(HELPER_OP.OPEN_EPT, handle, endpointInfo(options.name, src, dst), `RPMSG_CREATE_EPT_IOCTL "${options.name}" ${hex(src)} -> ${hex(dst)}`, HELPER_REQUEST_TIMEOUT_MS);
     } catch (error) {
       helper.releaseHandle(handle);
       throw error;
@@ -543,7 +550,7 @@ export class LinuxRemoteprocHost implements Host {
   private async helperIoctl(helper: RpmsgHelperClient, op: number, info: Buffer, what: string): Promise<void> {
     const handle = helper.allocateHandle({ onMessage: () => {}, onGone: () => {} });
     try {
-      await helper.request(op, handle, info, what, 5000);
+      await helper.request(op, handle, info, what, HELPER_REQUEST_TIMEOUT_MS);
     } finally {
       helper.releaseHandle(handle);
     }
@@ -559,7 +566,7 @@ export class LinuxRemoteprocHost implements Host {
     });
     endpoint = new LinuxHostEndpoint(name, src, dst, helper, handle, this.options.target, announced);
     try {
-      await helper.request(HELPER_OP.OPEN_TTY, handle, Buffer.from(tty), `open ${tty} (raw)`, 5000);
+      await helper.request(HELPER_OP.OPEN_TTY, handle, Buffer.from(tty), `open ${tty} (raw)`, HELPER_REQUEST_TIMEOUT_MS);
     } catch (error) {
       helper.releaseHandle(handle);
       throw error;
