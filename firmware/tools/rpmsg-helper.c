@@ -156,13 +156,24 @@ static ssize_t io_write(struct handle *h, const void *buf, size_t len)
 	return write(h->fd, buf, len);
 }
 
+/*
+ * A tty's reader ends by pthread_cancel (close_handle), so it may be cancelled only while it waits
+ * in read(). write() in emit() is a cancellation point too: cancelled there, a reader would leave
+ * out_lock held and half a frame written, and every later reply (the close's own OK first) would
+ * block for ever. A cancel that comes while it emits waits for the next read.
+ */
 static void *reader_main(void *arg)
 {
 	struct handle *h = arg;
 	uint32_t id = (uint32_t)(h - handles);
 	uint8_t buf[MAX_PAYLOAD];
+	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, NULL);
 	for (;;) {
+		pthread_setcancelstate(PTHREAD_CANCEL_ENABLE, NULL);
 		ssize_t n = io_read(h, buf, sizeof(buf));
+		int read_errno = errno;
+		pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, NULL);
+		errno = read_errno;
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n > 0) {

@@ -33,9 +33,10 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function echoPty(): Promise<{ path: string; process: ManagedProcess }> {
+/** A pty whose far side runs `program` (console-double relays between them). */
+async function ptyRunning(program: readonly string[]): Promise<{ path: string; process: ManagedProcess }> {
   let output = '';
-  const child = ManagedProcess.spawn({ name: 'pty echo', file: await ensureConsoleDouble(), args: ['cat'], onOutput: (_stream, text) => (output += text) });
+  const child = ManagedProcess.spawn({ name: `pty ${program[0]}`, file: await ensureConsoleDouble(), args: [...program], onOutput: (_stream, text) => (output += text.length > 4096 ? '' : text) });
   const deadline = Date.now() + 5000;
   for (;;) {
     const match = /^(\/dev\/pts\/\d+)\n/.exec(output);
@@ -44,6 +45,8 @@ async function echoPty(): Promise<{ path: string; process: ManagedProcess }> {
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
 }
+
+const echoPty = () => ptyRunning(['cat']);
 
 test('a tty opened by the helper is raw: all 256 byte values round-trip unchanged; close; EOF ends the helper', async () => {
   const helper = await ensureRpmsgHelper('host');
@@ -97,4 +100,26 @@ test('endpointInfo is struct rpmsg_endpoint_info: name[32] NUL-padded, src and d
   assert.equal(info.readUInt32LE(32), 257);
   assert.equal(info.readUInt32LE(36), 0xffffffff);
   assert.equal(endpointInfo('x'.repeat(40), 1, 2).subarray(0, 32).indexOf(0), 31, 'a long name is cut to 31 bytes and NUL-terminated');
+});
+
+test('closing a tty while its far side floods answers every time: the reader is never cancelled in the middle of a reply (which left the output lock held)', async () => {
+  const helper = await ensureRpmsgHelper('host');
+  const pty = await ptyRunning(['yes', 'a line the remote repeats for ever']);
+  try {
+    const client = await RpmsgHelperClient.start(await shell.openStream(`${helper} /dev/null`), 'board1', 5000);
+    for (let round = 0; round < 40; round++) {
+      let bytes = 0;
+      const handle = client.allocateHandle({ onMessage: (data) => (bytes += data.length), onGone: () => {} });
+      await client.request(HELPER_OP.OPEN_TTY, handle, Buffer.from(pty.path), 'open tty', 5000);
+      const deadline = Date.now() + 5000;
+      while (bytes === 0 && Date.now() < deadline) await new Promise((resolve) => setImmediate(resolve));
+      assert.ok(bytes > 0, `round ${round}: the flood reached the reader`);
+      await client.request(HELPER_OP.CLOSE, handle, new Uint8Array(0), `close (round ${round})`, 5000);
+      client.releaseHandle(handle);
+    }
+    assert.equal(client.ended, undefined);
+    client.close();
+  } finally {
+    await pty.process.stop();
+  }
 });
