@@ -49,10 +49,9 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 /** Most bytes an endpoint keeps received but unread (the board is untrusted). */
 const MAX_UNREAD_BYTES = 16 * 1024 * 1024;
 /**
- * How long one request to the rpmsg helper may take. The helper answers in order, so a request's
- * time includes the ones queued before it (a send that waits for vring buffers): 5 s was seen
- * running out for a close behind sends on a loaded 2-core machine. A helper that misses it is
- * wedged and ended.
+ * How long one request to the rpmsg helper may take, the same for every kind of request: the
+ * helper answers in order, so a request's time includes the ones queued before it (a send that
+ * waits for vring buffers). A helper that misses it is wedged and ended.
  */
 const HELPER_REQUEST_TIMEOUT_MS = 15_000;
 
