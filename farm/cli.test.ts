@@ -6,7 +6,9 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { descendants, isAlive, junitAllCases, junitCases, runCli, startCli, waitFor, workspace } from './testing/cli-harness.js';
+import { spawn } from 'node:child_process';
+import { CLI, FAKE_KIND_MODULE, descendants, isAlive, junitAllCases, junitCases, runCli, startCli, waitFor, workspace } from './testing/cli-harness.js';
+import { EXTRA_KINDS_ENV } from '../targets/registry.js';
 import { readJunit } from '../reports/junit-reader.js';
 import { NOT_RUN_MESSAGE } from '../reports/junit-reporter.js';
 
@@ -161,6 +163,29 @@ test('Ctrl-C mid-run leaves a partial JUnit file and no process behind', async (
   assert.equal(metrics.notRun.length + metrics.interrupted.length, 5 - finished.length);
   const helpers = readFileSync(pidFile, 'utf8').trim().split('\n').map(Number);
   await waitFor(() => [...tree, ...helpers].every((child) => !isAlive(child)), 5000, 'all processes of the run to end');
+});
+
+test('a closed terminal stops the run in order, as Ctrl-C does: reports that say interrupted, no process behind', async () => {
+  // A real terminal: the run is in script(1)'s pty; killing script closes the pty's master, so
+  // the kernel sends SIGHUP to the run and its writes to the terminal fail with EIO.
+  const pidFile = join(space.dir, 'helper-hup.pids');
+  const config = space.write('slow-hup.yaml', `targets:\n  - name: slow\n    kind: fake\n    params: { delayMs: 15, helperPidFile: ${JSON.stringify(pidFile)} }\n`);
+  const junit = join(space.dir, 'out-hup', 'junit.xml');
+  const command = [process.execPath, CLI, 'run', '--config', config, '--suite', 'lifecycle', '--suite', 'matrix-multiply', '--out', 'out-hup'].map((word) => `'${word}'`).join(' ');
+  const terminal = spawn('script', ['-q', '-c', command, '/dev/null'], { cwd: space.dir, env: { ...process.env, [EXTRA_KINDS_ENV]: FAKE_KIND_MODULE, SHELL: '/bin/sh' }, stdio: ['pipe', 'ignore', 'ignore'] });
+  try {
+    await waitFor(() => existsSync(junit) && junitCases(readFileSync(junit, 'utf8')).length >= 1, 60_000, 'a first finished test');
+    const tree = descendants(terminal.pid as number);
+    assert.ok(tree.length >= 3, 'farm, its runner and a worker are running in the terminal');
+    terminal.kill('SIGKILL');
+    const helpers = readFileSync(pidFile, 'utf8').trim().split('\n').map(Number);
+    await waitFor(() => [...tree, ...helpers].every((child) => !isAlive(child)), 60_000, 'all processes of the run to end');
+    // Written by an orderly stop: a farm killed at once by the hang-up (as before) left "running".
+    assert.deepEqual(readJunit(readFileSync(junit, 'utf8')).suites.map((suite) => suite.properties.get('run.status')), ['interrupted']);
+    assert.equal((JSON.parse(readFileSync(join(space.dir, 'out-hup', 'metrics.json'), 'utf8')) as { status: string }).status, 'interrupted');
+  } finally {
+    terminal.kill('SIGKILL');
+  }
 });
 
 test('a SIGKILLed farm run takes its runner and workers (and so their targets) down with it', async () => {

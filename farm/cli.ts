@@ -9,6 +9,7 @@ import { ConfigFileError } from '../base/errors.js';
 import { loadFarmConfig, type FarmConfig } from './config.js';
 import { selectRun, UsageError } from './selection.js';
 import { helpText, parseCommandLine } from './cli-args.js';
+import { endByHangUp, terminalHungUp } from '../base/process/stop-signals.js';
 // Each command's modules are imported when that command runs: `farm run` has no use for the
 // dashboard's web server, the database client or the container engine's, whose imports alone
 // would cost it hundreds of milliseconds of start-up.
@@ -111,6 +112,7 @@ const EXIT_GRACE_MS = 10_000;
 
 main(process.argv.slice(2)).then(
   (code) => {
+    if (terminalHungUp()) endByHangUp();
     process.exitCode = code;
   },
   (error: unknown) => {

@@ -13,6 +13,7 @@ import { farmPrerequisites, inspectFarm, missingPackages } from './inventory.js'
 import { UsageError } from './selection.js';
 import { ConsolePrefixer } from './console-prefixer.js';
 import { quoteRemote } from '../base/remote-text.js';
+import { exitCodeForSignal, onStopSignals } from '../base/process/stop-signals.js';
 
 const out = (line = '') => process.stdout.write(`${line}\n`);
 
@@ -104,7 +105,7 @@ export async function doctorCommand(config: FarmConfig, registry: KindRegistry, 
   return problems.length ? 1 : 0;
 }
 
-/** Boots one target, starts its firmware, streams its consoles until SIGINT / SIGTERM. */
+/** Boots one target, starts its firmware, streams its consoles until a stop signal (SIGINT / SIGTERM / SIGHUP). */
 export async function upCommand(config: FarmConfig, registry: KindRegistry, name: string, suiteOption: string | undefined): Promise<number> {
   const planned = config.targets.find((target) => target.name === name);
   if (!planned) throw new UsageError(`farm up: no target "${name}" (configured: ${config.targets.map((target) => target.name).join(', ')})`);
@@ -134,17 +135,16 @@ export async function upCommand(config: FarmConfig, registry: KindRegistry, name
   let stopRequested: () => void = () => undefined;
   const stopped = new Promise<void>((resolve) => (stopRequested = resolve));
   let signals = 0;
-  const onSignal = () => {
+  const onSignal = (signal: NodeJS.Signals) => {
     signals++;
     if (signals === 1) {
       say(`\n[${name}] stopping...`);
       stopRequested();
     } else {
-      process.exit(130);
+      process.exit(exitCodeForSignal(signal));
     }
   };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  const stopListening = onStopSignals(onSignal);
   try {
     await target.strategy.transition(target.strategy.ready);
     if (target.capabilities.suites.length === 0) {
@@ -168,8 +168,7 @@ export async function upCommand(config: FarmConfig, registry: KindRegistry, name
   } finally {
     await target.strategy.transition(target.strategy.states[0]!).catch((error: unknown) => process.stderr.write(`farm up: teardown: ${String(error)}\n`));
     rmSync(workDir, { recursive: true, force: true });
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    stopListening();
     say(`[${name}] down`);
   }
 }

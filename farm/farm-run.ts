@@ -5,7 +5,7 @@
  * has ended writes the same reports a local run writes: junit.xml (every job's test suites; a
  * job that ended without a report is an <error>), metrics.json (the jobs' metrics merged, plus
  * the jobs), html/index.html (linking each job's Playwright report under jobs/), and the same
- * summary table and exit codes (0 all passed, 1 otherwise, 130 / 143 on SIGINT / SIGTERM).
+ * summary table and exit codes (0 all passed, 1 otherwise, 130 / 143 / 129 on SIGINT / SIGTERM / SIGHUP).
  *
  * Ctrl-C / SIGTERM cancels the run: queued jobs are cancelled, running jobs are stopped by their
  * agents, and the run waits (up to its TTL) to report them; a second signal leaves at once.
@@ -27,6 +27,7 @@ import {
 import { FINAL_JOB_STATES, JOBS_CHANNEL, LOG_CHANNEL } from './coordinator/schema.js';
 import { requireCurrentSchema } from './farm-db-commands.js';
 import { UsageError } from './selection.js';
+import { exitCodeForSignal, onStopSignals } from '../base/process/stop-signals.js';
 
 export interface Requirement {
   readonly kind?: string;
@@ -139,6 +140,7 @@ export async function runOnFarm(options: FarmRunOptions): Promise<number> {
   let signalled: NodeJS.Signals | undefined;
   let wake: () => void = () => undefined;
   let leaveNow = false;
+  let stopListening: () => void = () => undefined;
   const onSignal = (signal: NodeJS.Signals) => {
     if (signalled) {
       leaveNow = true;
@@ -155,8 +157,7 @@ export async function runOnFarm(options: FarmRunOptions): Promise<number> {
     const requests = await planJobs(pool, options, notes);
     for (const note of notes) say(`farm: note: ${note}`);
     const { runId, jobIds } = await createRun(pool, `${hostname()} pid ${process.pid}`, options.ttlMs, options.priority, requests);
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
+    stopListening = onStopSignals(onSignal);
     say(`farm: run #${runId} on ${redactUrl(options.url)}: ${jobIds.length} job(s) queued, priority ${options.priority}`);
 
     const connectListener = async () => {
@@ -238,11 +239,10 @@ export async function runOnFarm(options: FarmRunOptions): Promise<number> {
     if (jobs.length && jobs.every(isFinal)) await endRun(pool, runId, 'finished').catch(() => undefined);
     const withReports = gaveUp ? lastSeen(jobs, jobIds, requests, runId) : await jobsOfRun(pool, runId, true).catch(() => jobs);
     const failedOrUnfinished = writeFarmReports(options.outDir, runId, withReports, Date.now() - started, say);
-    if (signalled) return signalled === 'SIGTERM' ? 143 : 130;
+    if (signalled) return exitCodeForSignal(signalled);
     return failedOrUnfinished || gaveUp ? 1 : 0;
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    stopListening();
     await listener?.end().catch(() => undefined);
     await pool.end().catch(() => undefined);
   }

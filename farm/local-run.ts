@@ -7,6 +7,7 @@ import { runPlan, type RunResult } from './run-command.js';
 import type { RunHistoryOptions } from './run-command.js';
 import { acquireTargetLocks, TargetBusyError, type HeldLock } from './target-lock.js';
 import { UsageError } from './selection.js';
+import { exitCodeForSignal, onStopSignals } from '../base/process/stop-signals.js';
 
 export interface LocalRunOptions {
   readonly noWait: boolean;
@@ -25,8 +26,7 @@ export async function runLocally(plan: RunPlan, options: LocalRunOptions, histor
   const waitMs = parseLockWait(options.lockWait);
   let signalled: NodeJS.Signals | undefined;
   const onSignal = (signal: NodeJS.Signals) => (signalled = signal);
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  const stopListening = onStopSignals(onSignal);
   let locks: HeldLock[] = [];
   const releaseAll = () => locks.forEach((lock) => lock.release());
   // process.exit() elsewhere (a second Ctrl-C) must not leave our locks behind either.
@@ -38,13 +38,12 @@ export async function runLocally(plan: RunPlan, options: LocalRunOptions, histor
         { noWait: options.noWait, waitMs, say: (line) => process.stderr.write(`farm: ${line}\n`), cancelled: () => signalled !== undefined },
       );
     } catch (error) {
-      if (signalled && error instanceof TargetBusyError) return { exitCode: signalled === 'SIGTERM' ? 143 : 130 };
+      if (signalled && error instanceof TargetBusyError) return { exitCode: exitCodeForSignal(signalled) };
       throw error;
     } finally {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
+      stopListening();
     }
-    if (signalled) return { exitCode: signalled === 'SIGTERM' ? 143 : 130 };
+    if (signalled) return { exitCode: exitCodeForSignal(signalled) };
     return await runPlan(plan, history);
   } finally {
     releaseAll();

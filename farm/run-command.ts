@@ -1,6 +1,6 @@
 /**
  * `farm run`: writes the run plan and launches Playwright's test runner as a child process in
- * its own process group. SIGINT / SIGTERM are forwarded to the runner, which stops its workers
+ * its own process group. SIGINT / SIGTERM / SIGHUP are forwarded to the runner, which stops its workers
  * (their fixtures tear the targets down) and lets the reporters finish; a second signal, or a
  * runner that does not stop within the grace period, gets the whole group killed. Nothing of
  * the group outlives the command.
@@ -32,6 +32,7 @@ export interface RunHistoryOptions {
   readonly perf: PerfOptions;
 }
 import { FARM_PID_ENV, RUN_ID_ENV } from '../containers/labels.js';
+import { exitCodeForSignal, onStopSignals } from '../base/process/stop-signals.js';
 
 const GRACE_MS = 30_000;
 
@@ -101,7 +102,7 @@ export interface RunPlanOptions {
   readonly signal?: AbortSignal;
   /** The runner's stdout and stderr go here instead of ours (the farm agent streams them). */
   readonly onOutput?: (text: string) => void;
-  /** Forward this process's SIGINT / SIGTERM to the run (default true; the agent handles its own). */
+  /** Forward this process's stop signals (SIGINT / SIGTERM / SIGHUP) to the run (default true; the agent handles its own). */
   readonly handleSignals?: boolean;
 }
 
@@ -179,10 +180,7 @@ export async function runPlan(basePlan: RunPlan, historyOptions?: RunHistoryOpti
     }, GRACE_MS);
     forceTimer.unref();
   };
-  if (handleSignals) {
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
-  }
+  const stopListening = handleSignals ? onStopSignals(onSignal) : () => undefined;
   const onAbort = () => onSignal('SIGINT');
   if (options.signal?.aborted) onAbort();
   else options.signal?.addEventListener('abort', onAbort, { once: true });
@@ -200,8 +198,7 @@ export async function runPlan(basePlan: RunPlan, historyOptions?: RunHistoryOpti
     ]);
   }
   clearTimeout(forceTimer);
-  process.off('SIGINT', onSignal);
-  process.off('SIGTERM', onSignal);
+  stopListening();
   options.signal?.removeEventListener('abort', onAbort);
   // A runner that ended before its onEnd (second Ctrl-C, grace period over, or a crash of the
   // runner itself) left reports that still say "running", or none: they must say the run did
@@ -209,7 +206,7 @@ export async function runPlan(basePlan: RunPlan, historyOptions?: RunHistoryOpti
   (await finalize).finalizeInterruptedReports(paths, plan.targets);
   const regressions = history && plan.history ? await finishHistory(history.store, plan.history.runId, paths.history) : 0;
 
-  if (signalled) return { exitCode: signalled === 'SIGTERM' ? 143 : 130 };
+  if (signalled) return { exitCode: exitCodeForSignal(signalled) };
   if (signal) return { exitCode: 128 + (signal === 'SIGKILL' ? 9 : 15) };
   if (code === 0 && regressions > 0 && plan.history?.failOnRegression) {
     process.stdout.write(`farm: ${regressions} performance regression(s) and --fail-on-regression: the run fails\n`);

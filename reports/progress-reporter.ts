@@ -9,6 +9,7 @@ import { RecordBook, toRecord, type TestRecord } from './test-record.js';
 import { displayMessage, formatDuration, formatTable, summarize } from './summary.js';
 import { isKnownFlaky, verdictsFor, type HistoryPlan } from './history/run-history.js';
 import { describeVerdict } from './history/perf.js';
+import { survivesGoneTerminal } from '../base/process/stop-signals.js';
 
 export interface ProgressReporterOptions {
   readonly outDir: string;
@@ -36,7 +37,11 @@ export default class ProgressReporter implements Reporter {
   /** Targets in farm.yaml's order (Playwright's projects are made from it). */
   private targetOrder: string[] = [];
 
-  constructor(private readonly options: ProgressReporterOptions) {}
+  constructor(private readonly options: ProgressReporterOptions) {
+    // A Ctrl-C or a closed terminal reaches the runner as the CLI's SIGINT; the teardown it
+    // starts still reports here, and a gone terminal must not end it half way.
+    survivesGoneTerminal();
+  }
 
   printsToStdio(): boolean {
     return true;

@@ -8,10 +8,11 @@
  * so its orderly teardown stops the children instead of finding them killed under it (which the
  * targets would report as crashes).
  */
+import { STOP_SIGNALS } from './stop-signals.js';
+
 const actions = new Map<number, () => void>();
 let nextId = 1;
 let installed = false;
-const SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 const signalListeners = new Map<NodeJS.Signals, () => void>();
 
 function runAll(): void {
@@ -29,7 +30,7 @@ function install(): void {
   if (installed) return;
   installed = true;
   process.on('exit', runAll);
-  for (const signal of SIGNALS) {
+  for (const signal of STOP_SIGNALS) {
     const listener = (): void => {
       if (process.listenerCount(signal) > 1) return; // handled: the actions run at exit
       runAll();

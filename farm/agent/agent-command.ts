@@ -11,6 +11,7 @@ import { farmUrl, requireCurrentSchema, withFarmDb } from '../farm-db-commands.j
 import { optionalInteger, seconds } from '../farm-run-command.js';
 import { UsageError } from '../selection.js';
 import { FarmAgent } from './agent.js';
+import { exitCodeForSignal, onStopSignals } from '../../base/process/stop-signals.js';
 
 export async function agentCommand(config: FarmConfig, registry: KindRegistry, args: ParsedArgs): Promise<number> {
   const url = farmUrl(typeof args.values.farm === 'string' ? args.values.farm : undefined);
@@ -43,12 +44,11 @@ export async function agentCommand(config: FarmConfig, registry: KindRegistry, a
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals) => {
     signals++;
-    if (signals > 1) process.exit(signal === 'SIGTERM' ? 143 : 130);
+    if (signals > 1) process.exit(exitCodeForSignal(signal));
     say(`${signal}: stopping (running jobs are given back to the queue)`);
     void agent.stop();
   };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  const stopListening = onStopSignals(onSignal);
   try {
     await agent.register();
     await agent.run();
@@ -56,8 +56,7 @@ export async function agentCommand(config: FarmConfig, registry: KindRegistry, a
     say('stopped');
     return 0;
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    stopListening();
     rmSync(workDir, { recursive: true, force: true });
   }
 }

@@ -8,6 +8,7 @@ import { inspectFarm } from '../inventory.js';
 import { UsageError } from '../selection.js';
 import { createDashboardServer, type BoardInfo } from './server.js';
 import { openFarmView } from './farm-view.js';
+import { onStopSignals } from '../../base/process/stop-signals.js';
 
 export const DEFAULT_LISTEN = '127.0.0.1:8750';
 export const SERVE_TOKEN_ENV = 'FARM_SERVE_TOKEN';
@@ -68,9 +69,10 @@ export async function serveCommand(config: FarmConfig, registry: KindRegistry, o
   process.stdout.write(`farm serve: dashboard at ${url.origin}/${token ? ' (token required: open it with ?token=<your token>, or send Authorization: Bearer)' : ''}\n`);
   process.stdout.write(`farm serve: ${farm ? `farm database ${farm.location} (places, queue, jobs and run history)` : `history ${store.location}`}; Ctrl-C to stop\n`);
   await new Promise<void>((resolve) => {
-    const stop = () => resolve();
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
+    const stopListening = onStopSignals(() => {
+      stopListening();
+      resolve();
+    });
   });
   await app.close();
   await store.close();
