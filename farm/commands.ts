@@ -1,5 +1,5 @@
 /** `farm targets`, `farm doctor [--fix]` and `farm up TARGET`. */
-import { spawn } from 'node:child_process';
+import { aptGetInstall } from '../base/process/apt-get.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -56,17 +56,6 @@ function printPrerequisite(prerequisite: Prerequisite): void {
   if (prerequisite.hint) out(`          fix: ${prerequisite.hint}`);
 }
 
-function runInherited(command: string, args: string[]): Promise<number> {
-  return new Promise((resolve) => {
-    const child = spawn(command, args, { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
-    child.once('error', (error) => {
-      process.stderr.write(`farm: ${command}: ${error.message}\n`);
-      resolve(127);
-    });
-    child.once('exit', (code) => resolve(code ?? 1));
-  });
-}
-
 async function checkAll(config: FarmConfig, registry: KindRegistry, print: boolean): Promise<Prerequisite[]> {
   const farm = farmPrerequisites();
   const inventory = await inspectFarm(config, registry);
@@ -91,7 +80,7 @@ export async function doctorCommand(config: FarmConfig, registry: KindRegistry, 
       return 1;
     }
     out(`\ninstalling: ${packages.join(' ')}`);
-    if ((await runInherited('apt-get', ['update'])) !== 0 || (await runInherited('apt-get', ['install', '-y', '--no-install-recommends', ...packages])) !== 0) {
+    if (!aptGetInstall(packages)) {
       out('farm doctor --fix: apt-get failed');
       return 1;
     }

@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { aptGetInstall } from '../base/process/apt-get.js';
 import type { Prerequisite } from './target.js';
 
 /**
@@ -16,9 +16,7 @@ export function checkPrerequisitesCli(what: string, list: () => Prerequisite[], 
       process.stderr.write(`${what}: not root; run: sudo apt-get install -y ${missing().join(' ')}\n`);
       return 1;
     }
-    const aptEnv = { ...process.env, DEBIAN_FRONTEND: 'noninteractive', ...env };
-    if (spawnSync('apt-get', ['update'], { stdio: 'inherit', env: aptEnv }).status !== 0) return 1;
-    if (spawnSync('apt-get', ['install', '-y', '--no-install-recommends', ...missing()], { stdio: 'inherit', env: aptEnv }).status !== 0) return 1;
+    if (!aptGetInstall(missing(), env)) return 1;
     items = list();
   }
   for (const item of items) process.stdout.write(`  ${item.ok ? 'ok  ' : 'MISSING'} ${item.name}: ${item.detail}${item.ok || !item.hint ? '' : ` (${item.hint})`}\n`);
