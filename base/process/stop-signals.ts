@@ -16,6 +16,18 @@ export function exitCodeForSignal(signal: NodeJS.Signals): number {
 let terminalGone = false;
 
 /**
+ * Node restores a terminal's settings at exit and aborts (SIGABRT, "Assertion failed" in
+ * ResetStdio) when the terminal is gone. A process that found its terminal gone by a failed write
+ * (the test runner, in its own session, gets no SIGHUP) ends without that step once its exit work
+ * is done: the hook is added last, after the reporters' and the exit cleanup's.
+ */
+function onStdioError(error: NodeJS.ErrnoException): void {
+  if (error.code !== 'EIO' || terminalGone) return;
+  terminalGone = true;
+  process.once('exit', () => process.kill(process.pid, 'SIGKILL'));
+}
+
+/**
  * After a hang-up the terminal is gone and writes to it fail (EIO); an 'error' on process.stdout
  * or process.stderr with no listener would end the process in the middle of its teardown. A
  * process that writes to the terminal without listening for SIGHUP itself (the test runner,
@@ -23,7 +35,7 @@ let terminalGone = false;
  */
 export function survivesGoneTerminal(): void {
   for (const stream of [process.stdout, process.stderr]) {
-    if (stream.listenerCount('error') === 0) stream.on('error', () => undefined);
+    if (!stream.listeners('error').includes(onStdioError)) stream.on('error', onStdioError);
   }
 }
 
