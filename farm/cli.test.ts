@@ -120,16 +120,23 @@ test('farm run --shard 1/2 and 2/2 together run every test exactly once', async 
 });
 
 /**
- * Starts `farm run` on a slow fake target (lifecycle and matrix-multiply: 5 tests per repeat)
- * into out-<tag>; with `helpers`, the target records the pids of the helper processes it starts.
+ * A `farm run` on a slow fake target (lifecycle and matrix-multiply: 5 tests per repeat) into
+ * out-<tag>: its arguments and where it writes; with `helpers`, the target records the pids of
+ * the helper processes it starts.
  */
-function startSlowRun(tag: string, options: { helpers: boolean; args?: readonly string[] }) {
+function slowRun(tag: string, options: { helpers: boolean; args?: readonly string[] }) {
   const pidFile = join(space.dir, `helper-${tag}.pids`);
   const params = options.helpers ? `{ delayMs: 15, helperPidFile: ${JSON.stringify(pidFile)} }` : '{ delayMs: 15 }';
   const config = space.write(`slow-${tag}.yaml`, `targets:\n  - name: slow\n    kind: fake\n    params: ${params}\n`);
   const out = `out-${tag}`;
-  const run = startCli(['run', '--config', config, '--suite', 'lifecycle', '--suite', 'matrix-multiply', ...(options.args ?? []), '--out', out], space.dir);
-  return { run, pidFile, junit: join(space.dir, out, 'junit.xml'), metrics: join(space.dir, out, 'metrics.json') };
+  const args = ['run', '--config', config, '--suite', 'lifecycle', '--suite', 'matrix-multiply', ...(options.args ?? []), '--out', out];
+  return { args, pidFile, junit: join(space.dir, out, 'junit.xml'), metrics: join(space.dir, out, 'metrics.json') };
+}
+
+/** Starts slowRun(tag, options) with the test harness (stdout and stderr piped). */
+function startSlowRun(tag: string, options: { helpers: boolean; args?: readonly string[] }) {
+  const { args, ...files } = slowRun(tag, options);
+  return { run: startCli(args, space.dir), ...files };
 }
 
 test('Ctrl-C mid-run leaves a partial JUnit file and no process behind', async () => {
@@ -168,10 +175,8 @@ test('Ctrl-C mid-run leaves a partial JUnit file and no process behind', async (
 test('a closed terminal stops the run in order, as Ctrl-C does: reports that say interrupted, no process behind', async () => {
   // A real terminal: the run is in script(1)'s pty; killing script closes the pty's master, so
   // the kernel sends SIGHUP to the run and its writes to the terminal fail with EIO.
-  const pidFile = join(space.dir, 'helper-hup.pids');
-  const config = space.write('slow-hup.yaml', `targets:\n  - name: slow\n    kind: fake\n    params: { delayMs: 15, helperPidFile: ${JSON.stringify(pidFile)} }\n`);
-  const junit = join(space.dir, 'out-hup', 'junit.xml');
-  const command = [process.execPath, CLI, 'run', '--config', config, '--suite', 'lifecycle', '--suite', 'matrix-multiply', '--out', 'out-hup'].map((word) => `'${word}'`).join(' ');
+  const { args, pidFile, junit, metrics } = slowRun('hup', { helpers: true });
+  const command = [process.execPath, CLI, ...args].map((word) => `'${word}'`).join(' ');
   const terminal = spawn('script', ['-q', '-c', command, '/dev/null'], { cwd: space.dir, env: { ...process.env, [EXTRA_KINDS_ENV]: FAKE_KIND_MODULE, SHELL: '/bin/sh' }, stdio: ['pipe', 'ignore', 'ignore'] });
   try {
     await waitFor(() => existsSync(junit) && junitCases(readFileSync(junit, 'utf8')).length >= 1, 60_000, 'a first finished test');
@@ -182,7 +187,7 @@ test('a closed terminal stops the run in order, as Ctrl-C does: reports that say
     await waitFor(() => [...tree, ...helpers].every((child) => !isAlive(child)), 60_000, 'all processes of the run to end');
     // Written by an orderly stop: a farm killed at once by the hang-up (as before) left "running".
     assert.deepEqual(readJunit(readFileSync(junit, 'utf8')).suites.map((suite) => suite.properties.get('run.status')), ['interrupted']);
-    assert.equal((JSON.parse(readFileSync(join(space.dir, 'out-hup', 'metrics.json'), 'utf8')) as { status: string }).status, 'interrupted');
+    assert.equal((JSON.parse(readFileSync(metrics, 'utf8')) as { status: string }).status, 'interrupted');
   } finally {
     terminal.kill('SIGKILL');
   }

@@ -39,7 +39,7 @@ export function survivesGoneTerminal(): void {
   }
 }
 
-/** Whether a SIGHUP came to a listener of onStopSignals: the terminal is gone. */
+/** Whether the terminal is gone: a SIGHUP came to a listener of onStopSignals, or a write to it failed with EIO. */
 export function terminalHungUp(): boolean {
   return terminalGone;
 }

@@ -36,7 +36,11 @@ after(async () => {
 /** A pty whose far side runs `program` (console-double relays between them). */
 async function ptyRunning(program: readonly string[]): Promise<{ path: string; process: ManagedProcess }> {
   let output = '';
-  const child = ManagedProcess.spawn({ name: `pty ${program[0]}`, file: await ensureConsoleDouble(), args: [...program], onOutput: (_stream, text) => (output += text.length > 4096 ? '' : text) });
+  // Only its first line (the pty's path) is read: a chatty program must not grow `output` for ever.
+  const keep = (_stream: unknown, text: string) => {
+    if (output.length < 4096) output += text;
+  };
+  const child = ManagedProcess.spawn({ name: `pty ${program[0]}`, file: await ensureConsoleDouble(), args: [...program], onOutput: keep });
   const deadline = Date.now() + 5000;
   for (;;) {
     const match = /^(\/dev\/pts\/\d+)\n/.exec(output);
